@@ -25,6 +25,10 @@ type fakeLive struct {
 	changed chan struct{} // closed and replaced at every new part
 	next    int           // the part being written (the preload hint)
 	paused  bool
+	gone    bool // every request answered 404 (an ingest Pod gone, its Service without endpoints yet)
+	ended   bool // the playlist says EXT-X-ENDLIST (a publisher gone, endListOnStop)
+	session int  // sessions before the current one: the current one's segments follow a discontinuity
+	since   int  // the first segment of the current session
 	sids    map[string]int
 	noSid   int
 	kinds   map[string]int
@@ -65,6 +69,42 @@ func (f *fakeLive) pause(paused bool) {
 	f.mu.Unlock()
 }
 
+// restart is an ingest replaced without a handover: for `down` every request gets 404, then a new
+// packager numbers its parts and segments from the start again.
+func (f *fakeLive) restart(down time.Duration) {
+	f.mu.Lock()
+	f.gone = true
+	f.mu.Unlock()
+	time.Sleep(down)
+	f.mu.Lock()
+	f.gone, f.next = false, f.partsPerSegment
+	f.mu.Unlock()
+}
+
+// endThenRestart is an ingest whose publisher went: for `down` its playlist says EXT-X-ENDLIST,
+// then a new session numbers its parts from the start again.
+func (f *fakeLive) endThenRestart(down time.Duration) {
+	f.mu.Lock()
+	f.ended, f.paused = true, true
+	close(f.changed) // blocked reloads answer the ENDLIST at once
+	f.changed = make(chan struct{})
+	f.mu.Unlock()
+	time.Sleep(down)
+	f.mu.Lock()
+	f.ended, f.paused, f.next = false, false, f.partsPerSegment
+	f.mu.Unlock()
+}
+
+// handOver is a new session that continues the numbers: the segment being written is the new
+// session's first, after an EXT-X-DISCONTINUITY, with an init segment of its own.
+func (f *fakeLive) handOver() {
+	f.mu.Lock()
+	f.session++
+	f.since = f.next/f.partsPerSegment + 1
+	f.next = f.since * f.partsPerSegment
+	f.mu.Unlock()
+}
+
 // until waits (up to 2 s) for ok() under the lock; the lock is held on return.
 func (f *fakeLive) until(ok func() bool) bool {
 	deadline := time.After(2 * time.Second)
@@ -97,7 +137,13 @@ func (f *fakeLive) count(r *http.Request, kind string) {
 func (f *fakeLive) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	name := r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:]
+	f.mu.Lock()
+	gone := f.gone
+	f.mu.Unlock()
 	switch {
+	case gone:
+		f.count(r, "gone")
+		http.NotFound(w, r)
 	case r.URL.Path == "/master.m3u8":
 		f.count(r, "multivariant")
 		fmt.Fprint(w, "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=800000\nll/index.m3u8\n")
@@ -112,8 +158,15 @@ func (f *fakeLive) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			msn, _ := strconv.Atoi(q.Get("_HLS_msn"))
 			part, _ := strconv.Atoi(q.Get("_HLS_part"))
 			want = msn*f.partsPerSegment + part // the part that must be complete
+			f.mu.Lock()
+			ahead := msn > f.next/f.partsPerSegment+2
+			f.mu.Unlock()
+			if ahead { // RFC 8216bis §6.2.5.2: more than two segments ahead is a 400
+				http.Error(w, "_HLS_msn too far ahead", http.StatusBadRequest)
+				return
+			}
 		}
-		if !f.until(func() bool { return f.next > want }) {
+		if !f.until(func() bool { return f.next > want || f.ended }) {
 			f.mu.Unlock()
 			http.Error(w, "blocked too long", http.StatusServiceUnavailable)
 			return
@@ -127,7 +180,7 @@ func (f *fakeLive) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		text := f.standard()
 		f.mu.Unlock()
 		fmt.Fprint(w, text)
-	case name == "init.mp4":
+	case strings.HasPrefix(name, "init"):
 		f.count(r, "init")
 		fmt.Fprint(w, "init")
 	case strings.HasPrefix(name, "part-"):
@@ -159,13 +212,22 @@ func (f *fakeLive) lowLatency(skip bool) string {
 	target := int(partTarget*float64(f.partsPerSegment) + 0.999)
 	fmt.Fprintf(&b, "#EXTM3U\n#EXT-X-VERSION:9\n#EXT-X-TARGETDURATION:%d\n", target)
 	fmt.Fprintf(&b, "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,CAN-SKIP-UNTIL=%.1f,PART-HOLD-BACK=%.3f\n", 6*float64(target), 3*partTarget)
-	fmt.Fprintf(&b, "#EXT-X-PART-INF:PART-TARGET=%.3f\n#EXT-X-MEDIA-SEQUENCE:%d\n#EXT-X-MAP:URI=\"init.mp4\"\n", partTarget, first)
+	fmt.Fprintf(&b, "#EXT-X-PART-INF:PART-TARGET=%.3f\n#EXT-X-MEDIA-SEQUENCE:%d\n", partTarget, first)
+	init := "init.mp4"
+	if f.session > 0 && first >= f.since { // the earlier session left the window, its discontinuity with it
+		init = fmt.Sprintf("init-%d.mp4", f.session)
+		fmt.Fprintf(&b, "#EXT-X-DISCONTINUITY-SEQUENCE:1\n")
+	}
+	fmt.Fprintf(&b, "#EXT-X-MAP:URI=%q\n", init)
 	start := first
 	if skip && complete-first > 3 {
 		start = complete - 3
 		fmt.Fprintf(&b, "#EXT-X-SKIP:SKIPPED-SEGMENTS=%d\n", start-first)
 	}
 	for msn := start; msn <= complete; msn++ {
+		if f.session > 0 && msn == f.since && msn > first {
+			fmt.Fprintf(&b, "#EXT-X-DISCONTINUITY\n#EXT-X-MAP:URI=\"init-%d.mp4\"\n", f.session)
+		}
 		if msn >= complete-2 {
 			for p := msn * f.partsPerSegment; p < min(f.next, (msn+1)*f.partsPerSegment); p++ {
 				fmt.Fprintf(&b, "#EXT-X-PART:DURATION=%.5f,URI=\"part-%d.m4s\"\n", partTarget, p)
@@ -174,6 +236,10 @@ func (f *fakeLive) lowLatency(skip bool) string {
 		if msn < complete {
 			fmt.Fprintf(&b, "#EXTINF:%.5f,\nseg-%d.m4s\n", partTarget*float64(f.partsPerSegment), msn)
 		}
+	}
+	if f.ended {
+		fmt.Fprintf(&b, "#EXT-X-ENDLIST\n")
+		return b.String()
 	}
 	fmt.Fprintf(&b, "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"part-%d.m4s\"\n", f.next)
 	return b.String()

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
@@ -138,5 +139,145 @@ func TestSignalEndsTheWindowEarlyWithASummary(t *testing.T) {
 	}
 	if s.WindowSeconds > 2 {
 		t.Fatalf("the window ends at the signal: %v s", s.WindowSeconds)
+	}
+}
+
+// An ingest replaced without a handover: its Service answers 404 for a while, then a new packager
+// numbers from the start again. The summary counts the 404s and the resets per viewer, and the
+// request log has every request with the playlists' numbers and each part's.
+func TestRequestLogAndResetsAcrossARestartedOrigin(t *testing.T) {
+	f, server := newFakeLive(t, 50*time.Millisecond, 4)
+	go func() {
+		time.Sleep(700 * time.Millisecond)
+		f.restart(300 * time.Millisecond)
+	}()
+	cfg := config(server.URL+"/ll/index.m3u8", "llhls", 2, 1800*time.Millisecond)
+	cfg.PerViewer = true
+	path := t.TempDir() + "/requests.jsonl"
+	var err error
+	if cfg.log, err = openRequestLog(path); err != nil {
+		t.Fatal(err)
+	}
+	s := Run(cfg)
+	if s.Resets < 2 || s.Non200["404"] == 0 || len(s.PerViewer) != 2 {
+		t.Fatalf("resets %d, non-200 %v: %+v", s.Resets, s.Non200, s.PerViewer)
+	}
+	for _, v := range s.PerViewer {
+		if v.Resets == 0 || v.Non200["404"] == 0 {
+			t.Fatalf("viewer %d: resets %d, non-200 %v", v.ID, v.Resets, v.Non200)
+		}
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var entries []logEntry
+	for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+		var e logEntry
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatalf("%q: %v", line, err)
+		}
+		entries = append(entries, e)
+	}
+	total := 0
+	for _, byStatus := range s.Requests {
+		for status, n := range byStatus {
+			if status != "picked" {
+				total += n
+			}
+		}
+	}
+	if len(entries) != total {
+		t.Fatalf("%d lines for %d requests", len(entries), total)
+	}
+	kinds, lower := map[string]int{}, false
+	maxHint := map[int]int64{}
+	for _, e := range entries {
+		kinds[fmt.Sprintf("%s %d", e.Kind, e.Status)]++
+		if e.T < float64(time.Now().Add(-time.Minute).Unix()) || e.URL == "" {
+			t.Fatalf("entry %+v", e)
+		}
+		switch {
+		case e.Status == 200 && strings.HasPrefix(e.Kind, "playlist"):
+			if e.MediaSequence == nil || e.NextMSN == nil || e.Hint == nil || e.DiscontinuitySequence == nil {
+				t.Fatalf("a playlist's numbers: %+v", e)
+			}
+			lower = lower || *e.Hint < maxHint[e.Viewer]
+			maxHint[e.Viewer] = max(maxHint[e.Viewer], *e.Hint)
+		case e.Status == 200 && strings.HasPrefix(e.Kind, "part"):
+			if e.MSN == nil || e.Part == nil || *e.Part/4 != *e.MSN || e.Bytes != 1000 {
+				t.Fatalf("a part's numbers: %+v", e)
+			}
+		}
+	}
+	if kinds["playlist_blocking 404"]+kinds["playlist 404"] == 0 || !lower {
+		t.Fatalf("the log shows neither the 404s nor the part numbers going back: %v", kinds)
+	}
+}
+
+// A new session that continues the numbers after an EXT-X-DISCONTINUITY, with an init segment of its
+// own (a handover): no reset, no failed request, every part received, the new init fetched.
+func TestANewSessionContinuingTheNumbersIsNoReset(t *testing.T) {
+	f, server := newFakeLive(t, 50*time.Millisecond, 4)
+	go func() {
+		time.Sleep(700 * time.Millisecond)
+		f.handOver()
+	}()
+	s := Run(config(server.URL+"/ll/index.m3u8", "llhls", 2, 1800*time.Millisecond))
+	if s.Resets != 0 || len(s.Non200) != 0 || s.Delivery.ViewersComplete != 2 {
+		t.Fatalf("resets %d, non-200 %v, delivery %+v", s.Resets, s.Non200, s.Delivery)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.kinds["init"] < 2*2 {
+		t.Fatalf("each viewer fetches the new session's init segment too: %v", f.kinds)
+	}
+}
+
+// A publisher gone and back (EXT-X-ENDLIST for a while, then parts numbered from the start): a viewer
+// stops at the ENDLIST as a player does; with -rejoin it joins again at the new live edge, as a user
+// reloading the page, and gets the new session's parts.
+func TestRejoinAfterAnEndListAndANumberingFromTheStart(t *testing.T) {
+	for _, rejoin := range []bool{false, true} {
+		f, server := newFakeLive(t, 50*time.Millisecond, 4)
+		go func() {
+			time.Sleep(600 * time.Millisecond)
+			f.endThenRestart(400 * time.Millisecond)
+		}()
+		cfg := config(server.URL+"/ll/index.m3u8", "llhls", 1, 2*time.Second)
+		cfg.PerViewer, cfg.Rejoin = true, rejoin
+		path := t.TempDir() + "/requests.jsonl"
+		var err error
+		if cfg.log, err = openRequestLog(path); err != nil {
+			t.Fatal(err)
+		}
+		began := time.Now()
+		s := Run(cfg)
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ended, partsAfter := 0.0, 0
+		for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+			var e logEntry
+			if err := json.Unmarshal([]byte(line), &e); err != nil {
+				t.Fatal(err)
+			}
+			if e.EndList && ended == 0 {
+				ended = e.T
+			}
+			if ended > 0 && e.T > ended && e.Status == 200 && e.Part != nil {
+				partsAfter++
+			}
+		}
+		if ended == 0 {
+			t.Fatalf("rejoin=%v: no EXT-X-ENDLIST in the log", rejoin)
+		}
+		if !rejoin && (partsAfter != 0 || time.Since(began) >= cfg.Ramp+cfg.Duration) {
+			t.Fatalf("without -rejoin the viewer stops at the ENDLIST: %d parts after it, ran %v", partsAfter, time.Since(began))
+		}
+		if rejoin && (partsAfter < 10 || s.PerViewer[0].Rejoins != 1) {
+			t.Fatalf("with -rejoin the viewer plays the new session: %d parts after the ENDLIST, %+v", partsAfter, s.PerViewer[0])
+		}
 	}
 }

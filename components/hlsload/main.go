@@ -32,6 +32,10 @@ type Config struct {
 	Delta        bool
 	GapThreshold time.Duration
 	PerViewer    bool
+	LogPath      string
+	Rejoin       bool
+
+	log *requestLog // opened from LogPath by main (or a test); Run closes it
 
 	start, windowStart time.Time
 	deadlineNs         atomic.Int64 // the window's end; moved to the moment of SIGINT/SIGTERM (stopEarly)
@@ -54,10 +58,19 @@ func main() {
 	flag.BoolVar(&cfg.Delta, "delta", true, "ask for delta updates (_HLS_skip=YES) when the server offers CAN-SKIP-UNTIL, as hls.js does")
 	flag.DurationVar(&cfg.GapThreshold, "gap-threshold", 0, "stop-gap detection: count viewers whose longest stretch without a new part/segment exceeds this (0: off)")
 	flag.BoolVar(&cfg.PerViewer, "per-viewer", false, "add each viewer's figures to the output")
+	flag.BoolVar(&cfg.Rejoin, "rejoin", false, "llhls: after a sequence reset or an EXT-X-ENDLIST, join again at the live edge (a user reloading), instead of waiting for the old numbers or stopping")
+	flag.StringVar(&cfg.LogPath, "log", "", "write every request as a JSON line to this file: time, viewer, URL, status, bytes, a playlist's sequence numbers, a part's or segment's")
 	flag.Parse()
 	if cfg.URL == "" || (cfg.Mode != "llhls" && cfg.Mode != "hls") || cfg.Viewers < 1 {
 		flag.Usage()
 		os.Exit(2)
+	}
+	if cfg.LogPath != "" {
+		var err error
+		if cfg.log, err = openRequestLog(cfg.LogPath); err != nil {
+			warn("%v", err)
+			os.Exit(2)
+		}
 	}
 	raiseFileLimit()
 	// Fewer collections: a run's garbage is response bodies and parsed playlists, and the client's
@@ -99,6 +112,7 @@ func Run(cfg *Config) *Summary {
 		}(viewers[i], cfg.Ramp*time.Duration(i)/time.Duration(cfg.Viewers))
 	}
 	wg.Wait()
+	cfg.log.close()
 	return summarise(cfg, viewers, time.Since(cfg.start))
 }
 

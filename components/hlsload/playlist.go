@@ -16,6 +16,7 @@ type Playlist struct {
 	CanBlockReload bool
 	CanSkipUntil   float64
 	MediaSequence  int64
+	Discontinuity  int64 // EXT-X-DISCONTINUITY-SEQUENCE (0 when absent)
 	Skipped        int64 // EXT-X-SKIP:SKIPPED-SEGMENTS of a delta update
 	Map            string
 	Segments       []Segment // complete segments listed, oldest first
@@ -83,6 +84,8 @@ func ParsePlaylist(text string) *Playlist {
 			p.CanSkipUntil, _ = strconv.ParseFloat(a["CAN-SKIP-UNTIL"], 64)
 		case "#EXT-X-MEDIA-SEQUENCE":
 			p.MediaSequence, _ = strconv.ParseInt(value, 10, 64)
+		case "#EXT-X-DISCONTINUITY-SEQUENCE":
+			p.Discontinuity, _ = strconv.ParseInt(value, 10, 64)
 		case "#EXT-X-SKIP":
 			p.Skipped, _ = strconv.ParseInt(attributes(value)["SKIPPED-SEGMENTS"], 10, 64)
 		case "#EXT-X-MAP":

@@ -30,6 +30,8 @@ type Summary struct {
 	Delivery          Delivery                  `json:"delivery"`
 	LagMs             Distribution              `json:"lag_ms"`
 	GapMs             Distribution              `json:"max_gap_ms"`
+	Non200            map[string]int            `json:"non_200"` // answers other than 200 by status ("error": none), every kind
+	Resets            int                       `json:"resets"`  // times a media playlist's numbers went back (position.advance)
 	GapThresholdMs    float64                   `json:"gap_threshold_ms,omitempty"`
 	ViewersGapOver    *int                      `json:"viewers_gap_over_threshold,omitempty"`
 	Bytes             int64                     `json:"bytes"`
@@ -76,6 +78,9 @@ type ViewerFigures struct {
 	MaxGapMs   float64        `json:"max_gap_ms"`
 	FirstMs    float64        `json:"first_item_ms"` // join (first playlist) -> first item received
 	Errors     map[string]int `json:"errors,omitempty"`
+	Non200     map[string]int `json:"non_200,omitempty"`
+	Resets     int            `json:"resets"`
+	Rejoins    int            `json:"rejoins,omitempty"`
 	LagP99Ms   float64        `json:"lag_p99_ms"`
 	BytesTotal int64          `json:"bytes"`
 }
@@ -99,7 +104,7 @@ func summarise(cfg *Config, viewers []*viewer, elapsed time.Duration) *Summary {
 	s := &Summary{
 		Mode: cfg.Mode, URL: cfg.URL, Viewers: cfg.Viewers, Item: "part",
 		RampSeconds: cfg.Ramp.Seconds(), WindowSeconds: round(cfg.deadline().Sub(cfg.windowStart).Seconds()), ElapsedSeconds: round(elapsed.Seconds()),
-		Requests: map[string]map[string]int{}, Errors: map[string]int{},
+		Requests: map[string]map[string]int{}, Errors: map[string]int{}, Non200: map[string]int{},
 	}
 	if cfg.Mode == "hls" {
 		s.Item = "segment"
@@ -140,7 +145,12 @@ func summarise(cfg *Config, viewers []*viewer, elapsed time.Duration) *Summary {
 		}
 		s.Bytes += v.bytes
 		lags = append(lags, v.lags...)
-		f := ViewerFigures{ID: v.id, Errors: v.errs, BytesTotal: v.bytes, LagP99Ms: distribution(v.lags).P99}
+		f := ViewerFigures{ID: v.id, Errors: v.errs, BytesTotal: v.bytes, LagP99Ms: distribution(v.lags).P99,
+			Non200: v.non200(), Resets: v.resets, Rejoins: v.rejoins}
+		for status, n := range f.Non200 {
+			s.Non200[status] += n
+		}
+		s.Resets += v.resets
 		if v.first >= 0 && last >= v.first {
 			f.Expected = last - v.first + 1
 			for n, it := range v.items {
@@ -201,4 +211,17 @@ func (v *viewer) gaps(deadline time.Time) (longest, first float64) {
 		worst = end
 	}
 	return round(float64(worst.Microseconds()) / 1000), round(float64(times[0].Sub(v.joined).Microseconds()) / 1000)
+}
+
+// non200 counts the viewer's answers other than 200 by status, whatever the request's kind.
+func (v *viewer) non200() map[string]int {
+	out := map[string]int{}
+	for kind, byStatus := range v.requests {
+		for status, n := range byStatus {
+			if status != "200" && kind != "multivariant" { // "picked": a rendition chosen, no request
+				out[status] += n
+			}
+		}
+	}
+	return out
 }

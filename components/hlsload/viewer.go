@@ -46,9 +46,14 @@ type viewer struct {
 	bytes     int64
 	joined    time.Time
 	fetches   sync.WaitGroup
-	initDone  bool
+	initURI   string // the EXT-X-MAP fetched (or being fetched): a new one after a discontinuity is fetched too
 	partTgt   float64
 	targetDur float64
+	log       *requestLog
+	furthest  position
+	resets    int
+	reset     bool // the last playlist was a reset (rejoinIfReset takes it)
+	rejoins   int
 }
 
 func newViewer(id int, cfg *Config) *viewer {
@@ -69,6 +74,7 @@ func newViewer(id int, cfg *Config) *viewer {
 		first:    -1,
 		requests: map[string]map[string]int{},
 		errs:     map[string]int{},
+		log:      cfg.log,
 	}
 }
 
@@ -101,20 +107,29 @@ func (v *viewer) fail(what string) {
 var errStatus = errors.New("HTTP status")
 
 // get fetches a URL (with _sid), returning the body when keep is set, else discarding it; the
-// time is when its last byte arrived. A request cut by ctx (the run's end) is not counted.
-func (v *viewer) get(ctx context.Context, kind, raw string, keep bool) ([]byte, time.Time, error) {
+// time is when its last byte arrived. A request cut by ctx (the run's end) is not counted. The
+// entry for the request log is filled in; the caller adds what it read of the answer and writes it
+// (nil: nothing to log, the run ended).
+func (v *viewer) get(ctx context.Context, kind, raw string, keep bool) ([]byte, time.Time, *logEntry, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, v.withSid(raw), nil)
 	if err != nil {
-		return nil, time.Time{}, err
+		return nil, time.Time{}, nil, err
+	}
+	began := time.Now()
+	entry := &logEntry{Viewer: v.id, Kind: kind, URL: raw}
+	failed := func(err error) *logEntry {
+		now := time.Now()
+		entry.T, entry.Ms, entry.Error = unixSeconds(now), float64(now.Sub(began).Microseconds())/1000, classify(err)
+		return entry
 	}
 	resp, err := v.client.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, time.Time{}, ctx.Err()
+			return nil, time.Time{}, nil, ctx.Err()
 		}
 		v.count(kind, "error")
 		v.fail(classify(err))
-		return nil, time.Time{}, err
+		return nil, time.Time{}, failed(err), err
 	}
 	defer resp.Body.Close()
 	var body []byte
@@ -128,21 +143,23 @@ func (v *viewer) get(ctx context.Context, kind, raw string, keep bool) ([]byte, 
 	done := time.Now()
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, time.Time{}, ctx.Err()
+			return nil, time.Time{}, nil, ctx.Err()
 		}
 		v.count(kind, "error")
 		v.fail(classify(err))
-		return nil, time.Time{}, err
+		return nil, time.Time{}, failed(err), err
 	}
 	v.count(kind, fmt.Sprint(resp.StatusCode))
 	v.mu.Lock()
 	v.bytes += n
 	v.mu.Unlock()
+	entry.T, entry.Ms = unixSeconds(done), float64(done.Sub(began).Microseconds())/1000
+	entry.Status, entry.Bytes = resp.StatusCode, n
 	if resp.StatusCode != http.StatusOK {
 		v.fail(fmt.Sprintf("http_%d", resp.StatusCode))
-		return nil, done, fmt.Errorf("%w %d", errStatus, resp.StatusCode)
+		return nil, done, entry, fmt.Errorf("%w %d", errStatus, resp.StatusCode)
 	}
-	return body, done, nil
+	return body, done, entry, nil
 }
 
 func classify(err error) string {
@@ -153,13 +170,32 @@ func classify(err error) string {
 	return "connection"
 }
 
-// playlist fetches and parses a playlist; the time is when its last byte arrived.
+// playlist fetches and parses a playlist; the time is when its last byte arrived. A media
+// playlist whose numbers went back from the furthest this viewer saw counts as a reset.
 func (v *viewer) playlist(ctx context.Context, kind, raw string) (*Playlist, time.Time, error) {
-	body, at, err := v.get(ctx, kind, raw, true)
+	body, at, entry, err := v.get(ctx, kind, raw, true)
 	if err != nil {
+		v.log.write(entry)
 		return nil, at, err
 	}
-	return ParsePlaylist(string(body)), at, nil
+	pl := ParsePlaylist(string(body))
+	if !pl.Multivariant {
+		msn, part := pl.NextPosition()
+		entry.MediaSequence, entry.DiscontinuitySequence = &pl.MediaSequence, &pl.Discontinuity
+		entry.NextMSN, entry.NextPart, entry.EndList = &msn, &part, pl.EndList
+		if pl.PreloadHint != "" {
+			hint := uriNumber(pl.PreloadHint)
+			entry.Hint = &hint
+		}
+		v.mu.Lock()
+		if v.furthest.advance(pl) {
+			v.resets++
+			v.reset = true
+		}
+		v.mu.Unlock()
+	}
+	v.log.write(entry)
+	return pl, at, nil
 }
 
 func (v *viewer) resolve(ref string) string {
@@ -210,29 +246,35 @@ func sleep(ctx context.Context, d time.Duration) {
 	}
 }
 
+// fetchInit fetches the playlist's init segment (EXT-X-MAP) once, and again when it names another
+// (after a discontinuity: a new session's init, as a player must).
 func (v *viewer) fetchInit(fetchCtx context.Context, pl *Playlist) {
 	v.mu.Lock()
-	if pl.Map == "" || v.initDone {
+	if pl.Map == "" || v.initURI == pl.Map {
 		v.mu.Unlock()
 		return
 	}
-	v.initDone = true
+	v.initURI = pl.Map
 	v.mu.Unlock()
 	target := v.resolve(pl.Map)
 	v.fetches.Add(1)
 	go func() {
 		defer v.fetches.Done()
-		if _, _, err := v.get(fetchCtx, "init", target, false); err != nil && fetchCtx.Err() == nil {
+		_, _, entry, err := v.get(fetchCtx, "init", target, false)
+		v.log.write(entry)
+		if err != nil && fetchCtx.Err() == nil {
 			v.mu.Lock()
-			v.initDone = false // fetched again with the next playlist
+			if v.initURI == pl.Map {
+				v.initURI = "" // fetched again with the next playlist
+			}
 			v.mu.Unlock()
 		}
 	}()
 }
 
-// track starts fetching item n (uri) when it is new to this viewer, or failed before and is now
-// listed (not only hinted); announced is when the playlist naming it arrived.
-func (v *viewer) track(fetchCtx context.Context, kind string, n int64, uri string, announced time.Time, hint bool) {
+// track starts fetching item n (uri; in segment msn) when it is new to this viewer, or failed
+// before and is now listed (not only hinted); announced is when the playlist naming it arrived.
+func (v *viewer) track(fetchCtx context.Context, kind string, n, msn int64, uri string, announced time.Time, hint bool) {
 	v.mu.Lock()
 	it := v.items[n]
 	switch {
@@ -250,7 +292,14 @@ func (v *viewer) track(fetchCtx context.Context, kind string, n int64, uri strin
 	v.fetches.Add(1)
 	go func() {
 		defer v.fetches.Done()
-		_, at, err := v.get(fetchCtx, kind, target, false)
+		_, at, entry, err := v.get(fetchCtx, kind, target, false)
+		if entry != nil {
+			entry.MSN = &msn
+			if kind != "segment" {
+				entry.Part = &n
+			}
+		}
+		v.log.write(entry)
 		v.mu.Lock()
 		defer v.mu.Unlock()
 		if err != nil {
@@ -280,14 +329,24 @@ func (v *viewer) runLowLatency(ctx, fetchCtx context.Context) {
 	}
 	v.mu.Lock()
 	v.joined, v.partTgt, v.targetDur = at, pl.PartTarget, pl.TargetDuration
-	if pl.PreloadHint != "" {
-		v.first = uriNumber(pl.PreloadHint)
-	} else if len(pl.TailParts) > 0 {
-		v.first = uriNumber(pl.TailParts[len(pl.TailParts)-1].URI) + 1
-	}
+	v.joinAt(pl)
+	v.reset = false
 	v.mu.Unlock()
 	v.announceParts(fetchCtx, pl, at)
-	for ctx.Err() == nil && !pl.EndList {
+	for ctx.Err() == nil {
+		if pl.EndList {
+			if !v.cfg.Rejoin {
+				break
+			}
+			// -rejoin: as a user reloading the page, until the stream is live again.
+			sleep(ctx, time.Duration(pl.PartTarget*float64(time.Second)))
+			if next, t, err := v.playlist(ctx, "playlist", v.url); err == nil {
+				pl, at = next, t
+				v.rejoinIfReset(pl, true)
+				v.announceParts(fetchCtx, pl, at)
+			}
+			continue
+		}
 		msn, part := pl.NextPosition()
 		query := fmt.Sprintf("_HLS_msn=%d&_HLS_part=%d", msn, part)
 		if v.cfg.Delta && pl.CanSkipUntil > 0 {
@@ -308,8 +367,41 @@ func (v *viewer) runLowLatency(ctx, fetchCtx context.Context) {
 			v.fail("empty_delta")
 		}
 		pl = next
+		v.rejoinIfReset(pl, false)
 		v.announceParts(fetchCtx, pl, at)
 	}
+}
+
+// joinAt makes the playlist's live edge the first part tracked (v.mu held): its preload hint, else
+// the part after its last one.
+func (v *viewer) joinAt(pl *Playlist) {
+	if pl.PreloadHint != "" {
+		v.first = uriNumber(pl.PreloadHint)
+	} else if len(pl.TailParts) > 0 {
+		v.first = uriNumber(pl.TailParts[len(pl.TailParts)-1].URI) + 1
+	}
+}
+
+// rejoinIfReset (-rejoin): after a sequence reset, or a playlist live again after an ENDLIST, the
+// viewer joins again at the live edge, as a player that reloads: parts numbered from the new first
+// are fetched even if the old numbering had them, and the init segment again. Without it a viewer
+// whose numbers went back would wait until the new numbers pass its first part.
+func (v *viewer) rejoinIfReset(pl *Playlist, afterEnd bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	reset := v.reset
+	v.reset = false
+	if !v.cfg.Rejoin || pl.EndList || !(reset || afterEnd) {
+		return
+	}
+	v.joinAt(pl)
+	for n := range v.items {
+		if n >= v.first {
+			delete(v.items, n)
+		}
+	}
+	v.initURI = ""
+	v.rejoins++
 }
 
 func (v *viewer) announceParts(fetchCtx context.Context, pl *Playlist, at time.Time) {
@@ -320,20 +412,21 @@ func (v *viewer) announceParts(fetchCtx context.Context, pl *Playlist, at time.T
 	if first < 0 {
 		return
 	}
-	listed := func(parts []Part) {
+	listed := func(parts []Part, msn int64) {
 		for _, p := range parts {
 			if n := uriNumber(p.URI); n >= first {
-				v.track(fetchCtx, "part", n, p.URI, at, false)
+				v.track(fetchCtx, "part", n, msn, p.URI, at, false)
 			}
 		}
 	}
 	for _, s := range pl.Segments {
-		listed(s.Parts)
+		listed(s.Parts, s.MSN)
 	}
-	listed(pl.TailParts)
+	next, _ := pl.NextPosition()
+	listed(pl.TailParts, next)
 	if pl.PreloadHint != "" {
 		if n := uriNumber(pl.PreloadHint); n >= first {
-			v.track(fetchCtx, "part_hinted", n, pl.PreloadHint, at, true)
+			v.track(fetchCtx, "part_hinted", n, next, pl.PreloadHint, at, true)
 		}
 	}
 }
@@ -369,7 +462,7 @@ func (v *viewer) runStandard(ctx, fetchCtx context.Context) {
 		v.fetchInit(fetchCtx, pl)
 		for _, s := range pl.Segments {
 			if s.MSN >= v.first {
-				v.track(fetchCtx, "segment", s.MSN, s.URI, at, false)
+				v.track(fetchCtx, "segment", s.MSN, s.MSN, s.URI, at, false)
 			}
 		}
 		if pl.EndList {

@@ -30,7 +30,8 @@ var errNotLive = errors.New("the stream is not live")
 type feedReader struct {
 	ch   chan []byte
 	once sync.Once
-	err  error // why it ended, once ch is closed
+	err  error    // why it ended, once ch is closed
+	run  *feedRun // the read it rides
 }
 
 func (r *feedReader) end(err error) {
@@ -40,58 +41,70 @@ func (r *feedReader) end(err error) {
 	})
 }
 
+// feedRun is one read of the feed and the readers riding it: a reader that joins after the read
+// ended gets a new one, never the end of the old.
+type feedRun struct {
+	readers map[*feedReader]bool
+	cancel  context.CancelFunc
+	done    bool
+}
+
 type hub struct {
 	url      string
 	credFile string
 	mu       sync.Mutex
-	readers  map[*feedReader]bool
-	cancel   context.CancelFunc // the running read, nil when none
+	cur      *feedRun // the running read, nil when none
 }
 
 func newHub(url, credFile string) *hub {
-	return &hub{url: url, credFile: credFile, readers: map[*feedReader]bool{}}
+	return &hub{url: url, credFile: credFile}
 }
 
-// subscribe adds a reader, starting the feed's read when it is the first.
+// subscribe adds a reader, starting the feed's read when none runs.
 func (h *hub) subscribe() *feedReader {
-	r := &feedReader{ch: make(chan []byte, readerChunks)}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.readers[r] = true
-	if h.cancel == nil {
+	if h.cur == nil || h.cur.done {
 		ctx, cancel := context.WithCancel(context.Background())
-		h.cancel = cancel
-		go h.run(ctx)
+		h.cur = &feedRun{readers: map[*feedReader]bool{}, cancel: cancel}
+		go h.run(ctx, h.cur)
 	}
+	r := &feedReader{ch: make(chan []byte, readerChunks), run: h.cur}
+	h.cur.readers[r] = true
 	return r
 }
 
-// unsubscribe removes a reader; the last one stops the read.
+// unsubscribe removes a reader; the last one stops its read.
 func (h *hub) unsubscribe(r *feedReader) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if !h.readers[r] {
+	run := r.run
+	if !run.readers[r] {
 		return
 	}
-	delete(h.readers, r)
+	delete(run.readers, r)
 	r.end(io.EOF)
-	if len(h.readers) == 0 && h.cancel != nil {
-		h.cancel()
-		h.cancel = nil
+	if len(run.readers) == 0 && !run.done {
+		run.done = true
+		run.cancel()
+		if h.cur == run {
+			h.cur = nil
+		}
 	}
 }
 
-func (h *hub) run(ctx context.Context) {
-	err := h.read(ctx)
+func (h *hub) run(ctx context.Context, run *feedRun) {
+	err := h.read(ctx, run)
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for r := range h.readers {
+	run.done = true
+	run.cancel()
+	for r := range run.readers {
 		r.end(err)
-		delete(h.readers, r)
+		delete(run.readers, r)
 	}
-	if ctx.Err() == nil && h.cancel != nil {
-		h.cancel()
-		h.cancel = nil
+	if h.cur == run {
+		h.cur = nil
 	}
 }
 
@@ -126,7 +139,7 @@ func (h *hub) credential() string {
 	return string(b)
 }
 
-func (h *hub) read(ctx context.Context) error {
+func (h *hub) read(ctx context.Context, run *feedRun) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, h.url, nil)
 	if err != nil {
 		return err
@@ -150,7 +163,7 @@ func (h *hub) read(ctx context.Context) error {
 		n, err := body.Read(buf)
 		if n > 0 {
 			timer.Reset(feedIdle)
-			h.publish(buf[:n])
+			h.publish(run, buf[:n])
 		}
 		if err != nil {
 			return io.EOF
@@ -158,14 +171,14 @@ func (h *hub) read(ctx context.Context) error {
 	}
 }
 
-func (h *hub) publish(chunk []byte) {
+func (h *hub) publish(run *feedRun, chunk []byte) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for r := range h.readers {
+	for r := range run.readers {
 		select {
 		case r.ch <- chunk:
 		default:
-			delete(h.readers, r) // too slow: cut it off rather than buffer without bound
+			delete(run.readers, r) // too slow: cut it off rather than buffer without bound
 			r.end(errBehind)
 		}
 	}

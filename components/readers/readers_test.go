@@ -310,3 +310,30 @@ func TestNotLiveIsRefused(t *testing.T) {
 	c.waitEvent(t, "not_live", func(ev event) bool { return ev.Type == "refused" && ev.Reason == refusalNotLive })
 	_ = fmt.Sprint()
 }
+
+// A reader that joins while the last one's read is ending rides a read of its own, not the end of
+// the old one.
+func TestAReaderJoiningAfterTheLastLeftGetsANewRead(t *testing.T) {
+	feed := serveFeed(t, tsFeed(t, 4), 4*time.Second)
+	h := newHub(feed.URL+"/feed", "")
+	h.credFile = filepath.Join(t.TempDir(), "credential")
+	if err := os.WriteFile(h.credFile, []byte("feed-credential"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	first := h.subscribe()
+	<-first.ch
+	h.unsubscribe(first)
+	second := h.subscribe()
+	if second.run == first.run {
+		t.Fatal("joined the read that was ending")
+	}
+	select {
+	case _, open := <-second.ch:
+		if !open {
+			t.Fatalf("ended with the old read: %v", second.err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no bytes")
+	}
+	h.unsubscribe(second)
+}

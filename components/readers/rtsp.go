@@ -46,14 +46,17 @@ var errRefused = errors.New("refused")
 // gatedConn: a connection's slot (given back when it closes) and its pre-auth byte budget.
 type gatedConn struct {
 	net.Conn
-	budget  atomic.Int64 // < 0: authorized, unbounded
-	once    sync.Once
-	release func()
+	budget    atomic.Int64 // < 0: authorized, unbounded
+	once      sync.Once
+	release   func()
+	exhausted sync.Once
+	onBytes   func() // the budget ran out: counted once
 }
 
 func (c *gatedConn) Read(p []byte) (int, error) {
 	if b := c.budget.Load(); b >= 0 {
 		if b == 0 {
+			c.exhausted.Do(c.onBytes)
 			return 0, errRefused
 		}
 		if int64(len(p)) > b {
@@ -90,7 +93,11 @@ func (l *gatedListener) Accept() (net.Conn, error) {
 			c.Close()
 			continue
 		}
-		g := &gatedConn{Conn: c, release: func() { l.slots.give(slot) }}
+		g := &gatedConn{
+			Conn:    c,
+			release: func() { l.slots.give(slot) },
+			onBytes: func() { l.events.refused("rtsp", refusalBytes) },
+		}
 		g.budget.Store(preAuthBytes)
 		return g, nil
 	}
@@ -325,9 +332,6 @@ func (h *rtspHandler) OnConnClose(ctx *gortsplib.ServerHandlerOnConnCloseCtx) {
 	h.r.mu.Unlock()
 	if st != nil {
 		st.timer.Stop()
-		if !st.authed.Load() && errors.Is(ctx.Error, errRefused) {
-			h.r.events.refused("rtsp", refusalProtocol) // its bytes before authorization ran out
-		}
 	}
 }
 

@@ -45,6 +45,7 @@ const (
 	refusalOverload  = "overload"
 	refusalNotLive   = "not_live"
 	refusalTimeout   = "timeout"
+	refusalBytes     = "bytes"
 	refusalProtocol  = "protocol"
 	refusalEncrypted = "encryption"
 )

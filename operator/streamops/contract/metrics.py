@@ -70,6 +70,7 @@ READER_REFUSAL_REASONS = (
     "overload",
     "not_live",
     "timeout",
+    "bytes",
     "protocol",
     "encryption",
 )

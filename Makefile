@@ -68,7 +68,7 @@ crds: venv ## regenerate crds/ from the pydantic models
 crds-check: venv ## fail when crds/ is stale
 	$(VENV)/bin/streamops crds --out crds --check
 
-lint: venv ## ruff lint + format check + mypy (strict on the streamops package, default on the devtools harness) + the docs' generated blocks (docs-check) + import rules of operator/streamops and bench (no cycle, no bare sibling import; the layers api <- contract <- control, media <- CLIs; no kind importing another kind, no media worker folder importing another worker's; the common control folders in order, shared <- workers <- runtime <- storage; no specs, plan, status, decide or observation module reaching the Kubernetes API; observe reading through kube.reads) + gofmt and go vet of components/webrtc, components/hlsload, components/rtmp and components/relay
+lint: venv ## ruff lint + format check + mypy (strict on the streamops package, default on the devtools harness) + the docs' generated blocks (docs-check) + import rules of operator/streamops and bench (no cycle, no bare sibling import; the layers api <- contract <- control, media <- CLIs; no kind importing another kind, no media worker folder importing another worker's; the common control folders in order, shared <- workers <- runtime <- storage; no specs, plan, status, decide or observation module reaching the Kubernetes API; observe reading through kube.reads) + gofmt and go vet of components/webrtc, components/hlsload, components/rtmp, components/relay and components/readers
 	$(VENV)/bin/ruff check operator devtools tests bench
 	$(VENV)/bin/ruff format --check operator devtools tests bench
 	cd operator && ../$(VENV)/bin/mypy streamops
@@ -76,11 +76,12 @@ lint: venv ## ruff lint + format check + mypy (strict on the streamops package, 
 	$(PY) -m devtools.import_rules operator/streamops
 	$(PY) -m devtools.import_rules bench
 	@$(PY) -m devtools.doc_facts check
-	@unformatted=$$(gofmt -l components/webrtc components/hlsload components/rtmp components/relay); [ -z "$$unformatted" ] || { echo "gofmt: $$unformatted" >&2; exit 1; }
+	@unformatted=$$(gofmt -l components/webrtc components/hlsload components/rtmp components/relay components/readers); [ -z "$$unformatted" ] || { echo "gofmt: $$unformatted" >&2; exit 1; }
 	cd components/webrtc && $(GO_VET) ./...
 	cd components/hlsload && $(GO_VET) ./...
 	cd components/rtmp && $(GO_VET) ./...
 	cd components/relay && $(GO_VET) ./...
+	cd components/readers && $(GO_VET) ./...
 
 # The facts of README.md, CONTRIBUTING.md and the chart's README that the code states (kubectl get's
 # columns, the kinds, webhook events, CLI verbs, worker roles, make targets, the Kubernetes range, the
@@ -104,8 +105,8 @@ format: venv ## ruff format + autofix
 # FFmpeg's and the image layers' recipes install the rest beside them.
 test: ## everything: lint, the WebRTC component's go tests, unit, publish (images and chart to a real registry), media (real FFmpeg + peers), cluster (real API server), e2e (real node) and multinode (pod-network cluster, chart installed, real add-ons) tests
 	@bash hack/deps.sh tools
-	@$(MAKE) --no-print-directory -j3 DEPS= kube image-layers test-images helm s3server webrtc rtmp relay hlsload kube-network-policies crane registry addons venv
-	@$(MAKE) --no-print-directory -j3 --output-sync=target DEPS= lint crds-check chart-check test-webrtc test-rtmp test-relay test-hlsload images bytecode
+	@$(MAKE) --no-print-directory -j3 DEPS= kube image-layers test-images helm s3server webrtc rtmp relay readers hlsload kube-network-policies crane registry addons venv
+	@$(MAKE) --no-print-directory -j3 --output-sync=target DEPS= lint crds-check chart-check test-webrtc test-rtmp test-relay test-readers test-hlsload images bytecode
 	$(PY) -m pytest tests $(PARALLEL) $(PYTEST_ARGS)
 
 # A first run's image layers that need no compiled binary (debootstrap, apt, pip: mostly downloads),
@@ -117,7 +118,7 @@ image-layers: $(DEPS) ## build the image layers that need no compiled binary (ba
 	@$(MAKE) --no-print-directory venv
 	@$(PY) -m devtools.cluster.images layers >/dev/null
 
-test-images: venv ffmpeg webrtc rtmp relay coredns traefik prometheus player metrics-server cert-manager prometheus-operator ## the images the multi-node tests run (pause, worker, operator, CoreDNS, Traefik, Prometheus), from a root filesystem into the cache, and the add-ons' binaries (their images are made by the tests that install them)
+test-images: venv ffmpeg webrtc rtmp relay readers coredns traefik prometheus player metrics-server cert-manager prometheus-operator ## the images the multi-node tests run (pause, worker, operator, CoreDNS, Traefik, Prometheus), from a root filesystem into the cache, and the add-ons' binaries (their images are made by the tests that install them)
 	@$(PY) -m devtools.cluster.images build >/dev/null
 
 # This machine (and its CI) sets PYTHONDONTWRITEBYTECODE=1: no process writes a .pyc, so each one of a
@@ -137,7 +138,7 @@ test-unit: venv ## unit tests only (no cluster)
 test-publish: deps venv crane registry images ## publish tests only: the images and the chart pushed to CNCF Distribution on 127.0.0.1 and read back with crane and helm, the refused pushes
 	$(PY) -m pytest tests/publish $(PYTEST_ARGS)
 
-test-media: deps venv ffmpeg relay player ## media tests only (real FFmpeg workers, nginx-rtmp, srt-live-transmit on 127.0.0.1)
+test-media: deps venv ffmpeg relay readers player ## media tests only (real FFmpeg workers, nginx-rtmp, srt-live-transmit on 127.0.0.1)
 	$(PY) -m pytest tests/media $(PARALLEL) $(PYTEST_ARGS)
 
 test-cluster: deps venv kube ffmpeg ## cluster tests only (real etcd + kube-apiserver + controller-manager)
@@ -199,7 +200,7 @@ demo: ## the whole flow on a 2-node pod-network cluster with the chart installed
 	@$(MAKE) --no-print-directory -j3 DEPS= kube demo-images helm s3server registry crane $(if $(KEEP),kube-network-policies)
 	$(PY) -m devtools.demo --dir $(CLUSTER) $(if $(KEEP),--keep)
 
-demo-images: venv ffmpeg webrtc rtmp relay coredns player ## the images the demo's cluster runs (pause, worker, operator, CoreDNS; the overlay renderer with KEEP=1; no Traefik or edge: the demo plays through NodePorts), from a root filesystem into the cache, and the OCI layouts it pushes to its registry
+demo-images: venv ffmpeg webrtc rtmp relay readers coredns player ## the images the demo's cluster runs (pause, worker, operator, CoreDNS; the overlay renderer with KEEP=1; no Traefik or edge: the demo plays through NodePorts), from a root filesystem into the cache, and the OCI layouts it pushes to its registry
 	@$(PY) -m devtools.cluster.images build pause worker operator coredns $(if $(KEEP),overlay) >/dev/null
 	@$(PY) -m devtools.publish layouts operator worker $(if $(KEEP),overlay)
 
@@ -263,7 +264,7 @@ clean: ## remove the venv and local cluster state (not the Kubernetes build cach
 helm: $(DEPS) ## build helm from its Go module (pinned, cached by version like the Kubernetes binaries)
 	@bash hack/build-helm.sh
 
-.PHONY: coredns traefik prometheus kube-network-policies crane registry s3server ffmpeg webrtc test-webrtc rtmp test-rtmp relay test-relay hlsload test-hlsload
+.PHONY: coredns traefik prometheus kube-network-policies crane registry s3server ffmpeg webrtc test-webrtc rtmp test-rtmp relay test-relay readers test-readers hlsload test-hlsload
 .PHONY: addons metrics-server cert-manager prometheus-operator
 ffmpeg: $(DEPS) ## build the workers' FFmpeg from Debian's FFmpeg 7.1 source with only what the workers use (pinned, cached by version and configuration; hack/ffmpeg/configure-flags)
 	@$(if $(DEPS),,bash hack/deps.sh)
@@ -296,7 +297,7 @@ test-webrtc: $(DEPS) ## the WebRTC component's go tests: real pion peers and rea
 # worker is mid-execution (golang/go#75804, fixed in Go 1.27); it failed FuzzFLV so on 2026-11-27,
 # no input written. New-coverage inputs are minimized for 50 runs only: the default 60 s per input
 # stalled the runs.
-FUZZ_EXECS ?= FuzzFLV=100000 FuzzPreauth=60000 FuzzCommand=50000 FuzzFeed=10000
+FUZZ_EXECS ?= FuzzFLV=100000 FuzzPreauth=60000 FuzzCommand=50000 FuzzFeed=10000 FuzzSRTHandshake=50000 FuzzStreamID=50000 FuzzToken=50000 FuzzRTSPRequest=30000
 rtmp: ## build streamops-rtmp (components/rtmp: the ingest's RTMP/RTMPS front, the stream key checked before FFmpeg, gortmplib pinned in go.sum) into the cache, keyed by its sources
 	@bash hack/build-rtmp.sh
 
@@ -313,6 +314,16 @@ relay: ## build streamops-relay (components/relay: the shared pusher's media rel
 test-relay: $(DEPS) ## the relay's go tests (a real FFmpeg-made feed over HTTP, RTMP targets in the test; 127.0.0.1 only), then each fuzz target for its FUZZ_EXECS executions
 	cd components/relay && $(GO_CHECK) go test -count=1 ./...
 	cd components/relay && export $(GO_CHECK) && for target in $$(go test -list '^Fuzz' . | grep '^Fuzz'); do \
+	  execs=$$(for kv in $(FUZZ_EXECS); do [ "$${kv%%=*}" = "$$target" ] && echo "$${kv#*=}"; done); \
+	  [ -n "$$execs" ] || { echo "FUZZ_EXECS has no count for $$target" >&2; exit 1; }; \
+	  go test -run '^$$' -fuzz "^$$target$$" -fuzztime "$${execs}x" -fuzzminimizetime 50x -parallel 1 . || exit 1; done
+
+readers: ## build streamops-readers (components/readers: the live stream for SRT callers and RTSP/RTSPS clients, playback tokens checked; gosrt, gortsplib and mediacommon pinned in go.sum) into the cache, keyed by its sources
+	@bash hack/build-readers.sh
+
+test-readers: $(DEPS) ## the readers component's go tests (a real FFmpeg-made feed over HTTP, ffprobe and ffmpeg reading over SRT and RTSP; 127.0.0.1 only), then each fuzz target for its FUZZ_EXECS executions
+	cd components/readers && $(GO_CHECK) go test -count=1 ./...
+	cd components/readers && export $(GO_CHECK) && for target in $$(go test -list '^Fuzz' . | grep '^Fuzz'); do \
 	  execs=$$(for kv in $(FUZZ_EXECS); do [ "$${kv%%=*}" = "$$target" ] && echo "$${kv#*=}"; done); \
 	  [ -n "$$execs" ] || { echo "FUZZ_EXECS has no count for $$target" >&2; exit 1; }; \
 	  go test -run '^$$' -fuzz "^$$target$$" -fuzztime "$${execs}x" -fuzzminimizetime 50x -parallel 1 . || exit 1; done
@@ -381,7 +392,7 @@ test-cluster-chart-rbac: deps venv kube helm ## the cluster suite with the opera
 
 # The images a cluster runs from the chart, built as test-images are (no Docker engine), then written
 # as OCI image layouts for registries: docs/design/publishing.md.
-images: venv player ffmpeg webrtc rtmp relay ## build the operator, worker, overlay-renderer and edge images without Docker, as OCI image layouts tagged with the chart's appVersion and their content hash; prints each one's directory (list in dist/images.json)
+images: venv player ffmpeg webrtc rtmp relay readers ## build the operator, worker, overlay-renderer and edge images without Docker, as OCI image layouts tagged with the chart's appVersion and their content hash; prints each one's directory (list in dist/images.json)
 	@$(PY) -m devtools.publish images
 
 # Publishing to any OCI registry (docs/design/publishing.md): REGISTRY=host[:port][/prefix] gets

@@ -145,13 +145,15 @@ def worker_ffmpeg_env() -> dict[str, str]:
     """STREAMOPS_FFMPEG/STREAMOPS_FFPROBE for a worker run as a local process: the FFmpeg its image
     ships (hack/build-ffmpeg.sh), not the host's Debian one, so tests and benchmarks measure it; and
     STREAMOPS_RTMP, the RTMP front its image ships (components/rtmp; $STREAMOPS_RTMP overrides), and
-    STREAMOPS_RELAY, the shared pusher's media relay (components/relay; $STREAMOPS_RELAY overrides)."""
+    STREAMOPS_RELAY, the shared pusher's media relay (components/relay; $STREAMOPS_RELAY overrides), and
+    STREAMOPS_READERS, the SRT/RTSP readers' server (components/readers; $STREAMOPS_READERS overrides)."""
     bin_dir = worker_ffmpeg_dir() / "bin"
     return {
         "STREAMOPS_FFMPEG": str(bin_dir / "ffmpeg"),
         "STREAMOPS_FFPROBE": str(bin_dir / "ffprobe"),
         "STREAMOPS_RTMP": os.environ.get("STREAMOPS_RTMP") or str(rtmp_bin()),
         "STREAMOPS_RELAY": os.environ.get("STREAMOPS_RELAY") or str(relay_bin()),
+        "STREAMOPS_READERS": os.environ.get("STREAMOPS_READERS") or str(readers_bin()),
     }
 
 
@@ -178,6 +180,11 @@ def rtmp_bin() -> Path:
 def relay_bin() -> Path:
     """streamops-relay (components/relay): the shared pusher's media relay."""
     return component_bin("relay")
+
+
+def readers_bin() -> Path:
+    """streamops-readers (components/readers): the live stream for SRT callers and RTSP clients."""
+    return component_bin("readers")
 
 
 def hlsload_bin() -> Path:

@@ -56,7 +56,10 @@ def test_ingest_public_ports_from_anywhere_internal_from_operator_and_own_worker
     assert spec["policyTypes"] == ["Ingress", "Egress"]
     public, internal = spec["ingress"]
     assert "from" not in public
-    assert {p["port"] for p in public["ports"]} == {"http", "rtmp", "rtmps", "srt", "webrtc-udp", "webrtc-tcp"}
+    assert {p["port"] for p in public["ports"]} == {
+        *("http", "rtmp", "rtmps", "srt", "webrtc-udp", "webrtc-tcp"),
+        *("srt-read", "rtsp", "rtsps"),  # SRT and RTSP for readers
+    }
     assert internal["ports"] == [{"port": "internal", "protocol": "TCP"}]
     assert OPERATOR in internal["from"]
     own = {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "streamops",

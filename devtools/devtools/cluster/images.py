@@ -48,6 +48,7 @@ from devtools.versions import (
     metrics_server_bin,
     prometheus_bin,
     prometheus_operator_bin_dir,
+    readers_bin,
     relay_bin,
     rtmp_bin,
     traefik_bin,
@@ -531,6 +532,7 @@ class ImageBuilder:
                 self._component("webrtc", webrtc_bin()),
                 self._component("rtmp", rtmp_bin()),
                 self._component("relay", relay_bin()),
+                self._component("readers", readers_bin()),
             ]
             return [self._media(root, key), *components]
 

@@ -1016,6 +1016,49 @@ class PlaybackWebRtc(KubeModel):
     )
 
 
+class PlaybackSrt(KubeModel):
+    """SRT for readers (docs/design/readers.md): broadcast monitors, decoders and VMS software read the live
+    stream as MPEG-TS over SRT (status.playback.srtUrl)."""
+
+    enabled: bool = Field(
+        default=False,
+        description="Serve SRT callers (srt://host:port?mode=caller) the live MPEG-TS as it is, through the stream's "
+        "Service (port srt-read, UDP). A signed stream's caller puts its playback token in the stream id "
+        "(streamid=<token>, or #!::t=<token>), or the token's public part (v1~kid~exp~ip) as stream id and its "
+        "signature as passphrase (encrypted, the token never in the clear). Default false.",
+    )
+
+
+class PlaybackTLS(KubeModel):
+    """The certificate the RTSPS listener presents."""
+
+    secret_name: str = Field(
+        min_length=1,
+        max_length=NAME_MAX,
+        pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
+        description="A kubernetes.io/tls Secret of the stream's namespace (keys tls.crt and tls.key), mounted into "
+        "the primary ingest; a renewed certificate is picked up for new connections without a restart.",
+    )
+
+
+class PlaybackRtsp(KubeModel):
+    """RTSP for readers (docs/design/readers.md): cameras' viewers, VMS software and decoders read H.264/H.265
+    and AAC over RTSP (status.playback.rtspUrl)."""
+
+    enabled: bool = Field(
+        default=False,
+        description="Serve RTSP clients (RTP over the RTSP connection, TCP) through the stream's Service (port rtsp, "
+        "or rtsps with tls). A signed stream's client presents its playback token as ?token=<token>, as the "
+        "Basic password, or by Digest with the token's public part (v1~kid~exp~ip) as user name and its "
+        "signature as password. Default false.",
+    )
+    tls: PlaybackTLS | None = Field(
+        default=None,
+        description="Serve RTSPS (RTSP over TLS) with this certificate instead of plain RTSP (rtspUrl is then "
+        "rtsps://).",
+    )
+
+
 PlaybackAccess = Literal["public", "signed"]
 ONE_ROUTE = "set at most one of playback.ingress and playback.httpRoute"
 # How the player page shows the picture (the hosted stream object's `projection`): docs/design/projection.md.
@@ -1117,6 +1160,10 @@ class PlaybackSpec(KubeModel):
         description="Delivery through a CDN (the customer's): the host its status URLs name. Unset: status.playback "
         "names the route or the ingest itself. The answers' cache headers are the same either way.",
     )
+    srt: PlaybackSrt | None = Field(
+        default=None, description="SRT for readers (callers, mode=caller): off unless enabled."
+    )
+    rtsp: PlaybackRtsp | None = Field(default=None, description="RTSP/RTSPS for readers: off unless enabled.")
 
     @model_validator(mode="after")
     def _one_route(self) -> PlaybackSpec:
@@ -1399,6 +1446,18 @@ class Playback(KubeModel):
         "signalling goes where the other URLs go, the media to the ingest Service's webrtc-udp (or webrtc-tcp) "
         "port. Set when playback.webrtc.enabled is true.",
     )
+    srt_url: str | None = Field(
+        default=None,
+        max_length=URL_MAX,
+        description="SRT for readers: srt://host:port (add ?mode=caller&streamid=<token> for a signed stream), "
+        "through the ingest Service, where the push URLs are reached from. Set when playback.srt.enabled is true.",
+    )
+    rtsp_url: str | None = Field(
+        default=None,
+        max_length=URL_MAX,
+        description="RTSP (or RTSPS) for readers: rtsp://host:port/live (a signed stream's token as ?token=, or "
+        "Digest credentials), through the ingest Service. Set when playback.rtsp.enabled is true.",
+    )
     exposure: PlaybackExposure | None = Field(
         default=None,
         description="What the URLs go through: Ingress or HTTPRoute (spec.playback), else the ingest Service's "
@@ -1422,6 +1481,8 @@ class Viewers(KubeModel):
     llhls: int = Field(default=0, ge=0, description="Low-latency HLS viewers (blocking playlist reloads, parts).")
     dash: int = Field(default=0, ge=0, description="MPEG-DASH viewers.")
     webrtc: int = Field(default=0, ge=0, description="WebRTC (WHEP) viewers connected now.")
+    srt: int = Field(default=0, ge=0, description="SRT callers reading now.")
+    rtsp: int = Field(default=0, ge=0, description="RTSP and RTSPS sessions playing now.")
     window_seconds: int = Field(
         default=30,
         ge=1,

@@ -49,8 +49,10 @@ if TYPE_CHECKING:
     from streamops.kube.client import KubeApi
 
 Manifest = dict[str, Any]
-Format = Literal["player", "hls", "llhls", "dash", "whep"]
-FORMATS: tuple[Format, ...] = ("player", "hls", "llhls", "dash", "whep")
+Format = Literal["player", "hls", "llhls", "dash", "whep", "srt", "rtsp"]
+FORMATS: tuple[Format, ...] = ("player", "hls", "llhls", "dash", "whep", "srt", "rtsp")
+# The readers' URLs carry the token in their query (docs/design/readers.md), not in the path.
+READER_FORMATS = ("srt", "rtsp")
 DEFAULT_EXPIRES = "1h"
 MAX_EXPIRES_SECONDS = 366 * 24 * 3600
 # What each status.playback URL ends with: the rest is the stream's path prefix (maybe none).
@@ -80,6 +82,14 @@ def viewer_address(text: str | None) -> str:
         raise CommandError(f"--ip {text!r} is not an IPv4 or IPv6 address") from None
 
 
+def reader_with_token(url: str, token: str) -> str:
+    """A status.playback srtUrl or rtspUrl with the token where the readers' component takes it: SRT's
+    stream id (a caller), RTSP's ?token=."""
+    parts = urlsplit(url)
+    query = f"mode=caller&streamid={token}" if parts.scheme == "srt" else f"token={token}"
+    return urlunsplit(parts._replace(query=query))
+
+
 def with_token(url: str, token: str) -> str:
     """`url` (a status.playback URL) with the token segment after the stream's path prefix."""
     parts = urlsplit(url)
@@ -102,6 +112,8 @@ def playback_url(stream: Mapping[str, Any], fmt: Format) -> str:
         "llhls": ("hlsCmafUrl",),
         "dash": ("dashUrl",),
         "whep": ("whepUrl",),
+        "srt": ("srtUrl",),
+        "rtsp": ("rtspUrl",),
     }[fmt]
     url = next((playback[f] for f in fields if playback.get(f)), None)
     if url is None:
@@ -155,6 +167,8 @@ def signed_url(
     identity = f"{meta.get('namespace')}/{meta.get('name')}"
     key = signing_key(secret_keys(secret), now)
     token = sign(key, identity, int(now.timestamp()) + expires, ip)
+    if fmt in READER_FORMATS:
+        return reader_with_token(playback_url(stream, fmt), token)
     return with_token(playback_url(stream, fmt), token)
 
 

@@ -40,6 +40,11 @@ SRT_PORT = 9998
 # a Service's two nodePorts differ.
 WEBRTC_UDP_PORT = 8189
 WEBRTC_TCP_PORT = 8190
+# SRT and RTSP for readers (components/readers, docs/design/readers.md): MediaMTX's ports, which
+# readers' tools are often set up for. Not SRT_PORT: that one takes publishers.
+SRT_READ_PORT = 8890
+RTSP_READ_PORT = 8554
+RTSPS_READ_PORT = 8322
 MEDIA_DIR = "/var/lib/streamops"  # HLS sessions and the screenshot (an emptyDir)
 STREAM_KEY_DIR = "/var/run/secrets/streamops/stream-key"
 STREAM_KEY_FILE = "stream-key"
@@ -56,6 +61,8 @@ TLS_DIR = "/var/run/secrets/streamops/rtmps"
 TLS_CERT_FILE = "tls.crt"
 TLS_KEY_FILE = "tls.key"
 # The STUN/TURN servers for WebRTC clients (playback.webrtc.iceServersSecretRef): RTCIceServer JSON.
+# The RTSPS certificate for readers (playback.rtsp.tls): a kubernetes.io/tls Secret, as RTMPS's.
+RTSPS_TLS_DIR = "/var/run/secrets/streamops/rtsps"
 ICE_SERVERS_DIR = "/var/run/secrets/streamops/ice-servers"
 ICE_SERVERS_FILE = "ice-servers.json"
 # The namespace's playback signing keys (Secret streamops-playback-keys: files `current`, `previous`),
@@ -141,6 +148,10 @@ class IngestPorts(WorkerConfig):
     # Only with WebRTC (IngestConfig.webrtc), for the same reason.
     webrtc_udp: int | None = Field(default=None, ge=0, le=65535)
     webrtc_tcp: int | None = Field(default=None, ge=0, le=65535)
+    # Only with SRT or RTSP for readers (IngestConfig.readers), for the same reason.
+    srt_read: int | None = Field(default=None, ge=0, le=65535)
+    rtsp: int | None = Field(default=None, ge=0, le=65535)
+    rtsps: int | None = Field(default=None, ge=0, le=65535)
 
 
 class IngestWebRtc(WorkerConfig):
@@ -189,6 +200,32 @@ class IngestWebRtc(WorkerConfig):
         description="Mounted Secret file with the STUN/TURN servers for WebRTC clients (RTCIceServer JSON), read "
         "again when it changes; given to the pages and in the WHIP/WHEP answers' Link headers.",
     )
+
+
+class IngestReaders(WorkerConfig):
+    """SRT and RTSP for readers (components/readers, docs/design/readers.md): the listeners the readers'
+    component serves, on ports.srtRead, ports.rtsp, ports.rtsps. Present only when one is on: None keeps
+    every other ingest's configuration, and its Pod's spec hash, what it was."""
+
+    srt: bool = Field(default=False, description="Serve SRT callers the live MPEG-TS.")
+    rtsp: bool = Field(default=False, description="Serve RTSP clients (RTP over TCP).")
+    rtsps: bool = Field(default=False, description="Serve RTSPS clients (RTSP over TLS).")
+    tls_cert_file: str | None = Field(
+        default=None, description="The RTSPS certificate (PEM), reloaded when it changes."
+    )
+    tls_key_file: str | None = Field(default=None, description="Its private key (PEM).")
+    max_connections: int | None = Field(
+        default=None, ge=1, le=100_000, description="Reader connections in all (None: the component's 256)."
+    )
+    max_connections_per_address: int | None = Field(
+        default=None, ge=1, le=100_000, description="Of one client address, IPv6 per /64 (None: the component's 16)."
+    )
+
+    @model_validator(mode="after")
+    def _rtsps_has_a_certificate(self) -> IngestReaders:
+        if self.rtsps and not (self.tls_cert_file and self.tls_key_file):
+            raise ValueError("rtsps needs tlsCertFile and tlsKeyFile")
+        return self
 
 
 PlaybackAccess = Literal["public", "signed"]
@@ -387,6 +424,9 @@ class IngestConfig(CredentialedConfig):
         description="Signed playback and the stream's namespace; None: public, viewers reported under the "
         "stream's name alone.",
     )
+    readers: IngestReaders | None = Field(
+        default=None, description="SRT and RTSP for readers (components/readers); None: neither."
+    )
     # None (not []) without overlays: a new default would change every ingest's Pod spec hash.
     overlays: list[IngestOverlay] | None = Field(
         default=None,
@@ -428,6 +468,18 @@ class IngestConfig(CredentialedConfig):
             raise ValueError("webrtc needs ports.webrtcUdp")
         if push and "whip" in push.protocols and self.webrtc is None:
             raise ValueError("whip needs webrtc")
+        return self
+
+    @model_validator(mode="after")
+    def _readers_have_ports(self) -> IngestConfig:
+        readers, ports = self.readers, self.ports
+        if readers is None:
+            return self
+        for on, port, name in ((readers.srt, ports.srt_read, "srtRead"), (readers.rtsp, ports.rtsp, "rtsp")):
+            if on and port is None:
+                raise ValueError(f"readers need ports.{name}")
+        if readers.rtsps and ports.rtsps is None:
+            raise ValueError("readers need ports.rtsps")
         return self
 
     @property
@@ -484,6 +536,8 @@ class ViewerCounts(WorkerStatus):
     llhls: int = 0
     dash: int = 0
     webrtc: int = 0
+    srt: int = 0  # SRT callers reading now (components/readers)
+    rtsp: int = 0  # RTSP and RTSPS sessions playing now
 
 
 class ViewerSessionHashes(WorkerStatus):

@@ -46,7 +46,7 @@ class MetricSpec:
 
 # Bounded label values (enums), so a stream's series count has a ceiling.
 ROLES = ("primary", "backup")
-VIEWER_PROTOCOLS = ("hls", "llhls", "dash", "webrtc")
+VIEWER_PROTOCOLS = ("hls", "llhls", "dash", "webrtc", "srt", "rtsp")
 REQUEST_KINDS = ("playlist", "media", "other")  # playlists and DASH manifests; parts, segments, init
 REQUESTS_VIA = ("edge", "direct")
 # contract.playback_token.Refusal's reasons, and no_keys (the ingest has no keys to check with).
@@ -56,6 +56,24 @@ WHIP_REFUSAL_REASONS = ("not_whip", "unauthorized", "busy", "offer", "unavailabl
 # message a publisher does not send before `publish`, the pre-auth deadline or byte cap, too many
 # unauthenticated connections from one address or in all, TLS failing, and the worker's own refusals
 # (another publisher is live, the stream is inactive).
+# Why the readers' component (SRT, RTSP: components/readers) turned a reader away: the token's
+# refusals, its caps, a stream not live, a caller that publishes or speaks the protocol wrong.
+READER_PROTOCOLS = ("srt", "rtsp")
+READER_REFUSAL_REASONS = (
+    "missing",
+    "invalid",
+    "expired",
+    "unknown_key",
+    "other_viewer",
+    "no_keys",
+    "mode",
+    "overload",
+    "not_live",
+    "timeout",
+    "bytes",
+    "protocol",
+    "encryption",
+)
 RTMP_REFUSAL_REASONS = ("key", "protocol", "deadline", "bytes", "source_cap", "total_cap", "tls", "busy", "inactive")
 # Why the ingest turned a request away at once to keep its loop for the recorders and pushers
 # (media/ingest/load_caps.py: the caps by face, per address or in all).
@@ -174,6 +192,15 @@ INGEST_METRICS: tuple[MetricSpec, ...] = (
         "ingest",
         always=False,
         values=(*IN_ROLE, ("reason", RTMP_REFUSAL_REASONS)),
+    ),
+    MetricSpec(
+        "streamops_ingest_reader_refusals_total",
+        "counter",
+        "SRT callers and RTSP connections refused by the readers' component, by protocol and reason",
+        (*INGEST, "protocol", "reason"),
+        "ingest",
+        always=False,
+        values=(*IN_ROLE, ("protocol", READER_PROTOCOLS), ("reason", READER_REFUSAL_REASONS)),
     ),
     MetricSpec(
         "streamops_viewers",

@@ -192,3 +192,15 @@ def test_a_broadcast_page_carries_its_own_stream_s_token_in_the_path_and_the_oth
     with pytest.raises(CommandError, match=r"no status\.playerUrl yet"):
         broadcast_page_url({**broadcast, "status": {}}, streams, secret(key), 600, "", NOW)
     assert main(["playback", "url", "keynote", "--broadcast", "--format", "hls"]) == 1
+
+
+def test_the_readers_urls_carry_the_token_where_the_readers_component_takes_it():
+    key = os.urandom(32)
+    urls = {"srtUrl": "srt://203.0.113.5:30890", "rtspUrl": "rtsp://203.0.113.5:30554/live"}
+    srt = signed_url(stream(urls), secret(key), "srt", 3600, "", NOW)
+    assert srt.startswith("srt://203.0.113.5:30890?mode=caller&streamid=v1~")
+    rtsp = signed_url(stream(urls), secret(key), "rtsp", 3600, "", NOW)
+    assert rtsp.startswith("rtsp://203.0.113.5:30554/live?token=v1~")
+    for url, marker in ((srt, "streamid="), (rtsp, "token=")):
+        token = urlsplit(url).query.split(marker, 1)[1]
+        assert verify(token, [key], "ns/cam", NOW.timestamp(), "192.0.2.1") is None

@@ -10,7 +10,7 @@ import pytest
 from devtools.catalog import stored_livestream
 from streamops.contract.edge import ENV_TRUSTED_PROXIES
 from streamops.contract.ingest import IngestConfig
-from streamops.contract.playback_token import client_address, trusted_networks
+from streamops.contract.playback_token import client_address, sign, trusted_networks
 from streamops.control.edge.specs import edge_pod_template
 from streamops.control.livestream.specs.pod import ingest_pod
 from streamops.control.shared.settings import OperatorSettings, PlaybackSettings
@@ -65,3 +65,14 @@ def test_the_operator_hands_its_trusted_proxies_to_the_ingest_and_the_edge() -> 
     assert ENV_TRUSTED_PROXIES not in json.dumps(edge_pod_template("media", OperatorSettings()))
     with pytest.raises(ValueError):
         OperatorSettings(playback=PlaybackSettings(trusted_proxy_cidrs='["10.42.0.0/33"]'))
+
+
+def test_the_go_readers_share_these_vectors() -> None:
+    """components/readers/token_test.go checks these tokens with its port of `verify`: a change of the
+    format here fails there too."""
+    key = b"0123456789abcdef0123456789abcdef"
+    assert sign(key, "ns/cam", 1795000000) == "v1~PrG9Q5lH~1795000000~~Dj38eMuI1sbXlpM2dvx5UPsYHvlcimR2lqdBYq7Hh9w"
+    assert (
+        sign(key, "ns/cam", 1795000000, "2001:db8::1")
+        == "v1~PrG9Q5lH~1795000000~2001:db8::1~lH00phzI1oxmjbYnDtMky3MFrjUNXJoUAsKenC14iXg"
+    )

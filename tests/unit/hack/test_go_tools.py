@@ -40,6 +40,7 @@ NOT_GO_TOOLS = {
     "build-hlsload.sh",
     "build-rtmp.sh",
     "build-relay.sh",
+    "build-readers.sh",
 }
 
 

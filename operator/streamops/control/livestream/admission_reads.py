@@ -20,8 +20,8 @@ from streamops.kube.reads import KubeReads
 
 
 def admit(api: KubeReads, settings: OperatorSettings, stream: LiveStream, route: PlaybackRoute | None) -> Admission:
-    """Reads the Secrets the stream names for its route, its WebRTC clients, its RTSP cameras and
-    its pull origins' CA (get: the operator never lists Secrets); the stream key's and the RTMPS
+    """Reads the Secrets the stream names for its route, its WebRTC clients, its RTSPS readers, its
+    RTSP cameras and its pull origins' CA (get: the operator never lists Secrets); the stream key's and the RTMPS
     certificate's are checked where they are read (reconcile.py)."""
     namespace = stream.metadata.namespace or ""
     refusals: list[str] = []
@@ -54,6 +54,17 @@ def admit(api: KubeReads, settings: OperatorSettings, stream: LiveStream, route:
             refusals.append(f"{refused_ice}: WebRTC clients get no ICE servers from it")
             webrtc = spec.playback.webrtc.model_copy(update={"ice_servers_secret_ref": None})
             spec = spec.model_copy(update={"playback": spec.playback.model_copy(update={"webrtc": webrtc})})
+    rtsp = spec.playback.rtsp
+    rtsps = (
+        rtsp.tls.secret_name if rtsp and rtsp.enabled and rtsp.tls and settings.tenancy.require_secret_label else None
+    )
+    if rtsp is not None and rtsps is not None:
+        field = "spec.playback.rtsp.tls.secretName"
+        refused_rtsps = secret_use_refusal(field, rtsps, api.get("Secret", namespace, rtsps), settings.tenancy)
+        if refused_rtsps:  # off, not plain RTSP instead: the stream asked for TLS (fail closed)
+            refusals.append(f"{refused_rtsps}: no RTSPS for readers")
+            off = rtsp.model_copy(update={"enabled": False})
+            spec = spec.model_copy(update={"playback": spec.playback.model_copy(update={"rtsp": off})})
     pull = spec.source.pull
     credentials = pull.credentials_secret_ref if pull is not None and settings.tenancy.require_secret_label else None
     if pull is not None and credentials is not None:

@@ -488,7 +488,11 @@ def _endpoints(stream: LiveStream, seen: Seen, draft: Draft) -> Draft:
         ingest=ingest_endpoints(stream, seen.reaches, base, settings.ingest.publish_over_http, regions),
         # What the player page renders now: the primary's report (spec.playback.projection once applied).
         playback=playback_urls(
-            stream, base, whep_on(stream, settings.playback), seen.main.projection if seen.main else None
+            stream,
+            base,
+            whep_on(stream, settings.playback),
+            seen.main.projection if seen.main else None,
+            seen.reaches["primary"],
         ),
     )
 
@@ -619,9 +623,12 @@ def stream_viewers(main: IngestStatus | None, edge: Sessions | None) -> Viewers:
     if own is not None and own.truncated:  # its lists were cut: its counts are the better lower bound
         counts = {p: max(counts[p], getattr(own.counts, p)) for p in PROTOCOLS}
     webrtc = own.counts.webrtc if own is not None else 0
+    srt, rtsp = (own.counts.srt, own.counts.rtsp) if own is not None else (0, 0)  # connections: no sessions to merge
     return Viewers(
-        total=sum(counts.values()) + webrtc,
+        total=sum(counts.values()) + webrtc + srt + rtsp,
         webrtc=webrtc,
+        srt=srt,
+        rtsp=rtsp,
         window_seconds=round(own.window_seconds) if own is not None else VIEWER_WINDOW_SECONDS,
         **counts,
     )

@@ -9,6 +9,9 @@ from streamops.api import LiveStream
 from streamops.contract.ingest import (
     FEED_PATH,
     RTMPS_PORT,
+    RTSP_READ_PORT,
+    RTSPS_READ_PORT,
+    SRT_READ_PORT,
     TRANSCODED_FEED_PATH,
     WEBRTC_TCP_PORT,
     WEBRTC_UDP_PORT,
@@ -27,7 +30,11 @@ POD_NETWORK_PORTS: IngestPortMap = {
     "rtmps": RTMPS_PORT,
     "webrtc-udp": WEBRTC_UDP_PORT,
     "webrtc-tcp": WEBRTC_TCP_PORT,
+    "srt-read": SRT_READ_PORT,
+    "rtsp": RTSP_READ_PORT,
+    "rtsps": RTSPS_READ_PORT,
 }
+READER_PORT_NAMES = ("srt-read", "rtsp", "rtsps")
 
 
 def ingest_ports(ports: IngestPortMap) -> IngestPorts:

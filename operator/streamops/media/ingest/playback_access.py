@@ -106,7 +106,10 @@ def served_protocols(config: IngestConfig) -> list[str]:
     """The viewer protocols this ingest serves (a gauge child each, contract.metrics.VIEWER_PROTOCOLS):
     HLS always (an LL-HLS playlist's plain players count as hls), LL-HLS, DASH and WHEP as configured."""
     served = ["hls"] + (["llhls"] if config.hls.low_latency else []) + (["dash"] if config.dash else [])
-    return served + (["webrtc"] if serves_whep(config) else [])
+    readers = config.readers
+    srt = ["srt"] if readers and readers.srt else []
+    rtsp = ["rtsp"] if readers and (readers.rtsp or readers.rtsps) else []
+    return served + (["webrtc"] if serves_whep(config) else []) + srt + rtsp
 
 
 def refusal_response(status: int, body: str) -> web.Response:
@@ -126,7 +129,9 @@ class PlaybackGate:
         log: logging.Logger,
         webrtc_viewers: Callable[[], int] = lambda: 0,
         clock: Callable[[], float] = time.time,
+        reader_viewers: Callable[[str], int] = lambda _: 0,
     ) -> None:
+        """`reader_viewers(protocol)`: SRT callers and RTSP sessions now (media/ingest/readers.py)."""
         self.stream = config.stream_id
         self.signed = config.signed
         playback = config.playback
@@ -148,6 +153,10 @@ class PlaybackGate:
         for protocol in served_protocols(config):
             if protocol == "webrtc":
                 viewers.labels(**labels, protocol=protocol).set_function(lambda: self.webrtc_viewers())
+            elif protocol in ("srt", "rtsp"):
+                viewers.labels(**labels, protocol=protocol).set_function(
+                    lambda protocol=protocol: reader_viewers(protocol)  # type: ignore[misc]
+                )
             else:
                 viewers.labels(**labels, protocol=protocol).set_function(
                     lambda protocol=protocol: self.viewers.count(protocol)  # type: ignore[misc]

@@ -9,13 +9,14 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol
 
-from streamops.contract.ingest import IngestConfig, IngestStatus
+from streamops.contract.ingest import IngestConfig, IngestStatus, IngestViewers
 from streamops.media.ingest.commands import muxed_hls_variants, renditions
 from streamops.media.ingest.on_air import OnAir
 from streamops.media.ingest.overlay_switch import SwitchedOverlays
 from streamops.media.ingest.playback_access import PlaybackGate
 from streamops.media.ingest.player_settings import PageSettings
 from streamops.media.ingest.pull_loop import PullLoop
+from streamops.media.ingest.readers import Readers
 from streamops.media.ingest.rtmp_front import RtmpFront
 from streamops.media.ingest.served_media import ServedMedia
 from streamops.media.ingest.session import LiveMeter, LiveRates
@@ -60,6 +61,11 @@ class Reported(Protocol):
 
     @property
     def playback(self) -> PlaybackGate: ...
+
+    @property
+    def readers(self) -> Readers | None:
+        """SRT and RTSP for readers, when the stream serves them."""
+        ...
 
     @property
     def overlays(self) -> SwitchedOverlays: ...
@@ -122,6 +128,15 @@ class Telemetry:
         except OSError:
             return 0.0
 
+    def viewers(self) -> IngestViewers:
+        """The HTTP sessions in the window, WHEP's peers, and the readers' SRT and RTSP connections."""
+        parts = self.parts
+        report = parts.playback.viewers.report(parts.webrtc.whep_viewers)
+        if parts.readers is not None:
+            counts = report.counts.model_copy(update=parts.readers.viewers)
+            report = report.model_copy(update={"counts": counts})
+        return report
+
     def status(self) -> IngestStatus:
         parts, sessions, rtmp = self.parts, self.parts.sessions, self.parts.rtmp
         rates = self.live_rates()
@@ -151,7 +166,7 @@ class Telemetry:
             tls_certificate_sha256=rtmp.fingerprint if rtmp else None,
             tls_error=rtmp.tls_error if rtmp else None,
             webrtc=parts.webrtc.status(),
-            viewers=parts.playback.viewers.report(parts.webrtc.whep_viewers),
+            viewers=self.viewers(),
             feed_cache_bytes=parts.served.feed.cache_bytes,
             transcoded_qualities=[r.name for r in renditions(parts.config)],
             sessions=sessions.history.report(time.monotonic()),

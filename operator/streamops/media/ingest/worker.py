@@ -44,6 +44,7 @@ from streamops.media.ingest.player_settings import PageSettings
 from streamops.media.ingest.public_thread import LoopThread
 from streamops.media.ingest.pull_loop import PullLoop
 from streamops.media.ingest.push_loop import PushListeners
+from streamops.media.ingest.readers import Readers
 from streamops.media.ingest.rtmp_front import RtmpFront
 from streamops.media.ingest.rtmp_sessions import RtmpSessions
 from streamops.media.ingest.served_media import ServedMedia
@@ -112,7 +113,21 @@ class IngestWorker:
         )
         labels = self.telemetry.labels
         self.webrtc = WebRtcRunner(self, self.private_dir, self.registry, labels, self.redact, log)
-        self.playback = PlaybackGate(config, self.registry, labels, log, lambda: self.webrtc.whep_viewers)
+        # SRT and RTSP for readers: a child reading this worker's feed (readers.py), when the stream serves them.
+        self.readers = (
+            Readers(config, lambda: (self.loopback_host, self.internal_port), self.registry, labels, self.redact, log)
+            if config.readers is not None
+            else None
+        )
+        readers = self.readers
+        self.playback = PlaybackGate(
+            config,
+            self.registry,
+            labels,
+            log,
+            lambda: self.webrtc.whep_viewers,
+            reader_viewers=lambda protocol: readers.viewers[protocol] if readers else 0,
+        )
         held = may_be_held if config.dash_low_latency else (lambda _: False)
         trusted, rates = self.playback.trusted, config.request_rates
         self.caps = LoadCaps(
@@ -253,6 +268,8 @@ class IngestWorker:
             loops.append(self.rtmp.run(stopping))
         loops.append(self.on_air.run(stopping))
         loops.append(self.webrtc.run(stopping))
+        if self.readers is not None:
+            loops.append(self.readers.run(stopping))
         if self.config.primary_url and push is not None:  # a backup: its feed goes to the primary when asked
             stable = (push.failback or Failback()).stable_seconds
             offer = BackupOffer(

@@ -13,6 +13,7 @@ from streamops.control.livestream.status import (
     IngestObservation,
     PodObservation,
     livestream_status,
+    stream_viewers,
 )
 from streamops.control.runtime.status_patch import status_patch
 from streamops.control.shared.conditions import Observed, condition_transitions, merge_conditions
@@ -163,3 +164,12 @@ def test_a_stream_naming_a_set_is_transcoded_for_browsers():
         {"primary": PodObservation.of("cam-ingest", pod("Running", True))}, telemetry=telemetry
     )
     assert conditions(livestream_status(named, observed, T0))["BrowserPlayable"][1] == "Transcoded"
+
+
+def test_srt_and_rtsp_readers_are_counted_in_the_viewers_and_their_total():
+    counts = {"hls": 1, "srt": 2, "rtsp": 3}
+    report = IngestStatus.model_validate(
+        {"live": True, "viewers": {"counts": counts, "sessions": {"hls": ["a"]}, "windowSeconds": 30}}
+    )
+    viewers = stream_viewers(report, None)
+    assert (viewers.hls, viewers.srt, viewers.rtsp, viewers.total) == (1, 2, 3, 6)

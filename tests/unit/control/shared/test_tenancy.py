@@ -343,6 +343,11 @@ AWAITED = {
         {"ca_crt": "PEM"},
         "spec.source.pull.tls.caSecretRef",
     ),
+    "rtsps": (  # SRT and RTSP for readers: the RTSPS certificate
+        {"playback": {"rtsp": {"enabled": True, "tls": {"secretName": "later"}}}},
+        {"tls_crt": "PEM", "tls_key": "PEM"},
+        "spec.playback.rtsp.tls.secretName",
+    ),
 }
 
 

@@ -67,7 +67,7 @@ def test_sessions_are_per_sid_else_per_address_and_user_agent_and_expire_after_t
     window.saw("hls", None, "10.0.0.2", "ffplay")
     window.saw("dash", None, "10.0.0.3", "VLC")
     report = window.report(webrtc=2)
-    assert report.counts.model_dump() == {"hls": 3, "llhls": 1, "dash": 1, "webrtc": 2}
+    assert report.counts.model_dump() == {"hls": 3, "llhls": 1, "dash": 1, "webrtc": 2, "srt": 0, "rtsp": 0}
     assert report.sessions.llhls == [session_hash("page-1")]
     assert session_hash(session_id(None, "10.0.0.2", "VLC")) in report.sessions.hls
     assert not report.truncated
@@ -77,7 +77,7 @@ def test_sessions_are_per_sid_else_per_address_and_user_agent_and_expire_after_t
     clock.now += 10.5  # the others' last request was 30.5 s ago
     assert window.sessions() == {"hls": [session_hash("page-2")], "llhls": [], "dash": []}
     clock.now += 20
-    assert window.report(0).counts.model_dump() == {"hls": 0, "llhls": 0, "dash": 0, "webrtc": 0}
+    assert window.report(0).counts.model_dump() == {"hls": 0, "llhls": 0, "dash": 0, "webrtc": 0, "srt": 0, "rtsp": 0}
 
 
 def test_the_lists_are_bounded_the_counts_are_not():
@@ -106,6 +106,8 @@ def test_one_address_counts_as_at_most_sessions_per_source_viewers_per_protocol(
         "llhls": SESSIONS_PER_SOURCE,
         "dash": 0,
         "webrtc": 0,
+        "srt": 0,
+        "rtsp": 0,
     }
     assert viewer_source("::ffff:192.0.2.7") == "192.0.2.7" and viewer_source("2001:db8:1:2::9") == "2001:db8:1:2::/64"
     window.saw("hls", "invented-0", "192.0.2.7", None)  # a counted session goes on being counted

@@ -42,6 +42,19 @@ def ice_servers_ref(stream: LiveStream) -> IceServersSecretRef | None:
     return stream.spec.playback.webrtc.ice_servers_secret_ref
 
 
+def reader_ports(stream: LiveStream, role: Role) -> tuple[str, ...]:
+    """The readers' listeners the role's ingest serves (port names): srt-read, and rtsp or rtsps. The
+    primary's only, like WHEP: viewers are served where the stream is on air."""
+    if role != "primary":
+        return ()
+    playback = stream.spec.playback
+    srt = ("srt-read",) if playback.srt is not None and playback.srt.enabled else ()
+    rtsp = playback.rtsp
+    if rtsp is None or not rtsp.enabled:
+        return srt
+    return (*srt, "rtsps" if rtsp.tls is not None else "rtsp")
+
+
 def rtmps_on(stream: LiveStream) -> bool:
     push = stream.spec.source.push
     return push is not None and "rtmps" in push.protocols

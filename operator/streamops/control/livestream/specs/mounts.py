@@ -16,6 +16,7 @@ from streamops.contract.ingest import (
     PULL_CREDENTIALS_DIR,
     PULL_PASSWORD_FILE,
     PULL_USERNAME_FILE,
+    RTSPS_TLS_DIR,
     STREAM_KEY_DIR,
     STREAM_KEY_FILE,
     TLS_CERT_FILE,
@@ -31,6 +32,7 @@ from streamops.control.workers.mounts import Mount, playback_keys_mount
 from streamops.control.workers.worker_pod import secret_file_volume, secret_files_volume
 
 TLS_VOLUME = "rtmps-tls"
+RTSPS_TLS_VOLUME = "rtsps-tls"
 ICE_SERVERS_VOLUME = "ice-servers"
 PULL_CREDENTIALS_VOLUME = "pull-credentials"
 PULL_CA_VOLUME = "pull-ca"
@@ -49,6 +51,7 @@ class IngestMounts:
     overlays: Mount | None = None
     overlay_scratch: Mount | None = None  # the overlay sidecar's /tmp: not the ingest's
     playback_keys: Mount | None = None
+    rtsps_tls: Mount | None = None  # the readers' RTSPS certificate (playback.rtsp.tls), the primary's
 
     def table(self) -> list[Mount]:
         return [m for f in fields(self) if (m := getattr(self, f.name)) is not None]
@@ -64,6 +67,8 @@ def ingest_mounts(stream: LiveStream, role: Role, webrtc: bool, signed: bool) ->
     pull_ca = pull.tls.ca_secret_ref if pull is not None and pull.tls is not None else None
     ice_servers = ice_servers_ref(stream) if webrtc else None
     overlays = bool(composited_overlays(stream))
+    rtsp = stream.spec.playback.rtsp
+    rtsps_secret = rtsp.tls.secret_name if role == "primary" and rtsp and rtsp.enabled and rtsp.tls else None
     return IngestMounts(
         media=Mount({"name": "media", "emptyDir": {}}, MEDIA_DIR, read_only=False),
         stream_key=Mount(secret_file_volume("stream-key", key_ref.name, key_ref.key, STREAM_KEY_FILE), STREAM_KEY_DIR)
@@ -115,4 +120,13 @@ def ingest_mounts(stream: LiveStream, role: Role, webrtc: bool, signed: bool) ->
         overlays=Mount({"name": OVERLAY_VOLUME, "emptyDir": {}}, OVERLAY_DIR, read_only=False) if overlays else None,
         overlay_scratch=Mount({"name": OVERLAY_TMP_VOLUME, "emptyDir": {}}, None) if overlays else None,
         playback_keys=playback_keys_mount(PLAYBACK_KEYS_DIR) if signed else None,
+        # As the RTMPS pair: the whole Secret, so a renewal reaches the running readers' component.
+        rtsps_tls=Mount(
+            secret_files_volume(
+                RTSPS_TLS_VOLUME, rtsps_secret, {TLS_CERT_FILE: TLS_CERT_FILE, TLS_KEY_FILE: TLS_KEY_FILE}, mode=0o440
+            ),
+            RTSPS_TLS_DIR,
+        )
+        if rtsps_secret is not None
+        else None,
     )

@@ -7,7 +7,7 @@ from streamops.contract.ingest import (
     RTMPS_PORT,
     Role,
 )
-from streamops.control.livestream.specs.features import rtmps_on, webrtc_on
+from streamops.control.livestream.specs.features import reader_ports, rtmps_on, webrtc_on
 from streamops.control.shared.settings import OperatorSettings
 from streamops.control.workers.ingest_address import (
     POD_NETWORK_PORTS,
@@ -28,7 +28,7 @@ def ingest_port_names(stream: LiveStream, role: Role, settings: OperatorSettings
     names = (*BASE_PORT_NAMES, "rtmps") if rtmps_on(stream) else BASE_PORT_NAMES
     if webrtc_on(stream, role, settings.playback):
         names = (*names, "webrtc-udp", "webrtc-tcp") if stream.spec.ingest.webrtc.ice_tcp else (*names, "webrtc-udp")
-    return (*names, INTERNAL_PORT_NAME)
+    return (*names, *reader_ports(stream, role), INTERNAL_PORT_NAME)
 
 
 def container_ports(
@@ -47,4 +47,6 @@ def container_ports(
         out["webrtc-udp"] = (ports.get("webrtc-udp", POD_NETWORK_PORTS["webrtc-udp"]), "UDP")
         if stream.spec.ingest.webrtc.ice_tcp:
             out["webrtc-tcp"] = (ports.get("webrtc-tcp", POD_NETWORK_PORTS["webrtc-tcp"]), "TCP")
+    for name in reader_ports(stream, role):  # SRT and RTSP for readers (docs/design/readers.md)
+        out[name] = (ports.get(name, POD_NETWORK_PORTS[name]), "UDP" if name == "srt-read" else "TCP")
     return out

@@ -23,7 +23,7 @@ from streamops.contract.ingest import (
     Role,
 )
 from streamops.control.livestream.exposure import PlaybackBase, Reach, ReachInputs, RegionReach
-from streamops.control.livestream.specs.features import ingest_roles, whip_on
+from streamops.control.livestream.specs.features import ingest_roles, reader_ports, whip_on
 from streamops.control.livestream.specs.route import PlaybackRoute, path_prefix
 from streamops.control.livestream.specs.secret import stream_key_ref
 from streamops.control.livestream.specs.service import ingest_service_options
@@ -128,11 +128,33 @@ def playback_base(route: PlaybackRoute | None, primary: Reach) -> PlaybackBase:
     )
 
 
+def reader_urls(stream: LiveStream, primary: Reach | None) -> dict[str, str]:
+    """SRT and RTSP for readers (Playback fields): through the primary's Service, where its push URLs
+    are reached from (never a route or a CDN: neither carries SRT or RTSP)."""
+    if primary is None:
+        return {}
+    urls: dict[str, str] = {}
+    for name in reader_ports(stream, "primary"):
+        if name not in primary.ports:
+            continue
+        port = primary.ports[name]
+        if name == "srt-read":
+            urls["srt_url"] = f"srt://{primary.url_host}:{port}"
+        else:
+            urls["rtsp_url"] = f"{name}://{primary.url_host}:{port}/live"
+    return urls
+
+
 def playback_urls(
-    stream: LiveStream, base: PlaybackBase, whep: bool = False, projection: Projection | None = None
+    stream: LiveStream,
+    base: PlaybackBase,
+    whep: bool = False,
+    projection: Projection | None = None,
+    primary: Reach | None = None,
 ) -> Playback:
     """`whep`: WebRTC playback on (whep_on); `projection`: what the primary ingest's player page
-    renders now (its /status; None while it reports none)."""
+    renders now (its /status; None while it reports none); `primary`: where the primary ingest is
+    reached (the readers' SRT and RTSP URLs)."""
     hls = stream.spec.hls
     cdn = stream.spec.playback.cdn
     cached, reachable_from = base.url, base.reachable_from
@@ -149,4 +171,5 @@ def playback_urls(
         exposure=base.exposure,
         reachable_from=reachable_from,
         projection=projection,
+        **reader_urls(stream, primary),
     )

@@ -21,16 +21,18 @@ from streamops.contract.ingest import (
     IngestConfig,
     IngestOverlay,
     IngestPlayback,
+    IngestReaders,
     IngestWebRtc,
     Role,
 )
 from streamops.contract.worker_credential import CREDENTIAL_FILE
 from streamops.control.livestream.exposure import WebRtcAdvertise
-from streamops.control.livestream.specs.features import rtmps_on, whip_on
+from streamops.control.livestream.specs.features import reader_ports, rtmps_on, whip_on
 from streamops.control.livestream.specs.mounts import IngestMounts, ingest_mounts
 from streamops.control.livestream.specs.overlay_sidecar import composited_overlays
 from streamops.control.workers.ingest_address import (
     POD_NETWORK_PORTS,
+    READER_PORT_NAMES,
     WEBRTC_PORT_NAMES,
     IngestPortMap,
     ingest_ports,
@@ -111,6 +113,10 @@ def ingest_worker_config(
             ports.pop(name, None)
     elif not spec.ingest.webrtc.ice_tcp:
         ports.pop("webrtc-tcp", None)
+    readers = reader_ports(stream, role)
+    for name in READER_PORT_NAMES:  # likewise: only the readers' listeners the stream serves
+        if name not in readers:
+            ports.pop(name, None)
     mounts = mounts or ingest_mounts(stream, role, webrtc, signed)
     if source.push:
         # The worker reads the key from the mounted file; the Secret's name is the operator's business.
@@ -176,5 +182,15 @@ def ingest_worker_config(
             viewer_window_seconds=None if viewer_window == VIEWER_WINDOW_SECONDS else viewer_window,
         )
         if signed or viewer_window != VIEWER_WINDOW_SECONDS
+        else None,
+        # None without SRT or RTSP for readers: the configuration (and Pod hash) of other ingests stays.
+        readers=IngestReaders(
+            srt="srt-read" in readers,
+            rtsp="rtsp" in readers,
+            rtsps="rtsps" in readers,
+            tls_cert_file=file_in(mounts.rtsps_tls, TLS_CERT_FILE),
+            tls_key_file=file_in(mounts.rtsps_tls, TLS_KEY_FILE),
+        )
+        if readers
         else None,
     )

@@ -36,7 +36,7 @@
   resources: [broadcasts]
   verbs: [list, watch]
 - apiGroups: [streaming.streamops.dev]
-  resources: [livestreams/status, recordings/status, restreams/status, streamwebhooks/status, clips/status, qualitysets/status, broadcasts/status]
+  resources: [livestreams/status, recordings/status, restreams/status, streamwebhooks/status, clips/status, qualitysets/status, broadcasts/status, playbackpolicies/status]
   verbs: [patch]
 - apiGroups: [streaming.streamops.dev]
   resources: [livestreams/finalizers, recordings/finalizers, restreams/finalizers, clips/finalizers]

@@ -15,14 +15,13 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from streamops.api.playback_policy import PlaybackRules
+from streamops.contract.metrics import RULE_REFUSAL_REASONS
 
 REFUSED_HEADER = "X-Streamops-Refused"
-ADDRESS, COUNTRY, REFERRER, USER_AGENT = "address", "country", "referrer", "user_agent"
-# Not a viewer's fault: the rules name countries and this server has no GeoIP database, or the
-# rules file of a stream that has rules cannot be read. Refused (fail closed), 503.
-GEOIP_UNAVAILABLE, RULES_UNAVAILABLE = "geoip_unavailable", "rules_unavailable"
-REASONS = (ADDRESS, COUNTRY, REFERRER, USER_AGENT, GEOIP_UNAVAILABLE, RULES_UNAVAILABLE)
-_BODIES = {
+# The last two are not a viewer's fault: the rules name countries and this server has no GeoIP
+# database, or the rules file of a stream that has rules cannot be read. Refused (fail closed), 503.
+ADDRESS, COUNTRY, REFERRER, USER_AGENT, GEOIP_UNAVAILABLE, RULES_UNAVAILABLE = RULE_REFUSAL_REASONS
+BODIES = {
     ADDRESS: "playback of this stream is not allowed from your network address",
     COUNTRY: "playback of this stream is not allowed in your country",
     REFERRER: "playback of this stream is not allowed on this site",
@@ -44,7 +43,7 @@ class RuleRefusal:
 
     @property
     def body(self) -> str:
-        return _BODIES[self.reason]
+        return BODIES[self.reason]
 
 
 @dataclass(frozen=True)

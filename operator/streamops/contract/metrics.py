@@ -83,7 +83,16 @@ EDGE_CACHE = ("hit", "miss", "collapsed", "pass", "none")
 EDGE_VIEWER_PROTOCOLS = ("hls", "llhls", "dash")
 EDGE_REFUSAL_REASONS = TOKEN_REFUSAL_REASONS[:-1] + RULE_REFUSAL_REASONS  # edge_token.lua's REFUSALS, edge_rules.lua's
 # The kinds with a status loop (control/kinds.py).
-OPERATOR_KINDS = ("livestream", "recording", "restream", "clip", "qualityset", "clusterqualityset", "broadcast")
+OPERATOR_KINDS = (
+    "livestream",
+    "recording",
+    "restream",
+    "clip",
+    "qualityset",
+    "clusterqualityset",
+    "broadcast",
+    "playbackpolicy",
+)
 RESULTS = ("ok", "error")
 WORKERS = ("ingest", "recorder", "pusher", "clipper")
 QUOTA_SCOPES = ("namespace", "stream")

@@ -18,7 +18,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import maxminddb
 from pydantic import ValidationError
 
 from streamops.api.playback_policy import PlaybackRules
@@ -75,6 +74,9 @@ class CountryDatabase:
         self._cache: OrderedDict[str, str | None] = OrderedDict()
 
     def _open(self, path: Path) -> Any:
+        # Imported here: only an ingest whose rules name countries has a database (lean-workers.md).
+        import maxminddb
+
         self._cache.clear()
         try:
             reader = maxminddb.open_database(str(path))

@@ -7,8 +7,12 @@ kept or shared; a rules edit reaches the running edge."""
 
 from __future__ import annotations
 
+import http.client
+import http.server
+import ipaddress
 import json
 import re
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,11 +24,14 @@ from devtools.media.edge import Edge, missing_packages
 from devtools.media.geoip import country_database
 from devtools.media.peers import Publisher
 from devtools.media.workers import Ingest
+from devtools.ports import free_port
 from devtools.waits import eventually, wait_for
 from streamops.api.playback_policy import PlaybackRules
 from streamops.media.edge import RULES_SUFFIX, rules_file
 
+from bench.edge_token import Origin
 from tests.media.test_edge import get_from
+from tests.unit.media.ingest.test_playback_rules import ROWS
 
 pytestmark = pytest.mark.skipif(bool(missing_packages()), reason=f"needs {' '.join(missing_packages())}")
 
@@ -33,6 +40,7 @@ PREFIX = f"/streams/{NAMESPACE}/{NAME}"
 PLAYLIST = "hls/cmaf/index.m3u8"
 SEGMENT = re.compile(r"^(seg-\d+\.m4s)$", re.M)
 CHROME = ("User-Agent", "Mozilla/5.0 Chrome/131.0")
+HEADERS = {"origin": "Origin", "referer": "Referer", "user_agent": "User-Agent"}
 RULES: dict[str, Any] = {
     "deniedCIDRs": ["127.0.0.3/32"],
     "deniedCountries": ["US"],
@@ -184,3 +192,64 @@ def test_a_rules_edit_reaches_the_running_edge(stand: Stand) -> None:
         stand.set_edge_rules(RULES)
         stand.ingest_rules.write_text(ingest_rules)
     assert http_get(stand.edge.status + "/healthz")[0] == 200
+
+
+def ask(port: int, path: str, headers: list[tuple[str, str]]) -> tuple[int, dict[str, str]]:
+    """GET with exactly these header lines (Host among them; no User-Agent unless given)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+    try:
+        connection.putrequest("GET", path, skip_host=True, skip_accept_encoding=True)
+        for name, value in headers:
+            connection.putheader(name, value)
+        connection.endheaders()
+        answer = connection.getresponse()
+        answer.read()
+        return answer.status, dict(answer.getheaders())
+    finally:
+        connection.close()
+
+
+def test_the_edge_decides_the_ingest_s_table(tmp_path: Path) -> None:
+    """Every row of the ingest's decision table (tests/unit/media/ingest/test_playback_rules.py) asked of
+    the edge, a stream of its own per row, the viewer's address through a trusted proxy's
+    X-Forwarded-For, a country from a database that places it: the same verdict from the Lua."""
+    rows, networks = [], {}
+    for i, (name, rules, facts, verdict) in enumerate(ROWS):
+        facts = dict(facts)
+        try:
+            ipaddress.ip_address(facts["address"])
+        except ValueError:
+            continue  # an address nginx's realip cannot carry
+        if "country" in facts or "allowedCountries" in rules or "deniedCountries" in rules:
+            if not (rules.get("allowedCIDRs") or rules.get("deniedCIDRs")):
+                facts["address"] = f"198.18.{i}.1"  # an address of its own, placed as the row says
+            if facts.get("country"):
+                networks[f"{facts['address']}/32"] = facts["country"]
+        rows.append((f"r{i}", name, rules, facts, verdict))
+    geoip = country_database(tmp_path / "countries.mmdb", networks or {"192.0.2.1/32": "DE"})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Origin)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    routes = {f"/streams/{NAMESPACE}/{stream}": stream for stream, *_ in rows}
+    edge = Edge(
+        tmp_path / "edge",
+        NAMESPACE,
+        f"http://127.0.0.1:{server.server_port}",
+        routes=routes,
+        env={"STREAMOPS_EDGE_GEOIP_FILE": str(geoip), "STREAMOPS_EDGE_TRUSTED_PROXIES": "127.0.0.1/32"},
+    )
+    edge.set_routes(routes, public=set(routes.values()))
+    for stream, _, rules, _, _ in rows:
+        (tmp_path / "edge" / f"{stream}{RULES_SUFFIX}").write_text(rules_file(PlaybackRules.model_validate(rules)))
+    try:
+        with edge:
+            wrong = []
+            for stream, name, _, facts, verdict in rows:
+                headers = [("X-Forwarded-For", facts["address"]), ("Host", facts.get("host") or "edge.test")]
+                headers += [(h, facts[k]) for k, h in HEADERS.items() if facts.get(k) is not None]
+                status, answer = ask(edge.http_port, f"/streams/{NAMESPACE}/{stream}/time", headers)
+                got = answer.get("X-Streamops-Refused")
+                if got != verdict or (status == 200) != (verdict is None):
+                    wrong.append((name, verdict, status, got))
+            assert wrong == [], wrong
+    finally:
+        server.shutdown()

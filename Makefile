@@ -234,9 +234,10 @@ bench-playback: deps venv kube helm ffmpeg hlsload test-images ## viewers of one
 bench-density: deps venv kube helm ffmpeg test-images ## streams the 2-node pod-network cluster holds, each live from the LAN with a Recording and a Restream to the LAN, N raised until a stream's HLS falls below speed 0.98 or misses a segment, vs nginx-rtmp (record all, hls, push) on one node in the same run: N, CPU and PSS per stream by role, Pods per stream (BENCH_ARGS="--steps doubling|1,2 --window 60 --most 128") -> bench/results/density.md
 	$(PY) -m bench.density $(BENCH_ARGS)
 
-bench-edge: deps venv ffmpeg ## the edge's CPU per request by kind (segment, part, playlist, blocking reload; with and without a token) vs nginx serving the same files, with h2load -> bench/results/edge-cpu.md, edge-token.md
+bench-edge: deps venv ffmpeg ## the edge's CPU per request by kind (segment, part, playlist, blocking reload; with and without a token; with and without playback rules) vs nginx serving the same files, with h2load -> bench/results/edge-cpu.md, edge-token.md, edge-rules.md
 	$(PY) -m bench.edge_cpu $(BENCH_ARGS)
 	$(PY) -m bench.edge_token
+	$(PY) -m bench.edge_rules
 
 bench-operator: deps venv kube ## operator vs a real API server at 1/100/500 LiveStreams, each with a Restream and a Recording (Pod, Ready p50/p99, RSS, CPU; BENCH_ARGS="--children restream|recording --before REV") -> bench/results/operator.md
 	$(PY) -m bench.operator $(BENCH_ARGS)

@@ -38,12 +38,14 @@ mode=${1:-all}
 # camera of the RTSP pull tests (devtools/devtools/media/rtsp_camera.py); x264enc (ugly), rtph264pay and rtpmp4gpay
 # (good), videotestsrc/audiotestsrc (base), avenc_aac (libav: cameras send AAC). Nothing of it is a service.
 # iproute2 (ip, ss) and procps (pgrep, sysctl, uptime): the harness's, absent from Debian's slim images.
+# libmaxminddb0: the edge's GeoIP lookups (edge_rules.lua, LuaJIT's FFI); libmaxmind-db-writer-perl: MaxMind's own
+# writer, which builds the tests' GeoIP databases (devtools/devtools/media/geoip.py).
 packages=(etcd-server openssl ca-certificates ffmpeg nginx-light libnginx-mod-rtmp srt-tools curl lua5.4
           containerd runc containernetworking-plugins debootstrap gcc libc6-dev iptables conntrack chromium
           make nasm pkg-config libx264-dev libsrt-gnutls-dev libgnutls28-dev zlib1g-dev xz-utils libopus-dev libdav1d-dev janus
           coturn libnginx-mod-http-lua nghttp2-client prometheus nftables
           gir1.2-gst-rtsp-server-1.0 python3-gi gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
-          gstreamer1.0-plugins-ugly gstreamer1.0-libav iproute2 procps)
+          gstreamer1.0-plugins-ugly gstreamer1.0-libav iproute2 procps libmaxminddb0 libmaxmind-db-writer-perl)
 # What the builds start with (`tools`): python3-venv gives python3 -m venv its ensurepip (hack/install-uv.sh).
 # Node.js and npm (`make player`: npm ci of player/package-lock.json; Debian 12's nodejs 18.20 + npm 9.2
 # install it, its engines ">=20" notwithstanding: docs/design/local-cluster.md) and Go only when their

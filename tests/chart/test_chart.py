@@ -57,6 +57,7 @@ def test_default_objects(default: list[dict[str, Any]]) -> None:
         ("CustomResourceDefinition", f"clips.{GROUP}"),
         ("CustomResourceDefinition", f"clusterqualitysets.{GROUP}"),
         ("CustomResourceDefinition", f"livestreams.{GROUP}"),
+        ("CustomResourceDefinition", f"playbackpolicies.{GROUP}"),
         ("CustomResourceDefinition", f"qualitysets.{GROUP}"),
         ("CustomResourceDefinition", f"recordings.{GROUP}"),
         ("CustomResourceDefinition", f"restreams.{GROUP}"),

@@ -63,8 +63,9 @@ BASE_PACKAGES = ("python3", "python3-venv", "ca-certificates")
 # copied into /usr/local/bin) links besides libc's and zlib, which the base has.
 MEDIA_PACKAGES = ("libx264-164", "libsrt1.5-gnutls", "libgnutls30", "libopus0", "libdav1d6")
 # The edge (images/edge/Dockerfile): Debian's nginx and its Lua module (LuaJIT, lua-resty-core come
-# with it); no Python. nginx's postinst would start the service: _apt_install forbids that.
-EDGE_PACKAGES = ("nginx-light", "libnginx-mod-http-lua")
+# with it) and libmaxminddb (playback rules naming countries: edge_rules.lua); no Python. nginx's
+# postinst would start the service: _apt_install forbids that.
+EDGE_PACKAGES = ("nginx-light", "libnginx-mod-http-lua", "libmaxminddb0")
 # The overlay renderer (images/overlay/Dockerfile): Debian's Chromium and a font for pages without
 # web fonts of their own; no FFmpeg (the ingest container composites).
 OVERLAY_PACKAGES = ("chromium", "fonts-dejavu-core")

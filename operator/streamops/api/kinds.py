@@ -11,6 +11,7 @@ from streamops.api.broadcast import BroadcastSpec, BroadcastStatus
 from streamops.api.clip import ClipSpec, ClipStatus
 from streamops.api.common import API_VERSION, GROUP, ConditionedStatus, KubeModel
 from streamops.api.livestream import LiveStreamSpec, LiveStreamStatus
+from streamops.api.playback_policy import PlaybackPolicySpec, PlaybackPolicyStatus
 from streamops.api.quality_set import QualitySetSpec, QualitySetStatus
 from streamops.api.recording import RecordingSpec, RecordingStatus
 from streamops.api.restream import RestreamSpec, RestreamStatus
@@ -74,6 +75,10 @@ class QualitySet(Resource[QualitySetSpec, QualitySetStatus]):
 
 class ClusterQualitySet(Resource[QualitySetSpec, QualitySetStatus]):
     kind: str = "ClusterQualitySet"
+
+
+class PlaybackPolicy(Resource[PlaybackPolicySpec, PlaybackPolicyStatus]):
+    kind: str = "PlaybackPolicy"
 
 
 def condition_column(type_: str) -> dict[str, Any]:
@@ -229,4 +234,24 @@ BROADCAST = Kind(
         AGE_COLUMN,
     ],
 )
-KINDS = (LIVESTREAM, RECORDING, RESTREAM, STREAM_WEBHOOK, CLIP, QUALITY_SET, CLUSTER_QUALITY_SET, BROADCAST)
+PLAYBACK_POLICY = Kind(
+    kind="PlaybackPolicy",
+    plural="playbackpolicies",
+    short_name="pbp",
+    model=PlaybackPolicy,
+    description="Who may watch the LiveStreams of its namespace that name it (spec.playback.policyRef): referrers "
+    "and origins, address ranges, countries, user agents; enforced at the edge and the ingest.",
+    # (A Streams column comes with spec.playback.policyRef: docs/design/playback-rules.md.)
+    printer_columns=[condition_column("Ready"), AGE_COLUMN],
+)
+KINDS = (
+    LIVESTREAM,
+    RECORDING,
+    RESTREAM,
+    STREAM_WEBHOOK,
+    CLIP,
+    QUALITY_SET,
+    CLUSTER_QUALITY_SET,
+    BROADCAST,
+    PLAYBACK_POLICY,
+)

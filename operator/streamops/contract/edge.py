@@ -25,12 +25,14 @@ ENV_CLUSTER_DOMAIN = "STREAMOPS_EDGE_CLUSTER_DOMAIN"
 ENV_ORIGIN = "STREAMOPS_EDGE_ORIGIN"  # template: {name}, {namespace}, {domain}; tests point it at 127.0.0.1
 ENV_CACHE_SIZE = "STREAMOPS_EDGE_CACHE_SIZE"
 ENV_VIEWER_WINDOW_SECONDS = "STREAMOPS_EDGE_VIEWER_WINDOW_SECONDS"
+ENV_GEOIP_FILE = "STREAMOPS_EDGE_GEOIP_FILE"  # a MaxMind-format database, for playback rules naming countries
 ENV_NAME = "STREAMOPS_EDGE_NAME"  # the Pod's name, sent to the ingest in EDGE_HEADER
 # Space-separated CIDRs whose X-Forwarded-For names the viewer (nginx's set_real_ip_from); unset: none.
 ENV_TRUSTED_PROXIES = "STREAMOPS_EDGE_TRUSTED_PROXIES"
 KEYS_DIR = "/etc/streamops-edge/keys"  # the namespace's playback keys Secret (current, previous)
 ROUTES_DIR = "/etc/streamops-edge/routes"  # the routes ConfigMap: streams with their own playback path
 ROUTES_FILE = "routes"
+RULES_SUFFIX = ".rules"  # a stream's playback rules: <name>.rules beside the routes (edge_rules.lua)
 # The recordings claims it serves under /videos/ (edge_videos.lua), one directory per claim, read-only.
 RECORDINGS_DIR = "/var/lib/streamops-edge/recordings"
 STATE_DIR = "/var/cache/streamops-edge"  # writable: the rendered config, temp files, the segment files

@@ -260,6 +260,21 @@ class IngestPlayback(WorkerConfig):
         f"{VIEWER_WINDOW_SECONDS} (the contract's; shorter in tests).",
     )
 
+    # None (no PlaybackPolicy): the configuration (and Pod hash) of ingests without rules stays what it was.
+    rules_file: str | None = Field(
+        default=None,
+        max_length=4096,
+        description="The stream's playback rules (api.playback_policy.PlaybackRules as JSON) in a mounted ConfigMap, "
+        "read again when the file changes: a policy edit reaches a live ingest without a restart. Set but "
+        "unreadable: every playback request is refused (503 rules_unavailable).",
+    )
+    geoip_file: str | None = Field(
+        default=None,
+        max_length=4096,
+        description="A GeoIP database in MaxMind's format (the admin's, mounted: chart value playback.geoip) for "
+        "rules that name countries, read again when the file changes.",
+    )
+
     @model_validator(mode="after")
     def _signed_has_keys(self) -> IngestPlayback:
         if self.access == "signed" and not self.keys_dir:

@@ -50,7 +50,10 @@ VIEWER_PROTOCOLS = ("hls", "llhls", "dash", "webrtc", "srt", "rtsp")
 REQUEST_KINDS = ("playlist", "media", "other")  # playlists and DASH manifests; parts, segments, init
 REQUESTS_VIA = ("edge", "direct")
 # contract.playback_token.Refusal's reasons, and no_keys (the ingest has no keys to check with).
-PLAYBACK_REFUSAL_REASONS = ("missing", "invalid", "expired", "unknown_key", "other_viewer", "no_keys")
+TOKEN_REFUSAL_REASONS = ("missing", "invalid", "expired", "unknown_key", "other_viewer", "no_keys")
+# A PlaybackPolicy's rules (media/ingest/playback_rules.py, edge_rules.lua), the last two the server's fault.
+RULE_REFUSAL_REASONS = ("address", "country", "referrer", "user_agent", "geoip_unavailable", "rules_unavailable")
+PLAYBACK_REFUSAL_REASONS = TOKEN_REFUSAL_REASONS + RULE_REFUSAL_REASONS
 WHIP_REFUSAL_REASONS = ("not_whip", "unauthorized", "busy", "offer", "unavailable")  # webrtc/admission.py
 # Why the RTMP front (components/rtmp) turned a connection away before it published: a wrong key, a
 # message a publisher does not send before `publish`, the pre-auth deadline or byte cap, too many
@@ -96,9 +99,18 @@ PUSHER_STATES = (  # contract.pusher.PUSHER_STATES
 EDGE_REQUEST_KINDS = ("playlist", "playlist_blocking", "part", "init", "segment", "manifest", "other")
 EDGE_CACHE = ("hit", "miss", "collapsed", "pass", "none")
 EDGE_VIEWER_PROTOCOLS = ("hls", "llhls", "dash")
-EDGE_REFUSAL_REASONS = PLAYBACK_REFUSAL_REASONS[:-1]  # edge_token.lua's REFUSALS
+EDGE_REFUSAL_REASONS = TOKEN_REFUSAL_REASONS[:-1] + RULE_REFUSAL_REASONS  # edge_token.lua's REFUSALS, edge_rules.lua's
 # The kinds with a status loop (control/kinds.py).
-OPERATOR_KINDS = ("livestream", "recording", "restream", "clip", "qualityset", "clusterqualityset", "broadcast")
+OPERATOR_KINDS = (
+    "livestream",
+    "recording",
+    "restream",
+    "clip",
+    "qualityset",
+    "clusterqualityset",
+    "broadcast",
+    "playbackpolicy",
+)
 RESULTS = ("ok", "error")
 WORKERS = ("ingest", "recorder", "pusher", "clipper")
 QUOTA_SCOPES = ("namespace", "stream")
@@ -222,7 +234,7 @@ INGEST_METRICS: tuple[MetricSpec, ...] = (
     MetricSpec(
         "streamops_playback_refusals_total",
         "counter",
-        "playback requests refused (signed streams), by reason",
+        "playback requests refused (a signed stream's token, a PlaybackPolicy's rules), by reason",
         (*INGEST, "reason"),
         "ingest",
         always=False,

@@ -1,4 +1,4 @@
-"""The registry of the kinds the operator runs a status loop for (seven of its eight custom resources:
+"""The registry of the kinds the operator runs a status loop for (eight of its nine custom resources:
 a StreamWebhook has none, webhook/notifier.py delivers to it): for each, its API kind, its status
 loop (which reconciles it and writes its status) and which other loops its watch events wake.
 handlers.py wires kopf's event handlers from this table; the wake-ups no flag here says (a
@@ -11,10 +11,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from streamops.api import BROADCAST, CLIP, CLUSTER_QUALITY_SET, LIVESTREAM, QUALITY_SET, RECORDING, RESTREAM
-from streamops.api.kinds import Kind
+from streamops.api.kinds import PLAYBACK_POLICY, Kind
 from streamops.control.broadcast.loop import BROADCAST_LOOP, broadcast_loop
 from streamops.control.clip.loop import CLIP_LOOP, clip_loop
 from streamops.control.livestream.loop import LIVESTREAM_LOOP, livestream_loop
+from streamops.control.playbackpolicy.loop import PLAYBACK_POLICY_LOOP, playback_policy_loop
 from streamops.control.qualityset.loop import (
     CLUSTER_QUALITY_SET_LOOP,
     QUALITY_SET_LOOP,
@@ -53,5 +54,6 @@ KINDS = (
     ControlledKind(QUALITY_SET, quality_set_loop, QUALITY_SET_LOOP, wakes_users=True),
     ControlledKind(CLUSTER_QUALITY_SET, cluster_quality_set_loop, CLUSTER_QUALITY_SET_LOOP, wakes_users=True),
     ControlledKind(BROADCAST, broadcast_loop, BROADCAST_LOOP),
+    ControlledKind(PLAYBACK_POLICY, playback_policy_loop, PLAYBACK_POLICY_LOOP),
 )
 BY_NAME = {k.api.kind: k for k in KINDS}

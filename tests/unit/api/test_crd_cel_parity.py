@@ -67,6 +67,7 @@ from streamops.api.livestream import (
     Source,
     Transcoding,
 )
+from streamops.api.playback_policy import BOTH_COUNTRY_LISTS, NO_REFERRER_EXPLICIT, PlaybackPolicySpec
 from streamops.api.recording import (
     KEEP_ORIGIN_NEEDS_TRANSCODED,
     KEY_TEMPLATE_SLASHES,
@@ -158,8 +159,23 @@ PYTHON_VALIDATORS: dict[str, tuple[str, ...]] = {
     "PeerTls._ca_or_skip": (CA_OR_SKIP,),
     "StreamWebhookSpec._http_url": (HTTP_ONLY, NO_WEBHOOK_USERINFO),
     "ClipSpec._one_range": (ONE_RANGE, END_AFTER_START, NOT_TOO_LONG),
+    "PlaybackRules._cidrs": (),  # the items' format cidr (Go's net.ParseCIDR at the API server)
+    "PlaybackRules._countries": (),  # the items' enum of ISO 3166-1 alpha-2 codes
+    "PlaybackRules._hosts": (),  # the items' pattern and maxLength
+    "PlaybackRules._agents": (),  # the items' maxLength (printable: the Python twin only)
+    "PlaybackRules._explicit": (NO_REFERRER_EXPLICIT, BOTH_COUNTRY_LISTS),
 }
-API_MODULES = ("common", "livestream", "recording", "restream", "webhook", "clip", "quality_set", "kinds")
+API_MODULES = (
+    "common",
+    "livestream",
+    "recording",
+    "restream",
+    "webhook",
+    "clip",
+    "quality_set",
+    "playback_policy",
+    "kinds",
+)
 
 
 @dataclass(frozen=True)
@@ -626,7 +642,18 @@ CLIP_EXAMPLES = [
     bad(ClipSpec, IMMUTABLE, {**CAM, "lastSeconds": 31}, old={**CAM, "lastSeconds": 30}),
 ]
 
-EXAMPLES = LIVESTREAM_EXAMPLES + RECORDING_EXAMPLES + RESTREAM_EXAMPLES + WEBHOOK_EXAMPLES + CLIP_EXAMPLES
+POLICY_EXAMPLES = [
+    ok(PlaybackPolicySpec, NO_REFERRER_EXPLICIT, {"allowedReferrers": ["example.com"], "allowNoReferrer": False}),
+    ok(PlaybackPolicySpec, NO_REFERRER_EXPLICIT, {"allowedReferrers": []}, note="empty"),
+    bad(PlaybackPolicySpec, NO_REFERRER_EXPLICIT, {"allowedReferrers": ["*.example.com"]}),
+    ok(PlaybackPolicySpec, BOTH_COUNTRY_LISTS, {"allowedCountries": ["DE"], "deniedCountries": []}),
+    ok(PlaybackPolicySpec, BOTH_COUNTRY_LISTS, {"deniedCountries": ["FR"]}, note="denied alone"),
+    bad(PlaybackPolicySpec, BOTH_COUNTRY_LISTS, {"allowedCountries": ["DE"], "deniedCountries": ["FR"]}),
+]
+
+EXAMPLES = (
+    LIVESTREAM_EXAMPLES + RECORDING_EXAMPLES + RESTREAM_EXAMPLES + WEBHOOK_EXAMPLES + CLIP_EXAMPLES + POLICY_EXAMPLES
+)
 
 
 # --- the CEL side, as the API server evaluates it

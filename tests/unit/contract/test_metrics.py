@@ -15,6 +15,7 @@ from streamops.contract.metrics import ALL_METRICS, METRIC_NAMES, MetricSpec, sp
 from streamops.contract.playback_token import Refusal
 from streamops.contract.pusher import PUSHER_STATES
 from streamops.control.kinds import KINDS
+from streamops.media.ingest import playback_rules
 from streamops.media.ingest.playback_access import NO_KEYS_REASON
 from streamops.media.ingest.viewers import RequestKind
 from streamops.media.ingest.webrtc import admission
@@ -56,7 +57,8 @@ def test_a_name_exported_by_several_exporters_keeps_its_type():
 
 
 def test_the_enums_are_the_values_the_code_writes():
-    assert (*(r.reason for r in Refusal), NO_KEYS_REASON) == metrics.PLAYBACK_REFUSAL_REASONS
+    assert (*(r.reason for r in Refusal), NO_KEYS_REASON) == metrics.TOKEN_REFUSAL_REASONS
+    assert set(metrics.RULE_REFUSAL_REASONS) == set(playback_rules.BODIES)
     whip = (admission.NOT_WHIP, admission.UNAUTHORIZED, admission.BUSY, admission.OFFER, admission.UNAVAILABLE)
     assert whip == metrics.WHIP_REFUSAL_REASONS
     assert metrics.PUSHER_STATES == PUSHER_STATES
@@ -104,7 +106,10 @@ def test_the_edges_label_values_are_the_catalogues():
     assert cache == set(metrics.EDGE_CACHE)
     refusals = lua("edge_token.lua")
     table = refusals[refusals.index("M.REFUSALS = {") : refusals.index("}\n", refusals.index("M.REFUSALS = {"))]
-    assert tuple(re.findall(r"^\s+(\w+) = \{", table, re.M)) == metrics.EDGE_REFUSAL_REASONS
+    assert tuple(re.findall(r"^\s+(\w+) = \{", table, re.M)) == metrics.TOKEN_REFUSAL_REASONS[:-1]
+    rules = lua("edge_rules.lua")
+    reasons = rules[rules.index("M.REASONS = {") : rules.index("}\n", rules.index("M.REASONS = {"))]
+    assert tuple(re.findall(r'"(\w+)"', reasons)) == metrics.RULE_REFUSAL_REASONS
     protocols = re.search(r"local PROTOCOLS = \{([^}]*)\}", lua("edge_stats.lua"))
     assert protocols and tuple(re.findall(r'"(\w+)"', protocols[1])) == metrics.EDGE_VIEWER_PROTOCOLS
 

@@ -50,13 +50,14 @@ PACKAGED = {
 }
 # Checked by deps.sh itself (a Node.js or Go installed otherwise is kept), else from these packages.
 CHECKED = {"go": "golang-go", "node": "nodejs", "npm": "npm"}
-# What has no command of its own: `python3 -m venv` needs ensurepip (hack/install-uv.sh).
-NO_COMMAND = {"python3-venv"}
+# What has no command of its own: `python3 -m venv` needs ensurepip (hack/install-uv.sh); the edge's GeoIP
+# library and MaxMind's writer for the tests' GeoIP databases (run by perl, which perl-base, essential, ships).
+NO_COMMAND = {"python3-venv", "libmaxminddb0", "libmaxmind-db-writer-perl"}
 # Debian's essential and required packages (coreutils, util-linux, mount, tar, gzip, sed, bash, git
 # to have cloned the repository) and what we build (kubectl, helm, ...: hack/versions.sh).
 BASE = {
     "bash", "sh", "cat", "sleep", "true", "df", "tar", "gzip", "sed", "sha256sum", "timeout", "chroot",
-    "flock", "mount", "umount", "nsenter", "unshare", "git", "python3",
+    "flock", "mount", "umount", "nsenter", "unshare", "git", "python3", "perl",
 }  # fmt: skip
 OURS = {"kubectl"}
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from devtools.media.edge import NGINX, missing_packages
+from streamops.api.playback_policy import PlaybackRules
 from streamops.media import edge
 from streamops.media.ingest.viewers import SESSIONS_PER_SOURCE
 
@@ -156,3 +157,21 @@ def test_the_routes_file_lists_custom_prefixes() -> None:
     public = edge.routes_file({"/streams/demo/lobby": "lobby", "/live/main": "cam"}, public={"lobby"})
     assert public == "/live/main cam\n/streams/demo/lobby lobby public\n"
     assert edge.default_path_prefix("demo", "cam") == "/streams/demo/cam"
+
+
+def test_the_rules_file_is_one_rule_a_line_in_the_ingest_s_order() -> None:
+    rules = PlaybackRules.model_validate(
+        {
+            "allowedCIDRs": ["10.0.0.0/8"],
+            "deniedCIDRs": ["2001:db8::/32"],
+            "deniedCountries": ["US"],
+            "allowedReferrers": ["example.com", "*.partner.test"],
+            "allowNoReferrer": False,
+            "allowedUserAgents": ["Mozilla/5.0 (X11*"],
+        }
+    )
+    assert edge.rules_file(rules) == (
+        "deny-cidr 2001:db8::/32\nallow-cidr 10.0.0.0/8\ndeny-country US\nallow-referrer example.com\n"
+        "allow-referrer *.partner.test\nno-referrer deny\nallow-user-agent Mozilla/5.0 (X11*\n"
+    )
+    assert edge.rules_file(PlaybackRules()) == ""

@@ -23,6 +23,8 @@ def cluster_role_rules() -> list[PolicyRule]:
         # Quality sets are read from the watch (a stream's ladder, the streams to re-plan on a change).
         {"apiGroups": [GROUP], "resources": [plurals["QualitySet"]], "verbs": [*WATCH]},
         {"apiGroups": [GROUP], "resources": [plurals["Broadcast"]], "verbs": [*WATCH]},
+        # Playback policies: read from the watch (their status loop; the streams that name them, next).
+        {"apiGroups": [GROUP], "resources": [plurals["PlaybackPolicy"]], "verbs": [*WATCH]},
         {"apiGroups": [GROUP], "resources": [f"{k.plural}/status" for k in KINDS if k.namespaced], "verbs": ["patch"]},
         # Cluster-scoped, so in the ClusterRole even when only some namespaces are watched: the
         # operator keeps the default set (created when missing, never updated: quality_sets.py).

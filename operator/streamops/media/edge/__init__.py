@@ -10,9 +10,11 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from pathlib import Path
 
+from streamops.api.playback_policy import PlaybackRules
 from streamops.contract.edge import EDGE_HEADER as EDGE_HEADER
 from streamops.contract.edge import ENV_CACHE_SIZE as ENV_CACHE_SIZE
 from streamops.contract.edge import ENV_CLUSTER_DOMAIN as ENV_CLUSTER_DOMAIN
+from streamops.contract.edge import ENV_GEOIP_FILE as ENV_GEOIP_FILE
 from streamops.contract.edge import ENV_NAME as ENV_NAME
 from streamops.contract.edge import ENV_NAMESPACE as ENV_NAMESPACE
 from streamops.contract.edge import ENV_ORIGIN as ENV_ORIGIN
@@ -25,6 +27,7 @@ from streamops.contract.edge import METRICS_PATH as METRICS_PATH
 from streamops.contract.edge import RECORDINGS_DIR as RECORDINGS_DIR
 from streamops.contract.edge import ROUTES_DIR as ROUTES_DIR
 from streamops.contract.edge import ROUTES_FILE as ROUTES_KEY
+from streamops.contract.edge import RULES_SUFFIX as RULES_SUFFIX
 
 # What the operator and the edge share (ports, paths, the header, mounts, variables): defined once there.
 from streamops.contract.edge import STATE_DIR as STATE_DIR
@@ -72,3 +75,18 @@ def routes_file(routes: Mapping[str, str], public: Collection[str] = ()) -> str:
     stream (on its default path too: list it in `routes`), whose token segment the edge then strips
     unverified as the contract says, where it would otherwise refuse a stale or foreign token."""
     return "".join(f"{prefix} {name}{' public' if name in public else ''}\n" for prefix, name in sorted(routes.items()))
+
+
+def rules_file(rules: PlaybackRules) -> str:
+    """A stream's playback rules as the edge reads them (a ConfigMap key `<name>.rules` beside the
+    routes, edge_rules.lua): one rule a line, the values as validated (no spaces but in a user agent
+    pattern, which takes the rest of its line)."""
+    lines = [f"deny-cidr {c}" for c in rules.denied_cidrs or []]
+    lines += [f"allow-cidr {c}" for c in rules.allowed_cidrs or []]
+    lines += [f"allow-country {c}" for c in rules.allowed_countries or []]
+    lines += [f"deny-country {c}" for c in rules.denied_countries or []]
+    if rules.allowed_referrers:
+        lines += [f"allow-referrer {h}" for h in rules.allowed_referrers]
+        lines.append(f"no-referrer {'allow' if rules.allow_no_referrer else 'deny'}")
+    lines += [f"allow-user-agent {p}" for p in rules.allowed_user_agents or []]
+    return "".join(line + "\n" for line in lines)

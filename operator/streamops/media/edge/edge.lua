@@ -16,6 +16,7 @@ local token = require "edge_token"
 local stats = require "edge_stats"
 local store = require "edge_store"
 local live = require "edge_live"
+local rules = require "edge_rules"
 
 local re_match, re_gsub = ngx.re.match, ngx.re.gsub
 local find, sub, byte, concat = string.find, string.sub, string.byte, table.concat
@@ -55,6 +56,8 @@ function M.init(settings)
     config.routes_file = env("STREAMOPS_EDGE_ROUTES_FILE", "/etc/streamops-edge/routes/routes")
     config.access_log = settings.access_log
     token.configure(env("STREAMOPS_EDGE_KEYS_DIR", "/etc/streamops-edge/keys"))
+    -- A stream's rules are `<name>.rules` beside the routes file (one ConfigMap, swapped at once).
+    rules.configure(config.routes_file:match("^(.*)/[^/]*$") or ".", env("STREAMOPS_EDGE_GEOIP_FILE", ""))
     stats.configure(config.namespace, tonumber(env("STREAMOPS_EDGE_VIEWER_WINDOW_SECONDS", "30")))
     store.configure(settings.files_dir, "/_edge_files/", bytes(settings.files_max))
 end
@@ -273,7 +276,7 @@ end
 
 local PREFLIGHT = {
     ["Access-Control-Allow-Origin"] = "*",
-    ["Access-Control-Expose-Headers"] = "Content-Length, Content-Range, Content-Type, Accept-Ranges, Date, Age",
+    ["Access-Control-Expose-Headers"] = "Content-Length, Content-Range, Content-Type, Accept-Ranges, Date, Age, X-Streamops-Refused",
     ["Access-Control-Allow-Methods"] = "GET, HEAD, OPTIONS",
     ["Access-Control-Allow-Headers"] = "Range, Origin, Accept, Content-Type, Cache-Control",
     ["Access-Control-Max-Age"] = "86400",
@@ -291,7 +294,8 @@ end
 -- the ingest refused on this request's own origin request is refused here too from now on.
 local function fetch(d, key, kind, upstream, log_path)
     local a, cache = store.fetch(key, kind, d.origin, upstream, log_path, d.label, d.ext, d.tok ~= nil)
-    if cache == "miss" and d.tok and (a.status == 401 or a.status == 403) then
+    -- (Not a refusal by the ingest's playback rules: about the viewer, not the token.)
+    if cache == "miss" and d.tok and (a.status == 401 or a.status == 403) and not a.refused then
         token.refused_upstream(d.tok, d.stream, a.body)
     end
     return a, cache
@@ -361,6 +365,16 @@ function M.handle()
     elseif allowed == "preflight" then
         stats.request(label, kind, "none")
         return preflight()
+    end
+
+    -- A PlaybackPolicy's rules, before the token and the store: a refused viewer gets nothing cached.
+    local ruled = rules.check(name, client_address())
+    if ruled then
+        stats.refusal(label, ruled)
+        stats.request(label, kind, "none")
+        local refusal = rules.ANSWERS[ruled]
+        ngx.header["X-Streamops-Refused"] = ruled
+        return refuse(refusal[1], refusal[2])
     end
 
     -- Before anything reaches the store: a bad token must not fetch (and key) a signed answer.

@@ -9,7 +9,7 @@ function M.refuse(status, body)
     ngx.header["Cache-Control"] = "no-store"
     ngx.header["Surrogate-Control"] = "no-store"
     ngx.header["Access-Control-Allow-Origin"] = "*"
-    ngx.header["Access-Control-Expose-Headers"] = "Content-Length, Content-Range, Content-Type, Accept-Ranges, Date, Age"
+    ngx.header["Access-Control-Expose-Headers"] = "Content-Length, Content-Range, Content-Type, Accept-Ranges, Date, Age, X-Streamops-Refused"
     ngx.print(body .. "\n")
 end
 

@@ -69,8 +69,11 @@ local LOCAL_BYTES = 16 * 1024 * 1024
 -- segment file gets nginx's own Last-Modified and ETag (of the file) instead of the origin's.
 local KEPT_HEADERS = {
     "Content-Type", "Cache-Control", "Surrogate-Control", "Last-Modified", "ETag",
-    "Access-Control-Allow-Origin", "Access-Control-Expose-Headers",
+    "Access-Control-Allow-Origin", "Access-Control-Expose-Headers", "X-Streamops-Refused",
 }
+-- The ingest's refusal by a PlaybackPolicy's rules (docs/design/playback-rules.md): about the
+-- viewer whose request led, signed or not, so never kept nor handed to another (PERSONAL's rule).
+local RULES_REFUSED = "X-Streamops-Refused"
 local FILE_SKIPPED = { ["Last-Modified"] = true, ETag = true }
 
 local files_dir, files_uri, files_max
@@ -138,16 +141,18 @@ local function decode(answer)
     local first_end = answer:find("\n", 1, true)
     local expires, status, file = answer:sub(1, first_end - 1):match("^(%S+) (%d+) (%S+)$")
     local headers = {}
+    local refused = false
     if head_end > first_end then
         for line in answer:sub(first_end + 1, head_end - 1):gmatch("[^\n]+") do
             local name, value = line:match("^([^:]+): (.*)$")
             headers[#headers + 1] = name
             headers[#headers + 1] = value
+            refused = refused or name == RULES_REFUSED
         end
     end
     return {
         expires = tonumber(expires), status = tonumber(status), file = file ~= "-" and file,
-        headers = headers, body = answer:sub(head_end + 2),
+        headers = headers, body = answer:sub(head_end + 2), refused = refused,
     }
 end
 
@@ -225,6 +230,9 @@ local function origin_fetch(req)
     end
     local body = status < 500 and res.body or "origin error\n"
     local t = ttl(req.kind, status, body, req.signed)
+    if res.header[RULES_REFUSED] then
+        t = nil
+    end
     local expires = t and now() + t or 0 -- 0: expired, for this worker's copies too
     local file = status == 200 and req.kind == "segment" and store_file(body, expires, req.ext)
     return encode(expires, status, res.header, not file and body or nil, file), t
@@ -362,7 +370,7 @@ function M.fetch(key, kind, origin, upstream_uri, log_path, stream_label, ext, s
         a = flight.sema:wait(WAIT_SECONDS) and flight.answer
         if not a then -- timed out, or the leader's request failed
             return decode(encode(now(), 504, {}, "origin timed out\n")), "collapsed"
-        elseif not personal(a.status, signed) then
+        elseif not (personal(a.status, signed) or a.refused) then
             return a, "collapsed"
         end
     end

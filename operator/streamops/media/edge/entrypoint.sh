@@ -9,6 +9,8 @@
 #   STREAMOPS_EDGE_KEYS_DIR              [/etc/streamops-edge/keys]  files current, previous
 #   STREAMOPS_EDGE_ROUTES_FILE           [/etc/streamops-edge/routes/routes]  "<prefix> <name>" lines: the only streams served
 #   STREAMOPS_EDGE_VIEWER_WINDOW_SECONDS [30]
+#   STREAMOPS_EDGE_GEOIP_FILE            [unset]  a MaxMind-format database for playback rules naming countries;
+#                                        a stream's rules are <name>.rules beside the routes file (edge_rules.lua)
 #   STREAMOPS_EDGE_RECORDINGS_DIR        [/var/lib/streamops-edge/recordings]  a recordings claim mounted
 #                                        read-only at <dir>/<claim> per claim served (/videos/, signed only)
 #   STREAMOPS_EDGE_STATE_DIR             [/var/cache/streamops-edge]  config, temp files, the cache

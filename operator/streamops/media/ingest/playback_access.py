@@ -28,9 +28,12 @@ from streamops.contract.playback_token import (
     PREVIOUS_KEY,
     TOKEN_SEGMENT,
     client_address,
+    is_trusted,
     trusted_networks,
     verify,
 )
+from streamops.media.ingest.playback_rules import REFUSED_HEADER, RuleRefusal, ViewerFacts
+from streamops.media.ingest.viewer_rules import ViewerRules
 from streamops.media.ingest.viewers import RequestKind, ViewerWindow, viewer_protocol
 from streamops.media.ingest.webrtc.commands import serves_whep
 from streamops.media.worker_metrics import counter, gauge
@@ -112,6 +115,13 @@ def served_protocols(config: IngestConfig) -> list[str]:
     return served + (["webrtc"] if serves_whep(config) else []) + srt + rtsp
 
 
+def rule_refusal_response(refused: RuleRefusal) -> web.Response:
+    """A rule's refusal: the rule (a fixed word, never the viewer's values) in X-Streamops-Refused."""
+    response = refusal_response(refused.status, refused.body)
+    response.headers[REFUSED_HEADER] = refused.reason
+    return response
+
+
 def refusal_response(status: int, body: str) -> web.Response:
     # CORS headers come from the app's on_response_prepare (worker_http), as on every media answer.
     return web.Response(status=status, text=body + "\n", headers=REFUSAL_HEADERS)
@@ -138,6 +148,10 @@ class PlaybackGate:
         self.keys = PlaybackKeys(playback.keys_dir, log) if self.signed and playback and playback.keys_dir else None
         if self.keys is not None:
             self.keys.keys()  # at start: a missing Secret is logged before the first viewer comes
+        # A PlaybackPolicy's rules (docs/design/playback-rules.md), before the token: a refused viewer
+        # learns nothing about its token.
+        rules_file = playback.rules_file if playback else None
+        self.rules = ViewerRules(rules_file, playback.geoip_file, log) if playback and rules_file else None
         self.viewers = ViewerWindow(config.viewer_window)
         self.trusted = trusted_networks(config.trusted_proxies or [])
         self.webrtc_viewers = webrtc_viewers
@@ -177,6 +191,11 @@ class PlaybackGate:
 
     def refusal(self, request: web.Request) -> web.Response | None:
         """The answer refusing `request`, or None when it may be served."""
+        if self.rules is not None:
+            refused = self.rules.refusal(self.facts(request))
+            if refused is not None:
+                self._count_refusal(refused.reason)
+                return rule_refusal_response(refused)
         if not self.signed or self.keys is None:
             return None
         token = request.match_info.get("token")
@@ -196,6 +215,22 @@ class PlaybackGate:
         (HAProxy's `option forwardfor`) comes last, after any line the client sent."""
         forwarded = ", ".join(request.headers.getall("X-Forwarded-For", ())) or None
         return client_address(forwarded, request.remote, self.trusted)
+
+    def facts(self, request: web.Request) -> ViewerFacts:
+        """What the rules look at. The host the viewer asked for is a trusted proxy's X-Forwarded-Host (the
+        edge's origin requests name the ingest's Service in Host), else Host."""
+        headers = request.headers
+        host = headers.get("Host")
+        forwarded_host = headers.getall("X-Forwarded-Host", ())
+        if forwarded_host and request.remote and is_trusted(request.remote, self.trusted):
+            host = forwarded_host[-1].rsplit(",", 1)[-1].strip()
+        return ViewerFacts(
+            address=self.client(request),
+            host=host,
+            origin=headers.get("Origin"),
+            referer=headers.get("Referer"),
+            user_agent=headers.get("User-Agent"),
+        )
 
     def guard(self, kind: RequestKind, handler: Handler) -> Handler:
         async def guarded(request: web.Request) -> web.StreamResponse:

@@ -21,7 +21,9 @@ from streamops.media.small_http import Route, registry_metrics, worker_routes
 # like the URL itself), byte ranges (hls.js asks for them), and the headers it reads back.
 CORS_HEADERS = {
     "Access-Control-Allow-Origin": "*",
-    "Access-Control-Expose-Headers": "Content-Length, Content-Range, Content-Type, Accept-Ranges, Date, Age",
+    # X-Streamops-Refused: a page on another origin shows why playback was refused (playback_rules.py).
+    "Access-Control-Expose-Headers": "Content-Length, Content-Range, Content-Type, Accept-Ranges, Date, Age, "
+    "X-Streamops-Refused",
 }
 PREFLIGHT_HEADERS = {
     **CORS_HEADERS,

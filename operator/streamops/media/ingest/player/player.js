@@ -115,6 +115,7 @@
     lowLatency,
     starts: 0, // engines started (a new one after each offline spell)
     error: null, // why the page is offline, when it knows
+    refused: null, // the PlaybackPolicy rule that refused this viewer (X-Streamops-Refused), if one did
     goLive,
     get behind() { return behindSeconds(); }, // seconds behind the live edge the player aims at
     get latency() { return latencySeconds(); }, // seconds from the live edge (NaN when unknown)
@@ -126,6 +127,7 @@
 
   let announced = false; // the embedding page has been told the state
   const CANNOT_DECODE = 'this browser cannot decode';
+  const REFUSED = 'playback refused by the stream\'s rules';
   let undecodable = null; // {retryAt}: the stream's video failed to decode here (CODEC_ERRORS)
   function setState(state, why) {
     api.error = state === 'offline' ? (why || null) : null;
@@ -135,7 +137,8 @@
     document.body.dataset.mode = api.mode || '';
     overlay.hidden = state === 'live';
     overlay.textContent = state;
-    if (why && (debug || why.includes('make player') || why.startsWith(CANNOT_DECODE) || (!format && noWebRtc))) {
+    if (why && (debug || why.includes('make player') || why.startsWith(CANNOT_DECODE) || why.startsWith(REFUSED) ||
+        (!format && noWebRtc))) {
       const small = document.createElement('small');
       small.textContent = why;
       overlay.appendChild(small);
@@ -180,6 +183,13 @@
       if (!response.ok) {
         // A signed stream's refusal (401, 403) says why in one line: shown as it is.
         const said = response.status === 401 || response.status === 403 ? `: ${(await response.text()).trim()}` : '';
+        // A PlaybackPolicy's refusal names its rule (X-Streamops-Refused: address, country, referrer,
+        // user_agent, or the server's geoip_unavailable, rules_unavailable): shown to the viewer.
+        const rule = response.headers.get('X-Streamops-Refused');
+        if (rule) {
+          const line = (said || `: ${(await response.text()).trim()}`).slice(2);
+          return { status: 'missing', refused: rule, why: `${REFUSED} (${rule}): ${line}` };
+        }
         return { status: 'missing', why: `${response.status} for the manifest${said}` };
       }
       text = await response.text();
@@ -279,6 +289,7 @@
       if (found.status === 'ended' && running) return; // still the ended session, playable
       if (running) stop(); // ended, and now a new session (or nothing at all)
       if (undecodable && performance.now() < undecodable.retryAt) return; // still saying why
+      api.refused = found.refused || null;
       if (found.status === 'fresh' || found.status === 'ended') await start(found);
       else offline(found.why || (found.status === 'stale' ? 'not live' : null));
       return;

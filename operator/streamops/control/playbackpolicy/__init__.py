@@ -1,0 +1,1 @@
+"""PlaybackPolicy: its status loop (docs/design/playback-rules.md)."""

@@ -120,7 +120,8 @@ def host_of(value: str | None) -> str | None:
         host = urlsplit(value if "//" in value else "//" + value).hostname
     except ValueError:
         return None
-    return host.rstrip(".") if host else None
+    # urlsplit keeps the case after a `%` (an IPv6 zone id): no site is named so; fail closed.
+    return host.rstrip(".") if host and "%" not in host else None
 
 
 def _referrer_refused(rules: CompiledRules, facts: ViewerFacts) -> bool:

@@ -101,7 +101,10 @@ def faces(parts: Served, handlers: asyncio.AbstractEventLoop | None = None) -> t
     public = public_app(ready, caps.public_middleware, [https, *on_worker])
     add_webrtc_routes(public, media_prefixes(config), webrtc, gate.guard, gate.client)
     screenshot = parts.outputs.screenshot
-    add_playback_routes(public, config, gate, parts.served, screenshot, webrtc.ice_servers, parts.page_settings)
+    continuity = parts.outputs.continuity
+    add_playback_routes(
+        public, config, gate, parts.served, screenshot, webrtc.ice_servers, parts.page_settings, continuity
+    )
     # What the operator and the stream's own workers read and send: nothing here is playback, so
     # no CORS (a web page never reads it) and no playback gate (none of it is reachable from
     # outside the cluster's pod network: an internal ClusterIP Service carries it). Every route

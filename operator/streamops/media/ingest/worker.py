@@ -252,6 +252,7 @@ class IngestWorker:
             self.rtmp = RtmpFront(self.config, admit, refused, self.redact, log)
             loops.append(self.rtmp.run(stopping))
         loops.append(self.on_air.run(stopping))
+        loops.append(self.outputs.continuity_loop(stopping))
         loops.append(self.webrtc.run(stopping))
         if self.config.primary_url and push is not None:  # a backup: its feed goes to the primary when asked
             stable = (push.failback or Failback()).stable_seconds

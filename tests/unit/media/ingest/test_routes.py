@@ -23,7 +23,11 @@ from streamops.media.ingest.webrtc.ice_servers import IceServersFile
 from streamops.media.mpegts import SYNC, TS_PACKET
 
 log = logging.getLogger("test.routes")
-PLAYLIST = "#EXTM3U\n#EXT-X-TARGETDURATION:2\n"
+PLAYLIST = "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:40\n#EXTINF:2.000000,\nseg-000040.m4s\n"
+SERVED = (
+    "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:40\n#EXT-X-INDEPENDENT-SEGMENTS\n"
+    "#EXTINF:2.000000,\nseg-40.m4s\n"
+)
 
 
 def serve(app: web.Application, check: Callable[[TestClient[Any, Any]], Awaitable[None]]) -> None:
@@ -57,9 +61,12 @@ def test_playback_routes_serve_the_session_on_air_at_each_request(tmp_path):
             assert response.status == 200, path
             assert response.headers["Content-Type"] == "application/vnd.apple.mpegurl"
             # A live playlist: half a target duration in any cache (contract/cache_policy.py).
-            assert response.headers["Cache-Control"] == "public, max-age=1" and await response.text() == PLAYLIST
-        served.dir = session_dir(tmp_path / "relay", PLAYLIST + "#EXT-X-MEDIA-SEQUENCE:7\n")
-        assert "MEDIA-SEQUENCE:7" in await (await client.get("/hls/cmaf/index.m3u8")).text(), "the switch shows"
+            assert response.headers["Cache-Control"] == "public, max-age=1" and await response.text() == SERVED
+        (served.dir / "cmaf" / "seg-000040.m4s").write_bytes(b"media")
+        assert await (await client.get("/hls/cmaf/seg-40.m4s")).read() == b"media", "served by its served name"
+        served.dir = session_dir(tmp_path / "relay", PLAYLIST.replace(":40", ":7").replace("040", "007"))
+        text = await (await client.get("/hls/cmaf/index.m3u8")).text()
+        assert text.endswith("seg-40.m4s\n#EXT-X-DISCONTINUITY\n#EXTINF:2.000000,\nseg-41.m4s\n"), "the switch goes on"
         assert (await client.get("/hls/cmaf/720p/index.m3u8")).status == 404, "no such rendition"
         assert (await client.get("/dash/manifest.mpd")).status == 404, "no DASH configured"
         screenshot.write_bytes(b"\xff\xd8jpeg")

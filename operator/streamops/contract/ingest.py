@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import itertools
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -114,6 +115,8 @@ WHEP_PATH = "/whep"  # POST an offer; the session resource below it
 HANDOVER_FOLLOW_PATH = "/handover/follow"  # POST HandoverFollow to the successor
 HANDOVER_STATE_PATH = "/handover/state"  # GET on the predecessor: HandoverState (the successor reads it)
 HANDOVER_RELEASE_PATH = "/handover/release"  # POST to the predecessor: stop taking media, keep serving
+# GET on the predecessor: a file its HandoverState lists, at <variant>/<rendition or ->/<name>.
+HANDOVER_FILES_PATH = "/handover/files"
 # A request sent by an edge to its origin carries this header (the edge's Pod name): served, not a viewer.
 EDGE_HEADER = "X-Streamops-Edge"
 
@@ -567,7 +570,7 @@ class HandoverPlaylist(WorkerConfig):
     @model_validator(mode="after")
     def _numbers_go_on(self) -> HandoverPlaylist:
         numbers = [s.number for s in self.segments]
-        if any(b != a + 1 for a, b in zip(numbers, numbers[1:], strict=False)):
+        if any(b != a + 1 for a, b in itertools.pairwise(numbers)):
             raise ValueError("segment numbers must go on one by one")
         if numbers and self.next_number is not None and self.next_number <= numbers[-1]:
             raise ValueError("nextNumber must follow the last segment")
@@ -584,6 +587,9 @@ class HandoverState(WorkerConfig):
     dash: None = Field(
         default=None,
         description="DASH is not continued: each session's MPD starts anew (docs/design/handover.md, DASH).",
+    )
+    multivariant: str | None = Field(
+        default=None, max_length=16384, description="The multivariant playlist of a ladder (both variants')."
     )
     live: bool = Field(default=False, description="Its own media flows now.")
     release: ReleasePhase | None = None

@@ -12,6 +12,7 @@ Why: docs/design/handover.md (the data plane).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Mapping
@@ -232,9 +233,19 @@ class Continuity:
         return exported("cmaf", name, timeline, low_latency=True, next_part=next_part)
 
     # --- a handover's successor --------------------------------------------------------------------------
-    def adopt(self, playlists: list[HandoverPlaylist], directory: Path) -> None:
+    def multivariant_text(self) -> str | None:
+        """The on-air session's multivariant playlist (a ladder's), or the adopted one."""
+        if self.dir is None or not renditions(self.config):
+            return self.multivariant
+        for variant in ("cmaf", "ts"):
+            with contextlib.suppress(OSError):
+                return (self.dir / variant / "index.m3u8").read_text()
+        return self.multivariant
+
+    def adopt(self, playlists: list[HandoverPlaylist], directory: Path, multivariant: str | None = None) -> None:
         """Serve a predecessor's window (mirrored into `directory`/<variant>/<rendition>/), until a
         session of this ingest's own goes on air and continues it."""
+        self.multivariant = multivariant
         for p in playlists:
             key = (p.variant, p.rendition)
             where = directory / p.variant / p.rendition
@@ -286,6 +297,12 @@ class Continuity:
             if ll is not None:
                 playlists.append(ll)
         return playlists
+
+    def next_numbers(self) -> list[int]:
+        """The number each served playlist's next segment gets (the LL-HLS packagers' included)."""
+        numbers = [t.next_number for t in self.standard.values() if t.next_number is not None]
+        numbers += [p.next_msn for p in self.packagers.values() if p.segments]
+        return numbers + [t.next_number for t in self.ll.values() if t.next_number is not None]
 
     # --- files ----------------------------------------------------------------------------------------
     def _drop(self, before: Timeline, after: Timeline) -> None:

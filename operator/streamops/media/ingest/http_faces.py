@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry
 
 from streamops.contract.ingest import IngestConfig, IngestStatus
 from streamops.contract.worker_credential import CredentialCheck
+from streamops.media.ingest.handover import Handover, add_handover_routes
 from streamops.media.ingest.key_bearing import https_only
 from streamops.media.ingest.load_caps import LoadCaps
 from streamops.media.ingest.on_air import OnAir
@@ -77,6 +78,9 @@ class Served(Protocol):
     def loopback_host(self) -> str: ...
 
     @property
+    def handover(self) -> Handover: ...
+
+    @property
     def accepting(self) -> bool:
         """Readiness (/readyz)."""
         ...
@@ -118,4 +122,5 @@ def faces(parts: Served, handlers: asyncio.AbstractEventLoop | None = None) -> t
     add_viewers_route(internal, gate)
     add_switch_route(internal, config, parts.read_key, parts.overlays)
     add_player_settings_route(internal, parts.page_settings)
+    add_handover_routes(internal, parts.handover)
     return public, internal

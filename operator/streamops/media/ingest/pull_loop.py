@@ -34,6 +34,7 @@ class PullLoop:
         self.deactivated_reason: str | None = None
         self.index = 0
         self.failure: PullFailure | None = None  # the last pull attempt that gave no media
+        self.closed = False  # a handover's released predecessor: no more pulling
 
     async def run(self, stopping: asyncio.Event) -> None:
         pull = self.config.source.pull
@@ -48,7 +49,7 @@ class PullLoop:
         urls = pull.urls
         self.sessions.last_media = time.monotonic()
         failures_in_a_row = 0
-        while not stopping.is_set():
+        while not stopping.is_set() and not self.closed:
             if time.monotonic() - self.sessions.last_media > pull.inactivity_timeout_seconds:
                 self.active = False
                 self.deactivated_reason = f"no data for {pull.inactivity_timeout_seconds} s from any pull URL"

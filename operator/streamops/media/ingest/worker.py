@@ -34,6 +34,7 @@ from streamops.media.ingest.commands import relay_input
 from streamops.media.ingest.dash_chunks import may_be_held
 from streamops.media.ingest.early_refusal import serve_public
 from streamops.media.ingest.feed import FeedHub
+from streamops.media.ingest.handover import Handover
 from streamops.media.ingest.http_faces import faces
 from streamops.media.ingest.load_caps import RATE_PER_CLIENT, RATE_TOTAL, Limits, LoadCaps
 from streamops.media.ingest.on_air import RELAY_FEED_PATH, OnAir
@@ -56,6 +57,7 @@ from streamops.media.worker_process import utc_now, worker_main
 from streamops.redaction import Redactor
 
 log = logging.getLogger("streamops.ingest")
+RELEASE_GRACE_SECONDS = 5.0  # a session's FFmpeg writes its last segment after SIGTERM within this
 
 
 class IngestWorker:
@@ -104,14 +106,21 @@ class IngestWorker:
             log,
         )
         self.pull = PullLoop(config, self.sessions, self.private_dir, self.redact, log)
+        self.releasing = False  # a handover's predecessor takes no media any more (handover.py)
         self.rtmp_sessions = RtmpSessions(
-            self.sessions, self.private_dir, lambda: self.rtmp, lambda: self.pull.active, self.redact, log
+            self.sessions,
+            self.private_dir,
+            lambda: self.rtmp,
+            lambda: self.pull.active and not self.releasing,
+            self.redact,
+            log,
         )
         self.push = PushListeners(
             config, self.sessions, self.rtmp_sessions, self.private_dir, self.read_key, self.redact, log
         )
         labels = self.telemetry.labels
         self.webrtc = WebRtcRunner(self, self.private_dir, self.registry, labels, self.redact, log)
+        self.handover = Handover(self.outputs.continuity, self, media_dir / "handover", self.credential.header, log)
         self.playback = PlaybackGate(config, self.registry, labels, log, lambda: self.webrtc.whep_viewers)
         held = may_be_held if config.dash_low_latency else (lambda _: False)
         trusted, rates = self.playback.trusted, config.request_rates
@@ -141,7 +150,9 @@ class IngestWorker:
         """Readiness: publishers are accepted (push) or the pull runs. Not `live`: the Service must
         route to an ingest before media flows, or no encoder outside could ever make it live."""
         front_up = self.rtmp is None or self.rtmp.listening.is_set()
-        return self.listening and front_up and self.pull.active and not self.stopping.is_set()
+        # A released predecessor is not ready: the Service sends encoders and viewers to its successor.
+        taking = self.pull.active and not self.releasing
+        return self.listening and front_up and taking and not self.stopping.is_set()
 
     @property
     def on_air_live(self) -> bool:
@@ -196,6 +207,18 @@ class IngestWorker:
             args_file=fifo,
             hidden_options=self.feed_access.header_args(),
         )
+
+    async def stop_taking_media(self) -> None:
+        """A handover's release (handover.py): no new publisher or pull, the running sessions
+        stopped (SIGTERM: FFmpeg writes its last segment and playlist; the RTMP front cuts each
+        session's publisher, SRT's connection closes with its FFmpeg); returns once they ended."""
+        self.releasing = True
+        self.push.closed = self.pull.closed = True
+        standby, current = self.rtmp_sessions.standby, self.sessions.current
+        running = [*self.sessions.listeners, *(s for s in (standby, current) if s is not None)]
+        await asyncio.gather(*(s.process.stop(grace=RELEASE_GRACE_SECONDS) for s in running))
+        while any(s.started and not s.ended for s in running):  # its packagers and on_ended
+            await asyncio.sleep(0.05)
 
     def read_key(self) -> bytes | None:
         if not self.config.stream_key_file:
@@ -277,6 +300,7 @@ class IngestWorker:
             for s in [*self.sessions.listeners, *(s for s in (standby, current) if s is not None)]:
                 await s.process.stop()
             await self.on_air.stop()
+            await self.handover.stop()
             await self.webrtc.stop()
             for t in tasks:
                 t.cancel()

@@ -190,7 +190,7 @@ class Handover:
     async def _mirror(
         self, http: aiohttp.ClientSession, base: str, state: HandoverState, copies: asyncio.Semaphore
     ) -> None:
-        wanted = [w for w in _files(state.playlists, self.mirror_dir) if not w[1].exists()]
+        wanted = [w for w in listed_files(state.playlists, self.mirror_dir) if not w[1].exists()]
 
         async def copy(variant: str, rendition: str, name: str, target: Path) -> None:
             async with copies:
@@ -216,7 +216,7 @@ class Handover:
 
     def _forget(self, playlists: list[HandoverPlaylist]) -> None:
         """Mirrored files the predecessor no longer lists (they left its window) go."""
-        listed = {target for _, target in _files(playlists, self.mirror_dir)}
+        listed = {target for _, target in listed_files(playlists, self.mirror_dir)}
         if not self.mirror_dir.is_dir():
             return
         for path in self.mirror_dir.rglob("*"):
@@ -234,7 +234,7 @@ class Handover:
 STATE_BYTES_MAX = 16 * 1024 * 1024  # a HandoverState at its bounds is ≈ 3 MB a playlist
 
 
-def _files(playlists: list[HandoverPlaylist], root: Path) -> Iterator[tuple[tuple[str, str, str], Path]]:
+def listed_files(playlists: list[HandoverPlaylist], root: Path) -> Iterator[tuple[tuple[str, str, str], Path]]:
     """((variant, rendition, name), where the successor keeps it) of every file the playlists list."""
     seen: set[Path] = set()
     for p in playlists:

@@ -106,6 +106,17 @@ class Continuity:
         """Its LL-HLS packagers (or the idle ones of an adopted window)."""
         return self.served.packagers
 
+    def reset(self) -> None:
+        """Forget what was served (a successor's own session that went on air before it was told to
+        follow: the predecessor's window replaces it)."""
+        self.standard = {key: Timeline(self.window) for key in self.standard}
+        self.ll = {name: Timeline(self.window) for name in self.ll}
+        self.next_part.clear()
+        self._stamps.clear()
+        self._texts.clear()
+        self.served.dir, self.served.packagers = None, {}
+        self._switched()
+
     # --- the standard variants ------------------------------------------------------------------------
     def refresh(self, key: Key) -> Timeline:
         """The timeline with what the on-air session's playlist lists now (read when it changed)."""

@@ -52,6 +52,10 @@ class Releasable(Protocol):
         """Cut the publishers (or the pull), refuse new ones; return once the sessions ended."""
         ...
 
+    async def hold_media(self, held: bool) -> None:
+        """A successor takes no media while it follows (held), and takes it again after."""
+        ...
+
     @property
     def live(self) -> bool: ...
 
@@ -147,6 +151,13 @@ class Handover:
         return 200
 
     async def _follow(self, base: str) -> None:
+        await self.worker.hold_media(True)
+        try:
+            await self._following(base)
+        finally:
+            await self.worker.hold_media(False)  # its own media continues the window (or, failed, restarts it)
+
+    async def _following(self, base: str) -> None:
         failures = 0
         copies = asyncio.Semaphore(COPIES_AT_ONCE)
         async with aiohttp.ClientSession() as http:

@@ -107,11 +107,12 @@ class IngestWorker:
         )
         self.pull = PullLoop(config, self.sessions, self.private_dir, self.redact, log)
         self.releasing = False  # a handover's predecessor takes no media any more (handover.py)
+        self.holding = False  # a handover's successor takes none until its predecessor released
         self.rtmp_sessions = RtmpSessions(
             self.sessions,
             self.private_dir,
             lambda: self.rtmp,
-            lambda: self.pull.active and not self.releasing,
+            lambda: self.pull.active and not self.releasing and not self.holding,
             self.redact,
             log,
         )
@@ -211,12 +212,34 @@ class IngestWorker:
     async def stop_taking_media(self) -> None:
         """A handover's release (handover.py): no new publisher or pull, the running sessions
         stopped (SIGTERM: FFmpeg writes its last segment and playlist; the RTMP front cuts each
-        session's publisher, SRT's connection closes with its FFmpeg); returns once they ended."""
+        session's publisher, SRT's connection closes with its FFmpeg, WHIP's is ended); returns
+        once they ended."""
         self.releasing = True
-        self.push.closed = self.pull.closed = True
+        await self._stop_sessions("the stream is handed over to another ingest")
+
+    async def hold_media(self, held: bool) -> None:
+        """A handover's successor takes no media while it follows its predecessor (a publisher is
+        refused and retries through the Service; a pull waits), so that only one of them numbers
+        new segments; a session it had on air already is stopped and what it served forgotten (the
+        predecessor's window replaces it). Taken again once the predecessor released."""
+        self.holding = held
+        self.push.closed = self.pull.held = held or self.releasing
+        if not held:
+            self.webrtc.whip.closed = None
+            return
+        had_own = self.outputs.continuity.dir is not None
+        await self._stop_sessions("the stream is being handed over to this ingest")
+        if had_own:
+            self.outputs.continuity.reset()
+
+    async def _stop_sessions(self, why: str) -> None:
+        self.push.closed = True
+        self.pull.held = True
         standby, current = self.rtmp_sessions.standby, self.sessions.current
         running = [*self.sessions.listeners, *(s for s in (standby, current) if s is not None)]
-        await asyncio.gather(*(s.process.stop(grace=RELEASE_GRACE_SECONDS) for s in running))
+        await asyncio.gather(
+            self.webrtc.whip.close(why), *(s.process.stop(grace=RELEASE_GRACE_SECONDS) for s in running)
+        )
         while any(s.started and not s.ended for s in running):  # its packagers and on_ended
             await asyncio.sleep(0.05)
 

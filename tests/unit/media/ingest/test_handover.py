@@ -37,10 +37,14 @@ class Worker:
     def __init__(self) -> None:
         self.stopped = 0
         self.live = True
+        self.held = False
 
     async def stop_taking_media(self) -> None:
         self.stopped += 1
         self.live = False
+
+    async def hold_media(self, held: bool) -> None:
+        self.held = held
 
 
 def made(tmp_path: Path) -> tuple[Handover, Worker]:

@@ -2,7 +2,8 @@
 the successor follows the predecessor's window until it serves the same playlists, the predecessor
 releases (its publisher cut, new ones refused), the encoder — reconnecting as OBS does through a
 forwarder that stands in for the Service — lands on the successor, whose playlists go on with the
-predecessor's numbers after one discontinuity, every segment listed before the switch still served."""
+predecessor's numbers after one discontinuity, every segment listed before the switch still served;
+a recorder reading the feed through the internal Service's stand-in makes one video of it."""
 
 from __future__ import annotations
 
@@ -13,11 +14,12 @@ import time
 from datetime import datetime
 
 from devtools.http_client import http_get, http_request
-from devtools.media.peers import Publisher, TcpForwarder
+from devtools.media.peers import Publisher, TcpForwarder, ffprobe_duration
 from devtools.media.reconnecting_publisher import Backoff, ReconnectingPublisher
-from devtools.media.workers import WORKER_AUTH
+from devtools.media.workers import WORKER_AUTH, Worker
+from devtools.ports import free_port
 from devtools.waits import wait_for
-from streamops.contract.ingest import HANDOVER_FOLLOW_PATH, HANDOVER_RELEASE_PATH
+from streamops.contract.ingest import FEED_PATH, HANDOVER_FOLLOW_PATH, HANDOVER_RELEASE_PATH
 
 HLS = {"segmentSeconds": 1, "latencyMode": "low", "cmaf": True, "mpegts": True}
 DVR = {"enabled": True, "durationSeconds": 30}
@@ -50,16 +52,38 @@ def post(url: str, body: dict | None = None) -> int:
     return http_request("POST", url, data, {"Content-Type": "application/json", **WORKER_AUTH})[0]
 
 
+def recorder_through(feed: TcpForwarder, tmp_path) -> Worker:
+    """A recorder of the feed behind `feed` (the internal Service), one video across reconnects."""
+    (tmp_path / "record").mkdir()
+    port = free_port()
+    config = {
+        "feedUrl": f"http://127.0.0.1:{feed.port}{FEED_PATH}",
+        "recordingsRoot": str(tmp_path),
+        "directory": "videos",
+        "title": "Camera 1",
+        "reconnectWindowSeconds": 10,
+        "maxSegmentSeconds": 14400,
+        "minDurationSeconds": 2,
+        "httpHost": "127.0.0.1",
+        "httpPort": port,
+    }
+    return Worker("record", config, tmp_path / "record", port).start()
+
+
 def test_a_live_ingest_hands_over_to_its_successor_without_a_reset(ingest_factory, tmp_path):
     before = ingest_factory("predecessor", hls=HLS, dvr=DVR, source={"push": {"protocols": ["rtmp"]}})
     after = ingest_factory("successor", hls=HLS, dvr=DVR, source={"push": {"protocols": ["rtmp"]}})
     service = TcpForwarder(before.ports["rtmp"], tmp_path / "service").start()
+    internal = TcpForwarder(before.ports["internal"], tmp_path / "internal").start()
+    recorder: Worker | None = None
     encoder = ReconnectingPublisher(
         lambda: Publisher(f"rtmp://127.0.0.1:{service.port}/live/{before.KEY}", size="640x360", gop_seconds=1),
         Backoff(first=0.2, ceiling=1.0),
     ).start()
     try:
         before.wait_live(timeout=20)
+        recorder = recorder_through(internal, tmp_path)
+        wait_for(lambda: recorder.status()["state"] == "recording", timeout=20)
         wait_for(lambda: all(text_of(before, p).count("#EXTINF") >= 3 for p in PATHS), timeout=30)
 
         follow = {"predecessorUrl": before.internal, "predecessorPod": "ingest-0"}
@@ -71,7 +95,9 @@ def test_a_live_ingest_hands_over_to_its_successor_without_a_reset(ingest_factor
         # Byte-identical playlists (the predecessor's may gain a segment between the two reads).
         wait_for(lambda: text_of(before, PATHS[0]) == text_of(after, PATHS[0]), timeout=10, what="same ts playlist")
 
-        service.upstream = ("127.0.0.1", after.ports["rtmp"])  # the Service now routes to the successor
+        # The Services now route to the successor.
+        service.upstream = ("127.0.0.1", after.ports["rtmp"])
+        internal.upstream = ("127.0.0.1", after.ports["internal"])
         released_at = time.monotonic()
         assert post(before.internal + HANDOVER_RELEASE_PATH) == 202
         wait_for(lambda: handover(before).get("release") == "released", timeout=20)
@@ -103,6 +129,20 @@ def test_a_live_ingest_hands_over_to_its_successor_without_a_reset(ingest_factor
         gap = (start - end).total_seconds() - duration
         load = " ".join(f"{x:.2f}" for x in os.getloadavg())
         print(f"MEASURED handover: media gap {gap:.2f} s, release to continued playlists {on_air:.2f} s (load {load})")
+
+        # The recorder reads the successor's feed now: one video across the handover.
+        wait_for(lambda: after.status()["feedConsumers"] >= 1, timeout=15, what="the recorder on the successor")
+        began = datetime.fromisoformat(recorder.status()["startedAt"].replace("Z", "+00:00"))
+        code, _, body = http_request("POST", recorder.http + "/stop", None, WORKER_AUTH, timeout=60)
+        videos = json.loads(body)["videos"]
+        wall = (datetime.now(began.tzinfo) - began).total_seconds()
+        duration = ffprobe_duration(tmp_path / videos[0]["path"])
+        print(f"MEASURED recording across the handover: {duration:.1f} s of {wall:.1f} s wall, {len(videos)} video")
+        assert code == 200 and len(videos) == 1, videos
+        assert duration >= wall - 6, "at most a few seconds lost around the handover"
     finally:
         encoder.stop()
+        if recorder is not None:
+            recorder.stop()
         service.stop()
+        internal.stop()

@@ -564,7 +564,6 @@ class HandoverPlaylist(WorkerConfig):
     segments: list[HandoverSegment] = Field(default_factory=list, max_length=HANDOVER_SEGMENTS_MAX)
     next_number: int | None = Field(default=None, ge=0, description="The number its next segment gets.")
     next_part: int | None = Field(default=None, ge=0, description="LL-HLS: the number its next part gets.")
-    inits: int = Field(default=0, ge=0, description="Init URIs handed out (init-<n>.mp4, n below this).")
     ended: bool = False
 
     @model_validator(mode="after")

@@ -228,9 +228,9 @@ class Continuity:
         else:
             first_part = current.parts[0].number if current is not None and current.parts else packager.next_part
         sequence = timeline.discontinuity_sequence + (1 if timeline.segments else 0)
-        continued = Continued(timeline.listed, f"{INIT_PREFIX}{timeline.inits}.mp4", sequence)
-        packager.rebase(first_msn, first_part, continued)
-        self.ll[name] = begin(timeline, source)
+        init_uri = f"{INIT_PREFIX}{first_msn}.mp4"
+        packager.rebase(first_msn, first_part, Continued(timeline.listed, init_uri, sequence))
+        self.ll[name] = begin(timeline, source, init_uri=init_uri)
 
     def low_latency_playlist(self, name: str) -> HandoverPlaylist | None:
         """The LL-HLS rendition's complete segments served now (earlier sessions' and the packager's)."""
@@ -273,7 +273,6 @@ class Continuity:
                 last=last.number if last else None,
                 next_number=p.next_number if p.next_number is not None else (last.number + 1 if last else None),
                 discontinuity_sequence=last.discontinuity_sequence if last else 0,
-                inits=p.inits,
                 init_uri=last.init_uri if last else None,
                 ended=False,
             )
@@ -293,7 +292,7 @@ class Continuity:
                 packager.rebase(
                     timeline.next_number or 0,
                     self.next_part.get(name, 0),
-                    Continued(timeline.listed, f"{INIT_PREFIX}{timeline.inits}.mp4", sequence),
+                    Continued(timeline.listed, f"{INIT_PREFIX}{timeline.next_number or 0}.mp4", sequence),
                 )
                 idle[name] = packager
             self.served.packagers = idle
@@ -355,6 +354,5 @@ def exported(
         ],
         next_number=timeline.next_number,
         next_part=next_part,
-        inits=timeline.inits,
         ended=timeline.ended,
     )

@@ -2,8 +2,10 @@
 lists (FFmpeg's, or the LL-HLS packager's complete segments) appended to the segments of the
 sessions before it, renumbered so that numbers go on consecutively (never reset, never a gap),
 with a discontinuity where a session starts and each session's init segment under a URI of its
-own. The served text is served_playlist.py's; continuity.py keeps one Timeline per variant and
-rendition and feeds it. Why: docs/design/handover.md (the data plane).
+own (init-<its first number>.mp4: never the same URI for another session's, a worker's restart
+included, which a CDN caching init segments for good relies on). The served text is
+served_playlist.py's; continuity.py keeps one Timeline per variant and rendition and feeds it.
+Why: docs/design/handover.md (the data plane).
 """
 
 from __future__ import annotations
@@ -64,8 +66,7 @@ class Timeline:
     last: int | None = None
     next_number: int | None = None  # the number the next segment gets; None before the first
     discontinuity_sequence: int = 0  # of the segments appended now
-    inits: int = 0  # init URIs handed out
-    init_uri: str | None = None  # the current source's
+    init_uri: str | None = None  # the current source's (begin() may name it: an LL-HLS packager's)
     ended: bool = False  # the current source's playlist ended
 
     @property
@@ -126,13 +127,16 @@ def _attribute(line: str, name: str) -> str | None:
     return line[start:end] if end > start else None
 
 
-def begin(timeline: Timeline, source: str, already: Sequence[SourceSegment] = ()) -> Timeline:
+def begin(
+    timeline: Timeline, source: str, already: Sequence[SourceSegment] = (), init_uri: str | None = None
+) -> Timeline:
     """`source` goes on air: its segments are appended from now on, after `already` (what its
-    playlist listed before: media the viewers did not get, so none of it is served late)."""
+    playlist listed before: media the viewers did not get, so none of it is served late);
+    `init_uri`: its init segment's served name, when known already (else init-<first number>.mp4)."""
     if timeline.source == source:
         return timeline
     last = already[-1].number if already else None
-    return replace(timeline, source=source, offset=None, last=last, ended=False, init_uri=None)
+    return replace(timeline, source=source, offset=None, last=last, ended=False, init_uri=init_uri)
 
 
 def extend(timeline: Timeline, source: str, directory: str, playlist: SourcePlaylist, suffix: str) -> Timeline:
@@ -144,7 +148,7 @@ def extend(timeline: Timeline, source: str, directory: str, playlist: SourcePlay
     if not new and playlist.ended == timeline.ended:
         return timeline
     segments = list(timeline.segments)
-    offset, number, inits = timeline.offset, timeline.next_number, timeline.inits
+    offset, number = timeline.offset, timeline.next_number
     sequence, init_uri = timeline.discontinuity_sequence, timeline.init_uri
     for s in new:
         first_of_source = offset is None
@@ -153,7 +157,7 @@ def extend(timeline: Timeline, source: str, directory: str, playlist: SourcePlay
         if first_of_source and segments:
             sequence += 1
         if first_of_source and playlist.init_name is not None:
-            init_uri, inits = f"{INIT_PREFIX}{inits}.mp4", inits + 1
+            init_uri = init_uri or f"{INIT_PREFIX}{s.number + offset}.mp4"
         served = s.number + offset
         follows = first_of_source and bool(segments)
         segments.append(
@@ -179,7 +183,6 @@ def extend(timeline: Timeline, source: str, directory: str, playlist: SourcePlay
         last=last,
         next_number=number,
         discontinuity_sequence=sequence,
-        inits=inits,
         init_uri=init_uri,
         ended=playlist.ended,
     )

@@ -57,17 +57,22 @@ def source(first: int, count: int, *, init: bool = True, ended: bool = False) ->
 ROWS = [
     pytest.param(
         [("a", 500, 3)],
-        [(500, False, "init-0.mp4"), (501, False, "init-0.mp4"), (502, False, "init-0.mp4")],
+        [(500, False, "init-500.mp4"), (501, False, "init-500.mp4"), (502, False, "init-500.mp4")],
         id="the first session keeps its numbers",
     ),
     pytest.param(
         [("a", 500, 2), ("b", 9000, 2)],
-        [(500, False, "init-0.mp4"), (501, False, "init-0.mp4"), (502, True, "init-1.mp4"), (503, False, "init-1.mp4")],
-        id="a reconnect goes on with the next number",
+        [
+            (500, False, "init-500.mp4"),
+            (501, False, "init-500.mp4"),
+            (502, True, "init-502.mp4"),
+            (503, False, "init-502.mp4"),
+        ],
+        id="a reconnect goes on with the next number, its init segment named by its first",
     ),
     pytest.param(
         [("a", 500, 1), ("b", 10, 1), ("c", 7, 1)],
-        [(500, False, "init-0.mp4"), (501, True, "init-1.mp4"), (502, True, "init-2.mp4")],
+        [(500, False, "init-500.mp4"), (501, True, "init-501.mp4"), (502, True, "init-502.mp4")],
         id="lower numbers of a later session never go back",
     ),
 ]
@@ -108,7 +113,7 @@ def test_a_session_going_on_air_with_segments_written_serves_only_the_later_ones
     back = extend(back, "own", "/s/own", source(10, 7), ".m4s")
     served = [(s.number, s.path) for s in back.listed[-3:]]
     assert served == [(13, "/s/relay/seg-701.m4s"), (14, "/s/own/seg-15.m4s"), (15, "/s/own/seg-16.m4s")]
-    assert back.listed[-2].discontinuity and back.listed[-2].init_uri == "init-2.mp4"
+    assert back.listed[-2].discontinuity and back.listed[-2].init_uri == "init-14.mp4"
 
 
 def test_an_ended_playlist_ends_until_the_next_session_appends():

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from collections.abc import Mapping
 from dataclasses import replace
@@ -326,10 +327,11 @@ class Continuity:
 
     def directories_in_use(self) -> set[Path]:
         """Session directories that still hold a served segment."""
+        folders = {os.path.dirname(s.path) for t in (*self.standard.values(), *self.ll.values()) for s in t.segments}
         used: set[Path] = set()
-        for timeline in (*self.standard.values(), *self.ll.values()):
-            for s in timeline.segments:
-                used.update(p for p in Path(s.path).parents)
+        for folder in folders:  # a few: one per session, variant and rendition
+            used.update(Path(folder).parents)
+            used.add(Path(folder))
         return used
 
 

@@ -38,6 +38,7 @@ from streamops.media.ingest.continuity import Continuity
 from streamops.media.ingest.llhls.playlist import segment_number
 
 FOLLOW_POLL_SECONDS = 0.5
+RELEASING_POLL_SECONDS = 0.1
 COPIES_AT_ONCE = 4  # segment files fetched from the predecessor at a time
 FILE_BYTES_MAX = 256 * 1024 * 1024  # a segment larger than this is not one of ours
 ASK_TIMEOUT = aiohttp.ClientTimeout(total=10)
@@ -184,7 +185,8 @@ class Handover:
                 if state.release == "released":
                     self.log.info("handover: the predecessor released; its window is ours to continue")
                     return
-                await asyncio.sleep(FOLLOW_POLL_SECONDS)
+                # Releasing: its encoder is being cut and retries now; take it as soon as released.
+                await asyncio.sleep(RELEASING_POLL_SECONDS if state.release else FOLLOW_POLL_SECONDS)
 
     async def _read_state(self, http: aiohttp.ClientSession, base: str) -> HandoverState:
         async with http.get(base + HANDOVER_STATE_PATH, headers=self.credential(), timeout=ASK_TIMEOUT) as resp:

@@ -41,6 +41,7 @@ class Outputs:
         self.config, self.served, self.meter, self.sessions_dir = config, served, meter, sessions_dir
         self.running, self.on_air_changed, self.log = running, on_air_changed, log
         self.continuity = Continuity(config, served, log)
+        self._served_dirs: list[Path] = []  # session directories holding served segments at the last prune
         self.screenshot = Path(config.media_dir) / "screenshot.jpg"
 
     def go_on_air(self, session: Session, feed: FeedHub, transcoded: FeedHub) -> None:
@@ -60,16 +61,21 @@ class Outputs:
         self.continuity.go_on_air(session.dir, session.packagers)
         served.dir, served.packagers, served.facts = session.dir, session.packagers, session.facts
         self.on_air_changed()
-        self.prune()
+        self.prune(everything=True)
 
-    def prune(self) -> None:
-        """Remove the directories of sessions that neither run nor hold a segment still served."""
-        in_use = {s.dir for s in (*self.running(),) if s is not None} | self.continuity.directories_in_use()
+    def prune(self, everything: bool = False) -> None:
+        """Remove the directories of sessions that neither run nor hold a segment still served:
+        at a switch every such one; else only those whose last served segment left the window (a
+        session starting, say a WHIP publisher's, has a directory before it is anyone's)."""
+        used = self.continuity.directories_in_use()
+        in_use = {s.dir for s in (*self.running(),) if s is not None} | used
         if self.served.dir is not None:
             in_use.add(self.served.dir)
-        for directory in self.sessions_dir.iterdir():
+        candidates = list(self.sessions_dir.iterdir()) if everything else self._served_dirs
+        for directory in candidates:
             if directory not in in_use:
                 shutil.rmtree(directory, ignore_errors=True)
+        self._served_dirs = [d for d in used if d.parent == self.sessions_dir]
 
     async def continuity_loop(self, stopping: asyncio.Event) -> None:
         """The served timelines take each segment as it is written, viewers or not (go_on_air takes

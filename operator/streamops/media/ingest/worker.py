@@ -256,7 +256,8 @@ class IngestWorker:
 
     def _running(self) -> Iterable[Session | None]:
         """The sessions that may still serve or become live (their directories stay)."""
-        return (self.sessions.current, self.rtmp_sessions.standby, self.on_air.relay, *self.sessions.listeners)
+        whip = self.webrtc.whip.session
+        return (self.sessions.current, self.rtmp_sessions.standby, self.on_air.relay, whip, *self.sessions.listeners)
 
     def _on_air_changed(self) -> None:
         self.webrtc.on_air_changed()

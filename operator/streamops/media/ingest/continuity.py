@@ -131,7 +131,8 @@ class Continuity:
             stamp = (str(path), stat.st_mtime_ns, stat.st_size)
             if self._stamps.get(key) == stamp:
                 return timeline
-            parsed = parse_source(path.read_text())
+            after = timeline.last if timeline.source == str(self.dir) else None
+            parsed = parse_source(path.read_text(), after)
         except (OSError, ValueError):
             return timeline  # not written yet (or being replaced: a rename, read again next time)
         self._stamps[key] = stamp

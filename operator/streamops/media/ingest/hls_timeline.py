@@ -83,9 +83,46 @@ class Timeline:
         return None
 
 
-def parse_source(text: str) -> SourcePlaylist:
+def parse_source(text: str, after: int | None = None) -> SourcePlaylist:
     """The segments of a media playlist FFmpeg's hls muxer wrote (or a predecessor served). ValueError
-    for text that is not one (a playlist being replaced is renamed into place: never half-written)."""
+    for text that is not one (a playlist being replaced is renamed into place: never half-written).
+    `after`: only the segments numbered above it are wanted: the head and the tail are read, not the
+    whole window (a 4 h DVR of 2 s segments lists 7200, read again at every new segment)."""
+    if after is not None:
+        tail = _tail(text, after)
+        if tail is not None:
+            return tail
+    return _parsed(text)
+
+
+def _tail(text: str, after: int) -> SourcePlaylist | None:
+    """parse_source(text, after), or None when the whole playlist is to be read anyway."""
+    first_segment = min((i for i in (text.find("\n#EXTINF:"), text.find("\n#EXT-X-PROGRAM-DATE-TIME:")) if i >= 0),
+                        default=len(text))  # fmt: skip
+    head = _parsed(text[:first_segment])
+    sequence = _sequence(text[:first_segment])
+    total = text.count("\n#EXTINF:")
+    wanted = sequence + total - 1 - after
+    if wanted <= 0:
+        return replace(head, ended=text.rstrip().endswith("#EXT-X-ENDLIST"))
+    if wanted >= total:
+        return None
+    cut = len(text)
+    for _ in range(wanted + 1):  # to the last segment not wanted
+        cut = text.rfind("\n#EXTINF:", 0, cut)
+    uri_end = text.find("\n", text.find("\n", cut + 1) + 1)  # its EXTINF line, then its URI line
+    rest = _parsed(f"#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:{sequence + total - wanted}\n{text[uri_end:]}")
+    return replace(rest, init_name=head.init_name)
+
+
+def _sequence(head: str) -> int:
+    for line in head.splitlines():
+        if line.startswith("#EXT-X-MEDIA-SEQUENCE:"):
+            return decimal(line.partition(":")[2].strip()) or 0
+    return 0
+
+
+def _parsed(text: str) -> SourcePlaylist:
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     if not lines or lines[0] != "#EXTM3U":
         raise ValueError("not a playlist")

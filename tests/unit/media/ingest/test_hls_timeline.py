@@ -4,6 +4,8 @@ sessions' playlists and the numbers, discontinuities and init URIs served."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from streamops.media.ingest.hls_timeline import (
     SEGMENTS_KEPT_BEYOND_WINDOW,
     SourcePlaylist,
@@ -120,3 +122,23 @@ def test_an_ended_playlist_ends_until_the_next_session_appends():
     timeline = extend(Timeline(window=5), "a", "/s/a", source(1, 2, ended=True), ".ts")
     assert timeline.ended
     assert not extend(timeline, "b", "/s/b", source(1, 1), ".ts").ended
+
+
+@given(
+    first=st.integers(0, 2_000_000_000),
+    count=st.integers(0, 12),
+    dated=st.booleans(),
+    ended=st.booleans(),
+    after=st.integers(-3, 15),
+)
+def test_reading_only_the_tail_finds_what_reading_it_all_finds(first, count, dated, ended, after):
+    lines = ["#EXTM3U", "#EXT-X-VERSION:7", "#EXT-X-TARGETDURATION:2", f"#EXT-X-MEDIA-SEQUENCE:{first}",
+             '#EXT-X-MAP:URI="init.mp4"']  # fmt: skip
+    for n in range(count):
+        lines += [f"#EXT-X-PROGRAM-DATE-TIME:2026-11-29T21:00:{n:02d}.000+0000"] if dated else []
+        lines += [f"#EXTINF:{1 + n / 100:.6f},", f"seg-{first + n}.m4s"]
+    text = "\n".join(lines + (["#EXT-X-ENDLIST"] if ended else [])) + "\n"
+    whole = parse_source(text)
+    tail = parse_source(text, first + after)
+    assert tail.segments == tuple(s for s in whole.segments if s.number > first + after)
+    assert (tail.init_name, tail.ended) == (whole.init_name, whole.ended)

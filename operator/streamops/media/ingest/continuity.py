@@ -38,6 +38,7 @@ from streamops.media.ingest.hls_timeline import (
     begin,
     extend,
     parse_source,
+    unseen_from,
 )
 from streamops.media.ingest.llhls.packager import Continued, LlHlsPackager
 from streamops.media.ingest.llhls.playlist import INIT_URI, segment_uri
@@ -194,7 +195,7 @@ class Continuity:
                 already = parse_source(path.read_text()).segments
             except (OSError, ValueError):
                 pass  # a new session: nothing written yet
-            self.standard[key] = begin(timeline, str(directory), already)
+            self.standard[key] = begin(timeline, str(directory), unseen_from(timeline, already))
         self.served.packagers = packagers
         for name, packager in packagers.items():
             self._rebase(name, packager, str(directory))

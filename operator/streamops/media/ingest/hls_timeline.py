@@ -12,12 +12,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 
 from streamops.contract.decimal_text import decimal
 
 # Files of segments that left the window stay this many segments longer: a player that loaded the
 # playlist just before still fetches them (as FFmpeg's hls_delete_threshold and the packager keep).
 SEGMENTS_KEPT_BEYOND_WINDOW = 2
+# A segment starting this little before the last served one ends still counts as after it
+# (program date times are written to the millisecond, each session's from its own clock reading).
+DATE_SLACK_SECONDS = 0.25
 SEGMENT_PREFIX = "seg-"
 INIT_PREFIX = "init-"
 
@@ -110,7 +114,10 @@ def _tail(text: str, after: int) -> SourcePlaylist | None:
     cut = len(text)
     for _ in range(wanted + 1):  # to the last segment not wanted
         cut = text.rfind("\n#EXTINF:", 0, cut)
-    uri_end = text.find("\n", text.find("\n", cut + 1) + 1)  # its EXTINF line, then its URI line
+    uri_end = cut + 1
+    while text.startswith("#", uri_end):  # its tags (FFmpeg writes EXTINF, then the date), then its URI
+        uri_end = text.find("\n", uri_end) + 1
+    uri_end = text.find("\n", uri_end)
     rest = _parsed(f"#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:{sequence + total - wanted}\n{text[uri_end:]}")
     return replace(rest, init_name=head.init_name)
 
@@ -162,6 +169,34 @@ def _attribute(line: str, name: str) -> str | None:
     start += len(marker)
     end = line.find('"', start)
     return line[start:end] if end > start else None
+
+
+def unseen_from(timeline: Timeline, written: Sequence[SourceSegment]) -> tuple[SourceSegment, ...]:
+    """Of the segments a session going on air wrote before (while another was served), those the
+    viewers had the time of already: each that begins before the last served segment ends (by
+    their program date times; all of them without dates; none when nothing was served yet). The
+    later ones are served: no gap."""
+    if not timeline.segments:
+        return ()
+    last = timeline.segments[-1]
+    end = _date(last.program_date_time)
+    if end is None:
+        return tuple(written)
+    end += timedelta(seconds=last.duration - DATE_SLACK_SECONDS)
+    seen = 0
+    for s in written:
+        start = _date(s.program_date_time)
+        if start is not None and start >= end:
+            break
+        seen += 1
+    return tuple(written[:seen])
+
+
+def _date(text: str | None) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text) if text else None
+    except ValueError:
+        return None
 
 
 def begin(

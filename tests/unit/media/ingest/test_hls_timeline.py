@@ -14,6 +14,7 @@ from streamops.media.ingest.hls_timeline import (
     begin,
     extend,
     parse_source,
+    unseen_from,
 )
 
 FFMPEG = """#EXTM3U
@@ -128,17 +129,30 @@ def test_an_ended_playlist_ends_until_the_next_session_appends():
     first=st.integers(0, 2_000_000_000),
     count=st.integers(0, 12),
     dated=st.booleans(),
+    date_first=st.booleans(),
     ended=st.booleans(),
     after=st.integers(-3, 15),
 )
-def test_reading_only_the_tail_finds_what_reading_it_all_finds(first, count, dated, ended, after):
+def test_reading_only_the_tail_finds_what_reading_it_all_finds(first, count, dated, date_first, ended, after):
     lines = ["#EXTM3U", "#EXT-X-VERSION:7", "#EXT-X-TARGETDURATION:2", f"#EXT-X-MEDIA-SEQUENCE:{first}",
              '#EXT-X-MAP:URI="init.mp4"']  # fmt: skip
     for n in range(count):
-        lines += [f"#EXT-X-PROGRAM-DATE-TIME:2026-11-29T21:00:{n:02d}.000+0000"] if dated else []
-        lines += [f"#EXTINF:{1 + n / 100:.6f},", f"seg-{first + n}.m4s"]
+        date = [f"#EXT-X-PROGRAM-DATE-TIME:2026-11-29T21:00:{n:02d}.000+0000"] if dated else []
+        extinf = [f"#EXTINF:{1 + n / 100:.6f},"]  # FFmpeg 7.1 writes it before the date
+        lines += [*date, *extinf] if date_first else [*extinf, *date]
+        lines.append(f"seg-{first + n}.m4s")
     text = "\n".join(lines + (["#EXT-X-ENDLIST"] if ended else [])) + "\n"
     whole = parse_source(text)
     tail = parse_source(text, first + after)
     assert tail.segments == tuple(s for s in whole.segments if s.number > first + after)
     assert (tail.init_name, tail.ended) == (whole.init_name, whole.ended)
+
+
+def test_a_session_going_on_air_serves_what_it_wrote_after_the_last_served_segment_ended():
+    dated = SourcePlaylist(tuple(SourceSegment(1 + n, 2.0, f"seg-{1 + n}.ts", f"2026-11-29T21:00:{2 * n:02d}.000Z")
+                                 for n in range(3)))  # fmt: skip
+    relay = extend(Timeline(window=10), "relay", "/s/relay", dated, ".ts")  # served up to 21:00:06
+    written = tuple(SourceSegment(50 + n, 2.0, "x.ts", f"2026-11-29T21:00:0{1 + 2 * n}.000Z") for n in range(4))
+    assert [s.number for s in unseen_from(relay, written)] == [50, 51, 52], "begin before 21:00:06"
+    assert unseen_from(relay, [SourceSegment(9, 2.0, "x.ts")]) == (SourceSegment(9, 2.0, "x.ts"),), "no date"
+    assert unseen_from(Timeline(window=3), written) == (), "nothing served yet: all of it is news"

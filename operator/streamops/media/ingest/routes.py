@@ -344,30 +344,30 @@ async def blocking_playlist(
     packager = continuity.packagers[rendition]
     if msn is None:
         return await packager.playlist(None, None, skip), packager
-    deadline = asyncio.get_running_loop().time() + packager.blocking_timeout()
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + packager.blocking_timeout()
     while True:
-        switched = asyncio.ensure_future(continuity.switched.wait())
+        switch = continuity.switched  # set (and replaced) when another session goes on air
+        waiter = asyncio.ensure_future(switch.wait())
         answer = asyncio.ensure_future(packager.playlist(msn, part, skip))
         try:
-            remaining = max(0.0, deadline - asyncio.get_running_loop().time())
-            await asyncio.wait({switched, answer}, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            switched.cancel()
-        if answer.done():
-            text = answer.result()  # PlaylistRequestError propagates (HTTP 400)
-            if text is None and packager.ended and not switched.done():
+            await asyncio.wait(
+                {waiter, answer}, timeout=max(0.0, deadline - loop.time()), return_when="FIRST_COMPLETED"
+            )
+            if answer.done() and answer.result() is None and packager.ended and not switch.is_set():
                 # Between sessions: the next one's packager goes on with the numbers.
                 with contextlib.suppress(TimeoutError):
-                    remaining = max(0.0, deadline - asyncio.get_running_loop().time())
-                    await asyncio.wait_for(asyncio.shield(switched), remaining)
-            if text is not None or not switched.done():
-                return text, packager
-        else:
-            answer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await answer
-            if not switched.done():
-                return None, packager
+                    await asyncio.wait_for(asyncio.shield(waiter), max(0.0, deadline - loop.time()))
+        finally:  # answer.result() raises PlaylistRequestError (HTTP 400) through here
+            waiter.cancel()
+            if not answer.done():
+                answer.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await answer
+        if not answer.cancelled() and (answer.result() is not None or not switch.is_set()):
+            return answer.result(), packager
+        if not switch.is_set() or loop.time() >= deadline:
+            return None, packager
         packager = continuity.packagers.get(rendition, packager)
 
 

@@ -200,7 +200,10 @@ class LlHlsPackager:
 
     def has(self, msn: int, part: int | None) -> bool:
         """The playlist lists segment `msn` (part `part`, or one after it) already."""
-        if self.earlier and msn <= self.earlier[-1].number and part is None:
+        if self.earlier and msn <= self.earlier[-1].number:
+            # An earlier session's complete segment (a part of it: the segment has it all). Also
+            # what a handover's successor answers, from the mirrored window, while the Services
+            # send a player to either ingest: no 503 for a part only the predecessor listed.
             return True
         for s in reversed(self.segments):
             if s.msn < msn:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 import urllib.error
 import urllib.request
@@ -56,16 +57,19 @@ class Pair:
         return body.decode() if code == 200 else None
 
     def serves_session(self, kind: str) -> bool:
-        """The primary's playlist is the newest `kind` session's (rtmp: its own; backup: the relay),
-        with media in it."""
+        """The primary's playlist goes on with the newest `kind` session's segments (rtmp: its own;
+        backup: the relay): its last segment is that session's last, by its program date time (the
+        served playlist numbers segments across sessions: media/ingest/continuity.py)."""
         dirs = sorted((self.primary.workdir / "media" / "sessions").glob(f"*-{kind}"))
         served = self.served_playlist()
         if not dirs or served is None or "#EXTINF" not in served:
             return False
         try:
-            return served == (dirs[-1] / "cmaf" / "index.m3u8").read_text()
+            own = (dirs[-1] / "cmaf" / "index.m3u8").read_text()
         except FileNotFoundError:
             return False
+        dates = [re.findall(r"#EXT-X-PROGRAM-DATE-TIME:(\S+)", text) for text in (served, own)]
+        return bool(dates[1]) and dates[0][-1:] == dates[1][-1:]
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import itertools
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -121,6 +122,8 @@ WHEP_PATH = "/whep"  # POST an offer; the session resource below it
 HANDOVER_FOLLOW_PATH = "/handover/follow"  # POST HandoverFollow to the successor
 HANDOVER_STATE_PATH = "/handover/state"  # GET on the predecessor: HandoverState (the successor reads it)
 HANDOVER_RELEASE_PATH = "/handover/release"  # POST to the predecessor: stop taking media, keep serving
+# GET on the predecessor: a file its HandoverState lists, at <variant>/<rendition or ->/<name>.
+HANDOVER_FILES_PATH = "/handover/files"
 # A request sent by an edge to its origin carries this header (the edge's Pod name): served, not a viewer.
 EDGE_HEADER = "X-Streamops-Edge"
 
@@ -598,8 +601,69 @@ class HandoverFollow(WorkerConfig):
     predecessor_pod: str = Field(description="The predecessor Pod's name (logs, status).", max_length=253)
 
 
-HandoverPhase = Literal["following", "caught-up", "on-air", "failed"]
+# A served playlist's segments in a HandoverState: the longest DVR window (14400 s of 1 s segments)
+# and the few kept beyond it, rounded up.
+HANDOVER_SEGMENTS_MAX = 16384
+HANDOVER_PLAYLISTS_MAX = 32  # both variants of the longest ladder, with room
+HANDOVER_STATE_VERSION = 1
 ReleasePhase = Literal["releasing", "released"]
+HandoverVariant = Literal["cmaf", "ts"]
+
+
+class HandoverSegment(WorkerConfig):
+    """One segment a predecessor serves, as its successor must serve it: same number, same URI
+    (relative to the playlist), same bytes (read from the predecessor's internal face)."""
+
+    number: int = Field(ge=0)
+    duration: float = Field(ge=0, le=3600)
+    uri: str = Field(max_length=64, pattern=r"^seg-[0-9]+\.(ts|m4s)$")
+    discontinuity: bool = False
+    discontinuity_sequence: int = Field(ge=0)
+    program_date_time: str | None = Field(default=None, max_length=40, pattern=r"^[0-9][0-9T:.+Z-]*$")
+    init_uri: str | None = Field(default=None, max_length=64, pattern=r"^init-[0-9]+\.mp4$")
+
+
+class HandoverPlaylist(WorkerConfig):
+    """One served media playlist: a standard HLS variant's (FFmpeg's, continued across sessions) or
+    LL-HLS's complete segments (`low_latency`); `rendition` "" without a ladder."""
+
+    variant: HandoverVariant
+    rendition: str = Field(default="", max_length=63, pattern=r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$")
+    low_latency: bool = False
+    segments: list[HandoverSegment] = Field(default_factory=list, max_length=HANDOVER_SEGMENTS_MAX)
+    next_number: int | None = Field(default=None, ge=0, description="The number its next segment gets.")
+    next_part: int | None = Field(default=None, ge=0, description="LL-HLS: the number its next part gets.")
+    ended: bool = False
+
+    @model_validator(mode="after")
+    def _numbers_go_on(self) -> HandoverPlaylist:
+        numbers = [s.number for s in self.segments]
+        if any(b != a + 1 for a, b in itertools.pairwise(numbers)):
+            raise ValueError("segment numbers must go on one by one")
+        if numbers and self.next_number is not None and self.next_number <= numbers[-1]:
+            raise ValueError("nextNumber must follow the last segment")
+        return self
+
+
+class HandoverState(WorkerConfig):
+    """GET HANDOVER_STATE_PATH on a predecessor: what it serves, for its successor to mirror and
+    continue (docs/design/handover.md). Unknown fields and other versions are refused: a successor
+    mirrors nothing it does not understand."""
+
+    version: Literal[1] = 1
+    playlists: list[HandoverPlaylist] = Field(default_factory=list, max_length=HANDOVER_PLAYLISTS_MAX)
+    dash: None = Field(
+        default=None,
+        description="DASH is not continued: each session's MPD starts anew (docs/design/handover.md, DASH).",
+    )
+    multivariant: str | None = Field(
+        default=None, max_length=16384, description="The multivariant playlist of a ladder (both variants')."
+    )
+    live: bool = Field(default=False, description="Its own media flows now.")
+    release: ReleasePhase | None = None
+
+
+HandoverPhase = Literal["following", "caught-up", "on-air", "failed"]
 
 
 class HandoverReport(WorkerStatus):

@@ -234,8 +234,9 @@ class Clipper:
         if any(s.discontinuity for s in segments[1:]):
             # Another session's media (a reconnect, a switch to the backup): its timestamps start over.
             raise ClipRefused("ClipFailed", "the range spans a discontinuity (a publisher reconnect): cut it in two")
-        uris = ([playlist.init_uri] if playlist.init_uri else []) + [s.uri for s in segments]
-        joined = work / ("joined.mp4" if playlist.init_uri else "joined.ts")
+        init = segments[0].init_uri  # its session's (the ingest's playlist goes on across sessions)
+        uris = ([init] if init else []) + [s.uri for s in segments]
+        joined = work / ("joined.mp4" if init else "joined.ts")
         # MPEG-TS segments concatenate; so do an init segment and its fragments. In order, with at
         # most PARALLEL_DOWNLOADS in flight or waiting to be written: a 4 h clip never sits in memory.
         in_flight: deque[asyncio.Task[bytes]] = deque()

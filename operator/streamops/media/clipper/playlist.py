@@ -16,6 +16,8 @@ class Segment:
     start: datetime  # wall clock of its first frame
     duration: float  # seconds (EXTINF)
     discontinuity: bool = False  # an EXT-X-DISCONTINUITY precedes it
+    # The EXT-X-MAP in force (CMAF): each session's own once the ingest serves its earlier sessions.
+    init_uri: str | None = None
 
     @property
     def end(self) -> datetime:
@@ -79,7 +81,8 @@ def parse_media_playlist(text: str, url: str) -> MediaPlaylist:
                 if not segments:
                     raise PlaylistError("the playlist has no EXT-X-PROGRAM-DATE-TIME: its media has no wall clock")
                 pending_date = segments[-1].end
-            segments.append(Segment(urljoin(url, line), pending_date, pending_duration, discontinuity))
+            segment = Segment(urljoin(url, line), pending_date, pending_duration, discontinuity, init_uri)
+            segments.append(segment)
             pending_date, pending_duration, discontinuity = None, None, False
     return MediaPlaylist(tuple(segments), init_uri, ended)
 

@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry
 
 from streamops.contract.ingest import IngestConfig, IngestStatus
 from streamops.contract.worker_credential import CredentialCheck
+from streamops.media.ingest.handover import Handover, add_handover_routes
 from streamops.media.ingest.key_bearing import https_only
 from streamops.media.ingest.load_caps import LoadCaps
 from streamops.media.ingest.on_air import OnAir
@@ -77,6 +78,9 @@ class Served(Protocol):
     def loopback_host(self) -> str: ...
 
     @property
+    def handover(self) -> Handover: ...
+
+    @property
     def accepting(self) -> bool:
         """Readiness (/readyz)."""
         ...
@@ -101,7 +105,10 @@ def faces(parts: Served, handlers: asyncio.AbstractEventLoop | None = None) -> t
     public = public_app(ready, caps.public_middleware, [https, *on_worker])
     add_webrtc_routes(public, media_prefixes(config), webrtc, gate.guard, gate.client)
     screenshot = parts.outputs.screenshot
-    add_playback_routes(public, config, gate, parts.served, screenshot, webrtc.ice_servers, parts.page_settings)
+    continuity = parts.outputs.continuity
+    add_playback_routes(
+        public, config, gate, parts.served, screenshot, webrtc.ice_servers, parts.page_settings, continuity
+    )
     # What the operator and the stream's own workers read and send: nothing here is playback, so
     # no CORS (a web page never reads it) and no playback gate (none of it is reachable from
     # outside the cluster's pod network: an internal ClusterIP Service carries it). Every route
@@ -115,4 +122,5 @@ def faces(parts: Served, handlers: asyncio.AbstractEventLoop | None = None) -> t
     add_viewers_route(internal, gate)
     add_switch_route(internal, config, parts.read_key, parts.overlays)
     add_player_settings_route(internal, parts.page_settings)
+    add_handover_routes(internal, parts.handover)
     return public, internal

@@ -16,10 +16,13 @@ from streamops.contract.ingest import IngestConfig
 from streamops.media.feed_access import FeedAccess
 from streamops.media.ffmpeg import FfmpegProcess
 from streamops.media.ingest.commands import hls_variants, master_playlist, renditions, screenshot_command
+from streamops.media.ingest.continuity import Continuity
 from streamops.media.ingest.feed import FeedHub
 from streamops.media.ingest.served_media import ServedMedia
 from streamops.media.ingest.session import LiveMeter, Session
 from streamops.redaction import Redactor
+
+CONTINUITY_SECONDS = 0.5  # how often the served HLS timelines read the session's playlists without viewers
 
 
 class Outputs:
@@ -37,6 +40,8 @@ class Outputs:
         `on_air_changed`: what is served changed (WebRTC's feeder follows it)."""
         self.config, self.served, self.meter, self.sessions_dir = config, served, meter, sessions_dir
         self.running, self.on_air_changed, self.log = running, on_air_changed, log
+        self.continuity = Continuity(config, served, log)
+        self._served_dirs: list[Path] = []  # session directories holding served segments at the last prune
         self.screenshot = Path(config.media_dir) / "screenshot.jpg"
 
     def go_on_air(self, session: Session, feed: FeedHub, transcoded: FeedHub) -> None:
@@ -51,12 +56,35 @@ class Outputs:
         served.feed, served.transcoded_feed = feed, transcoded
         self.write_master_playlists(session)
         self.meter.reset()
+        # The served HLS goes on from the session before (continuity.py): its last segments taken,
+        # the new one's numbered after them.
+        self.continuity.go_on_air(session.dir, session.packagers)
         served.dir, served.packagers, served.facts = session.dir, session.packagers, session.facts
         self.on_air_changed()
-        in_use = {s.dir for s in (session, *self.running()) if s is not None}
-        for directory in self.sessions_dir.iterdir():
+        self.prune(everything=True)
+
+    def prune(self, everything: bool = False) -> None:
+        """Remove the directories of sessions that neither run nor hold a segment still served:
+        at a switch every such one; else only those whose last served segment left the window (a
+        session starting, say a WHIP publisher's, has a directory before it is anyone's)."""
+        used = self.continuity.directories_in_use()
+        in_use = {s.dir for s in (*self.running(),) if s is not None} | used
+        if self.served.dir is not None:
+            in_use.add(self.served.dir)
+        candidates = list(self.sessions_dir.iterdir()) if everything else self._served_dirs
+        for directory in candidates:
             if directory not in in_use:
                 shutil.rmtree(directory, ignore_errors=True)
+        self._served_dirs = [d for d in used if d.parent == self.sessions_dir]
+
+    async def continuity_loop(self, stopping: asyncio.Event) -> None:
+        """The served timelines take each segment as it is written, viewers or not (go_on_air takes
+        a session's last ones at a switch), and earlier sessions' files go as they leave the window."""
+        while not stopping.is_set():
+            self.continuity.refresh_all()
+            self.prune()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), timeout=CONTINUITY_SECONDS)
 
     def write_master_playlists(self, session: Session) -> None:
         """The multivariant playlist of each HLS flavour of a transcoded `session` (none without

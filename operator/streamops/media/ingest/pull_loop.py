@@ -7,6 +7,7 @@ Why: docs/design/rtsp-pull.md, egress.md.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from pathlib import Path
@@ -22,6 +23,8 @@ from streamops.media.ingest.session import Session
 from streamops.media.ingest.sessions import OwnSessions
 from streamops.redaction import Redactor
 
+HELD_POLL_SECONDS = 0.1  # how soon a held pull starts once taken again
+
 
 class PullLoop:
     def __init__(
@@ -34,6 +37,9 @@ class PullLoop:
         self.deactivated_reason: str | None = None
         self.index = 0
         self.failure: PullFailure | None = None  # the last pull attempt that gave no media
+        # A handover's predecessor once released, or its successor while it follows: no pulling
+        # (and no inactivity counted) until it is taken again.
+        self.held = False
 
     async def run(self, stopping: asyncio.Event) -> None:
         pull = self.config.source.pull
@@ -49,6 +55,11 @@ class PullLoop:
         self.sessions.last_media = time.monotonic()
         failures_in_a_row = 0
         while not stopping.is_set():
+            if self.held:
+                self.sessions.last_media = time.monotonic()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stopping.wait(), HELD_POLL_SECONDS)
+                continue
             if time.monotonic() - self.sessions.last_media > pull.inactivity_timeout_seconds:
                 self.active = False
                 self.deactivated_reason = f"no data for {pull.inactivity_timeout_seconds} s from any pull URL"

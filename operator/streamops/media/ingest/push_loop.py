@@ -35,6 +35,7 @@ class PushListeners:
         """`read_key`: the stream key now (None without one), read again on each round (rotation)."""
         self.config, self.sessions, self.rtmp, self.private_dir = config, sessions, rtmp, private_dir
         self.read_key, self.redact, self.log = read_key, redact, log
+        self.closed = False  # a handover's released predecessor: no new listener
 
     def listener(self, protocol: PushProtocol, key: bytes | None) -> Session | None:
         if protocol == "rtmp":
@@ -64,7 +65,7 @@ class PushListeners:
         try:
             while not stopping.is_set():
                 key = self.read_key()
-                if self.sessions.current is None:
+                if self.sessions.current is None and not self.closed:
                     for protocol in listener_protocols(push.protocols):
                         if protocol not in running and (session := self.listener(protocol, key)) is not None:
                             running[protocol] = (session, asyncio.create_task(self.rtmp.run_session(session)))

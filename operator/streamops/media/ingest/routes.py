@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -40,6 +41,7 @@ from streamops.contract.ingest import (
 from streamops.contract.playback_token import Refusal
 from streamops.media.ingest import cache_headers
 from streamops.media.ingest.commands import DASH_CLOCK_URL, LL_VARIANT, ll_renditions, renditions
+from streamops.media.ingest.continuity import Continuity
 from streamops.media.ingest.dash_chunks import GrowingSegments
 from streamops.media.ingest.dash_chunks import is_segment as is_dash_segment
 from streamops.media.ingest.feed import FeedHub
@@ -140,11 +142,15 @@ def add_playback_routes(
     screenshot: Path,
     ice_servers: IceServersFile,
     page_settings: PageSettings | None = None,
+    continuity: Continuity | None = None,
 ) -> None:
     """HLS, DASH, the screenshot, the clock and the player page at each of media_prefixes() and under
     its token segment, through the playback gate; `ice_servers`: the player pages' STUN/TURN servers;
-    `page_settings`: the page's projection now (POST /player-settings; None: regular)."""
-    files = MediaFiles(config, served, screenshot)
+    `page_settings`: the page's projection now (POST /player-settings; None: regular); `continuity`:
+    the HLS served across sessions (the worker's; None: one of its own)."""
+    files = MediaFiles(
+        config, served, screenshot, continuity or Continuity(config, served, logging.getLogger("ingest"))
+    )
     guard = gate.guard
     hls = gate.guard_by_name(hls_kind, files.hls)
     dash = gate.guard_by_name(dash_kind, files.dash)
@@ -185,14 +191,16 @@ def page_options(
 # Video codecs FFmpeg 7.1 writes into no standard MPEG-TS (AV1: AOM's carriage is not implemented;
 # the workers' own feed labels it privately, hack/ffmpeg/patches/mpegts-av1-feed.patch).
 CODECS_WITHOUT_MPEGTS = frozenset({"av1"})
+LEGACY_INIT = "init.mp4"  # FFmpeg's name of a session's init segment (the served playlists name init-<n>.mp4)
 MPEGTS_REFUSED = "the source's video is {codec}, which HLS carries in fMP4 only: play hls/cmaf/index.m3u8"
 
 
 class MediaFiles:
     """The HLS, DASH and screenshot handlers: what they serve is `served`'s at each request."""
 
-    def __init__(self, config: IngestConfig, served: ServedMedia, screenshot: Path) -> None:
+    def __init__(self, config: IngestConfig, served: ServedMedia, screenshot: Path, continuity: Continuity) -> None:
         self.config, self.served, self.screenshot_path = config, served, screenshot
+        self.continuity = continuity
         self.allowed_renditions = {r.name for r in renditions(config)}
         self.ll_names = set(ll_renditions(config))
         self.growing = GrowingSegments()  # low-latency DASH's segments being written
@@ -200,21 +208,53 @@ class MediaFiles:
     async def hls(self, request: web.Request) -> web.StreamResponse:
         variant, name = request.match_info["variant"], request.match_info["name"]
         rendition = request.match_info.get("rendition")
-        served_dir = self.served.dir
-        if served_dir is None or variant not in ("cmaf", "ts") or "/" in name or name.startswith("."):
+        if variant not in ("cmaf", "ts") or "/" in name or name.startswith("."):
             raise web.HTTPNotFound()
         if rendition is not None and rendition not in self.allowed_renditions:
             raise web.HTTPNotFound()
         if variant == "ts" and not self.allowed_renditions and self.served.facts.video_codec in CODECS_WITHOUT_MPEGTS:
             raise web.HTTPConflict(text=MPEGTS_REFUSED.format(codec=self.served.facts.video_codec))
+        continuity = self.continuity
         if variant == LL_VARIANT and (rendition or "") in self.ll_names:
-            packager = self.served.packagers.get(rendition or "")
-            if packager is not None:
-                return await low_latency_hls(request, packager, name)
-        path = served_dir / variant / (rendition or "") / name
-        if name.endswith(".m3u8") and wants_durations(request.query):
+            if (rendition or "") in continuity.packagers:
+                return await low_latency_hls(request, continuity, rendition or "", name)
+            raise web.HTTPNotFound()
+        key = (variant, rendition or "")
+        if key in continuity.standard:
+            return self.continued(request, key, name)
+        # The multivariant playlist of a ladder: the session on air's (or a predecessor's).
+        if name != "index.m3u8":
+            raise web.HTTPNotFound()
+        if self.served.dir is None:
+            if continuity.multivariant is None:
+                raise web.HTTPNotFound()
+            return web.Response(body=continuity.multivariant.encode(), headers={"Content-Type": CONTENT_TYPES[".m3u8"]})
+        path = self.served.dir / variant / name
+        if wants_durations(request.query):
             return playlist_with_durations(path)
         if not path.is_file():
+            raise web.HTTPNotFound()
+        return media_file(path)
+
+    def continued(self, request: web.Request, key: tuple[str, str], name: str) -> web.StreamResponse:
+        """A standard variant's media playlist across sessions (continuity.py), or a file it lists."""
+        continuity = self.continuity
+        if name == "index.m3u8":
+            served = continuity.playlist(key)
+            if served is None:
+                raise web.HTTPNotFound()
+            text, modified = served
+            if wants_durations(request.query):
+                text = with_durations(text)
+            response = web.Response(body=text.encode(), headers={"Content-Type": CONTENT_TYPES[".m3u8"]})
+            response.last_modified = modified
+            return response
+        if name == LEGACY_INIT and continuity.dir is not None:
+            # Players and tests that ask for the session's own init segment by FFmpeg's name.
+            path: Path | None = continuity.dir / key[0] / key[1] / name
+        else:
+            path = continuity.file(key, name)
+        if path is None or not path.is_file():
             raise web.HTTPNotFound()
         return media_file(path)
 
@@ -256,15 +296,20 @@ def dash_kind(name: str) -> RequestKind:
     return RequestKind.MANIFEST if name.endswith(".mpd") else RequestKind.DASH
 
 
-async def low_latency_hls(request: web.Request, packager: LlHlsPackager, name: str) -> web.StreamResponse:
+async def low_latency_hls(
+    request: web.Request, continuity: Continuity, rendition: str, name: str
+) -> web.StreamResponse:
     """LL-HLS: the playlist (blocking reload: _HLS_msn, _HLS_part; delta: _HLS_skip), parts from
-    memory (the preload-hinted one once written), segments and the init segment from disk."""
+    memory (the preload-hinted one once written), segments and the init segment from disk; the
+    earlier sessions' segments and init segments from theirs (continuity.py)."""
+    packager = continuity.packagers[rendition]
     if name == "index.m3u8":
         try:
             msn, part = (_query_int(request, key) for key in ("_HLS_msn", "_HLS_part"))
             if part is not None and msn is None:
                 raise PlaylistRequestError("_HLS_part without _HLS_msn")
-            text = await packager.playlist(msn, part, skip=request.query.get("_HLS_skip") in ("YES", "v2"))
+            skip = request.query.get("_HLS_skip") in ("YES", "v2")
+            text, packager = await blocking_playlist(continuity, rendition, msn, part, skip)
         except PlaylistRequestError as e:
             raise web.HTTPBadRequest(text=str(e)) from None
         if text is None:
@@ -274,19 +319,56 @@ async def low_latency_hls(request: web.Request, packager: LlHlsPackager, name: s
         response = web.Response(text=text, content_type="application/vnd.apple.mpegurl")
         response.last_modified = packager.updated_at  # as FileResponse gives the standard playlists
         return response
-    if name == INIT_URI:
-        if packager.init is None:
-            raise web.HTTPNotFound()
+    if name in (INIT_URI, packager.init_uri) and packager.init is not None:
         return web.Response(body=packager.init.data, content_type="video/mp4")
     if (number := part_number(name)) is not None:
         body = await packager.part(number)
         if body is None:
             raise web.HTTPNotFound()
         return web.Response(body=body, content_type="video/iso.segment")
+    earlier = continuity.file(("cmaf", rendition), name)
+    if earlier is not None and earlier.is_file():
+        return media_file(earlier)
     path = packager.dir / name
     if segment_number(name) is None or not path.is_file():
         raise web.HTTPNotFound()
     return media_file(path)
+
+
+async def blocking_playlist(
+    continuity: Continuity, rendition: str, msn: int | None, part: int | None, skip: bool
+) -> tuple[str | None, LlHlsPackager]:
+    """The packager on air's playlist once it has `msn`/`part`. A request that waits across a switch
+    (the session ended, or a successor's own session goes on air after the predecessor's window) is
+    answered by the packager that goes on air, within one blocking timeout in all."""
+    packager = continuity.packagers[rendition]
+    if msn is None:
+        return await packager.playlist(None, None, skip), packager
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + packager.blocking_timeout()
+    while True:
+        switch = continuity.switched  # set (and replaced) when another session goes on air
+        waiter = asyncio.ensure_future(switch.wait())
+        answer = asyncio.ensure_future(packager.playlist(msn, part, skip))
+        try:
+            await asyncio.wait(
+                {waiter, answer}, timeout=max(0.0, deadline - loop.time()), return_when="FIRST_COMPLETED"
+            )
+            if answer.done() and answer.result() is None and packager.ended and not switch.is_set():
+                # Between sessions: the next one's packager goes on with the numbers.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(waiter), max(0.0, deadline - loop.time()))
+        finally:  # answer.result() raises PlaylistRequestError (HTTP 400) through here
+            waiter.cancel()
+            if not answer.done():
+                answer.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await answer
+        if not answer.cancelled() and (answer.result() is not None or not switch.is_set()):
+            return answer.result(), packager
+        if not switch.is_set() or loop.time() >= deadline:
+            return None, packager
+        packager = continuity.packagers.get(rendition, packager)
 
 
 async def clock(_: web.Request) -> web.Response:

@@ -11,6 +11,7 @@ from typing import Protocol
 
 from streamops.contract.ingest import IngestConfig, IngestStatus, IngestViewers
 from streamops.media.ingest.commands import muxed_hls_variants, renditions
+from streamops.media.ingest.handover import Handover
 from streamops.media.ingest.on_air import OnAir
 from streamops.media.ingest.overlay_switch import SwitchedOverlays
 from streamops.media.ingest.playback_access import PlaybackGate
@@ -72,6 +73,11 @@ class Reported(Protocol):
 
     @property
     def page_settings(self) -> PageSettings: ...
+
+    @property
+    def handover(self) -> Handover:
+        """Its part in a handover (/status.handover)."""
+        ...
 
     @property
     def worker_started_at(self) -> datetime:
@@ -174,4 +180,5 @@ class Telemetry:
             overlays_enabled=parts.overlays.enabled,
             projection=parts.page_settings.current.projection,
             player_settings=parts.page_settings.current.digest(),
+            handover=parts.handover.report(),
         )

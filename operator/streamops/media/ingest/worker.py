@@ -34,6 +34,7 @@ from streamops.media.ingest.commands import relay_input
 from streamops.media.ingest.dash_chunks import may_be_held
 from streamops.media.ingest.early_refusal import serve_public
 from streamops.media.ingest.feed import FeedHub
+from streamops.media.ingest.handover import Handover
 from streamops.media.ingest.http_faces import faces
 from streamops.media.ingest.load_caps import RATE_PER_CLIENT, RATE_TOTAL, Limits, LoadCaps
 from streamops.media.ingest.on_air import RELAY_FEED_PATH, OnAir
@@ -57,6 +58,7 @@ from streamops.media.worker_process import utc_now, worker_main
 from streamops.redaction import Redactor
 
 log = logging.getLogger("streamops.ingest")
+RELEASE_GRACE_SECONDS = 5.0  # a session's FFmpeg writes its last segment after SIGTERM within this
 
 
 class IngestWorker:
@@ -105,8 +107,15 @@ class IngestWorker:
             log,
         )
         self.pull = PullLoop(config, self.sessions, self.private_dir, self.redact, log)
+        self.releasing = False  # a handover's predecessor takes no media any more (handover.py)
+        self.holding = False  # a handover's successor takes none until its predecessor released
         self.rtmp_sessions = RtmpSessions(
-            self.sessions, self.private_dir, lambda: self.rtmp, lambda: self.pull.active, self.redact, log
+            self.sessions,
+            self.private_dir,
+            lambda: self.rtmp,
+            lambda: self.pull.active and not self.releasing and not self.holding,
+            self.redact,
+            log,
         )
         self.push = PushListeners(
             config, self.sessions, self.rtmp_sessions, self.private_dir, self.read_key, self.redact, log
@@ -120,6 +129,7 @@ class IngestWorker:
             else None
         )
         readers = self.readers
+        self.handover = Handover(self.outputs.continuity, self, media_dir / "handover", self.credential.header, log)
         self.playback = PlaybackGate(
             config,
             self.registry,
@@ -156,7 +166,9 @@ class IngestWorker:
         """Readiness: publishers are accepted (push) or the pull runs. Not `live`: the Service must
         route to an ingest before media flows, or no encoder outside could ever make it live."""
         front_up = self.rtmp is None or self.rtmp.listening.is_set()
-        return self.listening and front_up and self.pull.active and not self.stopping.is_set()
+        # A released predecessor is not ready: the Service sends encoders and viewers to its successor.
+        taking = self.pull.active and not self.releasing
+        return self.listening and front_up and taking and not self.stopping.is_set()
 
     @property
     def on_air_live(self) -> bool:
@@ -212,6 +224,40 @@ class IngestWorker:
             hidden_options=self.feed_access.header_args(),
         )
 
+    async def stop_taking_media(self) -> None:
+        """A handover's release (handover.py): no new publisher or pull, the running sessions
+        stopped (SIGTERM: FFmpeg writes its last segment and playlist; the RTMP front cuts each
+        session's publisher, SRT's connection closes with its FFmpeg, WHIP's is ended); returns
+        once they ended."""
+        self.releasing = True
+        await self._stop_sessions("the stream is handed over to another ingest")
+
+    async def hold_media(self, held: bool) -> None:
+        """A handover's successor takes no media while it follows its predecessor (a publisher is
+        refused and retries through the Service; a pull waits), so that only one of them numbers
+        new segments; a session it had on air already is stopped and what it served forgotten (the
+        predecessor's window replaces it). Taken again once the predecessor released."""
+        self.holding = held
+        self.push.closed = self.pull.held = held or self.releasing
+        if not held:
+            self.webrtc.whip.closed = None
+            return
+        had_own = self.outputs.continuity.dir is not None
+        await self._stop_sessions("the stream is being handed over to this ingest")
+        if had_own:
+            self.outputs.continuity.reset()
+
+    async def _stop_sessions(self, why: str) -> None:
+        self.push.closed = True
+        self.pull.held = True
+        standby, current = self.rtmp_sessions.standby, self.sessions.current
+        running = [*self.sessions.listeners, *(s for s in (standby, current) if s is not None)]
+        await asyncio.gather(
+            self.webrtc.whip.close(why), *(s.process.stop(grace=RELEASE_GRACE_SECONDS) for s in running)
+        )
+        while any(s.started and not s.ended for s in running):  # its packagers and on_ended
+            await asyncio.sleep(0.05)
+
     def read_key(self) -> bytes | None:
         if not self.config.stream_key_file:
             return None
@@ -225,7 +271,8 @@ class IngestWorker:
 
     def _running(self) -> Iterable[Session | None]:
         """The sessions that may still serve or become live (their directories stay)."""
-        return (self.sessions.current, self.rtmp_sessions.standby, self.on_air.relay, *self.sessions.listeners)
+        whip = self.webrtc.whip.session
+        return (self.sessions.current, self.rtmp_sessions.standby, self.on_air.relay, whip, *self.sessions.listeners)
 
     def _on_air_changed(self) -> None:
         self.webrtc.on_air_changed()
@@ -267,6 +314,7 @@ class IngestWorker:
             self.rtmp = RtmpFront(self.config, admit, refused, self.redact, log)
             loops.append(self.rtmp.run(stopping))
         loops.append(self.on_air.run(stopping))
+        loops.append(self.outputs.continuity_loop(stopping))
         loops.append(self.webrtc.run(stopping))
         if self.readers is not None:
             loops.append(self.readers.run(stopping))
@@ -293,6 +341,7 @@ class IngestWorker:
             for s in [*self.sessions.listeners, *(s for s in (standby, current) if s is not None)]:
                 await s.process.stop()
             await self.on_air.stop()
+            await self.handover.stop()
             await self.webrtc.stop()
             for t in tasks:
                 t.cancel()

@@ -76,6 +76,18 @@ def test_cmaf_playlist_keeps_its_init_segment():
     assert playlist.init_uri == "http://cam-ingest.studio.svc:8080/hls/cmaf/init.mp4" and playlist.ended
 
 
+def test_each_segment_keeps_its_sessions_init_segment():
+    """The ingest serves earlier sessions' segments too, each session with its own EXT-X-MAP."""
+    text = (
+        '#EXTM3U\n#EXT-X-MAP:URI="init-7.mp4"\n#EXT-X-PROGRAM-DATE-TIME:2026-11-29T21:00:00.000Z\n#EXTINF:2.0,\n'
+        'seg-7.m4s\n#EXT-X-DISCONTINUITY\n#EXT-X-MAP:URI="init-8.mp4"\n'
+        "#EXT-X-PROGRAM-DATE-TIME:2026-11-29T21:00:05.000Z\n#EXTINF:2.0,\nseg-8.m4s\n"
+    )
+    segments = parse_media_playlist(text, URL.replace("/ts/", "/cmaf/")).segments
+    assert [s.init_uri.rsplit("/", 1)[1] for s in segments if s.init_uri] == ["init-7.mp4", "init-8.mp4"]
+    assert [s.discontinuity for s in segments] == [False, True]
+
+
 @pytest.mark.parametrize(
     ("text", "says"),
     [

@@ -23,7 +23,11 @@ from streamops.media.ingest.webrtc.ice_servers import IceServersFile
 from streamops.media.mpegts import SYNC, TS_PACKET
 
 log = logging.getLogger("test.routes")
-PLAYLIST = "#EXTM3U\n#EXT-X-TARGETDURATION:2\n"
+PLAYLIST = "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:40\n#EXTINF:2.000000,\nseg-000040.m4s\n"
+SERVED = (
+    "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:40\n#EXT-X-INDEPENDENT-SEGMENTS\n"
+    "#EXTINF:2.000000,\nseg-40.m4s\n"
+)
 
 
 def serve(app: web.Application, check: Callable[[TestClient[Any, Any]], Awaitable[None]]) -> None:
@@ -57,9 +61,12 @@ def test_playback_routes_serve_the_session_on_air_at_each_request(tmp_path):
             assert response.status == 200, path
             assert response.headers["Content-Type"] == "application/vnd.apple.mpegurl"
             # A live playlist: half a target duration in any cache (contract/cache_policy.py).
-            assert response.headers["Cache-Control"] == "public, max-age=1" and await response.text() == PLAYLIST
-        served.dir = session_dir(tmp_path / "relay", PLAYLIST + "#EXT-X-MEDIA-SEQUENCE:7\n")
-        assert "MEDIA-SEQUENCE:7" in await (await client.get("/hls/cmaf/index.m3u8")).text(), "the switch shows"
+            assert response.headers["Cache-Control"] == "public, max-age=1" and await response.text() == SERVED
+        (served.dir / "cmaf" / "seg-000040.m4s").write_bytes(b"media")
+        assert await (await client.get("/hls/cmaf/seg-40.m4s")).read() == b"media", "served by its served name"
+        served.dir = session_dir(tmp_path / "relay", PLAYLIST.replace(":40", ":7").replace("040", "007"))
+        text = await (await client.get("/hls/cmaf/index.m3u8")).text()
+        assert text.endswith("seg-40.m4s\n#EXT-X-DISCONTINUITY\n#EXTINF:2.000000,\nseg-41.m4s\n"), "the switch goes on"
         assert (await client.get("/hls/cmaf/720p/index.m3u8")).status == 404, "no such rendition"
         assert (await client.get("/dash/manifest.mpd")).status == 404, "no DASH configured"
         screenshot.write_bytes(b"\xff\xd8jpeg")
@@ -117,5 +124,55 @@ def test_a_dash_stream_serves_its_clock_beside_the_mpd_too(tmp_path):
             assert response.status == 200 and response.headers["Cache-Control"] == "no-store", path
             assert (await response.text()).endswith("Z")
         assert (await client.get("/dash/manifest.mpd")).status == 404, "nothing on air yet"
+
+    serve(app, check)
+
+
+def test_a_blocking_reload_waits_across_a_session_switch_for_the_next_number(tmp_path):
+    """LL-HLS across a publisher's reconnect (continuity.py): a player blocking for the segment
+    after the first session's last is answered by the next session's packager, which goes on with
+    that number, after a discontinuity; the first session's segments stay listed and served."""
+    from devtools.media.fmp4_boxes import VIDEO_TIMESCALE, fragment, init_segment, video_seconds
+    from streamops.media.ingest.commands import packager_settings
+    from streamops.media.ingest.continuity import Continuity
+    from streamops.media.ingest.llhls.packager import LlHlsPackager
+
+    config = IngestConfig.model_validate(
+        {"stream": "cam", "source": {"push": {}}, "hls": {"latencyMode": "low", "segmentSeconds": 1}}
+    )
+    served = ServedMedia(FeedHub(), FeedHub())
+    continuity = Continuity(config, served, log)
+    app = web.Application()
+    gate = PlaybackGate(config, CollectorRegistry(), {"stream": "cam", "role": "primary"}, log)
+    add_playback_routes(app, config, gate, served, tmp_path / "x.jpg", IceServersFile(None, log), None, continuity)
+    part = int(0.2 * VIDEO_TIMESCALE)
+
+    def packager(name: str) -> LlHlsPackager:
+        (tmp_path / name / "cmaf").mkdir(parents=True)
+        return LlHlsPackager(tmp_path / name / "cmaf", packager_settings(config))
+
+    def feed(p: LlHlsPackager, count: int) -> None:
+        p.feed(init_segment())
+        for n in range(count):  # 0.2 s parts, a keyframe every 1 s
+            p.feed(fragment(n * part, video_seconds(0.2), keyframe=n % 5 == 0))
+
+    async def check(client: TestClient[Any, Any]) -> None:
+        first = packager("a")
+        continuity.go_on_air(tmp_path / "a", {"": first})
+        feed(first, 11)  # two complete segments, a third begun
+        first.finish()
+        last = first.segments[-1].msn
+        waiting = asyncio.ensure_future(client.get(f"/hls/cmaf/index.m3u8?_HLS_msn={last + 1}"))
+        await asyncio.sleep(0.1)
+        assert not waiting.done(), "between sessions: it waits"
+        second = packager("b")
+        continuity.go_on_air(tmp_path / "b", {"": second})
+        feed(second, 6)
+        response = await asyncio.wait_for(waiting, 10)
+        text = await response.text()
+        assert response.status == 200 and f"seg-{last + 1}.m4s" in text, text
+        assert text.count("#EXT-X-DISCONTINUITY\n") == 1 and f"seg-{last}.m4s\n#EXT-X-DISCONTINUITY" in text
+        assert (await client.get(f"/hls/cmaf/seg-{last}.m4s")).status == 200, "the first session's, still served"
+        assert (await client.get(f"/hls/cmaf/init-{last + 1}.mp4")).status == 200, "the second's init segment"
 
     serve(app, check)

@@ -17,12 +17,17 @@ from typing import Any
 from aiohttp.test_utils import TestClient, TestServer
 from streamops.contract.ingest import (
     FEED_PATH,
+    HANDOVER_FILES_PATH,
+    HANDOVER_FOLLOW_PATH,
+    HANDOVER_RELEASE_PATH,
+    HANDOVER_STATE_PATH,
     PLAYER_PAGE,
     PLAYER_SETTINGS_PATH,
     TRANSCODED_FEED_PATH,
     VIEWERS_PATH,
     BroadcastMemberView,
     BroadcastView,
+    HandoverState,
     IngestConfig,
     PlayerSettings,
 )
@@ -232,3 +237,37 @@ def test_a_broadcast_s_page_and_state_are_served_as_the_operator_last_sent_them(
             assert (await outside.get("/broadcasts/keynote/../keynote/state.json")).status in (200, 404)
 
     asyncio.run(run())
+
+
+def test_handover_routes_ask_for_the_credential_and_a_release_refuses_publishers(tmp_path):
+    """Issue 56: the handover's routes are the internal face's, credential first; a release (and a
+    successor's hold while it follows) refuses the RTMP front's publishers, and a released ingest is
+    not ready, so the Service sends encoders and viewers to its successor."""
+
+    async def check(worker: IngestWorker, client: TestClient[Any, Any]) -> None:
+        for path in (HANDOVER_STATE_PATH, HANDOVER_FILES_PATH + "/ts/-/seg-1.ts"):
+            assert (await client.get(path)).status == 401, path
+        for path in (HANDOVER_FOLLOW_PATH, HANDOVER_RELEASE_PATH):
+            assert (await client.post(path)).status == 401, path
+        state = HandoverState.model_validate_json(await (await client.get(HANDOVER_STATE_PATH, headers=AUTH)).read())
+        assert state.release is None and {(p.variant, p.rendition) for p in state.playlists} == {
+            ("cmaf", "360p"),
+            ("ts", "360p"),
+        }
+        worker.listening = True
+        assert worker.accepting  # admit() would start an FFmpeg for the publisher: only refusals here
+        await worker.hold_media(True)
+        assert worker.rtmp_sessions.admit(2, False) == "inactive" and worker.pull.held and worker.push.closed
+        await worker.hold_media(False)
+        assert not worker.pull.held and not worker.push.closed
+        assert (await client.post(HANDOVER_RELEASE_PATH, headers=AUTH)).status == 202
+        for _ in range(200):
+            if worker.status().handover is not None and worker.status().handover.release == "released":  # type: ignore[union-attr]
+                break
+            await asyncio.sleep(0.01)
+        report = worker.status().handover
+        assert report is not None and report.release == "released"
+        assert not worker.accepting and worker.rtmp_sessions.admit(3, False) == "inactive"
+        await worker.handover.stop()
+
+    with_worker(ingest_config(tmp_path, overlays=False), check, headers=None)

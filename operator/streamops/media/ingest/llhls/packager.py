@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from streamops.media.ingest.hls_timeline import ServedSegment
 from streamops.media.ingest.llhls.fragments import Fragment, FragmentedStream, InitSegment
 from streamops.media.ingest.llhls.playlist import (
     INIT_URI,
@@ -38,6 +39,16 @@ BLOCKING_TARGET_DURATIONS = 3  # RFC 8216bis §6.2.5.2: answer 503 after three t
 
 class PlaylistRequestError(ValueError):
     """A blocking reload asked for a segment more than two ahead of the live edge (HTTP 400)."""
+
+
+@dataclass(frozen=True)
+class Continued:
+    """What a packager's session continues (continuity.py): the earlier sessions' segments in the
+    window, and its own init URI and discontinuity sequence."""
+
+    earlier: tuple[ServedSegment, ...] = ()
+    init_uri: str = INIT_URI
+    discontinuity_sequence: int = 0
 
 
 @dataclass(frozen=True)
@@ -67,6 +78,12 @@ class LlHlsPackager:
         self._changed = asyncio.Event()
         self.updated_at = time.time()  # the playlist's Last-Modified (players judge freshness by it)
         self.segment_completed_at = 0.0  # Unix time the playlist last gained a complete segment
+        # What its session continues when it goes on air after another (rebase): the earlier
+        # sessions' segments still in the window, its own init URI and discontinuity sequence.
+        self.earlier: tuple[ServedSegment, ...] = ()
+        self.init_uri = INIT_URI
+        self.discontinuity_sequence = 0
+        self.hold_end = False  # a released handover predecessor's: no EXT-X-ENDLIST (continuity.py)
 
     # --- input ---------------------------------------------------------------------------------
     def feed(self, chunk: bytes) -> None:
@@ -126,6 +143,31 @@ class LlHlsPackager:
         for number in [n for n in self.parts if n not in kept]:
             del self.parts[number]
 
+    def rebase(self, first_msn: int, first_part: int, continued: Continued) -> None:
+        """Its session goes on air: the segment being written (if any) becomes `first_msn`, its
+        parts numbered from `first_part`, after the `continued` sessions' segments. Segments it
+        completed before were never served (another session was on air): dropped from the
+        playlist, their files left to the session's directory."""
+        current = self.segments[-1] if self.segments and not self.segments[-1].complete else None
+        renumbered: OrderedDict[int, bytes] = OrderedDict()
+        part = first_part
+        if current is not None:
+            current.msn = first_msn
+            moved = []
+            for p in current.parts:
+                renumbered[part] = self.parts.get(p.number, b"")
+                moved.append(Part(part, p.duration, p.independent))
+                part += 1
+            current.parts = moved
+        self.parts = renumbered
+        self.segments = [current] if current is not None else []
+        self.next_msn = first_msn + (1 if current is not None else 0)
+        self.next_part = part
+        self._files_from = first_msn
+        self.earlier, self.init_uri = continued.earlier, continued.init_uri
+        self.discontinuity_sequence = continued.discontinuity_sequence
+        self._notify()
+
     def finish(self) -> None:
         """FFmpeg's output ended: the segment being written is complete, and the playlist ends."""
         if self.segments and not self.segments[-1].complete and self.segments[-1].parts:
@@ -153,10 +195,16 @@ class LlHlsPackager:
     def has_media(self) -> bool:
         return self.init is not None and bool(self.segments)
 
-    def _blocking_timeout(self) -> float:
+    def blocking_timeout(self) -> float:
         return BLOCKING_TARGET_DURATIONS * target_duration(self.segments, self.settings.segment_seconds)
 
-    def _has(self, msn: int, part: int | None) -> bool:
+    def has(self, msn: int, part: int | None) -> bool:
+        """The playlist lists segment `msn` (part `part`, or one after it) already."""
+        if self.earlier and msn <= self.earlier[-1].number:
+            # An earlier session's complete segment (a part of it: the segment has it all). Also
+            # what a handover's successor answers, from the mirrored window, while the Services
+            # send a player to either ingest: no 503 for a part only the predecessor listed.
+            return True
         for s in reversed(self.segments):
             if s.msn < msn:
                 break
@@ -166,7 +214,7 @@ class LlHlsPackager:
                 if s.complete:
                     # Asked for a part past the last one of a complete segment: the next one's first
                     # part answers (RFC 8216bis §6.2.5.2).
-                    return part is None or part < len(s.parts) or self._has(msn + 1, 0)
+                    return part is None or part < len(s.parts) or self.has(msn + 1, 0)
                 return part is not None and part < len(s.parts)
         return False
 
@@ -177,21 +225,26 @@ class LlHlsPackager:
             last = self.segments[-1].msn if self.segments else self.next_msn
             if self.segments and msn > last + 2:
                 raise PlaylistRequestError(f"_HLS_msn={msn} is more than two segments ahead of {last}")
-            if not await self._until(lambda: self._has(msn, part), self._blocking_timeout()):
+            if not await self._until(lambda: self.has(msn, part), self.blocking_timeout()):
                 return None
-        if not self.has_media:
+        if not self.has_media and not self.earlier:
             return None
+        complete = len([s for s in self.segments if s.complete])
+        earlier = self.earlier[max(0, len(self.earlier) - max(0, self.settings.window_segments - complete)) :]
         return media_playlist(
-            self.segments,
+            self.segments if self.has_media else [],
             segment_seconds=self.settings.segment_seconds,
             part_seconds=self.settings.part_seconds,
-            next_part=None if self.ended else self.next_part,
-            ended=self.ended and self.settings.end_list_on_stop,
+            next_part=None if self.ended or not self.has_media else self.next_part,
+            ended=self.ended and self.settings.end_list_on_stop and not self.hold_end,
             skip=skip,
+            earlier=earlier,
+            init_uri=self.init_uri,
+            discontinuity_sequence=self.discontinuity_sequence,
         )
 
     async def part(self, number: int) -> bytes | None:
         """A part's bytes; the next one (the preload hint) once FFmpeg has written it."""
         if number == self.next_part and not self.ended:
-            await self._until(lambda: number in self.parts, self._blocking_timeout())
+            await self._until(lambda: number in self.parts, self.blocking_timeout())
         return self.parts.get(number)

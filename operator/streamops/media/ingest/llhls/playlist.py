@@ -5,10 +5,12 @@ control for blocking reloads and delta updates. Pure: the packager hands in what
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from streamops.contract.decimal_text import decimal
+from streamops.media.ingest.hls_timeline import ServedSegment
 
 
 @dataclass(frozen=True)
@@ -86,41 +88,51 @@ def media_playlist(
     next_part: int | None,
     ended: bool,
     skip: bool = False,
+    earlier: Sequence[ServedSegment] = (),
+    init_uri: str = INIT_URI,
+    discontinuity_sequence: int = 0,
 ) -> str:
     """`segments`: oldest first, the last one possibly still being written (complete False).
-    `next_part`: the number of the part FFmpeg writes next (the preload hint), None once ended."""
-    target = target_duration(segments, segment_seconds)
+    `next_part`: the number of the part FFmpeg writes next (the preload hint), None once ended.
+    `earlier`: the complete segments of the sessions before this one still in the window (their
+    own init URIs; no parts), then a discontinuity; `init_uri` and `discontinuity_sequence`: this
+    session's (continuity.py hands them out)."""
+    durations = [s.duration for s in earlier] + [s.duration for s in segments if s.complete]
+    target = max(target_duration(segments, segment_seconds), math.floor(max(durations, default=0.0) + 0.5))
     ptarget = part_target(segments, part_seconds)
     skip_until = SKIP_TARGET_DURATIONS * target
-    complete = [s for s in segments if s.complete]
+    complete = len(earlier) + len([s for s in segments if s.complete])
+    first = earlier[0].number if earlier else segments[0].msn if segments else 0
+    sequence = earlier[0].discontinuity_sequence if earlier else discontinuity_sequence
     lines = [
         "#EXTM3U",
         "#EXT-X-VERSION:9",
         f"#EXT-X-TARGETDURATION:{target}",
         f"#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,CAN-SKIP-UNTIL={skip_until:.1f},PART-HOLD-BACK={3 * ptarget:.3f}",
         f"#EXT-X-PART-INF:PART-TARGET={ptarget:.3f}",
-        f"#EXT-X-MEDIA-SEQUENCE:{segments[0].msn if segments else 0}",
-        "#EXT-X-INDEPENDENT-SEGMENTS",
-        f'#EXT-X-MAP:URI="{INIT_URI}"',
+        f"#EXT-X-MEDIA-SEQUENCE:{first}",
     ]
-    total = sum(s.duration for s in segments)
-    skipped = 0
-    if skip:
-        # Segments wholly older than skip_until from the end of the playlist go as one tag.
-        elapsed = 0.0
-        for s in complete:
-            if total - (elapsed + s.duration) < skip_until:
-                break
-            elapsed += s.duration
-            skipped += 1
-        if skipped:
-            lines.append(f"#EXT-X-SKIP:SKIPPED-SEGMENTS={skipped}")
+    if sequence:
+        lines.append(f"#EXT-X-DISCONTINUITY-SEQUENCE:{sequence}")
+    lines.append("#EXT-X-INDEPENDENT-SEGMENTS")
+    if not earlier:
+        lines.append(f'#EXT-X-MAP:URI="{init_uri}"')
+    total = sum(durations) + sum(s.duration for s in segments if not s.complete)
+    skipped = _skipped(durations[:complete], total, skip_until) if skip else 0
+    if skipped:
+        lines.append(f"#EXT-X-SKIP:SKIPPED-SEGMENTS={skipped}")
+    lines += _earlier_lines(earlier, skipped)
+    elapsed = sum(e.duration for e in earlier)
     parts_from = total - PARTS_KEPT_TARGET_DURATIONS * target
-    elapsed = 0.0
     for i, s in enumerate(segments):
         elapsed += s.duration
-        if i < skipped:
+        index = len(earlier) + i
+        if index < skipped:
             continue
+        if earlier and i == 0:
+            lines.append("#EXT-X-DISCONTINUITY")
+        if earlier and (i == 0 or index == skipped):
+            lines.append(f'#EXT-X-MAP:URI="{init_uri}"')
         lines.append(f"#EXT-X-PROGRAM-DATE-TIME:{_iso(s.started_at)}")
         if elapsed > parts_from or not s.complete:
             for p in s.parts:
@@ -133,6 +145,36 @@ def media_playlist(
     elif next_part is not None:
         lines.append(f'#EXT-X-PRELOAD-HINT:TYPE=PART,URI="{part_uri(next_part)}"')
     return "\n".join(lines) + "\n"
+
+
+def _skipped(durations: Sequence[float], total: float, skip_until: float) -> int:
+    """How many segments wholly older than skip_until from the end of the playlist go as one tag."""
+    elapsed, skipped = 0.0, 0
+    for duration in durations:
+        if total - (elapsed + duration) < skip_until:
+            break
+        elapsed += duration
+        skipped += 1
+    return skipped
+
+
+def _earlier_lines(earlier: Sequence[ServedSegment], skipped: int) -> list[str]:
+    """The earlier sessions' segments after the `skipped` first: a discontinuity where a session
+    starts, its init segment's EXT-X-MAP where it changes (and on the first one listed)."""
+    lines: list[str] = []
+    map_uri: str | None = None
+    for i, e in enumerate(earlier):
+        if i < skipped:
+            continue
+        if e.discontinuity and i > 0:
+            lines.append("#EXT-X-DISCONTINUITY")
+        if e.init_uri is not None and (e.init_uri != map_uri or i == skipped):
+            lines.append(f'#EXT-X-MAP:URI="{e.init_uri}"')
+            map_uri = e.init_uri
+        if e.program_date_time:
+            lines.append(f"#EXT-X-PROGRAM-DATE-TIME:{e.program_date_time}")
+        lines += [f"#EXTINF:{e.duration:.5f},", e.uri]
+    return lines
 
 
 def _iso(epoch: float) -> str:

@@ -81,6 +81,7 @@ class WhipIngest:
         self.resource: str | None = None  # the component's session: /whip/<id>
         self._lock = asyncio.Lock()  # one offer, DELETE or teardown at a time
         self._tasks: set[asyncio.Task[None]] = set()
+        self.closed: str | None = None  # why no WHIP publisher is taken (close())
 
     def _refuse(self, refusal: Refusal) -> ControlReply:
         self.refused(refusal.reason, f"{refusal.status} {refusal.message}")
@@ -97,6 +98,9 @@ class WhipIngest:
         config = self.host.config
         if refusal := whip_refusal(config, authorization, self.host.read_key(), self._live_kind()):
             return self._refuse(refusal)
+        if self.closed is not None:
+            self.refused(UNAVAILABLE, f"503 {self.closed}")
+            return ControlReply.text(503, self.closed, {"Retry-After": "1"})
         async with self._lock:
             if refusal := whip_refusal(config, authorization, self.host.read_key(), self._live_kind()):
                 return self._refuse(refusal)  # someone went live while we waited
@@ -134,6 +138,13 @@ class WhipIngest:
         if not self.component.running:
             return ControlReply.text(404, "no such WHIP session")
         return await self.component.client.delete(resource)
+
+    async def close(self, why: str) -> None:
+        """Take no WHIP publisher any more (503 with Retry-After: a handover's predecessor, whose
+        Service now routes to its successor) and end the one there is."""
+        self.closed = why
+        async with self._lock:
+            await self._end(self.session, self.resource, why)
 
     async def stop(self) -> None:
         async with self._lock:

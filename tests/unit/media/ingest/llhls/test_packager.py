@@ -85,3 +85,35 @@ def test_segment_files_beyond_the_window_and_its_grace_are_deleted(tmp_path: Pat
     listed = [s.msn for s in packager.segments if s.complete]
     assert len(files) == len(listed) + SEGMENT_FILES_KEPT_BEYOND_WINDOW
     assert files == sorted(segment_uri(n) for n in range(listed[0] - SEGMENT_FILES_KEPT_BEYOND_WINDOW, listed[-1] + 1))
+
+
+def test_a_session_going_on_air_after_another_continues_its_numbers_and_window(tmp_path: Path):
+    """rebase(): the packager of the next session takes the next segment and part numbers, lists the
+    earlier sessions' segments first, a discontinuity and its own init URI; blocking reloads for the
+    earlier numbers answer at once (docs/design/handover.md)."""
+    from streamops.media.ingest.hls_timeline import ServedSegment
+    from streamops.media.ingest.llhls.packager import Continued
+
+    earlier = tuple(
+        ServedSegment(n, 1.0, segment_uri(n), f"/old/{n}", False, 0, "2026-11-29T21:00:00.000Z", "init-0.mp4", None)
+        for n in (40, 41)
+    )
+
+    async def scenario() -> None:
+        packager = LlHlsPackager(tmp_path, SETTINGS)  # numbered from the wall clock until rebased
+        packager.feed(init_segment())
+        parts(packager, 0, 2)  # the first segment begun before the session went on air
+        packager.rebase(42, 77, Continued(earlier, "init-1.mp4", 1))
+        assert await packager.playlist(msn=41) is not None, "an earlier session's segment: at once"
+        parts(packager, 2, 4)  # segment 42 complete, 43 begun
+        text = await packager.playlist()
+        assert text is not None
+        assert [s.msn for s in packager.segments] == [42, 43] and sorted(packager.parts)[0] == 77
+        assert (tmp_path / segment_uri(42)).exists()
+        assert "#EXT-X-MEDIA-SEQUENCE:41\n" in text and '#EXT-X-MAP:URI="init-0.mp4"' in text
+        after = text.partition("#EXT-X-DISCONTINUITY\n")[2]
+        assert after.startswith('#EXT-X-MAP:URI="init-1.mp4"\n') and "seg-42.m4s" in after
+        assert 'URI="part-77.m4s"' in after and 'PRELOAD-HINT:TYPE=PART,URI="part-83.m4s"' in text
+        assert text.count("#EXTINF") == 2, "the window (2 segments): 41 and 42"
+
+    asyncio.run(scenario())

@@ -1,0 +1,362 @@
+"""HLS that continues across the sessions of one ingest (a publisher's reconnect, a switch to or from
+the backup, a handover's predecessor): one Timeline per standard variant and rendition
+(hls_timeline.py) fed from the on-air session's FFmpeg playlist, one per LL-HLS rendition holding
+the earlier sessions' segments while that session's packager is rebased to go on with the numbers
+(llhls/packager.py). The routes ask it for the served playlists and for the file behind each
+served URI; outputs.py tells it when another session goes on air; a handover's successor adopts a
+predecessor's state (handover.py). Files of earlier sessions go once they leave the window (and
+the grace); their directories once nothing served is in them.
+Why: docs/design/handover.md (the data plane).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+from streamops.contract.ingest import HandoverPlaylist, HandoverSegment, IngestConfig
+from streamops.media.ingest.commands import (
+    ll_renditions,
+    muxed_hls_variants,
+    packager_settings,
+    playlist_segments,
+    renditions,
+)
+from streamops.media.ingest.hls_timeline import (
+    INIT_PREFIX,
+    ServedSegment,
+    SourcePlaylist,
+    SourceSegment,
+    Timeline,
+    begin,
+    extend,
+    parse_source,
+    unseen_from,
+)
+from streamops.media.ingest.llhls.packager import Continued, LlHlsPackager
+from streamops.media.ingest.llhls.playlist import INIT_URI, segment_uri
+from streamops.media.ingest.served_media import ServedMedia
+from streamops.media.ingest.served_playlist import served_playlist
+
+Key = tuple[str, str]  # (variant, rendition): rendition "" without a ladder
+MIRROR = "mirror"  # the source name of a predecessor's mirrored window
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def packager_source(packager: LlHlsPackager) -> SourcePlaylist:
+    """An LL-HLS packager's complete segments as a session's playlist lists them."""
+    segments = tuple(
+        SourceSegment(s.msn, s.duration, segment_uri(s.msn), _iso(s.started_at))
+        for s in packager.segments
+        if s.complete
+    )
+    return SourcePlaylist(segments, INIT_URI if packager.init is not None else None, packager.ended)
+
+
+def to_served(playlist: HandoverPlaylist, directory: Path) -> tuple[ServedSegment, ...]:
+    """A predecessor's segments as this ingest serves them: its files mirrored into `directory`."""
+    return tuple(
+        ServedSegment(
+            number=s.number,
+            duration=s.duration,
+            uri=s.uri,
+            path=str(directory / s.uri),
+            discontinuity=s.discontinuity,
+            discontinuity_sequence=s.discontinuity_sequence,
+            program_date_time=s.program_date_time,
+            init_uri=s.init_uri,
+            init_path=str(directory / s.init_uri) if s.init_uri else None,
+        )
+        for s in playlist.segments
+    )
+
+
+class Continuity:
+    def __init__(self, config: IngestConfig, served: ServedMedia, log: logging.Logger) -> None:
+        """`served`: what is on air (its `dir` and `packagers`: the session's, set by outputs.py
+        after go_on_air(), or the idle packagers of an adopted window)."""
+        self.config, self.served, self.log = config, served, log
+        self.window = playlist_segments(config.dvr, config.hls)
+        names = [r.name for r in renditions(config)] or [""]
+        self.fmp4 = {v: t == "fmp4" for v, t in muxed_hls_variants(config)}
+        self.standard: dict[Key, Timeline] = {(v, n): Timeline(self.window) for v in self.fmp4 for n in names}
+        self.ll: dict[str, Timeline] = {n: Timeline(self.window) for n in ll_renditions(config)}
+        self.next_part: dict[str, int] = {}
+        self.hold_end = False  # a released predecessor: its playlists never end (the successor goes on)
+        self._stamps: dict[Key, tuple[str, int, int]] = {}
+        self._texts: dict[Key, tuple[Timeline, bool, str, float]] = {}
+        self.multivariant: str | None = None  # a predecessor's, served until an own session is on air
+        self.switched = asyncio.Event()  # set (and replaced) when another session goes on air
+
+    @property
+    def dir(self) -> Path | None:
+        """The on-air session's directory."""
+        return self.served.dir
+
+    @property
+    def packagers(self) -> Mapping[str, LlHlsPackager]:
+        """Its LL-HLS packagers (or the idle ones of an adopted window)."""
+        return self.served.packagers
+
+    def reset(self) -> None:
+        """Forget what was served (a successor's own session that went on air before it was told to
+        follow: the predecessor's window replaces it)."""
+        self.standard = {key: Timeline(self.window) for key in self.standard}
+        self.ll = {name: Timeline(self.window) for name in self.ll}
+        self.next_part.clear()
+        self._stamps.clear()
+        self._texts.clear()
+        self.served.dir, self.served.packagers = None, {}
+        self._switched()
+
+    # --- the standard variants ------------------------------------------------------------------------
+    def refresh(self, key: Key) -> Timeline:
+        """The timeline with what the on-air session's playlist lists now (read when it changed)."""
+        timeline = self.standard[key]
+        if self.dir is None:
+            return timeline
+        variant, rendition = key
+        path = self.dir / variant / rendition / "index.m3u8"
+        try:
+            stat = path.stat()
+            stamp = (str(path), stat.st_mtime_ns, stat.st_size)
+            if self._stamps.get(key) == stamp:
+                return timeline
+            after = timeline.last if timeline.source == str(self.dir) else None
+            parsed = parse_source(path.read_text(), after)
+        except (OSError, ValueError):
+            return timeline  # not written yet (or being replaced: a rename, read again next time)
+        self._stamps[key] = stamp
+        suffix = ".m4s" if self.fmp4[variant] else ".ts"
+        updated = extend(timeline, str(self.dir), str(path.parent), parsed, suffix)
+        self._drop(timeline, updated)
+        self.standard[key] = updated
+        return updated
+
+    def refresh_all(self) -> None:
+        for key in self.standard:
+            self.refresh(key)
+
+    def playlist(self, key: Key) -> tuple[str, float] | None:
+        """The served media playlist and its Last-Modified; None before any segment."""
+        timeline = self.refresh(key)
+        if not timeline.segments:
+            return None
+        cached = self._texts.get(key)
+        if cached is None or cached[0] is not timeline or cached[1] != self.hold_end:
+            ended = timeline.ended and self.config.hls.end_list_on_stop and not self.hold_end
+            text = served_playlist(
+                timeline.listed, segment_seconds=self.config.hls.segment_seconds, fmp4=self.fmp4[key[0]], ended=ended
+            )
+            modified = cached[3] if cached is not None and cached[2] == text else time.time()
+            cached = (timeline, self.hold_end, text, modified)
+            self._texts[key] = cached
+        return cached[2], cached[3]
+
+    def hold(self) -> None:
+        """A released predecessor: its playlists never end (the viewers go on at its successor)."""
+        self.hold_end = True
+        for packager in self.packagers.values():
+            packager.hold_end = True
+
+    def file(self, key: Key, name: str) -> Path | None:
+        """The file a served URI of playlist `key` names (a segment, an init segment)."""
+        if key[0] in self.fmp4:
+            path = self.standard[key].path_of(name)
+        else:
+            timeline = self.ll.get(key[1])
+            path = timeline.path_of(name) if timeline is not None else None
+        return Path(path) if path is not None else None
+
+    # --- a switch -------------------------------------------------------------------------------------
+    def go_on_air(self, directory: Path, packagers: Mapping[str, LlHlsPackager]) -> None:
+        """The session writing into `directory` (with `packagers`) goes on air: what the one before
+        wrote last is taken, and the new one's numbers go on from there."""
+        if directory == self.dir:
+            return
+        self.refresh_all()
+        self._take_low_latency()
+        self.served.dir = directory
+        self._stamps.clear()
+        for key, timeline in self.standard.items():
+            already: tuple[SourceSegment, ...] = ()
+            try:
+                path = directory / key[0] / key[1] / "index.m3u8"
+                already = parse_source(path.read_text()).segments
+            except (OSError, ValueError):
+                pass  # a new session: nothing written yet
+            self.standard[key] = begin(timeline, str(directory), unseen_from(timeline, already))
+        self.served.packagers = packagers
+        for name, packager in packagers.items():
+            self._rebase(name, packager, str(directory))
+        self.refresh_all()
+        self._switched()
+
+    def _switched(self) -> None:
+        self.switched.set()
+        self.switched = asyncio.Event()
+
+    def _take_low_latency(self) -> None:
+        """The segments the LL-HLS packagers on air completed, into their timelines."""
+        for name, packager in self.packagers.items():
+            timeline = self.ll.get(name)
+            if timeline is None or timeline.source is None:
+                continue
+            updated = extend(timeline, timeline.source, str(packager.dir), packager_source(packager), ".m4s")
+            self._drop(timeline, updated)
+            self.ll[name] = updated
+            self.next_part[name] = max(self.next_part.get(name, 0), packager.next_part)
+
+    def _rebase(self, name: str, packager: LlHlsPackager, source: str) -> None:
+        timeline = self.ll.get(name)
+        if timeline is None:
+            return
+        current = packager.segments[-1] if packager.segments and not packager.segments[-1].complete else None
+        if timeline.next_number is not None:
+            first_msn = timeline.next_number
+        else:
+            first_msn = current.msn if current is not None else packager.next_msn
+        if name in self.next_part:
+            first_part = self.next_part[name]
+        else:
+            first_part = current.parts[0].number if current is not None and current.parts else packager.next_part
+        sequence = timeline.discontinuity_sequence + (1 if timeline.segments else 0)
+        init_uri = f"{INIT_PREFIX}{first_msn}.mp4"
+        packager.rebase(first_msn, first_part, Continued(timeline.listed, init_uri, sequence))
+        self.ll[name] = begin(timeline, source, init_uri=init_uri)
+
+    def low_latency_playlist(self, name: str) -> HandoverPlaylist | None:
+        """The LL-HLS rendition's complete segments served now (earlier sessions' and the packager's)."""
+        timeline = self.ll.get(name)
+        packager = self.packagers.get(name)
+        if timeline is None:
+            return None
+        if packager is not None and timeline.source is not None:
+            timeline = extend(timeline, timeline.source, str(packager.dir), packager_source(packager), ".m4s")
+        next_part = max(self.next_part.get(name, 0), packager.next_part if packager is not None else 0)
+        return exported("cmaf", name, timeline, low_latency=True, next_part=next_part)
+
+    # --- a handover's successor --------------------------------------------------------------------------
+    def multivariant_text(self) -> str | None:
+        """The on-air session's multivariant playlist (a ladder's), or the adopted one."""
+        if self.dir is None or not renditions(self.config):
+            return self.multivariant
+        for variant in ("cmaf", "ts"):
+            with contextlib.suppress(OSError):
+                return (self.dir / variant / "index.m3u8").read_text()
+        return self.multivariant
+
+    def adopt(self, playlists: list[HandoverPlaylist], directory: Path, multivariant: str | None = None) -> None:
+        """Serve a predecessor's window (mirrored into `directory`/<variant>/<rendition>/), until a
+        session of this ingest's own goes on air and continues it."""
+        self.multivariant = multivariant
+        for p in playlists:
+            key = (p.variant, p.rendition)
+            where = directory / p.variant / p.rendition
+            segments = to_served(p, where)
+            timeline = self.ll.get(p.rendition) if p.low_latency else self.standard.get(key)
+            if timeline is None:
+                continue
+            last = segments[-1] if segments else None
+            adopted = replace(
+                timeline,
+                segments=segments,
+                source=MIRROR,
+                offset=0,
+                last=last.number if last else None,
+                next_number=p.next_number if p.next_number is not None else (last.number + 1 if last else None),
+                discontinuity_sequence=last.discontinuity_sequence if last else 0,
+                init_uri=last.init_uri if last else None,
+                ended=False,
+            )
+            if p.low_latency:
+                self.ll[p.rendition] = adopted
+                if p.next_part is not None:
+                    self.next_part[p.rendition] = p.next_part
+            else:
+                self.standard[key] = adopted
+                self._texts.pop(key, None)
+        if self.dir is None:  # no own session yet: LL-HLS from idle packagers holding the window
+            settings = packager_settings(self.config)
+            idle = {}
+            for name, timeline in self.ll.items():
+                packager = LlHlsPackager(directory / "cmaf" / name, settings, first_msn=timeline.next_number or 0)
+                sequence = timeline.discontinuity_sequence + 1
+                packager.rebase(
+                    timeline.next_number or 0,
+                    self.next_part.get(name, 0),
+                    Continued(timeline.listed, f"{INIT_PREFIX}{timeline.next_number or 0}.mp4", sequence),
+                )
+                idle[name] = packager
+            self.served.packagers = idle
+            self._switched()
+
+    def exported(self) -> list[HandoverPlaylist]:
+        """Every served playlist, for a successor (HandoverState.playlists)."""
+        self.refresh_all()
+        playlists = [exported(v, r, t) for (v, r), t in self.standard.items()]
+        for name in self.ll:
+            ll = self.low_latency_playlist(name)
+            if ll is not None:
+                playlists.append(ll)
+        return playlists
+
+    def next_numbers(self) -> list[int]:
+        """The number each served playlist's next segment gets (the LL-HLS packagers' included)."""
+        numbers = [t.next_number for t in self.standard.values() if t.next_number is not None]
+        numbers += [p.next_msn for p in self.packagers.values() if p.segments]
+        return numbers + [t.next_number for t in self.ll.values() if t.next_number is not None]
+
+    # --- files ----------------------------------------------------------------------------------------
+    def _drop(self, before: Timeline, after: Timeline) -> None:
+        """Delete the files of earlier sessions' segments that left the window and the grace (the
+        on-air session's own FFmpeg and packager delete theirs)."""
+        kept = {s.path for s in after.segments}
+        current = str(self.dir) if self.dir is not None else None
+        for s in before.segments:
+            if s.path not in kept and (current is None or not s.path.startswith(current + "/")):
+                Path(s.path).unlink(missing_ok=True)
+
+    def directories_in_use(self) -> set[Path]:
+        """Session directories that still hold a served segment."""
+        folders = {os.path.dirname(s.path) for t in (*self.standard.values(), *self.ll.values()) for s in t.segments}
+        used: set[Path] = set()
+        for folder in folders:  # a few: one per session, variant and rendition
+            used.update(Path(folder).parents)
+            used.add(Path(folder))
+        return used
+
+
+def exported(
+    variant: str, rendition: str, timeline: Timeline, *, low_latency: bool = False, next_part: int | None = None
+) -> HandoverPlaylist:
+    return HandoverPlaylist(
+        variant="cmaf" if variant == "cmaf" else "ts",
+        rendition=rendition,
+        low_latency=low_latency,
+        segments=[
+            HandoverSegment(
+                number=s.number,
+                duration=s.duration,
+                uri=s.uri,
+                discontinuity=s.discontinuity,
+                discontinuity_sequence=s.discontinuity_sequence,
+                program_date_time=s.program_date_time,
+                init_uri=s.init_uri,
+            )
+            for s in timeline.segments
+        ],
+        next_number=timeline.next_number,
+        next_part=next_part,
+        ended=timeline.ended,
+    )

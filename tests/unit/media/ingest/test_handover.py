@@ -1,0 +1,100 @@
+"""The handover's two sides (streamops.media.ingest.handover) without media: the files a state lists
+(each once, where the successor keeps them), follow's answers (the same predecessor again: a no-op;
+another: 409), a release that is idempotent and holds the playlists open, and the internal routes'
+refusals. Two real workers handing over: tests/media/test_handover.py."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from streamops.contract.ingest import (
+    HANDOVER_FILES_PATH,
+    HANDOVER_FOLLOW_PATH,
+    HANDOVER_RELEASE_PATH,
+    HANDOVER_STATE_PATH,
+    HandoverFollow,
+    HandoverPlaylist,
+    HandoverState,
+    IngestConfig,
+)
+from streamops.media.ingest.continuity import Continuity
+from streamops.media.ingest.feed import FeedHub
+from streamops.media.ingest.handover import Handover, add_handover_routes, listed_files
+from streamops.media.ingest.served_media import ServedMedia
+
+log = logging.getLogger("test.handover")
+CONFIG = IngestConfig.model_validate({"stream": "cam", "source": {"push": {}}, "hls": {"segmentSeconds": 2}})
+
+
+class Worker:
+    """A handover.Releasable that records the release."""
+
+    def __init__(self) -> None:
+        self.stopped = 0
+        self.live = True
+        self.held = False
+
+    async def stop_taking_media(self) -> None:
+        self.stopped += 1
+        self.live = False
+
+    async def hold_media(self, held: bool) -> None:
+        self.held = held
+
+
+def made(tmp_path: Path) -> tuple[Handover, Worker]:
+    worker = Worker()
+    continuity = Continuity(CONFIG, ServedMedia(FeedHub(), FeedHub()), log)
+    return Handover(continuity, worker, tmp_path / "mirror", dict, log), worker
+
+
+def test_every_file_listed_is_mirrored_once_under_its_variant_and_rendition(tmp_path):
+    segments = [
+        {"number": n, "duration": 2.0, "uri": f"seg-{n}.m4s", "discontinuitySequence": 0, "initUri": "init-0.mp4"}
+        for n in (1, 2)
+    ]
+    playlists = [HandoverPlaylist.model_validate({"variant": "cmaf", "rendition": "720p", "segments": segments})]
+    assert [(name, target) for name, target in listed_files(playlists, tmp_path)] == [
+        (("cmaf", "720p", "seg-1.m4s"), tmp_path / "cmaf" / "720p" / "seg-1.m4s"),
+        (("cmaf", "720p", "init-0.mp4"), tmp_path / "cmaf" / "720p" / "init-0.mp4"),
+        (("cmaf", "720p", "seg-2.m4s"), tmp_path / "cmaf" / "720p" / "seg-2.m4s"),
+    ]
+
+
+def test_routes_follow_once_release_once_and_serve_only_listed_files(tmp_path):
+    handover, worker = made(tmp_path)
+    app = web.Application()
+    add_handover_routes(app, handover)
+
+    async def check(client: TestClient[Any, Any]) -> None:
+        state = HandoverState.model_validate_json(await (await client.get(HANDOVER_STATE_PATH)).read())
+        assert state.release is None and state.live and state.playlists
+        follow = HandoverFollow(predecessor_url="http://127.0.0.1:9", predecessor_pod="ingest-0").to_json()
+        assert (await client.post(HANDOVER_FOLLOW_PATH, data=follow)).status == 200
+        assert (await client.post(HANDOVER_FOLLOW_PATH, data=follow)).status == 200, "the same: a no-op"
+        other = HandoverFollow(predecessor_url="http://127.0.0.1:10", predecessor_pod="ingest-1").to_json()
+        assert (await client.post(HANDOVER_FOLLOW_PATH, data=other)).status == 409
+        assert (await client.post(HANDOVER_FOLLOW_PATH, data=b"{}")).status == 400
+        report = handover.report()
+        assert report is not None and report.phase == "following" and report.predecessor_pod == "ingest-0"
+        for _ in range(2):
+            assert (await client.post(HANDOVER_RELEASE_PATH)).status == 202
+        for _ in range(100):
+            if handover.release == "released":
+                break
+            await asyncio.sleep(0.01)
+        assert handover.release == "released" and worker.stopped == 1 and handover.continuity.hold_end
+        for path in ("ts/-/seg-1.ts", "ts/-/.hidden", "dash/-/seg-1.ts", "ts/-/index.m3u8"):
+            assert (await client.get(f"{HANDOVER_FILES_PATH}/{path}")).status == 404, path
+        await handover.stop()
+
+    async def run() -> None:
+        async with TestClient(TestServer(app, host="127.0.0.1", port=0)) as client:
+            await check(client)
+
+    asyncio.run(run())

@@ -1,6 +1,6 @@
 """`kubectl drain` of a live stream's ingest node on the 2-node pod-network cluster, with the restart
 policy handover (issue 56): what the ingest's PodDisruptionBudget does to a drain before the
-handover exists. A figure for docs/design/handover-placement.md, no assert:
+handover exists. A figure for docs/design/handover.md, no assert:
 
 - a drain (eviction API, --timeout) of the node that runs the live ingest: does it block, how long,
   how many evictions kubectl tried (it retries every 5 s), and is the stream still live after;

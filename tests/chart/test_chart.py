@@ -379,7 +379,7 @@ def test_namespaced_rbac(default: list[dict[str, Any]], custom: list[dict[str, A
     cluster_scoped = {
         "customresourcedefinitions",
         "namespaces",
-        "nodes",  # placement and the drain signal (handover-placement.md)
+        "nodes",  # placement and the drain signal (handover.md)
         "clusterqualitysets",
         "clusterqualitysets/status",
     }

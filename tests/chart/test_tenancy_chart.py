@@ -13,7 +13,7 @@ from streamops.control.shared.settings import DEFAULT_ALLOWED_ANNOTATIONS, ENV_P
 
 # Cluster-scoped reads kopf needs in a namespaced install: the resources it serves (a CRD installed
 # later, such as the Gateway API's, is picked up without a restart) and the namespaces it watches;
-# and the nodes (list, watch), which placement and the drain signal read (handover-placement.md).
+# and the nodes (list, watch), which placement and the drain signal read (handover.md).
 DISCOVERY = {("apiextensions.k8s.io", "customresourcedefinitions"), ("", "namespaces"), ("", "nodes")}
 HOST_PORTS = {("", "pods"), ("", "services")}  # list only, with worker.hostNetwork: host ports are per node
 # Cluster-scoped, of no namespace: the sets every stream may name, the default one created when missing.

@@ -260,7 +260,7 @@ INDEXES = (
     IndexedResource("quality_set_users", STREAMS, quality_set_user_entry),
     # Broadcasts by the streams they name: each stream's pages serve its broadcasts (player_settings.py).
     IndexedResource("broadcasts", (GROUP, VERSION, BROADCAST.plural), broadcast_entry),
-    # The cluster's nodes, trimmed: the backups' spread and the drain signal (docs/design/handover-placement.md).
+    # The cluster's nodes, trimmed: the backups' spread and the drain signal (docs/design/handover.md).
     IndexedResource("nodes", ("v1", "nodes"), node_entry),
     # The ingests' PodDisruptionBudgets (restart policy handover), as the reconcilers read them.
     IndexedResource("disruption_budgets", ("policy", "v1", "poddisruptionbudgets"), child_entry, "managed"),

@@ -1,5 +1,5 @@
 """Where a stream's backup ingest runs when its placement could only be preferred (pure;
-docs/design/handover-placement.md): on a cluster with one schedulable node the backup may share its
+docs/design/handover.md): on a cluster with one schedulable node the backup may share its
 primary's node, and a Warning Event says so, once per backup Pod. With a required spread the scheduler
 never puts them together: nothing is said."""
 

@@ -1,6 +1,6 @@
 """The cluster's nodes as the operator reads them: what placement (placement.py) and the drain signal
 (drain.py) look at, from a kopf index of the nodes (handlers.py) trimmed to those facts
-(docs/design/handover-placement.md)."""
+(docs/design/handover.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The drain signal (pure; docs/design/handover-placement.md): a worker Pod whose node is cordoned
+"""The drain signal (pure; docs/design/handover.md): a worker Pod whose node is cordoned
 (`kubectl cordon`, the first step of `kubectl drain`) is to move to another node. For the restart
 rules (restarts.py) that is a difference like a changed spec part, named NODE_PART: a busy worker
 waits for idle (or is handed over), an idle one is replaced; the scheduler keeps its replacement off

@@ -1,4 +1,4 @@
-"""Which node events matter to the streams (docs/design/handover-placement.md): a node cordoned or
+"""Which node events matter to the streams (docs/design/handover.md): a node cordoned or
 uncordoned (the ingest Pods on it move, or stop waiting to), and a change of what placement looks at
 (a node that comes, goes, changes zone or schedulability: the backups' spread may change). Everything
 else a node's watch brings (its status, its images) is nothing to them. Pure but for its memory of

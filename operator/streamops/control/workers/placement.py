@@ -1,4 +1,4 @@
-"""How far a stream's backup ingest is kept from its primary (pure; docs/design/handover-placement.md):
+"""How far a stream's backup ingest is kept from its primary (pure; docs/design/handover.md):
 a decision of the cluster's nodes as the node index holds them.
 
 Two zones or more among the nodes a worker may land on: required across zones

@@ -1,4 +1,4 @@
-"""A LiveStream's PodDisruptionBudget per ingest role (docs/design/handover-placement.md): with the
+"""A LiveStream's PodDisruptionBudget per ingest role (docs/design/handover.md): with the
 restart policy `handover`, `kubectl drain` (any eviction) cannot take the role's serving ingest Pod;
 the operator moves it by a handover when it sees the node cordoned (workers/drain.py), and deletes
 the old Pod itself (a deletion is no eviction: the budget does not hold it)."""

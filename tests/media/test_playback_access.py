@@ -31,6 +31,7 @@ PREFIX = "/streams/media/cam"
 CMAF = "hls/cmaf/index.m3u8"
 PART = re.compile(r'#EXT-X-PART:DURATION=[\d.]+,URI="(part-\d+\.m4s)"')
 SEGMENT = re.compile(r"^(seg-\d+\.m4s)$", re.M)
+NO_VIEWERS = {"hls": 0, "llhls": 0, "dash": 0, "webrtc": 0, "srt": 0, "rtsp": 0}  # status.viewers.counts
 
 
 def keys_dir(workdir: Path, current: bytes, previous: bytes | None = None) -> Path:
@@ -235,7 +236,7 @@ def test_viewers_are_counted_by_session_and_protocol_and_expire_after_the_window
         assert get(f"{ingest.http}/hls/cmaf/nothing.m4s?_sid=page-d")[0] == 404  # not a 2xx: no viewer
 
         viewers = ingest.status()["viewers"]
-        assert viewers["counts"] == {"hls": 3, "llhls": 1, "dash": 1, "webrtc": 0}, viewers
+        assert viewers["counts"] == {**NO_VIEWERS, "hls": 3, "llhls": 1, "dash": 1}, viewers
         assert viewers["windowSeconds"] == 4
         document = json.loads(http_get(ingest.internal + "/viewers", headers=WORKER_AUTH)[1])
         assert document["windowSeconds"] == 4 and list(document["streams"]) == [STREAM], document
@@ -250,7 +251,7 @@ def test_viewers_are_counted_by_session_and_protocol_and_expire_after_the_window
         assert metric(ingest, "streamops_playback_requests_total", kind="media", via="edge") >= 5
 
         expired = wait_for(
-            lambda: (v := ingest.status()["viewers"])["counts"] == {"hls": 0, "llhls": 0, "dash": 0, "webrtc": 0} and v,
+            lambda: (v := ingest.status()["viewers"])["counts"] == NO_VIEWERS and v,
             timeout=10,
             what="sessions expired after the window",
         )
@@ -280,7 +281,7 @@ def test_one_address_inventing_a_session_per_request_counts_as_its_share_at_most
             connection.close()
         viewers = ingest.status()["viewers"]
         assert viewers["windowSeconds"] == VIEWER_WINDOW_SECONDS
-        assert viewers["counts"] == {"hls": SESSIONS_PER_SOURCE, "llhls": 0, "dash": 0, "webrtc": 0}
+        assert viewers["counts"] == {**NO_VIEWERS, "hls": SESSIONS_PER_SOURCE}
 
 
 def test_whep_of_a_signed_stream_needs_the_token_and_its_viewers_are_counted(ingest_factory, tmp_path):

@@ -3,8 +3,9 @@
 The feed comes from `FeedSource`, a stand-in for the ingest's live feed with the same contract:
 GET → 200 `video/mp2t` MPEG-TS that starts with PAT/PMT and the last video keyframe (GOP cache),
 503 while offline, and the response ends when the publisher's session ends. Its publisher is
-a synthetic FFmpeg (lavfi testsrc2 + sine, x264/AAC, real time); going offline stops it, so
-gaps are exactly controlled. Everything a test starts is stopped by PID, also on failure.
+a synthetic FFmpeg (devtools' Publisher: testsrc2 + sine, x264/AAC, pushed in real time from its
+cached clip); going offline stops it, so gaps are exactly controlled. Everything a test starts is
+stopped by PID, also on failure.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from typing import Any
 
 import pytest
 from devtools.http_client import http_get
+from devtools.media.peers import Publisher
 from devtools.media.workers import WORKER_AUTH, credential_file
 from devtools.ports import free_port
 from devtools.processes import kill_recorded, proc_tree, start_ticks, stop_tree
@@ -38,18 +40,16 @@ from devtools.versions import worker_ffmpeg_env
 from devtools.waits import wait_for
 from streamops.media.mpegts import PAT_PID, TS_PACKET, packet_pid, payload_start, random_access
 
-FFMPEG = os.environ.get("STREAMOPS_FFMPEG", "ffmpeg")
 FFPROBE = os.environ.get("STREAMOPS_FFPROBE", "ffprobe")
 POLL = 0.05  # how often the recorder and its files are looked at
 
 pytestmark = pytest.mark.timeout(180)
 
-PUBLISHER = [
-    FFMPEG, "-hide_banner", "-loglevel", "error", "-nostdin", "-re",
-    "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30", "-f", "lavfi", "-i", "sine",
-    "-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency", "-g", "60", "-c:a", "aac",
-    "-f", "mpegts", "pipe:1",
-]  # fmt: skip
+# The feed's publisher: devtools' synthetic 720p30 H.264 + AAC (testsrc2 + sine, a 2 s GOP) as MPEG-TS
+# on stdout, its cached clip pushed in real time by stream copy. Encoded live (x264 at 720p30), it fell
+# behind real time on a loaded machine (≈0.8 s of media a second at load 16 here; under CI's 20-25 a
+# recorder waited 20 s for 8 s of it): a test's wait for N s recorded then measured the machine's CPU.
+PUBLISHER = Publisher("pipe:1", fmt="mpegts")
 
 # MPEG-TS as FFmpeg's muxer writes it by default (the publisher above): these PIDs, and the
 # random_access_indicator set on video keyframes.
@@ -129,7 +129,9 @@ class FeedSource:
         session = Session(self.workdir / f"published-{len(self.sessions) + 1}.ts")
         self.sessions.append(session)
         stderr = open(self.workdir / "publisher.log", "ab")  # noqa: SIM115 (closed with the process)
-        self._publisher = subprocess.Popen(PUBLISHER, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr)
+        self._publisher = subprocess.Popen(
+            PUBLISHER.command(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr
+        )
         stderr.close()
         with self._lock:
             self.live = True

@@ -17,6 +17,10 @@ from streamops.kube.manifests import Body, Manifest, timestamp
 # gets it before its predecessor loses it: the Services never have zero endpoints.
 SERVING_LABEL = f"{GROUP}/serving"
 SERVING = "true"
+# On a predecessor from the serving label's removal until the operator deletes it (the same patch):
+# its own PodDisruptionBudget selects it, so a drain cannot evict it mid-release.
+RELEASING_LABEL = f"{GROUP}/releasing"
+RELEASING = "true"
 # On a successor, from its creation: its predecessor's uid (uids never repeat, names do: the two
 # slots take turns) and the first difference it was made for.
 SUCCESSOR_OF_ANNOTATION = f"{GROUP}/successor-of"
@@ -96,7 +100,7 @@ def release_patch(at: datetime) -> Manifest:
     """The predecessor leaves them, and says since when (the release's bound counts from it)."""
     return {
         "metadata": {
-            "labels": {SERVING_LABEL: None},
+            "labels": {SERVING_LABEL: None, RELEASING_LABEL: RELEASING},
             "annotations": {HANDED_OVER_AT_ANNOTATION: at.strftime("%Y-%m-%dT%H:%M:%SZ")},
         }
     }

@@ -27,6 +27,7 @@ from streamops.control.runtime.decisions import PostEvent, WorkerRequest
 from streamops.control.workers.handover_marks import (
     HANDED_OVER_AT_ANNOTATION,
     HANDOVER_FAILED_ANNOTATION,
+    RELEASING_LABEL,
     SERVING_LABEL,
     HandoverFailure,
 )
@@ -122,7 +123,7 @@ def test_then_the_predecessor_leaves_the_services_and_is_asked_to_release() -> N
     actions, state, _ = step(SERVING_NEW, OLD)
     patch, release = actions
     assert isinstance(patch, PatchPod) and patch.pod == OLD
-    assert patch.patch["metadata"]["labels"] == {SERVING_LABEL: None}
+    assert patch.patch["metadata"]["labels"] == {SERVING_LABEL: None, RELEASING_LABEL: "true"}
     assert patch.patch["metadata"]["annotations"] == {HANDED_OVER_AT_ANNOTATION: "2026-11-29T18:00:00Z"}
     assert isinstance(release, WorkerRequest) and (release.pod, release.path) == (OLD, HANDOVER_RELEASE_PATH)
     assert state == "MovingService"

@@ -8,10 +8,10 @@ from functools import partial
 from devtools.catalog import livestream, stored_livestream
 from devtools.fake_kube import operator_view
 from streamops.control.livestream.reconcile import reconcile_livestream
-from streamops.control.livestream.specs.disruption_budget import ingest_disruption_budget
+from streamops.control.livestream.specs.disruption_budget import ingest_disruption_budget, releasing_disruption_budget
 from streamops.control.livestream.specs.pod import ingest_pod
 from streamops.control.shared.settings import OperatorSettings, WorkerSettings
-from streamops.control.workers.handover_marks import SERVING_LABEL
+from streamops.control.workers.handover_marks import SERVING_LABEL, release_patch, serve_patch
 
 NS = "media"
 HANDOVER = OperatorSettings(worker=WorkerSettings(restart_policy="handover"))
@@ -43,14 +43,48 @@ def test_a_reconcile_keeps_a_budget_per_running_role_under_handover_only() -> No
     reconcile_livestream(api, IDLE, api.object("LiveStream", NS, "cam") or {})
     assert api.names("PodDisruptionBudget") == [], "idle: a drain evicts as before"
     reconcile_livestream(api, HANDOVER, api.object("LiveStream", NS, "cam") or {})
-    assert api.names("PodDisruptionBudget") == ["cam-ingest", "cam-ingest-backup"]
+    assert api.names("PodDisruptionBudget") == [
+        "cam-ingest",
+        "cam-ingest-backup",
+        "cam-ingest-backup-releasing",
+        "cam-ingest-releasing",
+    ]
     api.clear_calls()
     reconcile_livestream(api, HANDOVER, api.object("LiveStream", NS, "cam") or {})
     assert not [c for c in api.writes if c.kind == "PodDisruptionBudget"], "as wanted: nothing written"
     # The backup switched off: its budget goes with its Pod.
     api.modify("LiveStream", NS, "cam", {"spec": {"source": {"push": {"backup": False}}}})
     reconcile_livestream(api, HANDOVER, api.object("LiveStream", NS, "cam") or {})
-    assert api.names("PodDisruptionBudget") == ["cam-ingest"]
+    assert api.names("PodDisruptionBudget") == ["cam-ingest", "cam-ingest-releasing"]
     # Another policy: the budgets go.
     reconcile_livestream(api, IDLE, api.object("LiveStream", NS, "cam") or {})
     assert api.names("PodDisruptionBudget") == []
+
+
+def test_a_predecessor_stays_under_a_budget_from_the_serving_label_to_its_deletion() -> None:
+    """The drain of issue 56's multinode run: once the serving label moved off the predecessor, its
+    budget no longer selected it and `kubectl drain` evicted it mid-release. The release patch
+    labels it releasing, which its role's second budget selects; the successor, labelled serving,
+    is the serving budget's. Each budget selects one Pod at a time (minAvailable 1 of it)."""
+    from datetime import UTC, datetime
+
+    s = stream()
+    labels = ingest_pod(s, "primary", HANDOVER)["metadata"]["labels"]
+    serving = ingest_disruption_budget(s, "primary")["spec"]["selector"]["matchLabels"]
+    releasing_budget = releasing_disruption_budget(s, "primary")
+    releasing = releasing_budget["spec"]["selector"]["matchLabels"]
+
+    def selected(selector: dict[str, str], patch: dict) -> bool:
+        pod = {**labels, **serve_patch()["metadata"]["labels"]}
+        pod = {k: v for k, v in {**pod, **patch["metadata"]["labels"]}.items() if v is not None}
+        return selector.items() <= pod.items()
+
+    released = release_patch(datetime(2026, 11, 29, tzinfo=UTC))
+    assert selected(releasing, released) and not selected(serving, released), "the predecessor, releasing"
+    assert selected(serving, serve_patch()) and not selected(releasing, serve_patch()), "the successor, serving"
+    assert releasing_budget["spec"]["minAvailable"] == 1
+    # Released, it is not Ready: under AlwaysAllow (or a budget also counting the Ready successor,
+    # which is then met) its eviction would go through; alone under IfHealthyBudget it is refused.
+    assert releasing_budget["spec"]["unhealthyPodEvictionPolicy"] == "IfHealthyBudget"
+    assert releasing_budget["metadata"]["name"] == "cam-ingest-releasing"
+    assert releasing_budget["metadata"]["ownerReferences"][0]["uid"] == "uid-1"

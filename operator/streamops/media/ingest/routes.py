@@ -208,6 +208,14 @@ class MediaFiles:
         self.growing = GrowingSegments()  # low-latency DASH's segments being written
 
     async def hls(self, request: web.Request) -> web.StreamResponse:
+        response = await self._hls(request)
+        if self.continuity.moved.is_set():
+            # A released predecessor: the player's next request goes through the Service (to the
+            # successor), not down this kept-alive connection, which stays on this Pod.
+            response.force_close()
+        return response
+
+    async def _hls(self, request: web.Request) -> web.StreamResponse:
         variant, name = request.match_info["variant"], request.match_info["name"]
         rendition = request.match_info.get("rendition")
         if variant not in ("cmaf", "ts") or "/" in name or name.startswith("."):
@@ -219,12 +227,7 @@ class MediaFiles:
         continuity = self.continuity
         if variant == LL_VARIANT and (rendition or "") in self.ll_names:
             if (rendition or "") in continuity.packagers:
-                response = await low_latency_hls(request, continuity, rendition or "", name)
-                if continuity.moved.is_set():
-                    # A released predecessor: the player's next request goes through the Service (to
-                    # the successor), not down this kept-alive connection, which stays on this Pod.
-                    response.force_close()
-                return response
+                return await low_latency_hls(request, continuity, rendition or "", name)
             raise web.HTTPNotFound()
         key = (variant, rendition or "")
         if key in continuity.standard:

@@ -34,9 +34,12 @@ def ingest_disruption_budget(stream: LiveStream, role: Role) -> Manifest:
     # Pods' controller's scale subresource, which a LiveStream has not (its budget would never sync).
     # AlwaysAllow: an ingest that is not Ready serves no one, and must not hold a drain up (beta and on
     # by default since Kubernetes 1.27, GA in 1.31; the chart needs 1.30).
+    # Not a predecessor being handed over (releasing_disruption_budget's): a Pod that two budgets
+    # select cannot be evicted at all (the eviction API answers 500, and kubectl drain gives up).
+    held = {"key": RELEASING_LABEL, "operator": "DoesNotExist"}
     spec: Manifest = {
         "minAvailable": 1,
-        "selector": {"matchLabels": selector},
+        "selector": {"matchLabels": selector, "matchExpressions": [held]},
         "unhealthyPodEvictionPolicy": "AlwaysAllow",
     }
     metadata = child_metadata(stream, names.pod, names.component)

@@ -132,6 +132,7 @@ def test_new_stream_gets_key_secret_service_and_pod_with_no_server_reads(api):
         ("create", "Service", "cam-ingest"),
         ("create", "Service", "cam-ingest-internal"),
         ("create", "PodDisruptionBudget", "cam-ingest"),  # the restart policy handover (the default)
+        ("create", "PodDisruptionBudget", "cam-ingest-releasing"),  # a predecessor while it releases
         ("create", "Secret", "cam-worker-credential"),  # before the Pod that mounts it
         ("create", "Pod", "cam-ingest"),
     ]

@@ -28,6 +28,7 @@ from streamops.control.livestream.plan import (
     wanted_internal_service,
     wanted_pod,
     wanted_region_services,
+    wanted_releasing_budget,
     wanted_routes,
     wanted_service,
     wanted_standby,
@@ -298,6 +299,8 @@ def apply_role(
     _ensure_internal_service(api, admitted, role, internal, observed.internal_services[role])
     budget = wanted_budget(plan, role)
     ensure_owned(api, budget, observed.budgets.get(role), "PodDisruptionBudget", uid)
+    releasing = wanted_releasing_budget(plan, role)
+    ensure_owned(api, releasing, observed.releasing_budgets.get(role), "PodDisruptionBudget", uid)
     if wants.hold:
         return  # its quality set is missing: the Pod that runs is kept as it is, none is made
     desired = wanted_pod(plan, role, settings, host_ports, allocated.get("primary"), service)

@@ -35,6 +35,7 @@ from streamops.control.runtime.decisions import PostEvent, WorkerRequest
 from streamops.control.workers.handover_marks import (
     HandoverFailure,
     failure_patch,
+    hold_patch,
     release_patch,
     serve_patch,
 )
@@ -187,7 +188,10 @@ def _successor_step(
     key = f"serve/{successor.uid}"
     if not _due(memory, key, monotonic):
         return [], state, memory
-    return [PatchPod(successor, serve_patch())], state, _sent(memory, [key], monotonic)
+    # The predecessor first leaves the serving budget for its releasing one: with both Pods serving,
+    # the serving budget (minAvailable 1) would let a drain evict one of them.
+    actions: list[HandoverAction] = [PatchPod(predecessor, hold_patch()), PatchPod(successor, serve_patch())]
+    return actions, state, _sent(memory, [key], monotonic)
 
 
 def _predecessor_step(

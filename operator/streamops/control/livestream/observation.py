@@ -68,6 +68,7 @@ class Observed:
     spread: Spread = UNSEEN  # how far the backup keeps from its primary, from the cluster's nodes
     drains: dict[Role, str] = field(default_factory=dict)  # an ingest Pod whose node is cordoned: why it moves
     budgets: dict[Role, Manifest | None] = field(default_factory=dict)  # the ingests' PodDisruptionBudgets
+    releasing_budgets: dict[Role, Manifest | None] = field(default_factory=dict)  # and their releasing ones
 
 
 def recorded_regions(service: Manifest | None) -> list[str]:

@@ -18,6 +18,7 @@ from streamops.control.livestream.observation import (
     recorded_regions,
 )
 from streamops.control.livestream.specs.auto_recording import auto_recording_name
+from streamops.control.livestream.specs.disruption_budget import RELEASING_SUFFIX
 from streamops.control.livestream.specs.route import PlaybackRoute, RouteKind, playback_route, playback_route_name
 from streamops.control.livestream.specs.secret import stream_key_ref, tls_secret_name
 from streamops.control.livestream.tls_secret import tls_secret_problem
@@ -159,4 +160,7 @@ def observe(
         spread=spread(nodes),
         drains={r: why for r in ROLES if (why := drain_reason(pods[r], on.get(pod_node(pods[r])))) is not None},
         budgets={r: api.get("PodDisruptionBudget", namespace, names[r].pod) for r in ROLES},
+        releasing_budgets={
+            r: api.get("PodDisruptionBudget", namespace, names[r].pod + RELEASING_SUFFIX) for r in ROLES
+        },
     )

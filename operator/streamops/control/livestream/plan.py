@@ -18,7 +18,10 @@ from streamops.control.livestream.deactivation import Deactivation, annotation_p
 from streamops.control.livestream.exposure import ServiceObservation, WebRtcAdvertise, ingest_reach, webrtc_advertise
 from streamops.control.livestream.observation import ROLES, ROUTE_KINDS, Observed, StandbyObserved, recorded_regions
 from streamops.control.livestream.specs.auto_recording import auto_recording
-from streamops.control.livestream.specs.disruption_budget import ingest_disruption_budget
+from streamops.control.livestream.specs.disruption_budget import (
+    ingest_disruption_budget,
+    releasing_disruption_budget,
+)
 from streamops.control.livestream.specs.features import ingest_roles, webrtc_on
 from streamops.control.livestream.specs.pod import ingest_pod
 from streamops.control.livestream.specs.ports import ingest_port_names
@@ -431,3 +434,9 @@ def wanted_budget(plan: Plan, role: Role) -> Manifest | None:
     handover; None: an owned one is deleted (a drain then evicts the ingest as any Pod)."""
     wants = plan.roles[role]
     return ingest_disruption_budget(plan.stream, role) if plan.budgets and (wants.ingest or wants.hold) else None
+
+
+def wanted_releasing_budget(plan: Plan, role: Role) -> Manifest | None:
+    """The role's budget for a predecessor being released, kept beside its serving budget."""
+    wants = plan.roles[role]
+    return releasing_disruption_budget(plan.stream, role) if plan.budgets and (wants.ingest or wants.hold) else None

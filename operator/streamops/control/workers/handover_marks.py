@@ -17,6 +17,11 @@ from streamops.kube.manifests import Body, Manifest, timestamp
 # gets it before its predecessor loses it: the Services never have zero endpoints.
 SERVING_LABEL = f"{GROUP}/serving"
 SERVING = "true"
+# On a predecessor from just before its successor takes the Services until the operator deletes it
+# (or the handover fails): its own PodDisruptionBudget selects it, not the serving one, so a drain
+# cannot evict it between the two label patches (both serving) nor while it releases.
+RELEASING_LABEL = f"{GROUP}/releasing"
+RELEASING = "true"
 # On a successor, from its creation: its predecessor's uid (uids never repeat, names do: the two
 # slots take turns) and the first difference it was made for.
 SUCCESSOR_OF_ANNOTATION = f"{GROUP}/successor-of"
@@ -92,18 +97,26 @@ def serve_patch() -> Manifest:
     return {"metadata": {"labels": {SERVING_LABEL: SERVING}}}
 
 
+def hold_patch() -> Manifest:
+    """The predecessor, as its successor takes the Services: under its releasing budget."""
+    return {"metadata": {"labels": {RELEASING_LABEL: RELEASING}}}
+
+
 def release_patch(at: datetime) -> Manifest:
     """The predecessor leaves them, and says since when (the release's bound counts from it)."""
     return {
         "metadata": {
-            "labels": {SERVING_LABEL: None},
+            "labels": {SERVING_LABEL: None, RELEASING_LABEL: RELEASING},
             "annotations": {HANDED_OVER_AT_ANNOTATION: at.strftime("%Y-%m-%dT%H:%M:%SZ")},
         }
     }
 
 
 def failure_patch(failure: HandoverFailure) -> Manifest:
-    return {"metadata": {"annotations": {HANDOVER_FAILED_ANNOTATION: failure.record()}}}
+    """The record, and the predecessor back under its serving budget (it serves on)."""
+    return {
+        "metadata": {"labels": {RELEASING_LABEL: None}, "annotations": {HANDOVER_FAILED_ANNOTATION: failure.record()}}
+    }
 
 
 @dataclass(frozen=True)

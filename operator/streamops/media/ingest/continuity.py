@@ -97,6 +97,8 @@ class Continuity:
         self._texts: dict[Key, tuple[Timeline, bool, str, float]] = {}
         self.multivariant: str | None = None  # a predecessor's, served until an own session is on air
         self.switched = asyncio.Event()  # set (and replaced) when another session goes on air
+        # Set once a handover's predecessor released: what it does not have, its successor will.
+        self.moved = asyncio.Event()
 
     @property
     def dir(self) -> Path | None:

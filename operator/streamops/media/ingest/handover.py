@@ -139,6 +139,7 @@ class Handover:
             self.log.warning("handover: the sessions did not end within %g s", RELEASE_STOP_SECONDS)
         self.continuity.refresh_all()
         self.release = "released"
+        self.continuity.moved.set()  # its viewers' waiting requests go on at the successor (routes.py)
         self.log.info("handover: released")
 
     # --- the successor ------------------------------------------------------------------------------

@@ -16,10 +16,10 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from aiohttp import web
 
@@ -59,6 +59,8 @@ from streamops.media.ingest.viewers import RequestKind
 from streamops.media.ingest.webrtc.commands import serves_whep, takes_whip
 from streamops.media.ingest.webrtc.ice_servers import IceServersFile, new_session_id
 from streamops.media.ingest.webrtc.routes import token_session_end
+
+T = TypeVar("T")
 
 CONTENT_TYPES = {
     ".m3u8": "application/vnd.apple.mpegurl",
@@ -206,6 +208,14 @@ class MediaFiles:
         self.growing = GrowingSegments()  # low-latency DASH's segments being written
 
     async def hls(self, request: web.Request) -> web.StreamResponse:
+        response = await self._hls(request)
+        if self.continuity.moved.is_set():
+            # A released predecessor: the player's next request goes through the Service (to the
+            # successor), not down this kept-alive connection, which stays on this Pod.
+            response.force_close()
+        return response
+
+    async def _hls(self, request: web.Request) -> web.StreamResponse:
         variant, name = request.match_info["variant"], request.match_info["name"]
         rendition = request.match_info.get("rendition")
         if variant not in ("cmaf", "ts") or "/" in name or name.startswith("."):
@@ -312,6 +322,8 @@ async def low_latency_hls(
             text, packager = await blocking_playlist(continuity, rendition, msn, part, skip)
         except PlaylistRequestError as e:
             raise web.HTTPBadRequest(text=str(e)) from None
+        if text is None and msn is not None and continuity.moved.is_set():
+            return moved_on(request)
         if text is None:
             return web.Response(status=503 if msn is not None else 404, text="no such playlist yet")
         if wants_durations(request.query):
@@ -322,7 +334,9 @@ async def low_latency_hls(
     if name in (INIT_URI, packager.init_uri) and packager.init is not None:
         return web.Response(body=packager.init.data, content_type="video/mp4")
     if (number := part_number(name)) is not None:
-        body = await packager.part(number)
+        body, _ = await across_switches(continuity, rendition, lambda p: p.part(number))
+        if body is None and continuity.moved.is_set() and number >= packager.next_part:
+            return moved_on(request)  # a part a released predecessor never writes: its successor does
         if body is None:
             raise web.HTTPNotFound()
         return web.Response(body=body, content_type="video/iso.segment")
@@ -338,28 +352,42 @@ async def low_latency_hls(
 async def blocking_playlist(
     continuity: Continuity, rendition: str, msn: int | None, part: int | None, skip: bool
 ) -> tuple[str | None, LlHlsPackager]:
-    """The packager on air's playlist once it has `msn`/`part`. A request that waits across a switch
-    (the session ended, or a successor's own session goes on air after the predecessor's window) is
-    answered by the packager that goes on air, within one blocking timeout in all."""
+    """The packager on air's playlist once it has `msn`/`part` (across_switches)."""
     packager = continuity.packagers[rendition]
     if msn is None:
         return await packager.playlist(None, None, skip), packager
+    return await across_switches(continuity, rendition, lambda p: p.playlist(msn, part, skip))
+
+
+async def across_switches(
+    continuity: Continuity, rendition: str, ask: Callable[[LlHlsPackager], Awaitable[T | None]]
+) -> tuple[T | None, LlHlsPackager]:
+    """What `ask` answers of the packager on air (a blocking reload, the preload-hinted part). One
+    that waits across a switch (the session ended, or a successor's own session goes on air after
+    the predecessor's window, or an adopted window's idle packager is replaced at the next poll) is
+    answered by the packager that goes on air, within one blocking timeout in all. On a released
+    predecessor (continuity.moved) it ends at once with None: its successor answers it."""
+    packager = continuity.packagers[rendition]
     loop = asyncio.get_running_loop()
     deadline = loop.time() + packager.blocking_timeout()
     while True:
         switch = continuity.switched  # set (and replaced) when another session goes on air
         waiter = asyncio.ensure_future(switch.wait())
-        answer = asyncio.ensure_future(packager.playlist(msn, part, skip))
+        moved = asyncio.ensure_future(continuity.moved.wait())
+        answer = asyncio.ensure_future(ask(packager))
         try:
             await asyncio.wait(
                 {waiter, answer}, timeout=max(0.0, deadline - loop.time()), return_when="FIRST_COMPLETED"
             )
             if answer.done() and answer.result() is None and packager.ended and not switch.is_set():
-                # Between sessions: the next one's packager goes on with the numbers.
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(asyncio.shield(waiter), max(0.0, deadline - loop.time()))
+                # Between sessions: the next one's packager goes on with the numbers (a released
+                # predecessor has no next one).
+                await asyncio.wait(
+                    {waiter, moved}, timeout=max(0.0, deadline - loop.time()), return_when="FIRST_COMPLETED"
+                )
         finally:  # answer.result() raises PlaylistRequestError (HTTP 400) through here
             waiter.cancel()
+            moved.cancel()
             if not answer.done():
                 answer.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -369,6 +397,14 @@ async def blocking_playlist(
         if not switch.is_set() or loop.time() >= deadline:
             return None, packager
         packager = continuity.packagers.get(rendition, packager)
+
+
+def moved_on(request: web.Request) -> web.Response:
+    """What a released predecessor answers for what only its successor will have: the same URL
+    again, on a new connection (through the Service, which no longer routes to this Pod)."""
+    response = web.Response(status=307, headers={"Location": str(request.rel_url)})
+    response.force_close()
+    return response
 
 
 async def clock(_: web.Request) -> web.Response:

@@ -27,6 +27,7 @@ from streamops.control.runtime.decisions import PostEvent, WorkerRequest
 from streamops.control.workers.handover_marks import (
     HANDED_OVER_AT_ANNOTATION,
     HANDOVER_FAILED_ANNOTATION,
+    RELEASING_LABEL,
     SERVING_LABEL,
     HandoverFailure,
 )
@@ -106,7 +107,10 @@ def test_a_ready_successor_is_asked_to_follow_its_predecessor_once() -> None:
         (HandoverReport(predecessor_pod="cam-ingest", phase="following"), [], "Following"),
         (
             HandoverReport(predecessor_pod="cam-ingest", phase="caught-up"),
-            [PatchPod(NEW, {"metadata": {"labels": {SERVING_LABEL: "true"}}})],
+            [  # the predecessor leaves the serving budget first (a drain could take one of two serving)
+                PatchPod(OLD, {"metadata": {"labels": {RELEASING_LABEL: "true"}}}),
+                PatchPod(NEW, {"metadata": {"labels": {SERVING_LABEL: "true"}}}),
+            ],
             "MovingService",
         ),
     ],
@@ -122,7 +126,7 @@ def test_then_the_predecessor_leaves_the_services_and_is_asked_to_release() -> N
     actions, state, _ = step(SERVING_NEW, OLD)
     patch, release = actions
     assert isinstance(patch, PatchPod) and patch.pod == OLD
-    assert patch.patch["metadata"]["labels"] == {SERVING_LABEL: None}
+    assert patch.patch["metadata"]["labels"] == {SERVING_LABEL: None, RELEASING_LABEL: "true"}
     assert patch.patch["metadata"]["annotations"] == {HANDED_OVER_AT_ANNOTATION: "2026-11-29T18:00:00Z"}
     assert isinstance(release, WorkerRequest) and (release.pod, release.path) == (OLD, HANDOVER_RELEASE_PATH)
     assert state == "MovingService"
@@ -214,7 +218,7 @@ def test_each_role_is_stepped_on_its_own() -> None:
         frozenset(),
         NO_MEMORY,
     )
-    assert [a.pod.name for a in actions if isinstance(a, PatchPod)] == ["cam-ingest-backup-b"]
+    assert [a.pod.name for a in actions if isinstance(a, PatchPod)] == ["cam-ingest-backup", "cam-ingest-backup-b"]
     assert list(states) == ["backup"]
     assert states["backup"].message == (
         "backup ingest handing over from cam-ingest-backup to cam-ingest-backup-b because containers[ingest].image "

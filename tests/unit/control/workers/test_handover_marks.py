@@ -77,7 +77,7 @@ def test_a_failure_record_round_trips_and_backs_off_to_ten_minutes() -> None:
 def test_the_release_patch_drops_the_label_and_says_when() -> None:
     assert release_patch(NOW) == {
         "metadata": {
-            "labels": {"streaming.streamops.dev/serving": None},
+            "labels": {"streaming.streamops.dev/serving": None, "streaming.streamops.dev/releasing": "true"},
             "annotations": {"streaming.streamops.dev/handed-over-at": "2026-11-29T18:00:00Z"},
         }
     }

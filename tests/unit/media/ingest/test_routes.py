@@ -176,3 +176,90 @@ def test_a_blocking_reload_waits_across_a_session_switch_for_the_next_number(tmp
         assert (await client.get(f"/hls/cmaf/init-{last + 1}.mp4")).status == 200, "the second's init segment"
 
     serve(app, check)
+
+
+def _low_latency_app(tmp_path):
+    """An LL-HLS ingest's public routes over a Continuity, and a packager maker and feeder."""
+    from devtools.media.fmp4_boxes import VIDEO_TIMESCALE, fragment, init_segment, video_seconds
+    from streamops.media.ingest.commands import packager_settings
+    from streamops.media.ingest.continuity import Continuity
+    from streamops.media.ingest.llhls.packager import LlHlsPackager
+
+    config = IngestConfig.model_validate(
+        {"stream": "cam", "source": {"push": {}}, "hls": {"latencyMode": "low", "segmentSeconds": 1}}
+    )
+    served = ServedMedia(FeedHub(), FeedHub())
+    continuity = Continuity(config, served, log)
+    app = web.Application()
+    gate = PlaybackGate(config, CollectorRegistry(), {"stream": "cam", "role": "primary"}, log)
+    add_playback_routes(app, config, gate, served, tmp_path / "x.jpg", IceServersFile(None, log), None, continuity)
+    part = int(0.2 * VIDEO_TIMESCALE)
+
+    def packager(name: str) -> LlHlsPackager:
+        (tmp_path / name / "cmaf").mkdir(parents=True)
+        return LlHlsPackager(tmp_path / name / "cmaf", packager_settings(config))
+
+    def feed(p: LlHlsPackager, count: int) -> None:
+        p.feed(init_segment())
+        for n in range(count):  # 0.2 s parts, a keyframe every 1 s
+            p.feed(fragment(n * part, video_seconds(0.2), keyframe=n % 5 == 0))
+
+    return app, continuity, packager, feed
+
+
+def test_a_released_predecessor_sends_waiting_players_on_to_its_successor(tmp_path):
+    """A handover's predecessor, released (continuity.moved), never writes the next segment or the
+    hinted part: a blocking reload or hinted part waiting there (a player's kept-alive connection,
+    which the Service's move does not move) is answered at once with the same URL again (307) and
+    the connection closed, so that it reaches the successor; not a 503 after the blocking timeout
+    (3 target durations: a 6 s stall with 2 s segments) nor a 404."""
+    app, continuity, packager, feed = _low_latency_app(tmp_path)
+
+    async def check(client: TestClient[Any, Any]) -> None:
+        first = packager("a")
+        continuity.go_on_air(tmp_path / "a", {"": first})
+        feed(first, 8)
+        last, hinted = first.segments[-1].msn, first.next_part
+        url = f"/hls/cmaf/index.m3u8?_HLS_msn={last + 1}&_HLS_part=0"
+        waiting = asyncio.ensure_future(client.get(url, allow_redirects=False))
+        part = asyncio.ensure_future(client.get(f"/hls/cmaf/part-{hinted}.m4s", allow_redirects=False))
+        await asyncio.sleep(0.1)
+        continuity.hold()  # the release: FFmpeg writes its last segment, then `released`
+        first.finish()
+        await asyncio.sleep(0.1)
+        assert not waiting.done() and not part.done(), "released only once the sessions ended"
+        continuity.moved.set()
+        for response, path in ((await asyncio.wait_for(waiting, 1), url), (await asyncio.wait_for(part, 1), None)):
+            assert response.status == 307, await response.text()
+            assert response.headers["Location"] == (path or f"/hls/cmaf/part-{hinted}.m4s")
+            assert response.headers.get("Connection", "").lower() == "close"
+        done = await client.get("/hls/cmaf/index.m3u8")
+        assert done.status == 200 and "#EXT-X-ENDLIST" not in await done.text()
+        assert done.headers.get("Connection", "").lower() == "close", "every answer sends the player on"
+
+    serve(app, check)
+
+
+def test_a_hinted_part_waits_across_a_session_switch(tmp_path):
+    """The preload-hinted part asked of a packager that ends (a handover successor's idle packager,
+    replaced at each poll; a publisher's reconnect) is answered by the packager that goes on air and
+    numbers its first part so: not a 404 at once, nor after the timeout of a packager no longer on air."""
+    app, continuity, packager, feed = _low_latency_app(tmp_path)
+
+    async def check(client: TestClient[Any, Any]) -> None:
+        first = packager("a")
+        continuity.go_on_air(tmp_path / "a", {"": first})
+        feed(first, 8)
+        hinted = first.next_part
+        part = asyncio.ensure_future(client.get(f"/hls/cmaf/part-{hinted}.m4s"))
+        await asyncio.sleep(0.1)
+        first.finish()
+        await asyncio.sleep(0.1)
+        assert not part.done(), "between sessions: it waits"
+        second = packager("b")
+        continuity.go_on_air(tmp_path / "b", {"": second})
+        feed(second, 3)
+        response = await asyncio.wait_for(part, 5)
+        assert response.status == 200 and await response.read() == second.parts[hinted]
+
+    serve(app, check)

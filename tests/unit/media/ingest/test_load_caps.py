@@ -19,6 +19,7 @@ import aiohttp
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from devtools.media.workers import WORKER_AUTH, credential_file
+from devtools.waits import eventually_async
 from prometheus_client import CollectorRegistry, generate_latest
 from streamops.contract.ingest import FEED_PATH, IngestConfig
 from streamops.media.ingest.dash_chunks import may_be_held
@@ -91,7 +92,7 @@ def test_a_capped_feed_reader_count_refuses_the_next_reader_at_once():
             assert caps.refused == {"feed_source_cap": 1}
             assert feed.consumers == 2, "the refused reader never joined"
             readers[0].close()  # a reader leaves: its slot is free again
-            await asyncio.sleep(0.1)
+            await eventually_async(lambda: caps.feed.held == 1, timeout=10, what="the closed reader's slot freed")
             again = await client.get(FEED_PATH)
             assert again.status == 200
             assert caps.feed.held == 2
@@ -120,7 +121,10 @@ def test_the_recorder_is_served_while_viewers_are_at_their_cap(tmp_path):
                 asyncio.create_task(viewers.get("/slow?_HLS_msn=9", headers={"X-Forwarded-For": f"10.0.0.{n}"}))
                 for n in (1, 1, 2)
             ]
-            await asyncio.sleep(0.2)  # all six are in their handlers now
+            caps = worker.caps
+            await eventually_async(
+                lambda: caps.public.held == 2 and caps.blocking.held == 3, timeout=10, what="all in their handlers"
+            )
             full = await viewers.get("/slow")
             assert full.status == 503 and full.headers["Retry-After"] == "1"
             assert full.headers["Access-Control-Allow-Origin"] == "*", "a player reads the refusal"
@@ -129,7 +133,7 @@ def test_the_recorder_is_served_while_viewers_are_at_their_cap(tmp_path):
             blocking.append(
                 asyncio.create_task(viewers.get("/slow?_HLS_msn=9", headers={"X-Forwarded-For": "10.0.0.3"}))
             )
-            await asyncio.sleep(0.2)
+            await eventually_async(lambda: caps.blocking.held == 4, timeout=10, what="the fourth blocking request held")
             blocking_full = await viewers.get("/slow?_HLS_msn=9", headers={"X-Forwarded-For": "10.0.0.4"})
             assert blocking_full.status == 503
             assert (await viewers.get("/healthz")).status == 200, "probes are never capped"
@@ -193,16 +197,16 @@ def test_low_latency_dash_segments_hold_a_blocking_slot_per_client():
     async def run() -> None:
         async with TestClient(TestServer(app, host="127.0.0.1", port=0)) as client:
             segment = asyncio.create_task(client.get("/streams/ns/cam/dash/chunk-0-000001.m4s"))
-            await asyncio.sleep(0.2)
-            assert caps.blocking.held == 1
+            await eventually_async(lambda: caps.blocking.held == 1, timeout=10, what="the segment held")
             again = await client.get("/streams/ns/cam/dash/chunk-1-000001.m4s")
             assert again.status == 429, "one client's second held segment"
             others = [
                 asyncio.create_task(client.get(f"/streams/ns/cam/dash/{name}"))
                 for name in ("manifest.mpd", "init-0.m4s")
             ]
-            await asyncio.sleep(0.2)
-            assert caps.public.held == 2
+            await eventually_async(
+                lambda: caps.public.held == 2, timeout=10, what="the quick requests in their handlers"
+            )
             release.set()
             assert [(await t).status for t in [segment, *others]] == [200] * 3
 

@@ -135,7 +135,7 @@ local function media_kind(file, dash)
         return "playlist"
     elseif file:find("^part%-%d+%.m4s$") then
         return "part"
-    elseif file == "init.mp4" or file:find("^init%-.*%.m4s$") then
+    elseif file == "init.mp4" or file:find("^init%-%d+%.mp4$") or file:find("^init%-.*%.m4s$") then
         return "init"
     elseif file:find("%.m4s$") or (not dash and file:find("%.ts$")) then
         return "segment"

@@ -22,7 +22,10 @@ def test_the_registry_holds_the_images_and_the_chart_the_release_came_from(
     registry = f"http://{cluster.registry.portal_address}"
     for image in cluster.published:
         tags = json.loads(http_get(f"{registry}/v2/streamops/{image.repository}/tags/list")[1])["tags"]
-        assert sorted(tags) == sorted(image.tags), image.repository
+        # Every tag published, and no other but an upgrade's `<tag>-next` (test_handover.py tags the
+        # worker's manifest again for its helm upgrade: the suite shares one registry).
+        assert set(image.tags) <= set(tags), image.repository
+        assert all(t in image.tags or t.removesuffix("-next") in image.tags for t in tags), (image.repository, tags)
     chart_tags = json.loads(http_get(f"{registry}/v2/streamops/streamops/tags/list")[1])["tags"]
     assert chart_tags == [cluster.chart_version]
     # helm records where the release's chart came from only in its own output: the release is the

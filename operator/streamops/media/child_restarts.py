@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, Protocol, TypeVar
 
 BACKOFF_SECONDS = (0.5, 1.0, 2.0, 5.0, 10.0)
 STEADY_SECONDS = 30.0  # a run this long resets the backoff
@@ -53,3 +54,35 @@ async def exit_or_stop(exit_code: Awaitable[int], stopping: asyncio.Event) -> in
         exited.cancel()
         return None
     return exited.result()
+
+
+class Child(Protocol):
+    """What run_with_events needs of a child (media.ffmpeg.FfmpegProcess)."""
+
+    async def wait(self) -> int: ...
+
+    async def stop(self, grace: float = ...) -> int | None: ...
+
+
+C = TypeVar("C", bound=Child)
+
+
+async def run_with_events(
+    child: C,
+    read_events: Callable[[C], Coroutine[Any, Any, None]],
+    stopping: asyncio.Event,
+    on_end: Callable[[], None],
+) -> int | None:
+    """One run of a started child that reports on a channel of its own (the RTMP front's and the
+    readers' JSON lines on stdout): its events read meanwhile, its exit code (None: `stopping` came
+    first). Whatever ends it, `on_end` forgets what the run said, then the child is stopped and the
+    reader ended."""
+    events = asyncio.create_task(read_events(child))
+    try:
+        return await exit_or_stop(child.wait(), stopping)
+    finally:
+        on_end()
+        await child.stop(grace=3)
+        events.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await events

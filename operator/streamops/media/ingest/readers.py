@@ -21,7 +21,7 @@ from prometheus_client import CollectorRegistry
 
 from streamops.contract.ingest import FEED_PATH, IngestConfig
 from streamops.contract.metrics import READER_PROTOCOLS, READER_REFUSAL_REASONS
-from streamops.media.child_restarts import exit_or_stop, keep_running
+from streamops.media.child_restarts import keep_running, run_with_events
 from streamops.media.ffmpeg import FfmpegProcess
 from streamops.media.worker_metrics import counter
 from streamops.redaction import Redactor
@@ -138,15 +138,7 @@ class Readers:
             stdout=asyncio.subprocess.PIPE,
         )
         await process.start()
-        events = asyncio.create_task(self._read_events(process))
-        try:
-            return await exit_or_stop(process.wait(), stopping)
-        finally:
-            self._reset()
-            await process.stop(grace=3)
-            events.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await events
+        return await run_with_events(process, self._read_events, stopping, self._reset)
 
     def _reset(self) -> None:
         self._all_listening.clear()

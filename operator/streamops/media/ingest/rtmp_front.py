@@ -24,7 +24,7 @@ from typing import Any
 
 from streamops.contract.ingest import IngestConfig
 from streamops.contract.metrics import RTMP_REFUSAL_REASONS
-from streamops.media.child_restarts import exit_or_stop, keep_running
+from streamops.media.child_restarts import keep_running, run_with_events
 from streamops.media.ffmpeg import FfmpegProcess
 from streamops.redaction import Redactor
 
@@ -171,15 +171,7 @@ class RtmpFront:
             stdout=asyncio.subprocess.PIPE,
         )
         await process.start()
-        events = asyncio.create_task(self._read_events(process))
-        try:
-            return await exit_or_stop(process.wait(), stopping)
-        finally:
-            self.listening.clear()
-            await process.stop(grace=3)
-            events.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await events
+        return await run_with_events(process, self._read_events, stopping, self.listening.clear)
 
     async def run(self, stopping: asyncio.Event) -> None:
         """The front until `stopping`, started again with backoff when it exits."""

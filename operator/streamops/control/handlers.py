@@ -57,6 +57,7 @@ from streamops.control.runtime.indexes import (
     quality_set_user_entry,
     recording_entry,
     shared_stream_of,
+    stream_child_entry,
     stream_entry,
     stream_object_entry,
 )
@@ -264,6 +265,9 @@ INDEXES = (
     IndexedResource("nodes", ("v1", "nodes"), node_entry),
     # The ingests' PodDisruptionBudgets (restart policy handover), as the reconcilers read them.
     IndexedResource("disruption_budgets", ("policy", "v1", "poddisruptionbudgets"), child_entry, "managed"),
+    # Restreams by the stream they name: each reconcile reads its siblings' targets from here, not
+    # by a LIST of the namespace (N streams' Restreams reconciling were N² objects decoded).
+    IndexedResource("stream_restreams", (GROUP, VERSION, RESTREAM.plural), stream_child_entry),
 )
 
 
@@ -448,6 +452,7 @@ def _indexes(state: OperatorState, kwargs: Mapping[str, object]) -> Indexes:
             cluster_quality_sets=cast(ObjectIndex, kwargs["cluster_quality_set_objects"]),
             nodes=cast(ObjectIndex, kwargs["nodes"]),
             budgets=cast(ObjectIndex, kwargs["disruption_budgets"]),
+            restreams=cast(ObjectIndex, kwargs["stream_restreams"]),
         )
     )
     return Indexes(

@@ -98,7 +98,7 @@ def stream_restreams(api: KubeReads, restream: Restream) -> list[Restream]:
     """The active Restreams of the restream's stream, this one as handed over (the list may lag)."""
     namespace, stream = restream.metadata.namespace or "", restream.spec.stream_ref.name
     others = []
-    for raw in api.list_custom(RESTREAM, namespace):
+    for raw in api.stream_children(RESTREAM, namespace, stream):
         other = parse(Restream, raw).obj
         if other is None or other.metadata.uid == restream.metadata.uid or _deleting(other):
             continue

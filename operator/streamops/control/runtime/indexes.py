@@ -106,6 +106,7 @@ class ChildIndexes:
     cluster_quality_sets: ObjectIndex = field(default_factory=dict)  # keyed ("", name)
     nodes: ObjectIndex | None = None  # keyed ("", name): workers/cluster_nodes.py (None: not watched)
     budgets: ObjectIndex | None = None  # the ingests' PodDisruptionBudgets (None: not watched)
+    restreams: ObjectIndex | None = None  # Restreams keyed by (namespace, stream) (None: not watched)
 
 
 K = TypeVar("K")
@@ -287,6 +288,21 @@ def stream_object_entry(body: Body) -> dict[ObjectRef, Manifest]:
         "spec": plain(body.get("spec") or {}),
     }
     return {(meta.get("namespace") or "", meta.get("name") or ""): trimmed}
+
+
+def stream_child_entry(body: Body) -> dict[ObjectRef, Manifest]:
+    """A Restream filed under the stream it names (spec.streamRef), as its siblings' reconciles read
+    it: its spec and identity, deletionTimestamp included (a stream's targets without it)."""
+    meta = body.get("metadata") or {}
+    keep = ("name", "namespace", "uid", "generation", "labels", "deletionTimestamp")
+    trimmed = {
+        "apiVersion": body.get("apiVersion"),
+        "kind": body.get("kind"),
+        "metadata": {k: plain(meta[k]) for k in keep if k in meta},
+        "spec": plain(body.get("spec") or {}),
+    }
+    stream = ((body.get("spec") or {}).get("streamRef") or {}).get("name") or ""
+    return {(meta.get("namespace") or "", stream): trimmed}
 
 
 def quality_set_user_entry(body: Body) -> dict[SetKey, ObjectRef]:

@@ -328,7 +328,9 @@ def recorders(tmp_path: Path, feed: FeedSource) -> Iterator[RecorderFactory]:
             )
         recorder = RecorderProcess(proc, port, out_dir, log_path, time.monotonic(), settings)
         started.append(recorder)
-        wait_for(lambda: recorder_answers(recorder), 10, POLL, "recorder HTTP up")
+        # Up, or exited (recorder_answers raises at once): the bound is only for a process that
+        # hangs. 10 s was too short for the interpreter's imports at load 25 (ci31).
+        wait_for(lambda: recorder_answers(recorder), 60, POLL, "recorder HTTP up")
         return recorder
 
     try:

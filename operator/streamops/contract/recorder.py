@@ -32,6 +32,10 @@ from streamops.contract.upload_target import sidecar_key as sidecar_key
 from streamops.contract.worker import HTTP_PORT, CredentialedConfig, UtcTime, WorkerStatus
 
 Phase = Literal["standby", "waiting", "recording", "reconnecting", "stopped"]
+# A recorder handed over (docs/design/handover.md, Part 5): `releasing` once the state file is its
+# successor's (its FFmpeg runs on until the successor's first part has begun), `released` once it ended.
+RecorderRelease = Literal["releasing", "released"]
+RELEASE_PATH = "/handover/release"  # POST to a recorder: its successor continues the video (Part 5)
 
 
 class RecorderConfig(CredentialedConfig):
@@ -154,3 +158,6 @@ class RecorderStatus(WorkerStatus):
         default=None, description="Why uploads do not go through right now (object storage only)."
     )
     storage_error: str | None = Field(default=None, description="The storage's answer, credentials redacted.")
+    handover: RecorderRelease | None = Field(
+        default=None, description="Handed over to a successor recorder (POST /handover/release): its part's end."
+    )

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from streamops.api import RESTREAM
 from streamops.control.restream.observation import Observed
-from streamops.control.restream.plan import Plan, wanted_pod
+from streamops.control.restream.plan import Plan, plan_successor, wanted_pod
+from streamops.control.runtime.object_loop import utcnow
 from streamops.control.shared.settings import OperatorSettings
 from streamops.control.workers.children import remove_pod, roll_pod
 from streamops.control.workers.ports import PortAllocator, ports_of
@@ -51,13 +52,20 @@ def apply_plan(
     current = observed.pusher
     if plan.remove and current is not None:
         remove_pod(api, current, our_owner(current, plan, observed), allocator)
+        if observed.other is not None:
+            remove_pod(api, observed.other, our_owner(observed.other, plan, observed), allocator)
     change = KEEP
     if plan.pusher:
         host_ports = (ports_of(current) or allocator.allocate(["http"])) if allocator is not None else None
         desired = wanted_pod(plan, settings, observed, host_ports)
         owner = our_owner(current, plan, observed)
-        rolled = roll_pod(api, desired, current, owner, None, plan.busy, plan.immediate)
-        change = rolled.change
+        rolled = roll_pod(api, desired, current, owner, None, plan.busy, plan.immediate, handover=plan.handover)
+        successor = plan_successor(desired, rolled.pod, observed.other, rolled.change, observed.slots, utcnow())
+        change = successor.change
+        if successor.delete is not None:
+            remove_pod(api, successor.delete, our_owner(successor.delete, plan, observed), None)
+        if successor.create is not None:
+            api.create(successor.create)  # already there: the pod index lagged, and the one there goes on
         patch = owners_patch(desired, rolled.pod) if owner is not None else None
         if patch is not None and rolled.pod is not None:
             api.patch("Pod", namespace, rolled.pod["metadata"]["name"], patch)

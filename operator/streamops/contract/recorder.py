@@ -16,6 +16,7 @@ from pydantic import Field, field_validator, model_validator
 from streamops.api.common import ClientFields, check_uri
 from streamops.api.livestream import SEGMENT_SECONDS, Rendition
 from streamops.api.recording import DiscardedFragment, Video
+from streamops.contract.http import RELEASE_PATH as RELEASE_PATH
 from streamops.contract.recordings_claim import ORIGIN_SUFFIX as ORIGIN_SUFFIX  # re-exported
 from streamops.contract.recordings_claim import RECORDINGS_ROOT as RECORDINGS_ROOT
 from streamops.contract.recordings_claim import relative_directory as relative_directory
@@ -35,7 +36,6 @@ Phase = Literal["standby", "waiting", "recording", "reconnecting", "stopped"]
 # A recorder handed over (docs/design/handover.md, Part 5): `releasing` once the state file is its
 # successor's (its FFmpeg runs on until the successor's first part has begun), `released` once it ended.
 RecorderRelease = Literal["releasing", "released"]
-RELEASE_PATH = "/handover/release"  # POST to a recorder: its successor continues the video (Part 5)
 
 
 class RecorderConfig(CredentialedConfig):

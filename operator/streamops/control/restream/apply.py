@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from streamops.api import RESTREAM
 from streamops.control.restream.observation import Observed
-from streamops.control.restream.plan import Plan, plan_successor, wanted_pod
+from streamops.control.restream.plan import Plan, in_place_of, plan_successor, wanted_pod
 from streamops.control.runtime.object_loop import utcnow
 from streamops.control.shared.settings import OperatorSettings
 from streamops.control.workers.children import remove_pod, roll_pod
@@ -57,7 +57,7 @@ def apply_plan(
     change = KEEP
     if plan.pusher:
         host_ports = (ports_of(current) or allocator.allocate(["http"])) if allocator is not None else None
-        desired = wanted_pod(plan, settings, observed, host_ports)
+        desired = in_place_of(wanted_pod(plan, settings, observed, host_ports), current)
         owner = our_owner(current, plan, observed)
         rolled = roll_pod(api, desired, current, owner, None, plan.busy, plan.immediate, handover=plan.handover)
         successor = plan_successor(desired, rolled.pod, observed.other, rolled.change, observed.slots, utcnow())

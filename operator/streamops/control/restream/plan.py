@@ -143,6 +143,14 @@ def wanted_pod(
     return shared_pusher_pod(plan.stream, [t.restream for t in plan.targets], settings, host_ports)
 
 
+def in_place_of(desired: Manifest, current: Manifest | None) -> Manifest:
+    """The desired Pod under the running one's name (a copy): after a handover the worker runs in
+    its second slot, and its restart rules (children.roll_pod) act on that Pod."""
+    if current is None or current["metadata"]["name"] == desired["metadata"]["name"]:
+        return desired
+    return {**desired, "metadata": {**desired["metadata"], "name": current["metadata"]["name"]}}
+
+
 @dataclass(frozen=True)
 class Successor:
     """The pusher's other slot while it is to be handed over, or after: the successor to create, a

@@ -196,6 +196,11 @@ def test_a_busy_pusher_that_must_change_gets_a_successor_in_the_other_slot(api: 
     api.delete("Pod", NS, "cam-pusher", old["metadata"]["uid"])
     assert reconcile_restream(api, UPGRADED, api.object("Restream", NS, "out") or {}).pod_change.action == "keep"
     assert api.object("Pod", NS, "cam-pusher") is None
+    # Idle, another change: the pusher in the second slot is the one replaced.
+    api.modify("Restream", NS, "out", {"status": {"live": False}})
+    api.clear_calls()
+    assert reconcile_restream(api, SETTINGS, api.object("Restream", NS, "out") or {}).pod_change.action == "replace"
+    assert [(c.verb, c.name) for c in api.writes if c.verb == "delete"] == [("delete", "cam-pusher-b")]
 
 
 def test_a_stale_successor_goes_and_a_failed_one_is_tried_again_later(api: FakeKubeApi) -> None:

@@ -66,5 +66,6 @@ def test_status_is_camel_case_with_times_to_the_second() -> None:
         "noSpace": False,
         "storageProblem": None,
         "storageError": None,
+        "handover": None,  # handed over to no successor
     }
     assert not recorder.ready()

@@ -70,8 +70,9 @@ def plan_recorder(
     """Pure. `finalised`: the Recording's status says Succeeded (its videos are final); `standby`:
     the stream's warm recorder Pod, when the pod index has one; `quota_full`: the status loop's
     quota check (a Recording with no recorder yet gets none); `policy`: the operator's restart
-    policy (the Recording's annotation overrides it). Only a recorder on a claim is handed over:
-    with object storage its parts are on its own scratch space, which a successor cannot join."""
+    policy (the Recording's annotation overrides it). Only a recorder on a claim that two Pods can
+    mount is handed over: with object storage its parts are on its own scratch space, which a
+    successor cannot join; a ReadWriteOncePod claim admits no second Pod."""
     current = observed.worker
     base = Plan(
         recording,
@@ -99,7 +100,10 @@ def plan_recorder(
     adoptable = current is None and on_default_claim(storage, recordings) and stream.spec.recording.standby
     adopt = standby if standby and adoptable else None
     chosen = restart_policy(recording.metadata.annotations.get(RESTARTS_ANNOTATION), policy)
-    handover = chosen == "handover" and storage.s3 is None and not observed.host_network
+    # ReadWriteOncePod admits one Pod: a successor could not mount the claim beside its predecessor.
+    modes = observed.claim_access_modes or (recordings.access_mode,)
+    one_pod = "ReadWriteOncePod" in modes
+    handover = chosen == "handover" and storage.s3 is None and not observed.host_network and not one_pod
     return replace(with_stream, create_claim=create_claim, recorder=True, adopt=adopt, handover=handover)
 
 

@@ -213,10 +213,13 @@ def test_a_busy_recorder_that_must_change_gets_a_warm_successor_in_the_other_slo
     assert [(c.verb, c.name) for c in api.writes if c.verb == "delete"] == [("delete", "rec-recorder-b")]
 
 
-def test_a_recorder_uploading_to_a_bucket_or_under_the_policy_idle_still_waits(api: FakeKubeApi) -> None:
+def test_under_the_policy_idle_or_on_a_one_pod_claim_a_busy_recorder_still_waits(api: FakeKubeApi) -> None:
     recording_recorder(api)
     idle = UPGRADED.model_copy(update={"worker": WorkerSettings(restart_policy="idle")})
     assert reconcile_recording(api, idle, api.object("Recording", NS, "rec") or {}).pod_change.action == "wait"
+    recordings = UPGRADED.recordings.model_copy(update={"access_mode": "ReadWriteOncePod"})
+    one_pod = UPGRADED.model_copy(update={"recordings": recordings})
+    assert reconcile_recording(api, one_pod, api.object("Recording", NS, "rec") or {}).pod_change.action != "handover"
     assert api.object("Pod", NS, "rec-recorder-b") is None
 
 

@@ -60,10 +60,18 @@ def apply_plan(
         desired = in_place_of(wanted_pod(plan, settings, observed, host_ports), current)
         owner = our_owner(current, plan, observed)
         rolled = roll_pod(api, desired, current, owner, None, plan.busy, plan.immediate, handover=plan.handover)
-        successor = plan_successor(desired, rolled.pod, observed.other, rolled.change, observed.slots, utcnow())
+        # On the host network a successor has a host port of its own: it runs beside its predecessor.
+        other = observed.other
+        fresh = allocator is not None and other is None and rolled.change.action == "handover"
+        other_ports = allocator.allocate(["http"]) if fresh and allocator is not None else ports_of(other)
+        for_other = wanted_pod(plan, settings, observed, other_ports) if allocator is not None else None
+        now = utcnow()
+        successor = plan_successor(desired, rolled.pod, other, rolled.change, observed.slots, now, for_other)
         change = successor.change
+        if fresh and successor.create is None and allocator is not None:
+            allocator.release(other_ports.values())
         if successor.delete is not None:
-            remove_pod(api, successor.delete, our_owner(successor.delete, plan, observed), None)
+            remove_pod(api, successor.delete, our_owner(successor.delete, plan, observed), allocator)
         if successor.create is not None:
             api.create(successor.create)  # already there: the pod index lagged, and the one there goes on
         patch = owners_patch(desired, rolled.pod) if owner is not None else None

@@ -148,7 +148,7 @@ def pusher_handover(
     if not new.ready or wanted is None:
         return [], state, memory
     released = pair.predecessor_set is not None and not pair.predecessor_set.targets
-    if not released:
+    if not released and not connected:
         state = replace(state, step="Releasing")
         key = f"release/{old.uid}"
         if pair.predecessor_set is None or HANDOVER_SLOT in in_flight or not _due(memory, key, monotonic):

@@ -60,8 +60,8 @@ def plan_pusher(
 ) -> Plan:
     """Pure. `raw`: the Restream as handed over (its ownerReferences and resourceVersion);
     `owner_patched_at`: the previous outcome's (reconcile.RestreamOutcome); `policy`: the operator's
-    restart policy (the Restream's annotation overrides it). A pusher on the host network is not
-    handed over (its successor would need host ports of its own): it waits for idle."""
+    restart policy (the Restream's annotation overrides it). On the host network the successor has
+    a host port of its own (apply.py): it runs beside its predecessor, on any node."""
     targets = tuple(t for t in observed.targets if t.missing is None and t.refused is None)
     owners = [t.restream for t in targets]
     base = Plan(
@@ -69,8 +69,7 @@ def plan_pusher(
         busy=any(r.status is not None and r.status.live for r in owners),
         immediate=any(r.metadata.annotations.get(RESTARTS_ANNOTATION) == IMMEDIATE for r in [restream, *owners]),
         remove_legacy=observed.legacy_pusher is not None,
-        handover=not observed.host_network
-        and restart_policy(restream.metadata.annotations.get(RESTARTS_ANNOTATION), policy) == "handover",
+        handover=restart_policy(restream.metadata.annotations.get(RESTARTS_ANNOTATION), policy) == "handover",
     )
     stream = observed.stream
     if stream is None:
@@ -169,24 +168,27 @@ def plan_successor(
     change: PodChange,
     slots: tuple[str, str],
     now: datetime,
+    for_other: Manifest | None = None,
 ) -> Successor:
     """Pure. `current`: the pusher (the predecessor of a handover); `other`: the Pod in its other
-    slot; `change`: what roll_pod decided for `current`. A successor under way for the wanted spec
-    is left to the status loop (handover.py); any other Pod there goes (a successor of an older
+    slot; `change`: what roll_pod decided for `current`; `for_other`: the desired Pod with the other
+    slot's host ports (on the host network; else `desired`). A successor under way for the wanted
+    spec is left to the status loop (handover.py); any other Pod there goes (a successor of an older
     spec, one left when no handover is wanted any more); after a failed handover the next waits."""
     leaving = other is None or bool(((other or {}).get("metadata") or {}).get("deletionTimestamp"))
     if change.action != "handover" or desired is None or current is None:
         return Successor(change, delete=None if leaving else other)
+    wanted = for_other if for_other is not None else desired
     if other is not None:
-        under_way = successor_of(other) == current["metadata"].get("uid") and pod_difference(desired, other) is None
+        under_way = successor_of(other) == current["metadata"].get("uid") and pod_difference(wanted, other) is None
         return Successor(change, delete=None if leaving or under_way else other)
     failure = handover_failure(current)
     if failure is not None and now < failure.retry_at:
         return Successor(replace(change, retry_at=failure.retry_at))
     name = slots[1] if current["metadata"]["name"] == slots[0] else slots[0]
-    meta = {**desired["metadata"], "name": name, "annotations": dict(desired["metadata"].get("annotations") or {})}
+    meta = {**wanted["metadata"], "name": name, "annotations": dict(wanted["metadata"].get("annotations") or {})}
     meta["annotations"] |= {
         SUCCESSOR_OF_ANNOTATION: current["metadata"].get("uid") or "",
         HANDOVER_FOR_ANNOTATION: change.part or "",
     }
-    return Successor(change, create={**desired, "metadata": meta})
+    return Successor(change, create={**wanted, "metadata": meta})

@@ -107,6 +107,9 @@ def test_once_the_successor_runs_the_set_the_predecessor_goes_and_it_is_said_onc
         ),
     ]
     assert step(PusherPair(OLD, NEW, NONE, RUNNING), memory)[0] == []
+    # Observed after an operator restart: the successor runs the set, so the predecessor goes (its
+    # deletion ends whatever it still pushes), whatever it runs.
+    assert step(PusherPair(OLD, NEW, RUNNING, RUNNING))[0][0] == DeletePusher(OLD)
 
 
 @pytest.mark.parametrize(

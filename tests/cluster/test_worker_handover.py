@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from devtools.catalog import livestream, restream
+from devtools.catalog import livestream, recording, restream
 from devtools.cluster.local_pods import set_pod_status
 from devtools.waits import eventually
 
@@ -112,3 +112,93 @@ def test_a_pushing_pusher_is_handed_over_and_each_target_reconnects_once(cluster
                     "pusher handed over from cam-pusher to cam-pusher-b because spec.tolerations changed"
                 )
                 assert cluster.get("restreams", ns, "out")["status"]["live"], "its status read from the successor"
+
+
+class FakeRecorder:
+    """/status from `status`; POST /handover/release says releasing, POST /start starts recording;
+    every POST's path and JSON body in `posts`."""
+
+    def __init__(self, status: dict[str, Any]) -> None:
+        self.status = status
+        self.posts: list[tuple[str, dict[str, Any]]] = []
+
+    def handler(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                body = json.dumps(fake.status).encode() if self.path == "/status" else b"{}"
+                self.send_response(200 if self.path == "/status" else 404)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_POST(self) -> None:
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                fake.posts.append((self.path, json.loads(raw) if raw else {}))
+                if self.path == "/handover/release":
+                    fake.status = {**fake.status, "handover": fake.status.get("handover") or "releasing"}
+                elif self.path == "/start":
+                    fake.status = {"state": "recording", "recording": True, "duration": 601.0}
+                body = json.dumps(fake.status).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        return Handler
+
+
+@contextmanager
+def fake_recorder(port: int, status: dict[str, Any]) -> Iterator[FakeRecorder]:
+    fake = FakeRecorder(status)
+    server = ThreadingHTTPServer(("127.0.0.1", port), fake.handler())
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield fake
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def test_a_recording_recorder_is_handed_over_to_a_warm_successor(cluster, operator, namespace):
+    ns = namespace
+    cluster.apply(ns, livestream("cam", screenshots={"enabled": False}))
+    cluster.apply(ns, recording("rec", minDurationSeconds=1))
+    first = eventually(lambda: cluster.get("pods", ns, "rec-recorder"), what="the recorder Pod")
+    on_air = {"state": "recording", "recording": True, "duration": 600.0}
+    with fake_recorder(http_port(first), on_air) as old:
+        running(cluster, ns, "rec-recorder")
+        eventually(lambda: (cluster.get("recordings", ns, "rec").get("status") or {}).get("recording"), what="on air")
+
+        with operator.with_env({"STREAMOPS_NODE_LOST_TOLERATION_SECONDS": "307"}):
+            successor = eventually(lambda: cluster.get("pods", ns, "rec-recorder-b"), what="the successor")
+            annotations = successor["metadata"]["annotations"]
+            assert annotations["streaming.streamops.dev/successor-of"] == first["metadata"]["uid"]
+            assert annotations["streaming.streamops.dev/handover-for"] == "spec.tolerations"
+            config = json.loads(successor["spec"]["containers"][0]["env"][0]["value"])
+            assert config["standby"] is True and config["httpPort"] == http_port(successor) != http_port(first)
+            with fake_recorder(http_port(successor), {"state": "standby"}) as new:
+                running(cluster, ns, "rec-recorder-b")
+                # Ready: the predecessor releases the video, then the successor gets the Recording.
+                eventually(lambda: [p for p, _ in old.posts] == ["/handover/release"], what="POST /handover/release")
+                [(path, sent)] = eventually(lambda: new.posts, what="POST /start to the successor")
+                assert path == "/start" and sent["directory"] and sent["httpPort"] == http_port(successor)
+                assert cluster.get("pods", ns, "rec-recorder")["metadata"]["uid"] == first["metadata"]["uid"], (
+                    "kept until its part has ended"
+                )
+                old.status = {**old.status, "state": "stopped", "recording": False, "handover": "released"}
+                eventually(lambda: cluster.get("pods", ns, "rec-recorder") is None, what="the predecessor deleted")
+                [event] = eventually(lambda: cluster.events(ns, "Recording", "rec", "HandedOver"), what="HandedOver")
+                assert event["message"] == (
+                    "recorder handed over from rec-recorder to rec-recorder-b because spec.tolerations changed"
+                )
+                status = cluster.get("recordings", ns, "rec")["status"]
+                assert status["recording"] and status["duration"] == 601.0, "its status read from the successor"

@@ -29,7 +29,7 @@ from streamops.control.shared.settings import OperatorSettings
 from streamops.control.storage.storing_apply import clear_the_way, worker_host_ports
 from streamops.control.workers.children import remove_pod, roll_pod
 from streamops.control.workers.handover_marks import successor_of
-from streamops.control.workers.ports import PortAllocator
+from streamops.control.workers.ports import PortAllocator, ports_of
 from streamops.control.workers.restarts import KEEP, PodChange
 from streamops.kube.client import ApiError, KubeApi
 from streamops.kube.manifests import Manifest
@@ -92,10 +92,17 @@ def apply_plan(
     desired = in_place_of(wanted_pod(plan, settings, observed, host_ports), pod)
     generation = recording.metadata.generation
     rolled = roll_pod(api, desired, pod, uid, generation, plan.busy, plan.immediate, handover=plan.handover)
-    other, slots, standby = observed.other, observed.slots, standby_config(settings)
-    successor = plan_successor(desired, rolled.pod, other, rolled.change, slots, utcnow(), standby)
+    # On the host network a successor has a host port of its own: it runs beside its predecessor.
+    other, slots = observed.other, observed.slots
+    fresh = allocator is not None and other is None and rolled.change.action == "handover"
+    other_ports = allocator.allocate(["http"]) if fresh and allocator is not None else ports_of(other)
+    for_other = wanted_pod(plan, settings, observed, other_ports) if allocator is not None else None
+    standby = standby_config(settings, other_ports)
+    successor = plan_successor(desired, rolled.pod, other, rolled.change, slots, utcnow(), standby, for_other)
+    if fresh and successor.create is None and allocator is not None:
+        allocator.release(other_ports.values())
     if successor.delete is not None:
-        remove_pod(api, successor.delete, uid, None)
+        remove_pod(api, successor.delete, uid, allocator)
     if successor.create is not None:
         api.create(successor.create)  # already there: the pod index lagged, and the one there goes on
     # A successor (under way, or the recorder now) is configured by POST /start, as an adopted standby.

@@ -103,7 +103,7 @@ def plan_recorder(
     # ReadWriteOncePod admits one Pod: a successor could not mount the claim beside its predecessor.
     modes = observed.claim_access_modes or (recordings.access_mode,)
     one_pod = "ReadWriteOncePod" in modes
-    handover = chosen == "handover" and storage.s3 is None and not observed.host_network and not one_pod
+    handover = chosen == "handover" and storage.s3 is None and not one_pod
     return replace(with_stream, create_claim=create_claim, recorder=True, adopt=adopt, handover=handover)
 
 
@@ -201,13 +201,14 @@ class Successor:
     delete: Manifest | None = None
 
 
-def standby_config(settings: OperatorSettings) -> str:
-    """What a successor recorder runs with until POST /start: a warm recorder's configuration."""
+def standby_config(settings: OperatorSettings, host_ports: dict[str, int] | None = None) -> str:
+    """What a successor recorder runs with until POST /start: a warm recorder's configuration (on
+    the host network: on its own host port)."""
     return StandbyConfig(
         standby=True,
         recordings_root=RECORDINGS_ROOT,
         http_host=settings.worker.bind_address,
-        http_port=HTTP_PORT,
+        http_port=(host_ports or {}).get("http", HTTP_PORT),
         credential_file=CREDENTIAL_FILE,
     ).to_json()
 
@@ -220,9 +221,11 @@ def plan_successor(
     slots: tuple[str, str],
     now: datetime,
     standby: str,
+    for_other: Manifest | None = None,
 ) -> Successor:
     """Pure. `current`: the recorder (the predecessor of a handover); `other`: the Pod in its other
-    slot; `change`: what roll_pod decided for `current`; `standby`: standby_config's. The successor is
+    slot; `change`: what roll_pod decided for `current`; `standby`: standby_config's; `for_other`: the
+    desired Pod with the other slot's host ports (on the host network; else `desired`). The successor is
     the desired Pod under the other slot's name, running as a warm recorder (the Recording's
     configuration comes by POST /start once its predecessor released the video): its parts are the
     desired Pod's, so it is compared as the Recording's recorder from then on. A successor under way
@@ -231,22 +234,21 @@ def plan_successor(
     leaving = other is None or bool(((other or {}).get("metadata") or {}).get("deletionTimestamp"))
     if change.action != "handover" or desired is None or current is None:
         return Successor(change, delete=None if leaving else other)
+    wanted = for_other if for_other is not None else desired
     if other is not None:
-        under_way = successor_of(other) == current["metadata"].get("uid") and pod_difference(desired, other) is None
+        under_way = successor_of(other) == current["metadata"].get("uid") and pod_difference(wanted, other) is None
         return Successor(change, delete=None if leaving or under_way else other)
     failure = handover_failure(current)
     if failure is not None and now < failure.retry_at:
         return Successor(replace(change, retry_at=failure.retry_at))
     name = slots[1] if current["metadata"]["name"] == slots[0] else slots[0]
-    meta = {**desired["metadata"], "name": name, "annotations": dict(desired["metadata"].get("annotations") or {})}
+    meta = {**wanted["metadata"], "name": name, "annotations": dict(wanted["metadata"].get("annotations") or {})}
     meta["annotations"] |= {
         SUCCESSOR_OF_ANNOTATION: current["metadata"].get("uid") or "",
         HANDOVER_FOR_ANNOTATION: change.part or "",
     }
     containers = [
         {**c, "env": [{**e, "value": standby} if e.get("name") == CONFIG_ENV else e for e in c.get("env") or []]}
-        for c in desired["spec"]["containers"]
+        for c in wanted["spec"]["containers"]
     ]
-    return Successor(
-        change, create={**desired, "metadata": meta, "spec": {**desired["spec"], "containers": containers}}
-    )
+    return Successor(change, create={**wanted, "metadata": meta, "spec": {**wanted["spec"], "containers": containers}})

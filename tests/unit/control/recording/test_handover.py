@@ -244,3 +244,24 @@ def test_during_a_handover_decide_takes_its_step_and_status_reads_the_successor(
     assert [(r.pod.name, r.path) for r in actions if isinstance(r, WorkerRequest)] == [("rec-recorder-b", START_PATH)]
     taken = replace(seen, telemetry=released, successor_telemetry=TAKEN)
     assert taken.shown == TAKEN
+
+
+def test_on_the_host_network_the_successor_has_a_host_port_of_its_own(api: FakeKubeApi) -> None:
+    from streamops.control.livestream.reconcile import reconcile_livestream
+    from streamops.control.workers.ports import PortAllocator
+
+    host = SETTINGS.model_copy(update={"worker": SETTINGS.worker.model_copy(update={"host_network": True})})
+    upgraded = host.model_copy(update={"node_loss": UPGRADED.node_loss})
+    ports = PortAllocator(range(25100, 25200))
+    put(api, livestream("cam"))
+    put(api, recording("rec"))
+    reconcile_livestream(api, host, api.object("LiveStream", NS, "cam") or {}, allocator=ports)
+    reconcile_recording(api, host, api.object("Recording", NS, "rec") or {}, allocator=ports)
+    api.modify("Recording", NS, "rec", {"status": {"recording": True}})
+    reconcile_recording(api, upgraded, api.object("Recording", NS, "rec") or {}, allocator=ports)
+    old, new = (api.object("Pod", NS, name) or {} for name in ("rec-recorder", "rec-recorder-b"))
+    port_of = {n: p["spec"]["containers"][0]["ports"][0]["containerPort"] for n, p in (("old", old), ("new", new))}
+    assert port_of["old"] != port_of["new"] and config_of(new)["httpPort"] == port_of["new"]
+    again = reconcile_recording(api, upgraded, api.object("Recording", NS, "rec") or {}, allocator=ports)
+    assert again.handover_config is not None and again.handover_config.http_port == port_of["new"]
+    assert (api.object("Pod", NS, "rec-recorder-b") or {})["metadata"]["uid"] == new["metadata"]["uid"], "under way"

@@ -50,7 +50,7 @@ NEW = PodObservation(
     ip="10.0.0.10",
     created_at=NOW - timedelta(seconds=5),
     successor_of="old",
-    handover_for="containers[pusher].image",
+    handover_for="containers[pushers].image",
 )
 TARGET = {"id": "r1", "name": "out", "version": "3", "feedUrl": "http://cam/feed", "uri": "rtmp://t/live"}
 WANTED = PusherTargets.model_validate({"targets": [{**TARGET, "noAudioMode": "drop", "streamKey": "k"}]})
@@ -103,7 +103,7 @@ def test_once_the_successor_runs_the_set_the_predecessor_goes_and_it_is_said_onc
         PostEvent(
             "Normal",
             HANDED_OVER,
-            "pusher handed over from cam-pusher to cam-pusher-b because containers[pusher].image changed",
+            "pusher handed over from cam-pusher to cam-pusher-b because containers[pushers].image changed",
         ),
     ]
     assert step(PusherPair(OLD, NEW, NONE, RUNNING), memory)[0] == []

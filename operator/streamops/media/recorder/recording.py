@@ -45,6 +45,7 @@ EXIT_GIVE_UP_FAILURES = 3  # after SIGTERM, uploads failing this many times in a
 # long: under plan.MAX_REPLAY_SECONDS, so that the join still cuts the two parts' overlap.
 RELEASE_OVERLAP_SECONDS = 8.0
 RELEASE_POLL_SECONDS = 0.1  # how often a released recorder reads the state file for its successor's part
+RELEASED_MARK = "-released"  # appended to a released recorder's own name of the video (its part names)
 
 
 class Recorder:
@@ -199,22 +200,31 @@ class Recorder:
         if self.state.stopped:
             return "the recording was stopped: nothing to hand over"
         current = self.state.current
-        for video in self.open_videos():
+        handed = self.state.model_copy(deep=True)
+        for video in [*handed.closing, *([handed.current] if handed.current else [])]:
             video.ffmpeg_pid = video.origin_ffmpeg_pid = None  # the successor must not kill it: it ends by itself
-        self.save()
+        self.save(handed)
         self.release = "releasing"
         if self._uploading is not None:
             self._uploading.cancel()  # the successor resumes them from the state file's acknowledged parts
         after = (current.name, len(current.parts)) if current is not None else None
+        if current is not None:
+            # A part this recorder starts from now on (its feed back within the overlap) must never take
+            # the name of the successor's next part: numbered from the same list, it would.
+            current.name = f"{current.name}{RELEASED_MARK}"
         self._watching = asyncio.create_task(self._until_continued(after))
         log.info("handed over %s to a successor recorder", current.name if current else "no video")
         return None
 
     async def _until_continued(self, after: tuple[str, int] | None) -> None:
         """Stop this recorder once the successor's part after ours has read the feed, or the video is
-        no longer in progress, or RELEASE_OVERLAP_SECONDS have passed."""
+        no longer in progress, or this recorder's own part ended (it records no other), or
+        RELEASE_OVERLAP_SECONDS have passed."""
         deadline = time.monotonic() + RELEASE_OVERLAP_SECONDS
         while after is not None and time.monotonic() < deadline and not self._continued(*after):
+            current = self.state.current
+            if current is None or len(current.parts) != after[1] or current.ffmpeg_pid is None:
+                break
             await asyncio.sleep(RELEASE_POLL_SECONDS)
         self.stop_requested.set()
 
@@ -254,11 +264,12 @@ class Recorder:
 
     # -- state file --
 
-    def save(self) -> None:
+    def save(self, state: RecorderState | None = None) -> None:
+        """The state file, atomically (`state`: this one instead of the recorder's own)."""
         if self.release is not None:
             return  # handed over: the successor writes it
         try:
-            write_atomically(self.state_path, self.state.model_dump_json(by_alias=True, indent=1))
+            write_atomically(self.state_path, (state or self.state).model_dump_json(by_alias=True, indent=1))
         except OSError as e:
             if e.errno != errno.ENOSPC:
                 raise

@@ -1,0 +1,104 @@
+"""An encrypted stream's HLS at the public face (spec.playback.encryption): the media playlists gain
+their EXT-X-KEY lines (encrypted_playlist.py), segments and LL-HLS parts are encrypted as they are
+served (AES-128-CBC, the key and IV of their media sequence number), init segments and the
+multivariant playlist stay as they are, and <prefix>/key/<id> hands out a key behind the same
+playback gate as the media (token, rules). The files on disk — the DVR window, what a clip or a
+recording reads — stay clear. Why: docs/design/protection.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from streamops.api.livestream import PlaybackEncryption
+from streamops.media.aes_cbc import aes_128_cbc
+from streamops.media.ingest.continuity import Continuity
+from streamops.media.ingest.encrypted_playlist import key_uri_base, with_keys
+from streamops.media.ingest.encryption import ContentKey, KeyRing, segments_per_key
+from streamops.media.ingest.hls_timeline import SEGMENT_PREFIX, SEGMENTS_KEPT_BEYOND_WINDOW
+from streamops.media.ingest.llhls.playlist import part_number
+
+KEY_PATH = "/key/{kid}"
+KEY_CONTENT_TYPE = "application/octet-stream"
+KEY_CACHE_CONTROL = "private, no-store"  # a key is the viewer's: never kept by a shared cache (nor the browser)
+
+
+def key_ring(encryption: PlaybackEncryption, segment_seconds: int, window_segments: int) -> KeyRing:
+    """The stream's keys: the DVR window's epochs, the files kept beyond it, and a few more."""
+    per_key = segments_per_key(encryption.rotate_seconds, segment_seconds)
+    kept = (window_segments + SEGMENTS_KEPT_BEYOND_WINDOW + per_key - 1) // per_key + 3
+    return KeyRing(per_key, kept)
+
+
+def _segment_msn(name: str) -> int | None:
+    """seg-<n>.<ext>: the served media sequence number (the standard variants' and the packager's)."""
+    digits = name.removeprefix(SEGMENT_PREFIX).split(".")[0]
+    return int(digits) if name.startswith(SEGMENT_PREFIX) and digits.isdigit() else None
+
+
+class EncryptedHls:
+    def __init__(self, ring: KeyRing, continuity: Continuity) -> None:
+        self.ring, self.continuity = ring, continuity
+
+    def wrap(self, handler: Handler) -> Handler:
+        """The HLS route's `handler`, its 200 answers encrypted or keyed."""
+
+        async def encrypted(request: web.Request) -> web.StreamResponse:
+            response = await handler(request)
+            if response.status != 200 or request.method not in ("GET", "HEAD"):
+                return response
+            name, rendition = request.match_info["name"], request.match_info.get("rendition")
+            if name.endswith(".m3u8"):
+                body = getattr(response, "body", None)
+                if not isinstance(response, web.Response) or not isinstance(body, bytes):
+                    return response  # a file: the multivariant playlist (no segments)
+                response.body = with_keys(body.decode(), self.ring.for_segment, key_uri_base(rendition)).encode()
+                return response
+            msn = self._msn(name, rendition or "")
+            if msn is None:
+                return response  # init segments
+            key = self.ring.for_segment(msn)
+            if key is None:
+                raise web.HTTPNotFound()  # its key is forgotten: it left the window long ago
+            return await _encrypted(response, key)
+
+        return encrypted
+
+    def _msn(self, name: str, rendition: str) -> int | None:
+        """The media sequence number whose key encrypts `name`; None: served clear."""
+        if (msn := _segment_msn(name)) is not None:
+            return msn
+        number = part_number(name)
+        packager = self.continuity.packagers.get(rendition)
+        if number is None or packager is None:
+            return None
+        for segment in reversed(packager.segments):
+            if any(p.number == number for p in segment.parts):
+                return segment.msn
+        raise web.HTTPNotFound()  # a part no longer listed: its segment is what is served now
+
+    async def key(self, request: web.Request) -> web.StreamResponse:
+        found = self.ring.by_id(request.match_info["kid"])
+        if found is None:
+            raise web.HTTPNotFound()
+        return web.Response(body=found.key, content_type=KEY_CONTENT_TYPE, headers={"Cache-Control": KEY_CACHE_CONTROL})
+
+
+async def _encrypted(response: web.StreamResponse, key: ContentKey) -> web.Response:
+    """A segment's or part's answer, encrypted (off the loop: a file read and AES, the GIL released)."""
+    path: Path | None = getattr(response, "_path", None) if isinstance(response, web.FileResponse) else None
+    body = getattr(response, "body", None)
+    if path is not None:
+        data = await asyncio.to_thread(lambda: aes_128_cbc(path.read_bytes(), key.key, key.iv))
+    elif isinstance(body, bytes):
+        data = await asyncio.to_thread(aes_128_cbc, body, key.key, key.iv)
+    else:
+        raise web.HTTPInternalServerError(text="an HLS answer that is neither a file nor bytes")
+    encrypted = web.Response(body=data, content_type=response.content_type)
+    if response.last_modified is not None:
+        encrypted.last_modified = response.last_modified
+    return encrypted

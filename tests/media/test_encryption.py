@@ -1,0 +1,114 @@
+"""Encrypted HLS (spec.playback.encryption, docs/design/protection.md) from a real ingest with real
+FFmpeg: the playlists name AES-128 keys behind the playback gate, ffmpeg plays the signed stream
+with them, a key without the viewer's token is refused, segments and parts on the public path are
+not the bytes on disk and decrypt to them, and the DVR files (what recordings and clips start from)
+are clear."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+from devtools.http_client import http_request
+from devtools.media.peers import Publisher
+from devtools.media.playback_keys import write_playback_keys
+from devtools.waits import wait_for
+from streamops.contract.playback_token import sign
+from streamops.media.aes_cbc import aes_128_cbc
+
+HLS = {"segmentSeconds": 1, "latencyMode": "low", "cmaf": True, "mpegts": True}
+KEY = re.compile(r'#EXT-X-KEY:METHOD=AES-128,URI="([^"]+)",IV=0x([0-9a-f]{32})')
+SEGMENT = re.compile(r"^(seg-\d+\.(?:m4s|ts))$", re.M)
+PART = re.compile(r'#EXT-X-PART:DURATION=[\d.]+,URI="(part-\d+\.m4s)"')
+
+
+def get(url: str) -> tuple[int, dict[str, str], bytes]:
+    return http_request("GET", url, timeout=15)
+
+
+def playlist(url: str) -> str:
+    def ready() -> str | None:
+        code, _, body = get(url)
+        text = body.decode()
+        return text if code == 200 and len(SEGMENT.findall(text)) >= 2 and KEY.search(text) else None
+
+    return wait_for(ready, timeout=30, what=f"{url} with two keyed segments")
+
+
+def key_of(text: str, uri: str) -> tuple[str, bytes]:
+    """The key URI and IV in force for `uri` in the playlist `text` (the last EXT-X-KEY before it)."""
+    found = KEY.findall(text[: text.index(uri)])
+    assert found, f"no key before {uri}"
+    return found[-1][0], bytes.fromhex(found[-1][1])
+
+
+def on_disk(media: Path, name: str) -> bytes:
+    matches = [p for p in media.rglob(name) if p.is_file()]
+    assert matches, f"{name} is not under {media}"
+    return matches[0].read_bytes()
+
+
+def test_encrypted_hls_plays_through_the_gate_and_the_files_stay_clear(ingest_factory, tmp_path: Path):
+    signing = os.urandom(32)
+    keys = write_playback_keys(tmp_path / "keys" / "playback-keys", signing, None)
+    playback: dict[str, Any] = {"namespace": "media", "access": "signed", "keysDir": str(keys)}
+    ingest = ingest_factory(hls=HLS, playback=playback, encryption={"method": "AES-128", "rotateSeconds": 10})
+    token = sign(signing, "media/cam", int(time.time()) + 600)
+    base, signed = ingest.http, f"{ingest.http}/t/{token}"
+    with Publisher(ingest.rtmp_url(), size="320x180", rate=25, gop_seconds=1):
+        ingest.wait_live()
+        for variant, clear_start in (("ts", b"\x47"), ("cmaf", None)):
+            text = playlist(f"{signed}/hls/{variant}/index.m3u8")
+            # Init segments stay clear: the key is switched off before each EXT-X-MAP.
+            if variant == "cmaf":
+                assert text.index("#EXT-X-MAP") < text.index("#EXT-X-KEY")
+                init = re.search(r'#EXT-X-MAP:URI="([^"]+)"', text)
+                assert init is not None and get(f"{signed}/hls/cmaf/{init.group(1)}")[2][4:8] == b"ftyp"
+            name = SEGMENT.findall(text)[-1]
+            key_uri, iv = key_of(text, name)
+            assert key_uri.startswith("../../key/")
+            kid = key_uri.removeprefix("../../key/")
+
+            # The key: through the gate (no token 401, a forged one 403), never cacheable.
+            assert get(f"{base}/key/{kid}")[0] == 401
+            forged = sign(os.urandom(32), "media/cam", int(time.time()) + 600)
+            assert get(f"{base}/t/{forged}/key/{kid}")[0] == 403
+            code, headers, key = get(f"{signed}/key/{kid}")
+            assert code == 200 and len(key) == 16
+            assert headers["Cache-Control"] == "private, no-store"
+            assert get(f"{signed}/key/{kid[:-1]}9999")[0] == 404
+
+            # The segment on the public path is not the file; it decrypts to the file, which is clear.
+            code, headers, served = get(f"{signed}/hls/{variant}/{name}")
+            assert code == 200 and headers["Cache-Control"].startswith("private, max-age=")
+            clear = on_disk(Path(ingest.config["mediaDir"]), name)
+            assert served != clear and len(served) == (len(clear) // 16 + 1) * 16
+            assert aes_128_cbc(served, key, iv, decrypt=True) == clear
+            if clear_start is not None:
+                assert clear[0:1] == clear[188:189] == clear_start  # MPEG-TS sync bytes: clear on disk
+            else:
+                assert clear[4:8] in (b"moof", b"styp"), clear[:16]
+
+        # An LL-HLS part: encrypted on its own with its segment's key and IV (what hls.js expects).
+        text = playlist(f"{signed}/hls/cmaf/index.m3u8")
+        part = PART.findall(text)[-1]
+        key_uri, iv = key_of(text, part)
+        key = get(f"{signed}/key/{key_uri.removeprefix('../../key/')}")[2]
+        code, _, served_part = get(f"{signed}/hls/cmaf/{part}")
+        assert code == 200
+        assert aes_128_cbc(served_part, key, iv, decrypt=True)[4:8] == b"moof"
+
+        # ffmpeg plays both variants with the key fetched through the gate (its URI inside /t/<token>/).
+        for variant in ("ts", "cmaf"):
+            result = subprocess.run(
+                ["ffmpeg", "-v", "error", "-i", f"{signed}/hls/{variant}/index.m3u8", "-t", "2", "-f", "null", "-"],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert result.returncode == 0 and "decrypt" not in result.stderr.lower(), result.stderr[-2000:]
+            assert "Invalid data" not in result.stderr, result.stderr[-2000:]

@@ -171,6 +171,11 @@ local function classify(after, signed)
     if PAGES[after] or after:find("^/player/" .. SEGMENT_NAME .. "$") then
         return "other", READ
     end
+    -- An encrypted stream's content key (media/ingest/encrypted_hls.py): passed to the ingest with
+    -- the token (the same gate as the media), never stored: "other" never reaches edge_store.
+    if after:find("^/key/%x+%-%d+$") then
+        return "other", READ
+    end
     -- A broadcast's page and state document (player/broadcast.py): its name is a DNS-1123 label.
     local broadcast = after:match("^/broadcasts/[a-z0-9][a-z0-9-]*/(.+)$")
     if broadcast == "player" or broadcast == "state.json" then

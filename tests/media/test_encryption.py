@@ -1,8 +1,8 @@
 """Encrypted HLS (spec.playback.encryption, docs/design/protection.md) from a real ingest with real
 FFmpeg: the playlists name AES-128 keys behind the playback gate, ffmpeg plays the signed stream
 with them, a key without the viewer's token is refused, segments and parts on the public path are
-not the bytes on disk and decrypt to them, and the DVR files (what recordings and clips start from)
-are clear."""
+not the bytes on disk and decrypt to them, the DVR files are clear, and a clip of the encrypted
+stream (the clipper reads the public playlist like a player) is clear media on disk and in S3."""
 
 from __future__ import annotations
 
@@ -10,12 +10,15 @@ import os
 import re
 import subprocess
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from devtools.http_client import http_request
+from devtools.media.clipper import ClipperWorker, probe
 from devtools.media.peers import Publisher
 from devtools.media.playback_keys import write_playback_keys
+from devtools.media.s3_server import S3Server
 from devtools.waits import wait_for
 from streamops.contract.playback_token import sign
 from streamops.media.aes_cbc import aes_128_cbc
@@ -52,11 +55,13 @@ def on_disk(media: Path, name: str) -> bytes:
     return matches[0].read_bytes()
 
 
-def test_encrypted_hls_plays_through_the_gate_and_the_files_stay_clear(ingest_factory, tmp_path: Path):
+def test_encrypted_hls_plays_through_the_gate_and_files_and_clips_stay_clear(ingest_factory, tmp_path: Path):
     signing = os.urandom(32)
     keys = write_playback_keys(tmp_path / "keys" / "playback-keys", signing, None)
     playback: dict[str, Any] = {"namespace": "media", "access": "signed", "keysDir": str(keys)}
-    ingest = ingest_factory(hls=HLS, playback=playback, encryption={"method": "AES-128", "rotateSeconds": 10})
+    encryption = {"method": "AES-128", "rotateSeconds": 10}
+    dvr = {"enabled": True, "durationSeconds": 30}
+    ingest = ingest_factory(hls=HLS, playback=playback, encryption=encryption, dvr=dvr)
     token = sign(signing, "media/cam", int(time.time()) + 600)
     base, signed = ingest.http, f"{ingest.http}/t/{token}"
     with Publisher(ingest.rtmp_url(), size="320x180", rate=25, gop_seconds=1):
@@ -112,3 +117,41 @@ def test_encrypted_hls_plays_through_the_gate_and_the_files_stay_clear(ingest_fa
             )
             assert result.returncode == 0 and "decrypt" not in result.stderr.lower(), result.stderr[-2000:]
             assert "Invalid data" not in result.stderr, result.stderr[-2000:]
+
+        # A clip of the last seconds, uploaded to S3: the clipper decrypts what it reads (clear media,
+        # like a recording), so the object and the file are MP4 that ffprobe reads, not ciphertext.
+        with S3Server(tmp_path / "s3") as s3:
+            s3.create_bucket("clips")
+            upload = {
+                "endpoint": s3.endpoint,
+                "bucket": "clips",
+                "keyPrefix": "media/cam/clips",
+                "caFile": str(s3.ca_file),
+                "stream": "cam",
+                "recording": "clip",
+            }
+            env = {"AWS_ACCESS_KEY_ID": s3.access_key, "AWS_SECRET_ACCESS_KEY": s3.secret_key}
+            now = datetime.now(UTC)
+            clipper = ClipperWorker(
+                tmp_path / "clip",
+                "clip",
+                f"{base}/hls/ts/index.m3u8",
+                now - timedelta(seconds=5),
+                now - timedelta(seconds=1),
+                playbackKeysDir=str(keys),
+                playbackStream="media/cam",
+                upload=upload,
+                env=env,
+            ).start()
+            try:
+                result = clipper.finished()
+            finally:
+                clipper.stop()
+            assert result["state"] == "succeeded", (result, clipper.logs()[-2000:])
+            url = result["video"]["url"]
+            body = s3.client().get_object(Bucket="clips", Key=url.removeprefix("s3://clips/"))["Body"].read()
+            local = tmp_path / "clip.mp4"
+            local.write_bytes(body)
+            info = probe(local)
+            assert {s["codec_type"] for s in info["streams"]} == {"video", "audio"}, info
+            assert float(info["format"]["duration"]) >= 3

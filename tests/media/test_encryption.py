@@ -1,8 +1,9 @@
 """Encrypted HLS (spec.playback.encryption, docs/design/protection.md) from a real ingest with real
 FFmpeg: the playlists name AES-128 keys behind the playback gate, ffmpeg plays the signed stream
 with them, a key without the viewer's token is refused, segments and parts on the public path are
-not the bytes on disk and decrypt to them, the DVR files are clear, and a clip of the encrypted
-stream (the clipper reads the public playlist like a player) is clear media on disk and in S3."""
+not the bytes on disk and decrypt to them, the DVR files are clear, the feed recordings are made
+from is clear, and a clip of the encrypted stream (the clipper reads the public playlist like a
+player) is clear media in S3."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import os
 import re
 import subprocess
 import time
+import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,7 @@ from devtools.media.clipper import ClipperWorker, probe
 from devtools.media.peers import Publisher
 from devtools.media.playback_keys import write_playback_keys
 from devtools.media.s3_server import S3Server
+from devtools.media.workers import WORKER_AUTH
 from devtools.waits import wait_for
 from streamops.contract.playback_token import sign
 from streamops.media.aes_cbc import aes_128_cbc
@@ -117,6 +120,14 @@ def test_encrypted_hls_plays_through_the_gate_and_files_and_clips_stay_clear(ing
             )
             assert result.returncode == 0 and "decrypt" not in result.stderr.lower(), result.stderr[-2000:]
             assert "Invalid data" not in result.stderr, result.stderr[-2000:]
+
+        # What recorders, pushers and the warm recorder read: the internal feed, never encrypted.
+        request = urllib.request.Request(ingest.feed_url, headers=WORKER_AUTH)
+        with urllib.request.urlopen(request, timeout=15) as feed:
+            head = feed.read(188 * 2000)
+        assert len(head) == 188 * 2000 and all(head[i] == 0x47 for i in range(0, len(head), 188))
+        (tmp_path / "feed.ts").write_bytes(head)
+        assert {s["codec_type"] for s in probe(tmp_path / "feed.ts")["streams"]} >= {"video"}
 
         # A clip of the last seconds, uploaded to S3: the clipper decrypts what it reads (clear media,
         # like a recording), so the object and the file are MP4 that ffprobe reads, not ciphertext.

@@ -9,6 +9,8 @@ recording reads — stay clear. Why: docs/design/protection.md.
 from __future__ import annotations
 
 import asyncio
+import os
+from collections import OrderedDict
 from pathlib import Path
 
 from aiohttp import web
@@ -25,6 +27,9 @@ from streamops.media.ingest.llhls.playlist import part_number
 KEY_PATH = "/key/{kid}"
 KEY_CONTENT_TYPE = "application/octet-stream"
 KEY_CACHE_CONTROL = "private, no-store"  # a key is the viewer's: never kept by a shared cache (nor the browser)
+# Ciphertext kept for the objects served lately: each encrypted once, not once per viewer (a direct
+# LL-HLS viewer asks for ~5 parts a second). 64 MiB: about 30 s of a 15 Mbit/s ladder's parts and segments.
+ENCRYPTED_BYTES_KEPT = 64 << 20
 
 
 def key_ring(encryption: PlaybackEncryption, segment_seconds: int, window_segments: int) -> KeyRing:
@@ -40,9 +45,58 @@ def _segment_msn(name: str) -> int | None:
     return int(digits) if name.startswith(SEGMENT_PREFIX) and digits.isdigit() else None
 
 
+class EncryptedObjects:
+    """The ciphertext of objects served lately, by (object, key id), up to `limit` bytes (least
+    recently served dropped first). An object is a file (known by its path, checked by mtime and size)
+    or a part's bytes (known by the very bytes object the packager holds, kept alive by the entry)."""
+
+    def __init__(self, limit: int = ENCRYPTED_BYTES_KEPT) -> None:
+        self.limit, self.size = limit, 0
+        self._entries: OrderedDict[tuple[str, str], tuple[object, bytes]] = OrderedDict()
+
+    async def encrypted(self, response: web.StreamResponse, key: ContentKey) -> bytes:
+        path: Path | None = getattr(response, "_path", None) if isinstance(response, web.FileResponse) else None
+        body = getattr(response, "body", None)
+        version: object
+        if path is not None:
+            try:
+                stat = os.stat(path)
+            except FileNotFoundError:
+                raise web.HTTPNotFound() from None
+            ident, version = (f"file:{path}", key.kid), (stat.st_mtime_ns, stat.st_size)
+        elif isinstance(body, bytes):
+            ident, version = (f"bytes:{id(body)}", key.kid), body
+        else:
+            raise web.HTTPInternalServerError(text="an HLS answer that is neither a file nor bytes")
+        cached = self._entries.get(ident)
+        if cached is not None and (cached[0] is version or cached[0] == version):
+            self._entries.move_to_end(ident)
+            return cached[1]
+        if path is not None:
+            data = await asyncio.to_thread(lambda: aes_128_cbc(path.read_bytes(), key.key, key.iv))
+        else:
+            assert isinstance(body, bytes)
+            data = await asyncio.to_thread(aes_128_cbc, body, key.key, key.iv)
+        self._keep(ident, version, data)
+        return data
+
+    def _keep(self, ident: tuple[str, str], version: object, data: bytes) -> None:
+        old = self._entries.pop(ident, None)
+        if old is not None:
+            self.size -= len(old[1])
+        if len(data) > self.limit:
+            return
+        self._entries[ident] = (version, data)
+        self.size += len(data)
+        while self.size > self.limit:
+            _, (_, dropped) = self._entries.popitem(last=False)
+            self.size -= len(dropped)
+
+
 class EncryptedHls:
     def __init__(self, ring: KeyRing, continuity: Continuity) -> None:
         self.ring, self.continuity = ring, continuity
+        self.objects = EncryptedObjects()
 
     def wrap(self, handler: Handler) -> Handler:
         """The HLS route's `handler`, its 200 answers encrypted or keyed."""
@@ -64,7 +118,10 @@ class EncryptedHls:
             key = self.ring.for_segment(msn)
             if key is None:
                 raise web.HTTPNotFound()  # its key is forgotten: it left the window long ago
-            return await _encrypted(response, key)
+            answer = web.Response(body=await self.objects.encrypted(response, key), content_type=response.content_type)
+            if response.last_modified is not None:
+                answer.last_modified = response.last_modified
+            return answer
 
         return encrypted
 
@@ -86,19 +143,3 @@ class EncryptedHls:
         if found is None:
             raise web.HTTPNotFound()
         return web.Response(body=found.key, content_type=KEY_CONTENT_TYPE, headers={"Cache-Control": KEY_CACHE_CONTROL})
-
-
-async def _encrypted(response: web.StreamResponse, key: ContentKey) -> web.Response:
-    """A segment's or part's answer, encrypted (off the loop: a file read and AES, the GIL released)."""
-    path: Path | None = getattr(response, "_path", None) if isinstance(response, web.FileResponse) else None
-    body = getattr(response, "body", None)
-    if path is not None:
-        data = await asyncio.to_thread(lambda: aes_128_cbc(path.read_bytes(), key.key, key.iv))
-    elif isinstance(body, bytes):
-        data = await asyncio.to_thread(aes_128_cbc, body, key.key, key.iv)
-    else:
-        raise web.HTTPInternalServerError(text="an HLS answer that is neither a file nor bytes")
-    encrypted = web.Response(body=data, content_type=response.content_type)
-    if response.last_modified is not None:
-        encrypted.last_modified = response.last_modified
-    return encrypted

@@ -1,7 +1,8 @@
 """Encrypted HLS (spec.playback.encryption, docs/design/protection.md) from a real ingest with real
 FFmpeg: the playlists name AES-128 keys behind the playback gate, ffmpeg plays the signed stream
 with them, a key without the viewer's token is refused, segments and parts on the public path are
-not the bytes on disk and decrypt to them, the DVR files are clear, the feed recordings are made
+not the bytes on disk and decrypt to them, another ingest of the stream (a handover's successor)
+answers the same key under the same id, the DVR files are clear, the feed recordings are made
 from is clear, and a clip of the encrypted stream (the clipper reads the public playlist like a
 player) is clear media in S3."""
 
@@ -65,6 +66,7 @@ def test_encrypted_hls_plays_through_the_gate_and_files_and_clips_stay_clear(ing
     encryption = {"method": "AES-128", "rotateSeconds": 10}
     dvr = {"enabled": True, "durationSeconds": 30}
     ingest = ingest_factory(hls=HLS, playback=playback, encryption=encryption, dvr=dvr)
+    successor = ingest_factory("successor", hls=HLS, playback=playback, encryption=encryption, dvr=dvr)
     token = sign(signing, "media/cam", int(time.time()) + 600)
     base, signed = ingest.http, f"{ingest.http}/t/{token}"
     with Publisher(ingest.rtmp_url(), size="320x180", rate=25, gop_seconds=1):
@@ -89,6 +91,8 @@ def test_encrypted_hls_plays_through_the_gate_and_files_and_clips_stay_clear(ing
             assert code == 200 and len(key) == 16
             assert headers["Cache-Control"] == "private, no-store"
             assert get(f"{signed}/key/{kid[:-1]}9999")[0] == 404
+            # Another ingest of the stream (a restart, a handover's successor): the same key under the same id.
+            assert get(f"{successor.http}/t/{token}/key/{kid}")[2] == key
 
             # The segment on the public path is not the file; it decrypts to the file, which is clear.
             code, headers, served = get(f"{signed}/hls/{variant}/{name}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from aiohttp import web
@@ -32,11 +33,18 @@ KEY_CACHE_CONTROL = "private, no-store"  # a key is the viewer's: never kept by 
 ENCRYPTED_BYTES_KEPT = 64 << 20
 
 
-def key_ring(encryption: PlaybackEncryption, segment_seconds: int, window_segments: int) -> KeyRing:
-    """The stream's keys: the DVR window's epochs, the files kept beyond it, and a few more."""
+def key_ring(
+    encryption: PlaybackEncryption,
+    segment_seconds: int,
+    window_segments: int,
+    stream: str = "",
+    masters: Callable[[], Sequence[bytes]] | None = None,
+) -> KeyRing:
+    """The stream's keys: the DVR window's epochs, the files kept beyond it, and a few more;
+    `masters`: a signed stream's signing keys (encryption.py derives its keys from them)."""
     per_key = segments_per_key(encryption.rotate_seconds, segment_seconds)
     kept = (window_segments + SEGMENTS_KEPT_BEYOND_WINDOW + per_key - 1) // per_key + 3
-    return KeyRing(per_key, kept)
+    return KeyRing(per_key, kept, stream, masters)
 
 
 def _segment_msn(name: str) -> int | None:
@@ -121,6 +129,8 @@ class EncryptedHls:
             answer = web.Response(body=await self.objects.encrypted(response, key), content_type=response.content_type)
             if response.last_modified is not None:
                 answer.last_modified = response.last_modified
+            if response.keep_alive is False:  # a released handover predecessor's (routes.MediaFiles.hls)
+                answer.force_close()
             return answer
 
         return encrypted

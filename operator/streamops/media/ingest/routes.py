@@ -156,7 +156,7 @@ def add_playback_routes(
     )
     guard = gate.guard
     hls = gate.guard_by_name(hls_kind, files.hls)
-    encrypted = encrypted_hls(config, files.continuity)
+    encrypted = encrypted_hls(config, files.continuity, gate)
     if encrypted is not None:  # spec.playback.encryption: segments and parts encrypted as served
         hls = gate.guard_by_name(hls_kind, encrypted.wrap(files.hls))
     dash = gate.guard_by_name(dash_kind, files.dash)
@@ -179,10 +179,12 @@ def add_playback_routes(
         add_broadcast_routes(app, prefix, current_settings, guard)
 
 
-def encrypted_hls(config: IngestConfig, continuity: Continuity) -> EncryptedHls | None:
+def encrypted_hls(config: IngestConfig, continuity: Continuity, gate: PlaybackGate) -> EncryptedHls | None:
+    """A signed stream's keys derive from its signing keys (the gate's), a public one's are random."""
     if config.encryption is None:
         return None
-    ring = key_ring(config.encryption, config.hls.segment_seconds, continuity.window)
+    masters = gate.keys.keys if gate.keys is not None else None
+    ring = key_ring(config.encryption, config.hls.segment_seconds, continuity.window, gate.stream, masters)
     return EncryptedHls(ring, continuity)
 
 

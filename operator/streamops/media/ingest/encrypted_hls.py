@@ -31,6 +31,7 @@ KEY_CACHE_CONTROL = "private, no-store"  # a key is the viewer's: never kept by 
 # Ciphertext kept for the objects served lately: each encrypted once, not once per viewer (a direct
 # LL-HLS viewer asks for ~5 parts a second). 64 MiB: about 30 s of a 15 Mbit/s ladder's parts and segments.
 ENCRYPTED_BYTES_KEPT = 64 << 20
+PLAYLISTS_KEPT = 32  # keyed playlists, by their text: the newest of each rendition, blocking reloads and deltas
 
 
 def key_ring(
@@ -105,6 +106,7 @@ class EncryptedHls:
     def __init__(self, ring: KeyRing, continuity: Continuity) -> None:
         self.ring, self.continuity = ring, continuity
         self.objects = EncryptedObjects()
+        self._playlists: OrderedDict[tuple[str, bytes], bytes] = OrderedDict()
 
     def wrap(self, handler: Handler) -> Handler:
         """The HLS route's `handler`, its 200 answers encrypted or keyed."""
@@ -118,7 +120,7 @@ class EncryptedHls:
                 body = getattr(response, "body", None)
                 if not isinstance(response, web.Response) or not isinstance(body, bytes):
                     return response  # a file: the multivariant playlist (no segments)
-                response.body = with_keys(body.decode(), self.ring.for_segment, key_uri_base(rendition)).encode()
+                response.body = self._keyed(body, key_uri_base(rendition))
                 return response
             msn = self._msn(name, rendition or "")
             if msn is None:
@@ -134,6 +136,18 @@ class EncryptedHls:
             return answer
 
         return encrypted
+
+    def _keyed(self, playlist: bytes, uri_base: str) -> bytes:
+        """`playlist` with its key lines; the last few kept: the viewers blocking on one part all get
+        the same text (83 µs a playlist of 150 parts: docs/design/protection.md)."""
+        ident = (uri_base, playlist)
+        found = self._playlists.get(ident)
+        if found is None:
+            found = with_keys(playlist.decode(), self.ring.for_segment, uri_base).encode()
+            self._playlists[ident] = found
+            while len(self._playlists) > PLAYLISTS_KEPT:
+                self._playlists.popitem(last=False)
+        return found
 
     def _msn(self, name: str, rendition: str) -> int | None:
         """The media sequence number whose key encrypts `name`; None: served clear."""

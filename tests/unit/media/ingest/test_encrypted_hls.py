@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 from streamops.media.aes_cbc import aes_128_cbc
-from streamops.media.ingest.encrypted_hls import EncryptedObjects, _segment_msn
+from streamops.media.ingest.encrypted_hls import PLAYLISTS_KEPT, EncryptedHls, EncryptedObjects, _segment_msn
 from streamops.media.ingest.encryption import KeyRing
 
 
@@ -68,3 +68,14 @@ def test_the_kept_ciphertext_stays_within_its_limit():
 )
 def test_a_segment_s_sequence_number_is_its_name_s(name: str, msn: int | None):
     assert _segment_msn(name) == msn
+
+
+def test_a_playlist_s_key_lines_are_made_once_for_the_viewers_that_get_the_same_text():
+    hls = EncryptedHls(KeyRing(1, 10), continuity=None)  # type: ignore[arg-type]  # playlists only
+    text = b"#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:7\n#EXTINF:2.0,\nseg-7.ts\n"
+    first = hls._keyed(text, "../../key/")
+    assert b"#EXT-X-KEY:METHOD=AES-128" in first and hls._keyed(bytes(bytearray(text)), "../../key/") is first
+    assert hls._keyed(text, "../../../key/") is not first, "a rendition's playlist: its own key URIs"
+    for n in range(PLAYLISTS_KEPT + 1):
+        hls._keyed(text.replace(b"7", str(100 + n).encode()), "../../key/")
+    assert hls._keyed(text, "../../key/") is not first, "only the last few are kept"

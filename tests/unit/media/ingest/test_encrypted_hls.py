@@ -1,17 +1,30 @@
-"""The ciphertext kept for objects served lately (media/ingest/encrypted_hls.py): each object is
-encrypted once per key, a changed file or another part's bytes again, within the byte limit."""
+"""An encrypted stream's HLS answers (media/ingest/encrypted_hls.py): the ciphertext kept for objects
+served lately (each object encrypted once per key, a changed file or another part's bytes again,
+within the byte limit), a playlist's key lines made once per text, and a ladder's rendition through
+the routes in process (key URIs, the key, a segment that decrypts to its file, clear init)."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
+import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from prometheus_client import CollectorRegistry
+from streamops.contract.ingest import IngestConfig
 from streamops.media.aes_cbc import aes_128_cbc
 from streamops.media.ingest.encrypted_hls import PLAYLISTS_KEPT, EncryptedHls, EncryptedObjects, _segment_msn
 from streamops.media.ingest.encryption import KeyRing
+from streamops.media.ingest.feed import FeedHub
+from streamops.media.ingest.playback_access import PlaybackGate
+from streamops.media.ingest.routes import add_playback_routes
+from streamops.media.ingest.served_media import ServedMedia
+from streamops.media.ingest.webrtc.ice_servers import IceServersFile
 
 
 def run(objects: EncryptedObjects, response: web.StreamResponse, ring: KeyRing, msn: int) -> bytes:
@@ -79,3 +92,55 @@ def test_a_playlist_s_key_lines_are_made_once_for_the_viewers_that_get_the_same_
     for n in range(PLAYLISTS_KEPT + 1):
         hls._keyed(text.replace(b"7", str(100 + n).encode()), "../../key/")
     assert hls._keyed(text, "../../key/") is not first, "only the last few are kept"
+
+
+def test_an_encrypted_ladder_s_rendition_playlist_segments_and_keys_through_the_routes(tmp_path: Path):
+    """The routes of an encrypted stream with a rendition, in process (no FFmpeg): the rendition's
+    playlist names its keys three levels up (inside the token segment), its segment decrypts to the
+    file, the init segment and the multivariant playlist are served as they are, the key answers."""
+    config = IngestConfig.model_validate(
+        {
+            "stream": "cam",
+            "source": {"push": {}},
+            "hls": {"mpegts": False},
+            "transcoding": {"renditions": [{"name": "360p", "height": 360, "videoBitrateKbps": 800}]},
+            "encryption": {"rotateSeconds": 10},
+        }
+    )
+    log = logging.getLogger("test.encrypted")
+    served = ServedMedia(FeedHub(), FeedHub())
+    session = tmp_path / "session"
+    (session / "cmaf" / "360p").mkdir(parents=True)
+    (session / "cmaf" / "index.m3u8").write_text("#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=900000\n360p/index.m3u8\n")
+    (session / "cmaf" / "360p" / "index.m3u8").write_text(
+        '#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:40\n#EXT-X-MAP:URI="init.mp4"\n'
+        "#EXTINF:2.000000,\nseg-40.m4s\n"
+    )
+    (session / "cmaf" / "360p" / "init.mp4").write_bytes(b"\x00\x00\x00\x08ftyp")
+    (session / "cmaf" / "360p" / "seg-40.m4s").write_bytes(b"\x00\x00\x00\x08moof" * 100)
+    served.dir = session
+    app = web.Application()
+    gate = PlaybackGate(config, CollectorRegistry(), {"stream": "cam", "role": "primary"}, log)
+    add_playback_routes(app, config, gate, served, tmp_path / "shot.jpg", IceServersFile(None, log))
+
+    async def check(client: TestClient[Any, Any]) -> None:
+        multivariant = await client.get("/t/any/hls/cmaf/index.m3u8")
+        assert "EXT-X-KEY" not in await multivariant.text()
+        text = await (await client.get("/t/any/hls/cmaf/360p/index.m3u8")).text()
+        found = re.search(r'#EXT-X-KEY:METHOD=AES-128,URI="\.\./\.\./\.\./key/([0-9a-f]+-\d+)",IV=0x(\w{32})', text)
+        assert found is not None, text
+        assert text.index("#EXT-X-MAP") < text.index("#EXT-X-KEY"), "the init segment stays clear"
+        key_answer = await client.get(f"/t/any/key/{found.group(1)}")
+        assert key_answer.status == 200 and key_answer.headers["Cache-Control"] == "private, no-store"
+        key = await key_answer.read()
+        segment = await (await client.get("/t/any/hls/cmaf/360p/seg-40.m4s")).read()
+        clear = (session / "cmaf" / "360p" / "seg-40.m4s").read_bytes()
+        assert segment != clear and aes_128_cbc(segment, key, bytes.fromhex(found.group(2)), decrypt=True) == clear
+        assert await (await client.get("/t/any/hls/cmaf/360p/init.mp4")).read() == b"\x00\x00\x00\x08ftyp"
+        assert (await client.get("/key/00000000-1")).status == 404
+
+    async def run() -> None:
+        async with TestClient(TestServer(app, host="127.0.0.1", port=0)) as client:
+            await check(client)
+
+    asyncio.run(run())

@@ -573,6 +573,31 @@ def test_a_broadcast_s_page_and_state_pass_to_the_ingest(stand: Stand) -> None:
     assert origin_requests_total(stand)[0] - before[0] == 3
 
 
+def test_a_key_path_passes_to_the_ingest_every_time_and_nothing_like_it_does(stand: Stand) -> None:
+    """docs/design/protection.md: an encrypted stream's key is passed with the token, never stored (this
+    ingest encrypts nothing: its own 404 comes back, and asking again asks it again); a path that is no
+    key id is the edge's 404."""
+    before = origin_requests_total(stand)
+    too_long = "key/0a1b2c3d-" + "1" * 20
+    for path in (
+        "key",
+        "key/",
+        "key/x",
+        "key/0a1b2c3d",
+        "key/0a1b2c3d-",
+        "key/0a1b2c3d-1/x",
+        "key/0A1B2C3D-1",
+        too_long,
+    ):
+        assert get(stand.edge_url(path))[0] == 404, path
+    assert origin_requests_total(stand) == before, "no origin request for any of them"
+    for _ in range(2):
+        status, headers, _ = get(stand.edge_url("key/0a1b2c3d-1"))
+        assert status == 404 and headers.get(CACHE) != "hit"
+    assert origin_requests_total(stand)[0] - before[0] == 2
+    assert get(stand.edge_url("key/0a1b2c3d-1", token="v1~forged~1~~x"))[0] == 403, "the token first"
+
+
 def test_blocking_requests_too_far_ahead_are_400_without_an_origin_request(stand: Stand) -> None:
     text = get(stand.edge_url(PLAYLIST))[2].decode()  # the edge has seen the live edge
     part = float(re.search(r"#EXT-X-PART-INF:PART-TARGET=([\d.]+)", text)[1])  # type: ignore[index]

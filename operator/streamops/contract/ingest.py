@@ -18,6 +18,7 @@ from streamops.api.livestream import (
     BFramesPolicy,
     IngestRole,
     LatencyMode,
+    PlaybackEncryption,
     Projection,
     PublishSession,
     Screenshots,
@@ -444,6 +445,12 @@ class IngestConfig(CredentialedConfig):
     )
     readers: IngestReaders | None = Field(
         default=None, description="SRT and RTSP for readers (components/readers); None: neither."
+    )
+    # None without spec.playback.encryption: the configuration (and Pod hash) of other ingests stays.
+    encryption: PlaybackEncryption | None = Field(
+        default=None,
+        description="Serve HLS segments and parts AES-128 encrypted with keys of this process's own, rotated, at "
+        "<prefix>/key/<id> behind the playback gate (media/ingest/encryption.py); the files stay clear.",
     )
     # None (not []) without overlays: a new default would change every ingest's Pod spec hash.
     overlays: list[IngestOverlay] | None = Field(

@@ -193,4 +193,5 @@ def ingest_worker_config(
         )
         if readers
         else None,
+        encryption=spec.playback.encryption,  # None unless set: other ingests' configuration stays
     )

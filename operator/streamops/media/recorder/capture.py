@@ -274,7 +274,12 @@ class Capture:
             if progress.total_size <= 0 or seconds <= part.seconds:
                 return  # nothing on disk yet, or no new media since the last report
             part.seconds = seconds  # in memory at once (/status), on disk every few seconds
-            video.last_data_at = self.clock()
+            now = self.clock()
+            video.last_data_at = now
+            # Where the part's time zero was live: a report that lags least says it best (the GOP
+            # cache's burst and a live frame say the same; a late report says it later).
+            live_at = round(now.timestamp() - seconds, 3)
+            part.wall_start = live_at if part.wall_start is None else min(part.wall_start, live_at)
             if owner.phase != "recording":
                 owner.phase = "recording"
                 owner.state.started_at = owner.state.started_at or video.started_at

@@ -27,6 +27,7 @@ from streamops.media.recorder.plan import (
     NO_SPACE_MESSAGE,
     PartOutcome,
     after_gap,
+    live_start,
     part_name,
     part_outcome,
     part_time_limit,
@@ -276,10 +277,7 @@ class Capture:
             part.seconds = seconds  # in memory at once (/status), on disk every few seconds
             now = self.clock()
             video.last_data_at = now
-            # Where the part's time zero was live: a report that lags least says it best (the GOP
-            # cache's burst and a live frame say the same; a late report says it later).
-            live_at = round(now.timestamp() - seconds, 3)
-            part.wall_start = live_at if part.wall_start is None else min(part.wall_start, live_at)
+            part.wall_start = live_start(part.wall_start, now.timestamp(), seconds)  # a gap's measure
             if owner.phase != "recording":
                 owner.phase = "recording"
                 owner.state.started_at = owner.state.started_at or video.started_at

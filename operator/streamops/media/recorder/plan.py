@@ -132,6 +132,14 @@ def part_outpoints(parts: Sequence[PartTimeline]) -> list[float | None]:
     return cuts
 
 
+def live_start(known: float | None, now: float, written_seconds: float) -> float:
+    """Where a part's time zero was live on the wall clock (epoch s), from a progress report at `now`
+    that says `written_seconds` of media are written: the report that lags least says it best (the
+    GOP cache's burst and a live frame say the same; a late report says it later)."""
+    seen = round(now - written_seconds, 3)
+    return seen if known is None else min(known, seen)
+
+
 @dataclass(frozen=True)
 class JoinCuts:
     """How the parts of one video are joined: where each is cut (part_outpoints), and how long each

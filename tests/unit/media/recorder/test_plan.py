@@ -14,6 +14,7 @@ from streamops.media.recorder.plan import (
     after_gap,
     concat_list,
     discard_reason,
+    live_start,
     part_gaps,
     part_name,
     part_outcome,
@@ -149,6 +150,14 @@ def test_concat_list_spans_a_part_over_the_gap_after_it() -> None:
 
 def live(wall_start: float | None, seconds: float) -> PartTimeline:
     return PartTimeline(None, seconds, closed=True, wall_start=wall_start)
+
+
+def test_a_parts_live_start_is_its_least_lagging_progress_report() -> None:
+    # The GOP cache's burst: 1.8 s written 0.3 s after the cached keyframe was live (at 1000.0 + delay).
+    start = live_start(None, 1001.8 + 0.05, 1.8)
+    assert start == pytest.approx(1000.05)
+    assert live_start(start, 1003.5, 3.4) == pytest.approx(1000.05), "a late report says it later: not kept"
+    assert live_start(start, 1004.0, 3.99) == pytest.approx(1000.01), "one that lags less is"
 
 
 def test_a_reconnects_gap_is_the_wall_clocks_between_two_parts() -> None:

@@ -189,13 +189,13 @@ class WorkerSettings(SettingsGroup):
     restart_policy: Literal["handover", "idle", "immediate"] = Field(
         default="handover",
         validation_alias="worker_restart_policy",
-        description="What becomes of a busy ingest that differs from what it should run (a new image, a setting, "
-        "a spec edit): handover (a successor Pod starts beside it, catches up, takes the Services, then it goes: "
-        "docs/design/handover.md), idle (it keeps running until it has no publisher: RestartPending), immediate "
-        "(replaced now, cutting the broadcast). A LiveStream's annotation streaming.streamops.dev/restarts "
-        "overrides it. Ingests only: recorders and pushers keep waiting for idle (their own annotation immediate "
-        "restarts them now). With handover each serving ingest has a PodDisruptionBudget, so that a node "
-        "drain waits for the handover.",
+        description="What becomes of a busy worker that differs from what it should run (a new image, a setting, "
+        "a spec edit): handover (a successor Pod starts beside it, catches up, takes the Services or the work, "
+        "then it goes: docs/design/handover.md; a recorder's successor continues the same video, a pusher's "
+        "reconnects each target once), idle (it keeps running until it is idle: RestartPending), immediate "
+        "(replaced now, cutting the broadcast). The object's annotation streaming.streamops.dev/restarts "
+        "overrides it. Recorders uploading to a bucket or on a ReadWriteOncePod claim wait for idle. With "
+        "handover each serving ingest has a PodDisruptionBudget, so that a node drain waits for the handover.",
     )
     network_policies_file: str = Field(
         default="",

@@ -583,6 +583,7 @@ def operator_view() -> FakeKubeApi:
     api.watch("LiveStream", stream_object_entry)
     api.watch("QualitySet", stream_object_entry)
     api.watch("ClusterQualitySet", stream_object_entry)
+    api.watch("PlaybackPolicy", stream_object_entry)
     api.watch("PodDisruptionBudget", child_entry)
     api.index("Pod", worker_pod_entry)
     api.index("Recording", recording_entry)

@@ -21,6 +21,7 @@ from streamops.api.common import (
     Condition,
     ConditionedStatus,
     KubeModel,
+    LocalObjectRef,
     OverlayState,
     PeerTls,
     Resources,
@@ -1184,6 +1185,14 @@ class PlaybackSpec(KubeModel):
         default=None,
         description="Delivery through a CDN (the customer's): the host its status URLs name. Unset: status.playback "
         "names the route or the ingest itself. The answers' cache headers are the same either way.",
+    )
+    policy_ref: LocalObjectRef | None = Field(
+        default=None,
+        description="A PlaybackPolicy of the stream's namespace whose rules (referrers and origins, address ranges, "
+        "countries, user agents) every playback request must pass, at the edge and the ingest alike: refused with "
+        "403 and the rule in X-Streamops-Refused. Its edits reach live streams within about a minute, without a "
+        "restart; naming or dropping a policy restarts the stream's ingest. A policy that does not exist refuses "
+        "every viewer (fails closed) and makes Ready False (PlaybackPolicyNotFound).",
     )
     srt: PlaybackSrt | None = Field(
         default=None, description="SRT for readers (callers, mode=caller): off unless enabled."

@@ -70,6 +70,12 @@ ICE_SERVERS_FILE = "ice-servers.json"
 # The namespace's playback signing keys (Secret streamops-playback-keys: files `current`, `previous`),
 # mounted for a signed stream (docs/design/playback.md, "Signing keys").
 PLAYBACK_KEYS_DIR = "/var/run/secrets/streamops/playback-keys"
+# A stream's PlaybackPolicy rules (its key of the namespace's ConfigMap streamops-playback-rules, as
+# RULES_FILE) and the admin's GeoIP database (chart playback.geoip): docs/design/playback-rules.md.
+RULES_DIR = "/etc/streamops/playback-rules"
+RULES_FILE = "rules.json"
+GEOIP_DIR = "/etc/streamops/geoip"
+RULES_CONFIGMAP = "streamops-playback-rules"  # one per namespace, a key <stream>.json per stream naming a policy
 
 # A frozen encoder (its connection open, nothing sent: a dead network path, a laptop asleep) is cut
 # after this long. A stall shorter than that resumes on the same session (a Wi-Fi hand-over, a

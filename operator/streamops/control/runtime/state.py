@@ -146,6 +146,7 @@ class OperatorState:
             LiveStream=indexes.streams,
             QualitySet=indexes.quality_sets,
             ClusterQualitySet=indexes.cluster_quality_sets,
+            PlaybackPolicy=indexes.playback_policies,
         )
         if indexes.nodes is not None:
             self.api.watched["Node"] = indexes.nodes

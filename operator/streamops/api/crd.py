@@ -71,6 +71,8 @@ def _structural(node: Any, defs: dict[str, Any], keep_defaults: bool) -> Any:  #
             out[key] = {name: _structural(prop, defs, keep_defaults) for name, prop in value.items()}
         elif key in ("items",):
             out[key] = _structural(value, defs, keep_defaults)
+        elif key == "const":
+            out["enum"] = [value]  # a Literal of one value: the API server's schema has no `const`
         elif key == "description" and isinstance(value, str):
             out[key] = " ".join(value.split())  # a docstring's line breaks are not paragraphs
         else:

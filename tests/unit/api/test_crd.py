@@ -48,6 +48,8 @@ def test_schema_is_structural(kind):
             assert node["additionalProperties"].get("type") == "string" and "properties" not in node, path
         if isinstance(node, dict) and isinstance(node.get("title"), str):
             raise AssertionError(f"{path} carries a pydantic title")
+        if isinstance(node, dict) and "const" in node and not path.endswith("/properties"):
+            raise AssertionError(f"{path}: the API server refuses `const` (a one-value Literal is an enum)")
         if isinstance(node, dict) and ("properties" in node or "items" in node):
             assert "type" in node, f"{path} has no type"
         if isinstance(node, dict) and node.get("type") == "string" and "x-kubernetes-validations" in node:

@@ -190,11 +190,9 @@ def test_a_primary_with_a_live_backup_switches_to_it_is_replaced_and_switches_ba
         primary.status = {"live": True, "activeIngest": "primary", "handover": caught_up}
         backup.status = {"live": True, "activeIngest": "backup", "handover": caught_up}
         eventually(lambda: primary.posted("/handover/yield"), what="POST /handover/yield to the primary")
-        # (one condition for both roles: its reason the first role's step, the backup's "Waiting")
+        # (one condition for both roles: its reason the primary's step)
         handing = eventually(
-            lambda: (
-                (c := stream_condition(cluster, ns, "HandingOver")) and "switching to the backup" in c["message"] and c
-            ),
+            lambda: (c := stream_condition(cluster, ns, "HandingOver")) and c["reason"] == "SwitchingToBackup" and c,
             what="HandingOver: switching to the backup",
         )
         assert "switching to the backup ingest's media (through cam-ingest)" in handing["message"], handing

@@ -466,7 +466,8 @@ def _restart_pending(stream: LiveStream, seen: Seen, draft: Draft) -> Draft:
         pending = [Observed(RESTART_PENDING, "True", HANDOVER_FAILED, message[:4096])]
     under_way = seen.observed.handovers
     if under_way:
-        states = [under_way[role] for role in sorted(under_way)]
+        # The primary's first: its step is the condition's reason (the backup's may be waiting for it).
+        states = [under_way[role] for role in sorted(under_way, key=lambda r: r != "primary")]
         message = "; ".join(s.message for s in states)
         pending.append(Observed(HANDING_OVER, "True", states[0].step, message[:4096]))
     return draft.adding(*pending)

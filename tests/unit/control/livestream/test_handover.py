@@ -349,3 +349,11 @@ def test_the_two_roles_never_move_their_services_at_once() -> None:
     others = {"backup": backup_old, "primary": NEW}
     _, states, _ = handovers(pods, others, serving, caught_up, "cam", NOW, 100.0, frozenset(), NO_MEMORY)
     assert states["primary"].step == "Waiting"
+
+
+def test_a_successor_that_fails_during_a_switchover_ends_the_yield() -> None:
+    """No yield is sent once it failed: the lease runs out and the primary's own media goes back on air."""
+    _, _, memory = switch(OLD, NEW, "backup")
+    failed = replace(NEW, phase="Failed", detail="OOMKilled")
+    actions, state, _ = switch(OLD, failed, "backup", memory=memory, monotonic=110.0)
+    assert [type(a).__name__ for a in actions] == ["PatchPod", "DeletePod", "PostEvent"] and state is None

@@ -159,3 +159,84 @@ def test_a_live_ingest_is_handed_over_and_a_failed_successor_leaves_it_serving(c
         kept = cluster.get("pods", ns, "cam-ingest-b")
         assert kept["metadata"]["uid"] == successor["metadata"]["uid"] and labelled(cluster, ns, "cam-ingest-b")
         assert "streaming.streamops.dev/handover-failed" in kept["metadata"]["annotations"]
+
+
+def test_a_primary_with_a_live_backup_switches_to_it_is_replaced_and_switches_back(cluster, operator, namespace):
+    """Issue 56 item 1's planned switchover: the DVR window edited while the primary and its backup are
+    live. Both roles get a successor; the primary's, caught up, has its predecessor yield to the
+    backup (the backup's media on air through it) before the Services move; the predecessor goes once
+    the successor's own media is back on air (switched back). The backup's own handover waits meanwhile,
+    then runs as usual."""
+    ns = namespace
+    cluster.apply(ns, livestream("cam", source={"push": {"protocols": ["rtmp"], "backup": True}}))
+    first = eventually(lambda: cluster.get("pods", ns, "cam-ingest"), what="the ingest Pod")
+    first_backup = eventually(lambda: cluster.get("pods", ns, "cam-ingest-backup"), what="the backup's Pod")
+    with fake_ingest(internal_port(first)) as primary, fake_ingest(internal_port(first_backup)) as backup:
+        primary.status = {"live": True, "activeIngest": "primary"}
+        backup.status = {"live": True, "activeIngest": "backup"}
+        running(cluster, ns, "cam-ingest")
+        running(cluster, ns, "cam-ingest-backup")
+        eventually(
+            lambda: (s := cluster.get("livestreams", ns, "cam")["status"]).get("live") and s.get("backupLive"),
+            what="both live",
+        )
+        edit_dvr(cluster, ns, 60)
+        running(cluster, ns, "cam-ingest-b")
+        running(cluster, ns, "cam-ingest-backup-b")
+        eventually(lambda: primary.posted("/handover/follow") and backup.posted("/handover/follow"), what="follow")
+
+        # Both caught up: the primary's predecessor is asked to yield; nobody's label moves yet.
+        caught_up = {"predecessorPod": "x", "phase": "caught-up"}
+        primary.status = {"live": True, "activeIngest": "primary", "handover": caught_up}
+        backup.status = {"live": True, "activeIngest": "backup", "handover": caught_up}
+        eventually(lambda: primary.posted("/handover/yield"), what="POST /handover/yield to the primary")
+        # (one condition for both roles: its reason the primary's step)
+        handing = eventually(
+            lambda: (c := stream_condition(cluster, ns, "HandingOver")) and c["reason"] == "SwitchingToBackup" and c,
+            what="HandingOver: switching to the backup",
+        )
+        assert "switching to the backup ingest's media (through cam-ingest)" in handing["message"], handing
+        assert "cam-ingest-backup-b has caught up and waits for the primary ingest's handover" in handing["message"]
+        assert not labelled(cluster, ns, "cam-ingest-b") and not labelled(cluster, ns, "cam-ingest-backup-b")
+
+        # The backup's media on air: the primary's Services move, its predecessor releases (yielding
+        # until then); the Event says it is a planned switch, not an outage.
+        primary.status = {"live": True, "activeIngest": "backup", "handover": caught_up}
+        eventually(lambda: labelled(cluster, ns, "cam-ingest-b"), what="the primary's successor serving")
+        eventually(lambda: primary.posted("/handover/release"), what="POST /handover/release")
+        [took] = eventually(lambda: cluster.events(ns, "LiveStream", "cam", "BackupTookOver"), what="BackupTookOver")
+        assert took["type"] == "Normal" and "for the primary ingest's handover" in took["message"], took
+        eventually(
+            lambda: "switched to the backup" in (stream_condition(cluster, ns, "HandingOver") or {}).get("message", ""),
+            what="HandingOver says switched to the backup",
+        )
+        assert not labelled(cluster, ns, "cam-ingest-backup-b"), "the backup's handover waits"
+
+        # Released; the successor on air with the backup's media, then its own: the predecessor goes.
+        primary.status = {
+            "live": True,
+            "activeIngest": "backup",
+            "handover": {"phase": "on-air", "release": "released"},
+        }
+        eventually(
+            lambda: "cam-ingest is releasing" in stream_condition(cluster, ns, "HandingOver")["message"],
+            what="releasing",
+        )
+        assert cluster.get("pods", ns, "cam-ingest") is not None, "kept until switched back"
+        primary.status = {
+            "live": True,
+            "activeIngest": "primary",
+            "handover": {"phase": "on-air", "release": "released"},
+        }
+        eventually(lambda: cluster.get("pods", ns, "cam-ingest") is None, what="the predecessor deleted")
+        [event] = eventually(lambda: cluster.events(ns, "LiveStream", "cam", "HandedOver"), what="HandedOver")
+        assert event["message"].endswith("switched to the backup, then switched back to cam-ingest-b's own media"), (
+            event["message"]
+        )
+
+        # Then the backup's handover, the ordinary way.
+        eventually(lambda: labelled(cluster, ns, "cam-ingest-backup-b"), what="the backup's successor serving")
+        eventually(lambda: backup.posted("/handover/release"), what="POST /handover/release to the backup")
+        backup.status = {"live": True, "activeIngest": "backup", "handover": {"phase": "on-air", "release": "released"}}
+        eventually(lambda: cluster.get("pods", ns, "cam-ingest-backup") is None, what="the backup's predecessor gone")
+        assert primary.posted("/handover/yield") and not backup.posted("/handover/yield")

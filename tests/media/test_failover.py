@@ -273,3 +273,41 @@ def test_an_uplink_not_signed_with_the_stream_key_is_refused(pair):
     assert http_get(f"{pair.primary.internal}/backup/feed")[0] == 401
     assert http_get(f"{pair.primary.internal}/backup/feed", headers=WORKER_AUTH)[0] in (403, 503)
     assert pair.status()["activeIngest"] is None
+
+
+def post_text(url: str) -> tuple[int, str]:
+    request = urllib.request.Request(url, data=b"", method="POST", headers=WORKER_AUTH)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def test_a_planned_switchover_yields_to_the_backup_and_the_release_ends_its_relay(pair):
+    """Issue 56's planned switchover, the worker's side: both publishers live, the primary asked to
+    yield puts the backup's media on air though its own still sends; released (the handover's
+    next step), it stops asking for the backup and its relay ends, and it refuses to yield again."""
+    pair.publish(pair.backup, "backup-publisher")
+    pair.publish(pair.primary, "primary-publisher")
+    pair.backup.wait_live()
+    pair.primary.wait_live()
+    wait_for(lambda: pair.serves_session("rtmp"), timeout=15)
+    asked = time.monotonic()
+    assert post_text(f"{pair.primary.internal}/handover/yield")[0] == 202
+    switched = first_times(
+        {
+            "status": lambda: pair.status()["activeIngest"] == "backup",
+            "hls": lambda: pair.serves_session("backup"),
+        },
+        asked,
+        timeout=15,
+    )
+    print(f"\nMEASURED planned switchover, yield -> backup media: {switched} s ({load()})")
+    assert pair.status()["live"]  # the primary's own publisher still sends: not a failover
+    released = time.monotonic()
+    assert post_text(f"{pair.primary.internal}/handover/release")[0] == 202
+    wait_for(lambda: (pair.status().get("handover") or {}).get("release") == "released", timeout=15)
+    wait_for(lambda: not pair.status()["backupWanted"] and pair.status()["activeIngest"] is None, timeout=10)
+    print(f"MEASURED release with the backup on air -> released, relay ended: {time.monotonic() - released:.2f} s")
+    assert post_text(f"{pair.primary.internal}/handover/yield")[0] == 409

@@ -2,11 +2,15 @@
 an encoder on the LAN publishing RTMPS to the NodePort URL in status (the certificate from a
 kubernetes.io/tls Secret, verified by the encoder), and a backup ingest on another node taking over
 through the Services when the primary's encoder stops, then handing back; with the nodes in two zones
-the backup is required in the other zone (issue 56)."""
+the backup is required in the other zone (issue 56), and a spec edit both ingests need while both
+encoders send is a planned switchover: the primary's predecessor yields to the backup, is replaced,
+the air switches back, then the backup is replaced (issue 56 item 1), an HLS viewer on the LAN
+reading throughout."""
 
 from __future__ import annotations
 
 import json
+import signal
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -20,8 +24,12 @@ from devtools.cluster.local_cluster import LocalCluster
 from devtools.cluster.release import Release
 from devtools.media.hls import media_playlist
 from devtools.media.peers import Publisher
+from devtools.media.reconnecting_publisher import ReconnectingPublisher
+from devtools.media.viewer_log import PLAYLIST_KINDS, Figures, read_log
 from devtools.pki import new_ca, sign_server
 from devtools.waits import eventually
+
+from tests.multinode.test_playback_plane import hlsload_on_lan
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -78,13 +86,22 @@ def zones(cluster: LocalCluster) -> Iterator[dict[str, str]]:
             cluster.kubectl("label", "node", name, f"{ZONE}-", check=False)
 
 
+def messages(cluster: LocalCluster, ns: str, reason: str) -> list[str]:
+    return [str(e.get("message", "")) for e in cluster.events(ns, "LiveStream", "cam", reason)]
+
+
 def required_topologies(pod: dict[str, Any] | None) -> list[str]:
     anti = ((pod or {}).get("spec") or {}).get("affinity", {}).get("podAntiAffinity", {})
     return [t["topologyKey"] for t in anti.get("requiredDuringSchedulingIgnoredDuringExecution", [])]
 
 
 def test_backup_on_another_node_takes_over_and_hands_back(
-    cluster: LocalCluster, release: Release, namespace: str, publishers: list[Publisher], zones: dict[str, str]
+    cluster: LocalCluster,
+    release: Release,
+    namespace: str,
+    publishers: list[Publisher],
+    zones: dict[str, str],
+    tmp_path: Path,
 ) -> None:
     ns = namespace
     push = {"protocols": ["rtmp"], "backup": True, "failback": {"stableSeconds": STABLE}}
@@ -106,7 +123,10 @@ def test_backup_on_another_node_takes_over_and_hands_back(
     key = cluster.stream_key(ns, "cam")
     ingest = stream["status"]["ingest"]
     primary_encoder = cluster.publish_from_lan(f"{ingest['pushUrl']}/{key}", publishers)
-    cluster.publish_from_lan(f"{ingest['backupPushUrl']}/{key}", publishers)
+    # The backup's encoder reconnects as OBS does for the whole test (its ingest is replaced at the end).
+    backup_url = f"{ingest['backupPushUrl']}/{key}"
+    backup_encoder = ReconnectingPublisher(lambda: cluster.lan_encoder(backup_url), on_start=publishers.append)
+    backup_encoder.start()
     cluster.wait_status(
         "lst", ns, "cam", lambda o: o["status"].get("live") and o["status"].get("backupLive"), "both live", 30
     )
@@ -133,9 +153,21 @@ def test_backup_on_another_node_takes_over_and_hands_back(
     )
     time.sleep(4)
 
-    # The primary's encoder is back: the primary takes the air back after stableSeconds.
+    # The primary's encoder is back (reconnecting as OBS does from now on): the primary takes the air
+    # back after stableSeconds.
     back = time.monotonic()
-    cluster.publish_from_lan(f"{ingest['pushUrl']}/{key}", publishers)
+    primary_url = f"{ingest['pushUrl']}/{key}"
+    encoder = ReconnectingPublisher(lambda: cluster.lan_encoder(primary_url), on_start=publishers.append)
+    encoder.start()
+    try:
+        hand_back_then_switch_over(cluster, ns, playlist, back, tmp_path)
+    finally:
+        encoder.stop()
+        backup_encoder.stop()
+
+
+def hand_back_then_switch_over(cluster: LocalCluster, ns: str, playlist: str, back: float, tmp_path: Path) -> None:
+    """The primary takes the air back, the Recording is one video; then the planned switchover."""
     cluster.wait_status(
         "lst", ns, "cam", lambda o: o["status"].get("activeIngest") == "primary", "primary back on air", 60
     )
@@ -150,3 +182,41 @@ def test_backup_on_another_node_takes_over_and_hands_back(
     rec = cluster.stop_recording(ns, "rec")
     # Both switches fell within the 10 s reconnect window: one video.
     assert len(rec["status"]["videos"]) == 1, rec["status"]["videos"]
+
+    # Issue 56 item 1: a spec edit both ingests need (the screenshots' interval) while both encoders
+    # send (restartPolicy handover, the chart's default). An HLS viewer on the LAN reads the primary's
+    # playlist through it all. (Not the DVR window: enabling it went back 2 segments at the successor,
+    # a data-plane matter of its own, printed by the figures when it happens.)
+    log = tmp_path / "viewer.jsonl"
+    with hlsload_on_lan(cluster, playlist, 600, "-mode", "hls", "-log", str(log), viewers=1) as viewer:
+        eventually(lambda: log.exists() and log.stat().st_size > 0, timeout=30, what="the viewer playing")
+        edited, started = time.time(), time.monotonic()
+        patch = json.dumps({"spec": {"screenshots": {"intervalSeconds": 5}}})
+        cluster.kubectl("patch", "lst", "cam", "-n", ns, "--type=merge", "-p", patch)
+        handed = eventually(
+            lambda: [m for m in messages(cluster, ns, "HandedOver") if m.startswith("primary ingest")],
+            timeout=180, interval=1, what="the primary ingest handed over",
+        )  # fmt: skip
+        print(f"spec edit -> primary handed over: {time.monotonic() - started:.1f} s: {handed}")
+        assert "switched to the backup" in handed[0], handed
+        took = [m for m in messages(cluster, ns, "BackupTookOver") if "handover" in m]
+        assert took, "the backup's media went on air for the handover (a Normal BackupTookOver)"
+        backup = eventually(
+            lambda: [m for m in messages(cluster, ns, "HandedOver") if m.startswith("backup ingest")],
+            timeout=120, interval=1, what="then the backup ingest handed over",
+        )  # fmt: skip
+        print(f"spec edit -> backup handed over: {time.monotonic() - started:.1f} s: {backup}")
+        cluster.wait_status(
+            "lst", ns, "cam", lambda o: o["status"].get("activeIngest") == "primary", "the primary's own media", 60
+        )
+        done = time.time()
+        before = len(read_log(log.read_text()))
+        eventually(lambda: len(read_log(log.read_text())) > before + 4, timeout=30, what="the viewer reading on")
+        viewer.send_signal(signal.SIGINT)
+        viewer.communicate(timeout=60)
+    requests = read_log(log.read_text())
+    figures = Figures.of(requests, edited, done, segment_seconds=2)
+    print(f"the HLS viewer across the planned switchover: {figures.line()}")
+    numbers = [(round(r.t - edited, 2), r.numbers) for r in requests if r.kind in PLAYLIST_KINDS and r.t >= edited]
+    print(f"its playlists' numbers (s after the edit): {numbers}")
+    assert not figures.not_found and not figures.resets and not figures.ended, figures.line()

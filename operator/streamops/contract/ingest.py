@@ -129,6 +129,9 @@ WHEP_PATH = "/whep"  # POST an offer; the session resource below it
 HANDOVER_FOLLOW_PATH = "/handover/follow"  # POST HandoverFollow to the successor
 HANDOVER_STATE_PATH = "/handover/state"  # GET on the predecessor: HandoverState (the successor reads it)
 HANDOVER_RELEASE_PATH = "/handover/release"  # POST to the predecessor: stop taking media, keep serving
+# POST to a primary whose backup is live (a planned switchover): the backup's media on air for a lease
+# the operator renews, then the primary's own again (docs/design/handover.md, Part 2).
+HANDOVER_YIELD_PATH = "/handover/yield"
 # GET on the predecessor: a file its HandoverState lists, at <variant>/<rendition or ->/<name>.
 HANDOVER_FILES_PATH = "/handover/files"
 # A request sent by an edge to its origin carries this header (the edge's Pod name): served, not a viewer.

@@ -37,6 +37,7 @@ from streamops.control.livestream.handover import (
     HandoverMemory,
     HandoverState,
     PatchPod,
+    Worker,
     failed_handover,
     handovers,
 )
@@ -211,8 +212,8 @@ def handover_steps(
     if not observed.others:
         return [], {}, memory
     facts = observed.facts
-    serving = {role: t.handover for role, t in observed.telemetry.items()}
-    other = {role: t.handover for role, t in observed.other_telemetry.items()}
+    serving = {role: Worker(t.handover, t.active_ingest, t.live) for role, t in observed.telemetry.items()}
+    other = {role: Worker(t.handover, t.active_ingest, t.live) for role, t in observed.other_telemetry.items()}
     steps, states, kept = handovers(
         observed.pods,
         observed.others,

@@ -9,6 +9,13 @@ plan_successor); from there on:
 4. it says released and the successor on-air, or RELEASE_SECONDS passed: it is deleted, and a
    Normal Event HandedOver names both Pods and the difference.
 
+A primary whose backup ingest is live is switched over as planned: once its successor has caught
+up, the predecessor is asked to yield (HANDOVER_YIELD_PATH, a lease renewed every RESEND_SECONDS),
+so that the backup's media is on air before its release; the successor, whose own encoder comes back
+after the release, switches back to it by the failover's rule (failback.stableSeconds), and the
+predecessor goes once it has (or RELEASE_SECONDS passed). The two roles never release at once: a
+role whose successor has caught up waits while the other role's handover is past that point.
+
 A successor that is not Ready within READY_SECONDS of its creation, not caught up within
 CATCH_UP_SECONDS, or that reports failed, is deleted: its predecessor keeps running, records the
 failure (the next successor waits 30 s, doubling to 10 min) and a Warning Event HandoverFailed says
@@ -27,6 +34,7 @@ from typing import Literal
 from streamops.contract.ingest import (
     HANDOVER_FOLLOW_PATH,
     HANDOVER_RELEASE_PATH,
+    HANDOVER_YIELD_PATH,
     HandoverFollow,
     HandoverReport,
     Role,
@@ -46,10 +54,13 @@ READY_SECONDS = 60.0  # a successor is Ready within this long of its creation (i
 CATCH_UP_SECONDS = 120.0  # ... and caught up within this long of its creation
 RELEASE_SECONDS = 30.0  # a predecessor goes this long after it stopped serving, released or not
 RESEND_SECONDS = 2.0  # a request or label patch whose effect is not observed yet is sent again after this
+# A planned switchover's backup is on air within this long of the first yield, or the handover goes
+# on without it (the ordinary sequence: the primary's encoder reconnects to the successor).
+SWITCH_SECONDS = 15.0
 HANDED_OVER, HANDOVER_FAILED = "HandedOver", "HandoverFailed"  # the Events' reasons
 HANDING_OVER = "HandingOver"  # the condition, True only while a handover is under way
 
-Step = Literal["Starting", "Following", "MovingService", "Releasing"]
+Step = Literal["Starting", "Following", "Waiting", "SwitchingToBackup", "MovingService", "Releasing"]
 
 
 @dataclass(frozen=True)
@@ -80,15 +91,22 @@ class HandoverState:
     predecessor: str
     successor: str
     part: str
+    switched: bool = False  # a planned switchover: the backup's media went on air before the release
 
     @property
     def message(self) -> str:
+        other = "backup" if self.role == "primary" else "primary"
         doing = {
             "Starting": f"{self.successor} is starting",
             "Following": f"{self.successor} follows {self.predecessor}'s media until it has caught up",
+            "Waiting": f"{self.successor} has caught up and waits for the {other} ingest's handover to end",
+            "SwitchingToBackup": f"switching to the backup ingest's media (through {self.predecessor}) before "
+            f"{self.predecessor} releases",
             "MovingService": f"the Services move from {self.predecessor} to {self.successor}",
             "Releasing": f"{self.predecessor} is releasing its publishers; {self.successor} is on air",
         }[self.step]
+        if self.switched and self.step in ("MovingService", "Releasing"):
+            doing = f"switched to the backup; {doing}, switched back to its own media once its encoder is back"
         because = f" because {self.part} changed" if self.part else ""
         return f"{self.role} ingest handing over from {self.predecessor} to {self.successor}{because}: {doing}"
 
@@ -103,6 +121,10 @@ class RoleView:
     other: PodObservation | None
     serving_report: HandoverReport | None = None
     other_report: HandoverReport | None = None
+    serving_air: Role | None = None  # whose media the serving Pod's worker has on air (/status activeIngest)
+    other_air: Role | None = None  # ... the other Pod's
+    backup_live: bool = False  # (the primary) its backup ingest's own publisher sends: a planned switchover
+    other_role_busy: bool = False  # the other role's handover is past its successor's catching up: wait
 
 
 @dataclass(frozen=True)
@@ -184,14 +206,79 @@ def _successor_step(
     if report.phase == "following":
         return [], state, memory
     # caught-up (or on-air already): the successor takes the Services, its predecessor next tick
-    state = replace(state, step="MovingService")
+    return _caught_up_step(view, predecessor, successor, state, stream, monotonic, in_flight, memory)
+
+
+def _caught_up_step(
+    view: RoleView,
+    predecessor: PodObservation,
+    successor: PodObservation,
+    state: HandoverState,
+    stream: str,
+    monotonic: float,
+    in_flight: frozenset[str],
+    memory: HandoverMemory,
+) -> tuple[list[HandoverAction], HandoverState | None, HandoverMemory]:
+    """The successor has caught up: it waits for the other role's handover, or a switchover puts the
+    backup on air first; then it takes the label (the Services have both Pods)."""
+    if view.other_role_busy:
+        return [], replace(state, step="Waiting"), memory
+    actions: list[HandoverAction] = []
+    switched = f"switched/{successor.uid}" in memory.done
+    if _switching(view) and not switched and f"unswitched/{successor.uid}" not in memory.done:
+        since = f"switch-since/{successor.uid}"
+        memory = memory if since in memory.sent else _sent(memory, [since], monotonic)
+        if view.serving_air == "backup":
+            switched, memory = True, _done(memory, f"switched/{successor.uid}")
+        elif monotonic - memory.sent[since] >= SWITCH_SECONDS:
+            memory = _done(memory, f"unswitched/{successor.uid}")  # the ordinary sequence, without it
+        else:
+            yields, memory = _yield(view.role, predecessor, stream, monotonic, in_flight, memory)
+            return yields, replace(state, step="SwitchingToBackup"), memory
+    if switched:  # the lease, until the release ends what the predecessor takes
+        actions, memory = _yield(view.role, predecessor, stream, monotonic, in_flight, memory)
+    state = replace(state, step="MovingService", switched=switched)
     key = f"serve/{successor.uid}"
     if not _due(memory, key, monotonic):
-        return [], state, memory
+        return actions, state, memory
     # The predecessor first leaves the serving budget for its releasing one: with both Pods serving,
     # the serving budget (minAvailable 1) would let a drain evict one of them.
-    actions: list[HandoverAction] = [PatchPod(predecessor, hold_patch()), PatchPod(successor, serve_patch())]
+    actions += [PatchPod(predecessor, hold_patch()), PatchPod(successor, serve_patch())]
     return actions, state, _sent(memory, [key], monotonic)
+
+
+def _switching(view: RoleView) -> bool:
+    """A planned switchover: a primary whose backup ingest's own publisher sends."""
+    return view.role == "primary" and view.backup_live
+
+
+def _yield(
+    role: Role,
+    predecessor: PodObservation,
+    stream: str,
+    monotonic: float,
+    in_flight: frozenset[str],
+    memory: HandoverMemory,
+) -> tuple[list[HandoverAction], HandoverMemory]:
+    """The predecessor's yield to its backup (a lease: renewed every RESEND_SECONDS)."""
+    key, slot = f"yield/{predecessor.uid}", f"yield/{role}"
+    if slot in in_flight or not _due(memory, key, monotonic):
+        return [], memory
+    request = WorkerRequest(predecessor, "POST", HANDOVER_YIELD_PATH, stream, slot)
+    return [request], _sent(memory, [key], monotonic)
+
+
+def busy(view: RoleView, memory: HandoverMemory) -> bool:
+    """The role's handover is past its successor's catching up (switching to the backup, the Services
+    moving, the predecessor releasing): the other role's waits before it does the same."""
+    serving, other = view.serving, view.other
+    if serving is None or other is None or not other.exists or not serving.exists:
+        return False
+    if serving.successor_of and serving.successor_of == other.uid:
+        return True  # the successor serves
+    if not (other.successor_of and other.successor_of == serving.uid):
+        return False
+    return f"serve/{other.uid}" in memory.sent or f"switch-since/{other.uid}" in memory.sent
 
 
 def _predecessor_step(
@@ -205,10 +292,15 @@ def _predecessor_step(
     memory: HandoverMemory,
 ) -> tuple[list[HandoverAction], HandoverState | None, HandoverMemory]:
     """The successor serves: the predecessor leaves the Services, releases, and goes."""
-    state = HandoverState(view.role, "MovingService", predecessor.name, successor.name, successor.handover_for)
+    switched = f"switched/{successor.uid}" in memory.done or (_switching(view) and view.other_air == "backup")
+    state = HandoverState(
+        view.role, "MovingService", predecessor.name, successor.name, successor.handover_for, switched
+    )
     actions: list[HandoverAction] = []
     keys: list[str] = []
     report = view.other_report
+    if switched and (report is None or report.release is None):
+        actions, memory = _yield(view.role, predecessor, stream, monotonic, in_flight, memory)
     if predecessor.handed_over_at is None:
         key = f"unserve/{predecessor.uid}"
         if _due(memory, key, monotonic):
@@ -218,9 +310,11 @@ def _predecessor_step(
         state = replace(state, step="Releasing")
         released = report is not None and report.release == "released"
         on_air = view.serving_report is not None and view.serving_report.phase == "on-air"
+        # A switchover ends once the successor's own media is back on air (switched back).
+        back = not _switching(view) or view.serving_air == "primary"
         waited = (now - predecessor.handed_over_at).total_seconds()
-        if (released and on_air) or waited >= RELEASE_SECONDS:
-            return _finish(view.role, predecessor, successor, released and on_air, memory)
+        if (released and on_air and back) or waited >= RELEASE_SECONDS:
+            return _finish(view.role, predecessor, successor, released and on_air, (switched, back), memory)
     slot, key = f"handover/{view.role}", f"release/{predecessor.uid}"
     if (report is None or report.release is None) and slot not in in_flight and _due(memory, key, monotonic):
         actions.append(WorkerRequest(predecessor, "POST", HANDOVER_RELEASE_PATH, stream, slot))
@@ -229,13 +323,25 @@ def _predecessor_step(
 
 
 def _finish(
-    role: Role, predecessor: PodObservation, successor: PodObservation, released: bool, memory: HandoverMemory
+    role: Role,
+    predecessor: PodObservation,
+    successor: PodObservation,
+    released: bool,
+    switchover: tuple[bool, bool],
+    memory: HandoverMemory,
 ) -> tuple[list[HandoverAction], HandoverState | None, HandoverMemory]:
+    """`switchover`: (switched to the backup before the release, switched back to the successor's own
+    media since)."""
     key = f"done/{predecessor.uid}"
     if key in memory.done:
         return [], None, memory
     because = f" because {successor.handover_for} changed" if successor.handover_for else ""
     after = "" if released else f" ({predecessor.name} did not say it released within {RELEASE_SECONDS:.0f} s)"
+    switched, back = switchover
+    if switched and back:
+        after += f": switched to the backup, then switched back to {successor.name}'s own media"
+    elif switched:
+        after += f": switched to the backup, which stays on air until {successor.name}'s own encoder is back"
     message = f"{role} ingest handed over from {predecessor.name} to {successor.name}{because}{after}"
     return [DeletePod(predecessor), PostEvent("Normal", HANDED_OVER, message)], None, _done(memory, key)
 
@@ -266,22 +372,48 @@ def failed_handover(serving: PodObservation | None) -> HandoverFailure | None:
     return HandoverFailure.parse(serving.handover_failed) if serving is not None else None
 
 
+@dataclass(frozen=True)
+class Worker:
+    """What a role's worker reports that a handover reads (its /status): its handover part, whose
+    media it has on air, its own publisher's."""
+
+    report: HandoverReport | None = None
+    air: Role | None = None
+    live: bool = False
+
+
 def handovers(
     pods: Mapping[Role, PodObservation],
     others: Mapping[Role, PodObservation],
-    serving_reports: Mapping[Role, HandoverReport | None],
-    other_reports: Mapping[Role, HandoverReport | None],
+    serving: Mapping[Role, Worker],
+    other: Mapping[Role, Worker],
     stream: str,
     now: datetime,
     monotonic: float,
     in_flight: frozenset[str],
     memory: HandoverMemory,
 ) -> tuple[list[HandoverAction], dict[Role, HandoverState], HandoverMemory]:
-    """Each role with a Pod in its other slot: its step, its state."""
+    """Each role with a Pod in its other slot: its step, its state. The primary's first: of two roles
+    whose successors caught up at once, it goes first (a planned switchover needs its backup live)."""
     actions: list[HandoverAction] = []
     states: dict[Role, HandoverState] = {}
-    for role, other in others.items():
-        view = RoleView(role, pods.get(role), other, serving_reports.get(role), other_reports.get(role))
+    views: dict[Role, RoleView] = {}
+    for role in sorted(others, key=lambda r: r != "primary"):
+        mine, theirs = serving.get(role, Worker()), other.get(role, Worker())
+        backup = serving.get("backup", Worker())
+        views[role] = RoleView(
+            role,
+            pods.get(role),
+            others[role],
+            mine.report,
+            theirs.report,
+            mine.air,
+            theirs.air,
+            backup_live=role == "primary" and backup.live,
+        )
+    for role, view in views.items():
+        peer = views.get("backup" if role == "primary" else "primary")
+        view = replace(view, other_role_busy=peer is not None and busy(peer, memory))
         done, state, memory = handover(view, stream, now, monotonic, in_flight, memory)
         actions += done
         if state is not None:

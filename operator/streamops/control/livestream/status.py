@@ -474,7 +474,8 @@ def _restart_pending(stream: LiveStream, seen: Seen, draft: Draft) -> Draft:
         pending = [Observed(RESTART_PENDING, "True", HANDOVER_FAILED, message[:4096])]
     under_way = seen.observed.handovers
     if under_way:
-        states = [under_way[role] for role in sorted(under_way)]
+        # The primary's first: its step is the condition's reason (the backup's may be waiting for it).
+        states = [under_way[role] for role in sorted(under_way, key=lambda r: r != "primary")]
         message = "; ".join(s.message for s in states)
         pending.append(Observed(HANDING_OVER, "True", states[0].step, message[:4096]))
     return draft.adding(*pending)
@@ -713,6 +714,12 @@ def _switch_events(previous: LiveStreamStatus | None, current: LiveStreamStatus)
     before, now = (previous.active_ingest if previous else None), current.active_ingest
     if now == before or now is None:
         return []
+    # A planned switchover (handover.py) is no outage: said as Normal, and why.
+    planned = any(c.type == HANDING_OVER and c.status == "True" for c in current.conditions)
+    if now == "backup" and planned:
+        what = "switched to the backup ingest for the primary ingest's handover (a planned switchover): playback, "
+        what += "recordings and restreams go on from it"
+        return [Transition("Normal", reasons.BACKUP_TOOK_OVER, what)]
     if now == "backup":
         what = "the primary ingest receives no media: playback, recordings and restreams go on from the backup ingest"
         return [Transition("Warning", reasons.BACKUP_TOOK_OVER, what)]

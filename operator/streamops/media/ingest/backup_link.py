@@ -64,7 +64,9 @@ class BackupOffer:
 
     async def run(self, stopping: asyncio.Event, feed: Callable[[], FeedHub], live: Callable[[], bool]) -> None:
         """`feed`: the backup's own feed; `live`: its own media flows."""
-        async with aiohttp.ClientSession() as http:
+        # A new connection for each ask: a kept-alive one stays on the Pod it was opened to (conntrack),
+        # and after a handover of the primary that Pod is the released predecessor, not the one serving.
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as http:
             while not stopping.is_set():
                 if live() and await self._wanted(http):
                     await self._send(http, feed())

@@ -52,11 +52,16 @@ class Decision:
     wanted: bool  # ask the backup for its media
 
 
-def decide(now: float, own: Flow, backup: Flow, on_air: Role | None, stable_seconds: float) -> Decision:
+def decide(
+    now: float, own: Flow, backup: Flow, on_air: Role | None, stable_seconds: float, yielding: bool = False
+) -> Decision:
     """The primary's choice at `now`: `own` its own session's media, `backup` what its relay of the
-    backup delivers, `on_air` whose media it serves now."""
+    backup delivers, `on_air` whose media it serves now; `yielding`: a planned switchover puts the
+    backup on air while it sends, own media or not (the primary is about to be replaced)."""
     own_sending, backup_sending = own.sending(now), backup.sending(now)
     choice: Role | None
+    if yielding:  # the backup is asked at once; until its relay flows, the air stays as it is
+        return Decision(on_air="backup" if backup_sending else "primary" if own_sending else on_air, wanted=True)
     if on_air == "backup" and backup_sending:
         choice = "primary" if own.steady_for(now) >= stable_seconds else "backup"
     elif own_sending:

@@ -31,6 +31,9 @@ TICK_SECONDS = 0.2
 UPLINK_READ_TIMEOUT_SECONDS = 3.0
 RELAY_STOP_SECONDS = 5.0  # the relay's FFmpeg reads the rest of its input and exits by itself, normally
 RELAY_FEED_PATH = "/backup/feed"  # loopback only: the uplinked feed, as the relay session's FFmpeg reads it
+# A planned switchover's yield (HANDOVER_YIELD_PATH) lasts this long unless the operator renews it
+# (every 2 s while it wants it): an operator gone or a handover failed gives the air back by itself.
+YIELD_LEASE_SECONDS = 10.0
 
 
 class OnAirHost(Protocol):
@@ -85,6 +88,10 @@ class OnAir:
         self.relay_feed, self.relay_transcoded_feed = FeedHub(), FeedHub()
         self.receiving = False  # an uplink is being received (one at a time)
         self.switches = 0
+        self.yield_until = 0.0  # monotonic: a planned switchover's backup on air until then
+        # Takes no media (a handover's following successor, a released predecessor): the backup is
+        # not asked, and an uplink being received ends (its relay writes its last segment).
+        self.closed = False
 
     # --- what the worker reports -------------------------------------------------------------------
     def sending(self, now: float) -> bool:
@@ -115,8 +122,9 @@ class OnAir:
 
     # --- the decision -------------------------------------------------------------------------------
     def update(self, now: float) -> None:
-        decision = decide(now, self.own, self.backup, self.role, self.stable_seconds)
-        self.wanted = self.relays and decision.wanted
+        yielding = now < self.yield_until and not self.closed
+        decision = decide(now, self.own, self.backup, self.role, self.stable_seconds, yielding)
+        self.wanted = self.relays and decision.wanted and not self.closed
         worker = self.worker
         target = worker.current if decision.on_air == "primary" else self.relay if decision.on_air == "backup" else None
         if target is None or target is self.session or not target.started:
@@ -212,6 +220,24 @@ class OnAir:
                 await asyncio.wait({task}, timeout=RELAY_STOP_SECONDS)
             self.receiving = False
         return web.Response(status=204)
+
+    async def yield_air(self, _: web.Request) -> web.Response:
+        """HANDOVER_YIELD_PATH: a planned switchover puts the backup's media on air for
+        YIELD_LEASE_SECONDS (renewed by each request); 409 while this ingest takes no media."""
+        if self.closed:
+            return web.Response(status=409, text="this ingest takes no media")
+        now = time.monotonic()
+        self.yield_until = now + YIELD_LEASE_SECONDS
+        self.update(now)
+        return web.Response(status=202, text=f"the backup's media on air for {YIELD_LEASE_SECONDS:g} s")
+
+    async def close(self, closed: bool) -> None:
+        """Take no media (`closed`): stop asking the backup and end an uplink being received; returns
+        once its relay ended. Or take it again."""
+        self.closed = closed
+        self.update(time.monotonic())
+        while closed and self.receiving:
+            await asyncio.sleep(0.05)
 
     async def stop(self) -> None:
         if self.relay is not None:

@@ -30,6 +30,7 @@ from streamops.contract.ingest import (
     CLOCK_PATH,
     DASH_MANIFEST,
     FEED_PATH,
+    HANDOVER_YIELD_PATH,
     HLS_CMAF_PLAYLIST,
     HLS_MPEGTS_PLAYLIST,
     SCREENSHOT_PATH,
@@ -109,6 +110,10 @@ class BackupUplink(Protocol):
         """BACKUP_UPLINK_PATH: the backup's signed uplink, read into `uplink`."""
         ...
 
+    async def yield_air(self, request: web.Request) -> web.Response:
+        """HANDOVER_YIELD_PATH: a planned switchover's backup on air (a lease)."""
+        ...
+
 
 def add_relay_routes(app: web.Application, on_air: BackupUplink, loopback_host: str) -> None:
     """On a primary that relays its backup: the backup's uplink (BACKUP_UPLINK_PATH), and its feed as
@@ -125,6 +130,7 @@ def add_relay_routes(app: web.Application, on_air: BackupUplink, loopback_host: 
         return await stream_feed(uplink, request)
 
     app.router.add_post(BACKUP_UPLINK_PATH, on_air.receive_uplink)
+    app.router.add_post(HANDOVER_YIELD_PATH, on_air.yield_air)
     app.router.add_get(RELAY_FEED_PATH, relay_feed)
 
 

@@ -232,7 +232,10 @@ class IngestWorker:
         session's publisher, SRT's connection closes with its FFmpeg, WHIP's is ended); returns
         once they ended."""
         self.releasing = True
-        await self._stop_sessions("the stream is handed over to another ingest")
+        # A relay of the backup on air (a planned switchover) ends with the own sessions.
+        await asyncio.gather(
+            self.on_air.close(True), self._stop_sessions("the stream is handed over to another ingest")
+        )
 
     async def hold_media(self, held: bool) -> None:
         """A handover's successor takes no media while it follows its predecessor (a publisher is
@@ -241,6 +244,7 @@ class IngestWorker:
         predecessor's window replaces it). Taken again once the predecessor released."""
         self.holding = held
         self.push.closed = self.pull.held = held or self.releasing
+        await self.on_air.close(held or self.releasing)  # nor the backup's feed, while it follows
         if not held:
             self.webrtc.whip.closed = None
             return

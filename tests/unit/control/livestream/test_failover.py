@@ -11,6 +11,7 @@ import pytest
 from devtools.catalog import livestream, stored_livestream, stored_recording
 from devtools.fake_kube import operator_view
 from streamops.api import LIVESTREAM
+from streamops.api.common import Condition
 from streamops.api.crd import crd_manifest
 from streamops.contract.ingest import CONFIG_ENV, IngestConfig, IngestStatus
 from streamops.control.livestream.reconcile import reconcile_livestream
@@ -151,6 +152,11 @@ def test_events_on_each_switch():
     assert not [e for e in livestream_events(None, on_primary) if e.reason == "PrimaryRestored"]
     off = livestream_status(s, observe(IngestStatus(), None), T0)
     assert not [e for e in livestream_events(on_backup, off) if e.reason in ("BackupTookOver", "PrimaryRestored")]
+    # A planned switchover (a handover under way): Normal, and says so.
+    handing = Condition(type="HandingOver", status="True", reason="SwitchingToBackup", last_transition_time=T0)
+    planned = on_backup.model_copy(update={"conditions": [*on_backup.conditions, handing]})
+    [switched] = [e for e in livestream_events(on_primary, planned) if e.reason == "BackupTookOver"]
+    assert switched.type == "Normal" and "switched to the backup ingest" in switched.message
 
 
 # --- followers ------------------------------------------------------------------------------------------

@@ -9,17 +9,26 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from streamops.contract.ingest import HANDOVER_FOLLOW_PATH, HANDOVER_RELEASE_PATH, HandoverReport
+from streamops.contract.ingest import (
+    HANDOVER_FOLLOW_PATH,
+    HANDOVER_RELEASE_PATH,
+    HANDOVER_YIELD_PATH,
+    HandoverReport,
+    Role,
+)
 from streamops.control.livestream.handover import (
     CATCH_UP_SECONDS,
     HANDED_OVER,
     HANDOVER_FAILED,
     READY_SECONDS,
     RELEASE_SECONDS,
+    SWITCH_SECONDS,
     DeletePod,
     HandoverMemory,
+    HandoverState,
     PatchPod,
     RoleView,
+    Worker,
     handover,
     handovers,
 )
@@ -211,7 +220,7 @@ def test_each_role_is_stepped_on_its_own() -> None:
         {"primary": OLD, "backup": backup_old},
         {"backup": backup_new},
         {},
-        {"backup": HandoverReport(phase="caught-up")},
+        {"backup": Worker(HandoverReport(phase="caught-up"))},
         "cam",
         NOW,
         100.0,
@@ -224,3 +233,127 @@ def test_each_role_is_stepped_on_its_own() -> None:
         "backup ingest handing over from cam-ingest-backup to cam-ingest-backup-b because containers[ingest].image "
         "changed: the Services move from cam-ingest-backup to cam-ingest-backup-b"
     )
+
+
+# --- a planned switchover: a primary whose backup is live ------------------------------------------
+
+CAUGHT_UP = HandoverReport(predecessor_pod="cam-ingest", phase="caught-up")
+LABEL_MOVES = [
+    PatchPod(OLD, {"metadata": {"labels": {RELEASING_LABEL: "true"}}}),
+    PatchPod(NEW, {"metadata": {"labels": {SERVING_LABEL: "true"}}}),
+]
+
+
+def switch(
+    serving: PodObservation,
+    other: PodObservation,
+    serving_air: Role | None,
+    other_air: Role | None = None,
+    serving_report: HandoverReport | None = None,
+    other_report: HandoverReport | None = CAUGHT_UP,
+    memory: HandoverMemory = NO_MEMORY,
+    monotonic: float = 100.0,
+    backup_live: bool = True,
+) -> tuple[list[object], HandoverState | None, HandoverMemory]:
+    view = RoleView(
+        "primary", serving, other, serving_report, other_report, serving_air, other_air, backup_live=backup_live
+    )
+    actions, state, kept = handover(view, "cam", NOW, monotonic, frozenset(), memory)
+    return list(actions), state, kept
+
+
+def is_yield(action: object) -> bool:
+    return isinstance(action, WorkerRequest) and (action.pod, action.path, action.slot) == (
+        OLD,
+        HANDOVER_YIELD_PATH,
+        "yield/primary",
+    )
+
+
+def test_a_caught_up_successor_first_has_the_backup_put_on_air_through_its_predecessor() -> None:
+    actions, state, memory = switch(OLD, NEW, "primary")
+    assert [is_yield(a) for a in actions] == [True]
+    assert state is not None and state.step == "SwitchingToBackup"
+    assert "switching to the backup ingest's media (through cam-ingest) before cam-ingest releases" in state.message
+    # The yield is a lease: sent again after RESEND_SECONDS, not before.
+    assert switch(OLD, NEW, "primary", memory=memory, monotonic=101.0)[0] == []
+    assert [is_yield(a) for a in switch(OLD, NEW, "primary", memory=memory, monotonic=102.5)[0]] == [True]
+    # The backup's media on air: the Services move (the lease renewed while it is due).
+    actions, state, memory = switch(OLD, NEW, "backup", memory=memory, monotonic=101.0)
+    assert actions == LABEL_MOVES
+    assert state is not None and state.step == "MovingService" and state.switched
+    assert "switched to the backup; the Services move from cam-ingest to cam-ingest-b" in state.message
+    actions, _, _ = switch(OLD, NEW, "backup", memory=memory, monotonic=103.5)
+    assert [is_yield(a) for a in actions] == [True, False, False]  # (the label patches: not shown yet)
+
+
+@pytest.mark.parametrize(
+    ("backup_live", "waited", "actions"),
+    [
+        (False, 0.0, LABEL_MOVES),  # no live backup: the ordinary handover
+        (True, SWITCH_SECONDS, LABEL_MOVES),  # the backup never took the air: the handover goes on without it
+    ],
+)
+def test_without_a_backup_on_air_the_ordinary_handover_goes_on(
+    backup_live: bool, waited: float, actions: list[object]
+) -> None:
+    memory = switch(OLD, NEW, "primary")[2] if waited else NO_MEMORY
+    found, state, _ = switch(OLD, NEW, "primary", memory=memory, monotonic=100.0 + waited, backup_live=backup_live)
+    assert found == actions and state is not None and state.step == "MovingService" and not state.switched
+
+
+def test_the_predecessor_of_a_switchover_goes_once_the_successor_switched_back() -> None:
+    released, on_air = HandoverReport(release="released"), HandoverReport(phase="on-air")
+    # Released, the successor on air with the backup's media: the yield is no longer sent; it waits.
+    switched = HandoverMemory(done=("switched/b1",))  # (seen before the release)
+    actions, state, _ = switch(SERVING_NEW, HANDED, "backup", None, on_air, released, switched)
+    assert actions == [] and state is not None and state.step == "Releasing" and state.switched
+    assert "switched back to its own media once its encoder is back" in state.message
+    actions, state, _ = switch(SERVING_NEW, HANDED, "primary", None, on_air, released, switched)
+    assert state is None and actions[0] == DeletePod(HANDED)
+    assert isinstance(actions[1], PostEvent) and actions[1].message == (
+        "primary ingest handed over from cam-ingest to cam-ingest-b because containers[ingest].image changed: "
+        "switched to the backup, then switched back to cam-ingest-b's own media"
+    )
+    # Its encoder not back within the bound: it goes anyway, and the Event says the backup is on air.
+    late = replace(HANDED, handed_over_at=NOW - timedelta(seconds=RELEASE_SECONDS))
+    actions, _, _ = switch(SERVING_NEW, late, "backup", None, on_air, released, switched)
+    assert actions[0] == DeletePod(late)
+    assert isinstance(actions[1], PostEvent) and actions[1].message.endswith(
+        "switched to the backup, which stays on air until cam-ingest-b's own encoder is back"
+    )
+
+
+def test_a_predecessor_switched_to_the_backup_keeps_its_lease_until_it_releases() -> None:
+    actions, _, _ = switch(SERVING_NEW, OLD, "primary", "backup", other_report=None)
+    assert [type(a).__name__ for a in actions] == ["WorkerRequest", "PatchPod", "WorkerRequest"]
+    assert is_yield(actions[0]) and isinstance(actions[2], WorkerRequest) and actions[2].path == HANDOVER_RELEASE_PATH
+
+
+def test_the_two_roles_never_move_their_services_at_once() -> None:
+    backup_old = replace(OLD, name="cam-ingest-backup", uid="c1")
+    backup_new = replace(NEW, name="cam-ingest-backup-b", uid="d1", successor_of="c1")
+    pods = {"primary": OLD, "backup": backup_old}
+    others = {"backup": backup_new, "primary": NEW}
+    serving = {"primary": Worker(air="primary", live=True), "backup": Worker(air="backup", live=True)}
+    caught_up = {role: Worker(CAUGHT_UP) for role in ("primary", "backup")}
+    actions, states, _ = handovers(pods, others, serving, caught_up, "cam", NOW, 100.0, frozenset(), NO_MEMORY)
+    # Both caught up: the primary's switchover goes first, the backup's waits.
+    assert [is_yield(a) for a in actions] == [True]
+    assert (states["primary"].step, states["backup"].step) == ("SwitchingToBackup", "Waiting")
+    assert states["backup"].message.endswith(
+        "cam-ingest-backup-b has caught up and waits for the primary ingest's handover to end"
+    )
+    # The backup's successor serving already: the primary's waits at its turn.
+    pods = {"primary": OLD, "backup": replace(backup_new, serving=True)}
+    others = {"backup": backup_old, "primary": NEW}
+    _, states, _ = handovers(pods, others, serving, caught_up, "cam", NOW, 100.0, frozenset(), NO_MEMORY)
+    assert states["primary"].step == "Waiting"
+
+
+def test_a_successor_that_fails_during_a_switchover_ends_the_yield() -> None:
+    """No yield is sent once it failed: the lease runs out and the primary's own media goes back on air."""
+    _, _, memory = switch(OLD, NEW, "backup")
+    failed = replace(NEW, phase="Failed", detail="OOMKilled")
+    actions, state, _ = switch(OLD, failed, "backup", memory=memory, monotonic=110.0)
+    assert [type(a).__name__ for a in actions] == ["PatchPod", "DeletePod", "PostEvent"] and state is None

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pytest
+from streamops.contract.ingest import Role
 from streamops.contract.stamped_token import MAX_AGE_SECONDS
 from streamops.media.ingest.backup_link import uplink_token, uplink_token_valid
 from streamops.media.ingest.failover import (
@@ -151,3 +152,22 @@ def test_uplink_token_is_bound_to_key_stream_failback_and_time():
     # Digits str.isdigit() takes and int() refuses ("²", a latin-1 byte) or reads ("３"): refused, no error.
     for bad in ("².abc", "１８００００００００." + token.partition(".")[2]):
         assert not uplink_token_valid(key, "cam", 10, bad, now)
+
+
+@pytest.mark.parametrize(
+    ("own", "backup", "on_air", "expected"),
+    [
+        (True, True, "primary", Decision(on_air="backup", wanted=True)),  # the switchover: backup on air
+        (True, False, "primary", Decision(on_air="primary", wanted=True)),  # asked; own stays until it flows
+        (False, False, None, Decision(on_air=None, wanted=True)),
+        (False, True, "backup", Decision(on_air="backup", wanted=True)),
+    ],
+)
+def test_a_yielding_primary_puts_its_backup_on_air_while_it_sends(
+    own: bool, backup: bool, on_air: Role | None, expected: Decision
+) -> None:
+    now = 100.0
+    flows = {True: Flow(since=now - 30, last=now - 0.05), False: Flow()}
+    assert decide(now, flows[own], flows[backup], on_air, STABLE, yielding=True) == expected
+    if own and backup:  # the lease ended: own media steady for longer than stableSeconds takes the air back
+        assert decide(now, flows[own], flows[backup], "backup", STABLE) == Decision(on_air="primary", wanted=False)

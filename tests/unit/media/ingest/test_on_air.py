@@ -103,3 +103,33 @@ def test_an_uplink_is_refused_unless_signed_with_the_stream_key_and_wanted():
     assert answer(signed) == (409, "the primary receives another backup feed")
     host.key = None
     assert answer(signed)[0] == 403
+
+
+def test_a_yield_puts_the_backup_on_air_and_a_closed_ingest_asks_for_nothing():
+    """Issue 56's planned switchover: yielding (a lease) the backup goes on air though the own media
+    flows; an ingest that takes no media (a handover's following successor, a released predecessor)
+    neither asks for the backup nor yields."""
+    host = Host(current=session())
+    on_air = OnAir(host, relays=True, log=log)  # type: ignore[arg-type]
+    on_air.own_started(100.0)
+    on_air.own_media(101.0)
+    on_air.relay = session()
+    on_air.backup = Flow.started(100.5).media(101.0)
+    on_air.yield_until = 105.0
+    on_air.update(101.0)
+    assert on_air.role == "backup" and on_air.wanted
+    for tick in range(2, 23):  # both send, every 0.5 s; the lease ends at 105
+        now = 101.0 + tick / 2
+        on_air.own_media(now)
+        on_air.backup = on_air.backup.media(now)
+        on_air.update(now)
+        # The lease is over at 105; the own media, unbroken since 100, is back once stable (10 s).
+        assert on_air.role == ("backup" if now < 110.0 else "primary"), now
+    assert on_air.role == "primary" and not on_air.wanted
+
+    async def closing() -> int:
+        await on_air.close(True)
+        assert not on_air.wanted
+        return (await on_air.yield_air(make_mocked_request("POST", "/handover/yield"))).status
+
+    assert asyncio.run(closing()) == 409

@@ -86,6 +86,9 @@ class Uplink:
     async def receive_uplink(self, _: web.Request) -> web.StreamResponse:
         return web.Response(status=204)
 
+    async def yield_air(self, _: web.Request) -> web.Response:
+        return web.Response(status=202)
+
 
 def test_the_relay_feed_is_there_for_the_loopback_reader_while_the_uplink_is_live():
     app = web.Application()

@@ -621,6 +621,12 @@ class HandoverSegment(WorkerConfig):
     discontinuity_sequence: int = Field(ge=0)
     program_date_time: str | None = Field(default=None, max_length=40, pattern=r"^[0-9][0-9T:.+Z-]*$")
     init_uri: str | None = Field(default=None, max_length=64, pattern=r"^init-[0-9]+\.mp4$")
+    first_part: int | None = Field(
+        default=None,
+        ge=0,
+        description="LL-HLS: the number of its first part (its parts are its file's moof+mdat pairs, numbered on "
+        "from it): what a successor answers for a part of it.",
+    )
 
 
 class HandoverPlaylist(WorkerConfig):

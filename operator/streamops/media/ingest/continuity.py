@@ -16,6 +16,7 @@ import contextlib
 import logging
 import os
 import time
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -40,6 +41,7 @@ from streamops.media.ingest.hls_timeline import (
     parse_source,
     unseen_from,
 )
+from streamops.media.ingest.llhls.fragments import fragments_of
 from streamops.media.ingest.llhls.packager import Continued, LlHlsPackager
 from streamops.media.ingest.llhls.playlist import INIT_URI, segment_uri
 from streamops.media.ingest.served_media import ServedMedia
@@ -47,6 +49,7 @@ from streamops.media.ingest.served_playlist import served_playlist
 
 Key = tuple[str, str]  # (variant, rendition): rendition "" without a ladder
 MIRROR = "mirror"  # the source name of a predecessor's mirrored window
+SPLIT_SEGMENTS_KEPT = 8  # segment files whose fragments are kept (parts asked of the last few)
 
 
 def _iso(epoch: float) -> str:
@@ -56,7 +59,7 @@ def _iso(epoch: float) -> str:
 def packager_source(packager: LlHlsPackager) -> SourcePlaylist:
     """An LL-HLS packager's complete segments as a session's playlist lists them."""
     segments = tuple(
-        SourceSegment(s.msn, s.duration, segment_uri(s.msn), _iso(s.started_at))
+        SourceSegment(s.msn, s.duration, segment_uri(s.msn), _iso(s.started_at), s.parts[0].number if s.parts else None)
         for s in packager.segments
         if s.complete
     )
@@ -76,6 +79,7 @@ def to_served(playlist: HandoverPlaylist, directory: Path) -> tuple[ServedSegmen
             program_date_time=s.program_date_time,
             init_uri=s.init_uri,
             init_path=str(directory / s.init_uri) if s.init_uri else None,
+            first_part=s.first_part,
         )
         for s in playlist.segments
     )
@@ -99,6 +103,7 @@ class Continuity:
         self.switched = asyncio.Event()  # set (and replaced) when another session goes on air
         # Set once a handover's predecessor released: what it does not have, its successor will.
         self.moved = asyncio.Event()
+        self._split: OrderedDict[str, list[bytes]] = OrderedDict()  # _fragments()
 
     @property
     def dir(self) -> Path | None:
@@ -179,6 +184,68 @@ class Continuity:
             timeline = self.ll.get(key[1])
             path = timeline.path_of(name) if timeline is not None else None
         return Path(path) if path is not None else None
+
+    # --- LL-HLS parts -----------------------------------------------------------------------------------
+    @property
+    def mirroring(self) -> bool:
+        """A handover's successor serving its predecessor's mirrored window (no own session on air)."""
+        return self.dir is None and any(t.source == MIRROR for t in self.ll.values())
+
+    def part(self, rendition: str, number: int) -> bytes | None:
+        """LL-HLS part `number`: the packager's on air, or one of a complete segment of an earlier
+        session's or of a mirrored predecessor's (a fragment of its file)."""
+        packager = self.packagers.get(rendition)
+        if packager is not None and (body := packager.parts.get(number)) is not None:
+            return body
+        timeline = self.ll.get(rendition)
+        for s in reversed(timeline.segments if timeline is not None else ()):
+            if s.first_part is None or s.first_part > number:
+                continue
+            fragments = self._fragments(s.path)
+            index = number - s.first_part
+            return fragments[index] if index < len(fragments) else None
+        return None
+
+    def part_may_come(self, rendition: str, number: int) -> bool:
+        """A part this ingest does not have yet but will within a blocking timeout: the packager's
+        next one (the preload hint; an ended packager's is the next session's first). While it
+        serves a predecessor's mirrored window, also any after its last mirrored segment's first
+        part (the predecessor wrote it since the last poll, or will) up to two segments past the
+        predecessor's next part: held until the mirror (or its own session) has it, not a 404 for
+        what the predecessor has or will have. Beyond: never (404 at once, as the predecessor)."""
+        packager = self.packagers.get(rendition)
+        if packager is None:
+            return False
+        if number == packager.next_part:
+            return True
+        if not self.mirroring:
+            return False
+        timeline = self.ll.get(rendition)
+        last = timeline.segments[-1] if timeline is not None and timeline.segments else None
+        known = last.first_part if last is not None and last.first_part is not None else packager.next_part
+        return known <= number < packager.next_part + 2 * packager.parts_per_segment()
+
+    def segment_may_come(self, key: Key, number: int) -> bool:
+        """While it serves a predecessor's mirrored window: a segment the predecessor completed since
+        the last poll or is writing (the next two numbers), held until the mirror has it."""
+        timeline = self.standard.get(key) if key[0] in self.fmp4 else self.ll.get(key[1])
+        if not self.mirroring or timeline is None or timeline.next_number is None:
+            return False
+        return timeline.next_number <= number < timeline.next_number + 2
+
+    def _fragments(self, path: str) -> list[bytes]:
+        """A complete segment file's fragments (its parts), the last few read kept: files are
+        renamed into place, never changed."""
+        found = self._split.get(path)
+        if found is None:
+            try:
+                found = fragments_of(Path(path).read_bytes())
+            except OSError:
+                return []
+            self._split[path] = found
+            while len(self._split) > SPLIT_SEGMENTS_KEPT:
+                self._split.popitem(last=False)
+        return found
 
     # --- a switch -------------------------------------------------------------------------------------
     def go_on_air(self, directory: Path, packagers: Mapping[str, LlHlsPackager]) -> None:
@@ -355,6 +422,7 @@ def exported(
                 discontinuity_sequence=s.discontinuity_sequence,
                 program_date_time=s.program_date_time,
                 init_uri=s.init_uri,
+                first_part=s.first_part,
             )
             for s in timeline.segments
         ],

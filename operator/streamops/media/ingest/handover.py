@@ -193,9 +193,7 @@ class Handover:
         async with http.get(base + HANDOVER_STATE_PATH, headers=self.credential(), timeout=ASK_TIMEOUT) as resp:
             if resp.status != 200:
                 raise ValueError(f"state: HTTP {resp.status}")
-            body = await resp.content.read(STATE_BYTES_MAX + 1)
-            if len(body) > STATE_BYTES_MAX:
-                raise ValueError("state: too large")
+            body = await read_bounded(resp, STATE_BYTES_MAX, "state")
         try:
             return HandoverState.model_validate_json(body)
         except ValidationError as e:
@@ -219,9 +217,7 @@ class Handover:
         async with http.get(url, headers=self.credential(), timeout=ASK_TIMEOUT) as resp:
             if resp.status != 200:
                 raise ValueError(f"{variant}/{rendition}/{name}: HTTP {resp.status}")
-            data = await resp.content.read(FILE_BYTES_MAX + 1)
-        if len(data) > FILE_BYTES_MAX:
-            raise ValueError(f"{name}: larger than {FILE_BYTES_MAX} bytes")
+            data = await read_bounded(resp, FILE_BYTES_MAX, name)
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_name("." + target.name)
         partial.write_bytes(data)
@@ -246,6 +242,17 @@ class Handover:
 
 
 STATE_BYTES_MAX = 16 * 1024 * 1024  # a HandoverState at its bounds is ≈ 3 MB a playlist
+
+
+async def read_bounded(resp: aiohttp.ClientResponse, limit: int, what: str) -> bytes:
+    """The whole body, refused past `limit` bytes. Not `content.read(limit + 1)`: that returns what
+    has arrived so far (a 600 kB segment was mirrored as its first 100 kB, issue 56)."""
+    body = bytearray()
+    async for chunk in resp.content.iter_chunked(256 * 1024):
+        body += chunk
+        if len(body) > limit:
+            raise ValueError(f"{what}: larger than {limit} bytes")
+    return bytes(body)
 
 
 def listed_files(playlists: list[HandoverPlaylist], root: Path) -> Iterator[tuple[tuple[str, str, str], Path]]:

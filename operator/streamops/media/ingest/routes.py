@@ -45,6 +45,7 @@ from streamops.media.ingest.continuity import Continuity
 from streamops.media.ingest.dash_chunks import GrowingSegments
 from streamops.media.ingest.dash_chunks import is_segment as is_dash_segment
 from streamops.media.ingest.feed import FeedHub
+from streamops.media.ingest.hls_timeline import SEGMENT_PREFIX
 from streamops.media.ingest.llhls.packager import LlHlsPackager, PlaylistRequestError
 from streamops.media.ingest.llhls.playlist import INIT_URI, part_number, segment_number
 from streamops.media.ingest.load_caps import HeldFileResponse, LoadCaps, Refused
@@ -231,7 +232,7 @@ class MediaFiles:
             raise web.HTTPNotFound()
         key = (variant, rendition or "")
         if key in continuity.standard:
-            return self.continued(request, key, name)
+            return await self.continued(request, key, name)
         # The multivariant playlist of a ladder: the session on air's (or a predecessor's).
         if name != "index.m3u8":
             raise web.HTTPNotFound()
@@ -246,8 +247,9 @@ class MediaFiles:
             raise web.HTTPNotFound()
         return media_file(path)
 
-    def continued(self, request: web.Request, key: tuple[str, str], name: str) -> web.StreamResponse:
-        """A standard variant's media playlist across sessions (continuity.py), or a file it lists."""
+    async def continued(self, request: web.Request, key: tuple[str, str], name: str) -> web.StreamResponse:
+        """A standard variant's media playlist across sessions (continuity.py), or a file it lists
+        (on a handover's successor, one its predecessor listed since the last poll: held)."""
         continuity = self.continuity
         if name == "index.m3u8":
             served = continuity.playlist(key)
@@ -263,7 +265,7 @@ class MediaFiles:
             # Players and tests that ask for the session's own init segment by FFmpeg's name.
             path: Path | None = continuity.dir / key[0] / key[1] / name
         else:
-            path = continuity.file(key, name)
+            path = await held_segment(continuity, key, name, self.config.hls.segment_seconds)
         if path is None or not path.is_file():
             raise web.HTTPNotFound()
         return media_file(path)
@@ -320,6 +322,12 @@ async def low_latency_hls(
                 raise PlaylistRequestError("_HLS_part without _HLS_msn")
             skip = request.query.get("_HLS_skip") in ("YES", "v2")
             text, packager = await blocking_playlist(continuity, rendition, msn, part, skip)
+            if text is None and msn is None and continuity.mirroring:
+                # A successor whose mirror has no segment yet: the predecessor's first comes.
+                text = await held(continuity, rendition, packager.blocking_timeout(),
+                                  lambda: continuity.packagers[rendition].playlist(None, None, skip),
+                                  lambda: continuity.mirroring)  # fmt: skip
+                packager = continuity.packagers[rendition]
         except PlaylistRequestError as e:
             raise web.HTTPBadRequest(text=str(e)) from None
         if text is None and msn is not None and continuity.moved.is_set():
@@ -334,15 +342,19 @@ async def low_latency_hls(
     if name in (INIT_URI, packager.init_uri) and packager.init is not None:
         return web.Response(body=packager.init.data, content_type="video/mp4")
     if (number := part_number(name)) is not None:
-        body, _ = await across_switches(continuity, rendition, lambda p: p.part(number))
+        body = await held(continuity, rendition, packager.blocking_timeout(),
+                          _now(lambda: continuity.part(rendition, number)),
+                          lambda: continuity.part_may_come(rendition, number))  # fmt: skip
+        packager = continuity.packagers.get(rendition, packager)
         if body is None and continuity.moved.is_set() and number >= packager.next_part:
             return moved_on(request)  # a part a released predecessor never writes: its successor does
         if body is None:
             raise web.HTTPNotFound()
         return web.Response(body=body, content_type="video/iso.segment")
-    earlier = continuity.file(("cmaf", rendition), name)
+    earlier = await held_segment(continuity, ("cmaf", rendition), name, packager.blocking_timeout())
     if earlier is not None and earlier.is_file():
         return media_file(earlier)
+    packager = continuity.packagers.get(rendition, packager)
     path = packager.dir / name
     if segment_number(name) is None or not path.is_file():
         raise web.HTTPNotFound()
@@ -397,6 +409,58 @@ async def across_switches(
         if not switch.is_set() or loop.time() >= deadline:
             return None, packager
         packager = continuity.packagers.get(rendition, packager)
+
+
+def _now(get: Callable[[], T | None]) -> Callable[[], Awaitable[T | None]]:
+    async def now() -> T | None:
+        return get()
+
+    return now
+
+
+async def held(
+    continuity: Continuity,
+    rendition: str | None,
+    timeout: float,
+    attempt: Callable[[], Awaitable[T | None]],
+    may_come: Callable[[], bool],
+) -> T | None:
+    """What `attempt` finds, tried again at each change of what is served — the LL-HLS packager on
+    air (`rendition`'s) gains a part, another session goes on air, a handover's successor adopts its
+    predecessor's window at its next poll (continuity.switched) — for as long as `may_come` says this
+    ingest will have it, within `timeout` (a blocking timeout: never an unbounded wait; the request
+    holds its load cap's slot meanwhile, as any blocking one). On a released predecessor it ends at
+    once (its successor answers). None: not found."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        found = await attempt()
+        remaining = deadline - loop.time()
+        if found is not None or remaining <= 0 or continuity.moved.is_set() or not may_come():
+            return found
+        events = [continuity.switched, continuity.moved]
+        if rendition is not None and (packager := continuity.packagers.get(rendition)) is not None:
+            events.append(packager.changes)
+        waiters = [asyncio.ensure_future(e.wait()) for e in events]
+        try:
+            await asyncio.wait(waiters, timeout=remaining, return_when="FIRST_COMPLETED")
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+
+
+async def held_segment(continuity: Continuity, key: tuple[str, str], name: str, timeout: float) -> Path | None:
+    """The file behind a served segment or init URI of playlist `key`; on a handover's successor a
+    segment its predecessor listed since the last poll (or is writing) is held until mirrored."""
+    number = served_segment_number(name)
+    return await held(continuity, None, timeout, _now(lambda: continuity.file(key, name)),
+                      lambda: number is not None and continuity.segment_may_come(key, number))  # fmt: skip
+
+
+def served_segment_number(name: str) -> int | None:
+    """The number in a served segment URI (seg-<n>.ts|.m4s), None for any other name."""
+    stem, dot, suffix = name.removeprefix(SEGMENT_PREFIX).partition(".")
+    return decimal(stem) if name.startswith(SEGMENT_PREFIX) and dot and suffix in ("ts", "m4s") else None
 
 
 def moved_on(request: web.Request) -> web.Response:

@@ -16,9 +16,10 @@ import contextlib
 import logging
 import os
 import time
+import xml.etree.ElementTree as ET
 from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from streamops.media.ingest.commands import (
     playlist_segments,
     renditions,
 )
+from streamops.media.ingest.dash_periods import SessionMpd, availability_start, served_mpd, written_numbers
 from streamops.media.ingest.hls_timeline import (
     INIT_PREFIX,
     ServedSegment,
@@ -49,6 +51,8 @@ from streamops.media.ingest.served_playlist import served_playlist
 
 Key = tuple[str, str]  # (variant, rendition): rendition "" without a ladder
 MIRROR = "mirror"  # the source name of a predecessor's mirrored window
+DASH_MANIFEST_NAME = "manifest.mpd"  # FFmpeg's MPD in a session's dash/ (commands.py)
+DASH_KEPT_SECONDS = 60  # an earlier session's Period is kept this long past the window (then forgotten)
 SPLIT_SEGMENTS_KEPT = 8  # segment files whose fragments are kept (parts asked of the last few)
 
 
@@ -104,6 +108,12 @@ class Continuity:
         # Set once a handover's predecessor released: what it does not have, its successor will.
         self.moved = asyncio.Event()
         self._split: OrderedDict[str, list[bytes]] = OrderedDict()  # _fragments()
+        # DASH across sessions (dash_periods.py): each session on air since the first, its MPD frozen
+        # when it left the air; the availabilityStartTime of the first, fixed.
+        self.dash_sessions: list[DashSession] = []
+        self.dash_anchor: float | None = None
+        self._dash_head: str | None = None  # the last live MPD read (its root: while none is on air)
+        self._dash_text: tuple[tuple[object, ...], str, float] | None = None  # (what it was made of, text, when)
 
     @property
     def dir(self) -> Path | None:
@@ -118,6 +128,7 @@ class Continuity:
     def reset(self) -> None:
         """Forget what was served (a successor's own session that went on air before it was told to
         follow: the predecessor's window replaces it)."""
+        self.dash_sessions, self.dash_anchor, self._dash_text, self._dash_head = [], None, None, None
         self.standard = {key: Timeline(self.window) for key in self.standard}
         self.ll = {name: Timeline(self.window) for name in self.ll}
         self.next_part.clear()
@@ -153,6 +164,7 @@ class Continuity:
     def refresh_all(self) -> None:
         for key in self.standard:
             self.refresh(key)
+        self._dash_read()  # a live MPD seen at least once: a short session's start is known
 
     def playlist(self, key: Key) -> tuple[str, float] | None:
         """The served media playlist and its Last-Modified; None before any segment."""
@@ -253,6 +265,7 @@ class Continuity:
         wrote last is taken, and the new one's numbers go on from there."""
         if directory == self.dir:
             return
+        self._dash_goes_on_air(directory)
         self.refresh_all()
         self._take_low_latency()
         self.served.dir = directory
@@ -386,6 +399,82 @@ class Continuity:
         numbers += [p.next_msn for p in self.packagers.values() if p.segments]
         return numbers + [t.next_number for t in self.ll.values() if t.next_number is not None]
 
+    # --- DASH -----------------------------------------------------------------------------------------
+    @property
+    def dash_continued(self) -> bool:
+        """Standard DASH is served across sessions; low-latency DASH (a number template dash.js
+        computes from the clock, segments sent as they are written) is the on-air session's."""
+        return bool(self.config.dash) and not self.config.dash_low_latency
+
+    def _dash_goes_on_air(self, directory: Path) -> None:
+        if not self.dash_continued:
+            return
+        now = time.time()
+        if self.dash_sessions:
+            self._dash_read()  # its last segments
+            current = self.dash_sessions[-1]
+            current.off_air, current.live = now, False
+        horizon = now - self.window * self.config.hls.segment_seconds - DASH_KEPT_SECONDS
+        self.dash_sessions = [s for s in self.dash_sessions if s.off_air is None or s.off_air >= horizon]
+        used = {s.key for s in self.dash_sessions}
+        key = directory.name if directory.name not in used else f"{directory.name}~{int(now * 1000)}"
+        written: dict[str, int] = {}
+        if self.dash_sessions:  # what it wrote while another was on air is not served (HLS: go_on_air)
+            with contextlib.suppress(OSError, ValueError, ET.ParseError):
+                written = written_numbers((directory / "dash" / DASH_MANIFEST_NAME).read_text())
+        self.dash_sessions.append(DashSession(key, directory, written=written))
+        self._dash_text = None
+
+    def _dash_read(self) -> None:
+        """The on-air session's MPD, read when it changed; its availabilityStartTime kept from a
+        live one (FFmpeg's last MPD is static, without it)."""
+        current = self.dash_sessions[-1] if self.dash_sessions else None
+        if current is None or not current.live:
+            return
+        path = current.dir / "dash" / DASH_MANIFEST_NAME
+        try:
+            stat = path.stat()
+            stamp = (stat.st_mtime_ns, stat.st_size)
+            if stamp == current.stamp:
+                return
+            text = path.read_text()
+            start = availability_start(text)
+        except (OSError, ValueError, ET.ParseError):
+            return  # not written yet (FFmpeg renames it into place: read again next time)
+        current.mpd, current.stamp = text, stamp
+        if start is not None:
+            self._dash_head = text
+            current.available_from = start
+            if self.dash_anchor is None:
+                self.dash_anchor = start
+
+    def dash_manifest(self) -> tuple[str, float] | None:
+        """The served MPD across sessions and its Last-Modified; None before the first MPD."""
+        self._dash_read()
+        placed = [s for s in self.dash_sessions if s.mpd is not None and s.available_from is not None]
+        if self.dash_anchor is None or not placed:
+            return None
+        # FFmpeg's MPD of a session that ended is static: served as it is only where the HLS
+        # playlists end too (endListOnStop; never on a released predecessor: its successor goes on).
+        ends = self.config.hls.end_list_on_stop and not self.hold_end
+        stamp = (*((s.key, s.stamp, s.live) for s in placed), ends)
+        if self._dash_text is None or self._dash_text[0] != stamp:
+            sessions = [SessionMpd(s.key, s.mpd or "", s.available_from or 0.0, s.written, s.off_air) for s in placed]
+            head = None if ends or self._dash_head is None or placed[-1].mpd == self._dash_head else self._dash_head
+            try:
+                served = served_mpd(sessions, self.dash_anchor, time.time(), head)
+            except (ValueError, ET.ParseError):
+                return None
+            self._dash_text = (stamp, served, time.time())
+        return self._dash_text[1], self._dash_text[2]
+
+    def dash_file(self, key: str, name: str) -> Path | None:
+        """A file of the DASH session whose Period's BaseURL is `key`."""
+        for s in self.dash_sessions:
+            if s.key == key:
+                return s.dir / "dash" / name
+        return None
+
     # --- files ----------------------------------------------------------------------------------------
     def _drop(self, before: Timeline, after: Timeline) -> None:
         """Delete the files of earlier sessions' segments that left the window and the grace (the
@@ -399,11 +488,27 @@ class Continuity:
     def directories_in_use(self) -> set[Path]:
         """Session directories that still hold a served segment."""
         folders = {os.path.dirname(s.path) for t in (*self.standard.values(), *self.ll.values()) for s in t.segments}
+        folders.update(str(s.dir / "dash") for s in self.dash_sessions)
         used: set[Path] = set()
         for folder in folders:  # a few: one per session, variant and rendition
             used.update(Path(folder).parents)
             used.add(Path(folder))
         return used
+
+
+@dataclass
+class DashSession:
+    """A session on air since the first (DASH): its BaseURL folder, directory, what it wrote before it
+    went on air, when it left the air (epoch seconds), its MPD as last read."""
+
+    key: str
+    dir: Path
+    written: dict[str, int] = field(default_factory=dict)  # dash_periods.written_numbers when it went on air
+    off_air: float | None = None
+    mpd: str | None = None
+    available_from: float | None = None  # its live MPD's availabilityStartTime
+    stamp: tuple[int, int] | None = None  # (mtime, size) of its MPD when read
+    live: bool = True  # on air: its MPD is read again when it changes
 
 
 def exported(

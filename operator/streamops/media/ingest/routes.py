@@ -41,7 +41,7 @@ from streamops.contract.ingest import (
 from streamops.contract.playback_token import Refusal
 from streamops.media.ingest import cache_headers
 from streamops.media.ingest.commands import DASH_CLOCK_URL, LL_VARIANT, ll_renditions, renditions
-from streamops.media.ingest.continuity import Continuity
+from streamops.media.ingest.continuity import DASH_MANIFEST_NAME, Continuity
 from streamops.media.ingest.dash_chunks import GrowingSegments
 from streamops.media.ingest.dash_chunks import is_segment as is_dash_segment
 from streamops.media.ingest.feed import FeedHub
@@ -157,6 +157,7 @@ def add_playback_routes(
     guard = gate.guard
     hls = gate.guard_by_name(hls_kind, files.hls)
     dash = gate.guard_by_name(dash_kind, files.dash)
+    dash_period = gate.guard_by_name(dash_kind, files.dash_period)
 
     cache_headers.install(app, config)  # Cache-Control on every answer of the face (a CDN in front)
 
@@ -169,6 +170,7 @@ def add_playback_routes(
         app.router.add_get(prefix + "/hls/{variant}/{rendition}/{name}", hls)
         app.router.add_get(prefix + SCREENSHOT_PATH, guard(RequestKind.OTHER, files.screenshot))
         app.router.add_get(prefix + "/dash/{name}", dash)
+        app.router.add_get(prefix + "/dash/{period}/{name}", dash_period)
         app.router.add_get(prefix + CLOCK_PATH, guard(RequestKind.OTHER, clock))
         add_player_routes(app, prefix, options, guard, publish=TOKEN_ROUTE not in prefix)
         add_broadcast_routes(app, prefix, current_settings, guard)
@@ -277,12 +279,32 @@ class MediaFiles:
         served_dir = self.served.dir
         if served_dir is None or not self.config.dash or name.startswith(".") or "/" in name:
             raise web.HTTPNotFound()
+        if name == DASH_MANIFEST_NAME and self.continuity.dash_continued:
+            served = self.continuity.dash_manifest()
+            if served is None:
+                raise web.HTTPNotFound()
+            response = web.Response(body=served[0].encode(), headers={"Content-Type": CONTENT_TYPES[".mpd"]})
+            response.last_modified = served[1]
+            return response
         path = served_dir / "dash" / name
         if self.config.dash_low_latency and is_dash_segment(name):  # maybe still being written
             return await self.growing.serve(request, path, self.config.hls.segment_seconds)
         if not path.is_file():
             raise web.HTTPNotFound()
         return media_file(path)
+
+    async def dash_period(self, request: web.Request) -> web.StreamResponse:
+        """A file of one session's DASH Period, under its BaseURL (continuity.py, dash_periods.py)."""
+        name = request.match_info["name"]
+        if not self.continuity.dash_continued or name.startswith(".") or "/" in name or not name.endswith(".m4s"):
+            raise web.HTTPNotFound()
+        path = self.continuity.dash_file(request.match_info["period"], name)
+        if path is None or not path.is_file():
+            raise web.HTTPNotFound()
+        response = media_file(path)
+        # Immutable, as /dash/<segment> is (cache_headers.py tells by the path: the Period's folder hides it).
+        response[cache_headers.CACHE_KIND] = Kind.INIT if name.startswith("init") else Kind.DASH_SEGMENT
+        return response
 
     async def screenshot(self, _: web.Request) -> web.StreamResponse:
         if not self.screenshot_path.is_file():

@@ -1,15 +1,21 @@
-"""DASH across a publisher's reconnect on one ingest with real FFmpeg (continuity.py, dash_periods.py):
-the served MPD keeps its availabilityStartTime and gains a Period per session, each starting after the
-one before, under a BaseURL of its own; every segment it lists answers, a Period's numbers never go
-back from one MPD update to the next, and ffprobe (Debian's, an independent reader) reads it."""
+"""DASH across a publisher's reconnect on one ingest, and across a handover between two ingest workers,
+with real FFmpeg (continuity.py, dash_periods.py, handover.py): the served MPD keeps its
+availabilityStartTime and gains a Period per session, each starting after the one before, under a
+BaseURL of its own; every segment it lists answers, a Period's numbers never go back from one MPD
+update to the next, and ffprobe (Debian's, an independent reader) reads it. A handover's successor
+serves the predecessor's Periods (mirrored) before its own."""
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
 from devtools.http_client import http_get
-from devtools.media.peers import Publisher, ffprobe_streams
+from devtools.media.peers import Publisher, TcpForwarder, ffprobe_streams
+from devtools.media.reconnecting_publisher import Backoff, ReconnectingPublisher
 from devtools.waits import wait_for
+from streamops.contract.ingest import HANDOVER_FOLLOW_PATH, HANDOVER_RELEASE_PATH
+
+from tests.media.test_handover import handover, post
 
 NS = {"d": "urn:mpeg:dash:schema:mpd:2011"}
 HLS = {"segmentSeconds": 1}
@@ -93,3 +99,50 @@ def test_dash_goes_on_across_a_reconnect_in_a_period_of_its_own(ingest_factory):
         assert "video" in kinds, kinds
     finally:
         second.stop()
+
+
+def test_dash_goes_on_across_a_handover_in_a_period_of_the_successors_own(ingest_factory, tmp_path):
+    source = {"push": {"protocols": ["rtmp"]}}
+    before = ingest_factory("predecessor", hls=HLS, dvr=DVR, dash=True, source=source)
+    after = ingest_factory("successor", hls=HLS, dvr=DVR, dash=True, source=source)
+    service = TcpForwarder(before.ports["rtmp"], tmp_path / "service").start()
+    encoder = ReconnectingPublisher(
+        lambda: Publisher(f"rtmp://127.0.0.1:{service.port}/live/{before.KEY}", size="640x360", gop_seconds=1),
+        Backoff(first=0.2, ceiling=1.0),
+    ).start()
+    try:
+        before.wait_live(timeout=20)
+        wait_for(lambda: (r := mpd(before)) is not None and len(listed(r)) >= 6, timeout=30)
+        follow = {"predecessorUrl": before.internal, "predecessorPod": "ingest-0"}
+        assert post(after.internal + HANDOVER_FOLLOW_PATH, follow) == 200
+        wait_for(lambda: handover(after).get("phase") == "caught-up", timeout=20)
+        mirrored = wait_for(lambda: mpd(after), timeout=10, what="the mirrored MPD")
+        origin = mpd(before)
+        assert mirrored.get("availabilityStartTime") == origin.get("availabilityStartTime")
+        assert [p.get("id") for p in periods(mirrored)] == [p.get("id") for p in periods(origin)]
+        for _, u, _ in listed(mirrored):
+            assert http_get(f"{after.http}/dash/{u}", timeout=15)[0] == 200, ("mirrored", u)
+
+        service.upstream = ("127.0.0.1", after.ports["rtmp"])
+        assert post(before.internal + HANDOVER_RELEASE_PATH) == 202
+        wait_for(lambda: handover(before).get("release") == "released", timeout=20)
+        wait_for(lambda: handover(after).get("phase") == "on-air", timeout=30, what="the successor's own media")
+        last = mpd(before)
+        assert last is not None and last.get("type") == "dynamic", "a released predecessor's MPD never ends"
+        continued = wait_for(
+            lambda: (r := mpd(after)) is not None and len(periods(r)) == len(periods(last)) + 1 and r,
+            timeout=30,
+            what="the successor's own Period",
+        )
+        assert continued.get("availabilityStartTime") == origin.get("availabilityStartTime"), (
+            "fixed across the handover"
+        )
+        starts = [seconds(p.get("start")) for p in periods(continued)]
+        assert starts == sorted(starts), starts
+        for _, u, _ in listed(continued):
+            assert http_get(f"{after.http}/dash/{u}", timeout=15)[0] == 200, ("continued", u)
+        kinds = {s["codec_type"] for s in ffprobe_streams(f"{after.http}/dash/manifest.mpd", timeout=30)}
+        assert "video" in kinds, kinds
+    finally:
+        encoder.stop()
+        service.stop()

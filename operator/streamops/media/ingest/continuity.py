@@ -23,7 +23,14 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from streamops.contract.ingest import HandoverPlaylist, HandoverSegment, IngestConfig
+from streamops.contract.ingest import (
+    HANDOVER_DASH_PERIODS_MAX,
+    HandoverDash,
+    HandoverDashPeriod,
+    HandoverPlaylist,
+    HandoverSegment,
+    IngestConfig,
+)
 from streamops.media.ingest.commands import (
     ll_renditions,
     muxed_hls_variants,
@@ -31,7 +38,13 @@ from streamops.media.ingest.commands import (
     playlist_segments,
     renditions,
 )
-from streamops.media.ingest.dash_periods import SessionMpd, availability_start, served_mpd, written_numbers
+from streamops.media.ingest.dash_periods import (
+    SessionMpd,
+    availability_start,
+    files_of,
+    served_mpd,
+    written_numbers,
+)
 from streamops.media.ingest.hls_timeline import (
     INIT_PREFIX,
     ServedSegment,
@@ -467,6 +480,42 @@ class Continuity:
                 return None
             self._dash_text = (stamp, served, time.time())
         return self._dash_text[1], self._dash_text[2]
+
+    def dash_exported(self) -> HandoverDash | None:
+        """The DASH Periods served now, for a successor (HandoverState.dash)."""
+        self._dash_read()
+        placed = [s for s in self.dash_sessions if s.mpd is not None and s.available_from is not None]
+        if self.dash_anchor is None or not placed:
+            return None
+        periods = []
+        for s in placed[-HANDOVER_DASH_PERIODS_MAX:]:
+            text = s.mpd or ""
+            try:
+                names = files_of(text)
+            except ET.ParseError:
+                continue
+            listed = [n for n in names if (s.dir / "dash" / n).is_file()]
+            periods.append(
+                HandoverDashPeriod(
+                    key=s.key, mpd=text, available_from=s.available_from or 0.0,
+                    written=s.written, off_air=s.off_air, files=listed,
+                )
+            )  # fmt: skip
+        return HandoverDash(anchor=self.dash_anchor, periods=periods, head=self._dash_head)
+
+    def adopt_dash(self, dash: HandoverDash | None, directory: Path) -> None:
+        """Serve a predecessor's DASH Periods (their files mirrored into `directory`/<key>/dash/),
+        until a session of this ingest's own goes on air and adds its Period after them."""
+        if dash is None or not self.dash_continued or self.dir is not None:
+            return
+        self.dash_anchor, self._dash_head, self._dash_text = dash.anchor, dash.head, None
+        self.dash_sessions = [
+            DashSession(
+                p.key, directory / p.key, written=dict(p.written), off_air=p.off_air,
+                mpd=p.mpd, available_from=p.available_from, live=False,
+            )
+            for p in dash.periods
+        ]  # fmt: skip
 
     def dash_file(self, key: str, name: str) -> Path | None:
         """A file of the DASH session whose Period's BaseURL is `key`."""

@@ -193,3 +193,23 @@ def _expanded(timeline: ET.Element) -> list[tuple[int, int]]:
             out.append((t, d))
             t += d
     return out
+
+
+def files_of(mpd: str) -> list[str]:
+    """The files a session's MPD names: each Representation's init segment and listed segments."""
+    names: list[str] = []
+    for representation in ET.fromstring(mpd).iter(_Q + "Representation"):
+        template = representation.find(_Q + "SegmentTemplate")
+        timeline = template.find(_Q + "SegmentTimeline") if template is not None else None
+        if template is None or timeline is None:
+            continue
+        rid = representation.get("id", "")
+        init, media = template.get("initialization"), template.get("media")
+        if init:
+            names.append(init.replace("$RepresentationID$", rid))
+        number = int(template.get("startNumber", "1"))
+        for _ in _expanded(timeline):
+            if media:
+                names.append(media.replace("$RepresentationID$", rid).replace("$Number%06d$", f"{number:06d}"))
+            number += 1
+    return names

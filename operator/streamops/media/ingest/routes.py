@@ -276,16 +276,16 @@ class MediaFiles:
         name = request.match_info["name"]
         if name == DASH_CLOCK_URL and self.config.dash:  # the MPD's UTCTiming, relative to it
             return await clock(request)
-        served_dir = self.served.dir
-        if served_dir is None or not self.config.dash or name.startswith(".") or "/" in name:
-            raise web.HTTPNotFound()
-        if name == DASH_MANIFEST_NAME and self.continuity.dash_continued:
+        if name == DASH_MANIFEST_NAME and self.continuity.dash_continued:  # also a successor's, mirrored
             served = self.continuity.dash_manifest()
             if served is None:
                 raise web.HTTPNotFound()
             response = web.Response(body=served[0].encode(), headers={"Content-Type": CONTENT_TYPES[".mpd"]})
             response.last_modified = served[1]
             return response
+        served_dir = self.served.dir
+        if served_dir is None or not self.config.dash or name.startswith(".") or "/" in name:
+            raise web.HTTPNotFound()
         path = served_dir / "dash" / name
         if self.config.dash_low_latency and is_dash_segment(name):  # maybe still being written
             return await self.growing.serve(request, path, self.config.hls.segment_seconds)

@@ -12,6 +12,7 @@ from streamops.media.ingest.dash_periods import (
     SessionMpd,
     availability_start,
     epoch,
+    files_of,
     iso,
     served_mpd,
     written_numbers,
@@ -113,3 +114,14 @@ def test_a_new_session_waits_for_its_first_video_segment():
     )
     assert [p[0] for p in periods(text)] == ["a"]
     assert epoch(iso(T0 + 0.5)) == T0 + 0.5
+
+
+def test_a_sessions_files_are_its_init_segments_and_listed_segments():
+    assert files_of(mpd(T0, 2, first=7)) == [
+        "init-0.m4s",
+        "chunk-0-000007.m4s",
+        "chunk-0-000008.m4s",
+        "init-1.m4s",
+        "chunk-1-000007.m4s",
+        "chunk-1-000008.m4s",
+    ]

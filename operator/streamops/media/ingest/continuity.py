@@ -427,8 +427,7 @@ class Continuity:
             self._dash_read()  # its last segments
             current = self.dash_sessions[-1]
             current.off_air, current.live = now, False
-        horizon = now - self.window * self.config.hls.segment_seconds - DASH_KEPT_SECONDS
-        self.dash_sessions = [s for s in self.dash_sessions if s.off_air is None or s.off_air >= horizon]
+        self._dash_forget(now)
         used = {s.key for s in self.dash_sessions}
         key = directory.name if directory.name not in used else f"{directory.name}~{int(now * 1000)}"
         written: dict[str, int] = {}
@@ -437,6 +436,13 @@ class Continuity:
                 written = written_numbers((directory / "dash" / DASH_MANIFEST_NAME).read_text())
         self.dash_sessions.append(DashSession(key, directory, written=written))
         self._dash_text = None
+
+    def _dash_forget(self, now: float) -> None:
+        """Sessions off the air for longer than the window (and a minute) go, with their files."""
+        horizon = now - self.window * self.config.hls.segment_seconds - DASH_KEPT_SECONDS
+        kept = [s for s in self.dash_sessions if s.off_air is None or s.off_air >= horizon]
+        if len(kept) < len(self.dash_sessions):
+            self.dash_sessions, self._dash_text = kept, None
 
     def _dash_read(self) -> None:
         """The on-air session's MPD, read when it changed; its availabilityStartTime kept from a
@@ -537,6 +543,7 @@ class Continuity:
     def directories_in_use(self) -> set[Path]:
         """Session directories that still hold a served segment."""
         folders = {os.path.dirname(s.path) for t in (*self.standard.values(), *self.ll.values()) for s in t.segments}
+        self._dash_forget(time.time())
         folders.update(str(s.dir / "dash") for s in self.dash_sessions)
         used: set[Path] = set()
         for folder in folders:  # a few: one per session, variant and rendition

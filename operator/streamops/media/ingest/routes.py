@@ -46,7 +46,7 @@ from streamops.media.ingest.dash_chunks import GrowingSegments
 from streamops.media.ingest.dash_chunks import is_segment as is_dash_segment
 from streamops.media.ingest.feed import FeedHub
 from streamops.media.ingest.hls_timeline import SEGMENT_PREFIX
-from streamops.media.ingest.llhls.packager import LlHlsPackager, PlaylistRequestError
+from streamops.media.ingest.llhls.packager import BLOCKING_TARGET_DURATIONS, LlHlsPackager, PlaylistRequestError
 from streamops.media.ingest.llhls.playlist import INIT_URI, part_number, segment_number
 from streamops.media.ingest.load_caps import HeldFileResponse, LoadCaps, Refused
 from streamops.media.ingest.on_air import RELAY_FEED_PATH
@@ -267,7 +267,8 @@ class MediaFiles:
             # Players and tests that ask for the session's own init segment by FFmpeg's name.
             path: Path | None = continuity.dir / key[0] / key[1] / name
         else:
-            path = await held_segment(continuity, key, name, self.config.hls.segment_seconds)
+            timeout = BLOCKING_TARGET_DURATIONS * self.config.hls.segment_seconds  # as a blocking reload's
+            path = await held_segment(continuity, key, name, timeout)
         if path is None or not path.is_file():
             raise web.HTTPNotFound()
         return media_file(path)

@@ -11,9 +11,18 @@ import (
 )
 
 type access struct {
-	stream string   // <namespace>/<name>: what a token signs
-	keys   *keyring // nil: a public stream
+	stream string      // <namespace>/<name>: what a token signs
+	keys   *keyring    // nil: a public stream
+	rules  *rulesAsker // nil: the stream has no PlaybackPolicy
 	now    func() time.Time
+}
+
+// rule is the PlaybackPolicy's verdict on a caller's address (rules.go): "" when it may go on.
+func (a *access) rule(client string) string {
+	if a.rules == nil {
+		return ""
+	}
+	return a.rules.ask(client)
 }
 
 func (a *access) signed() bool { return a.keys != nil }

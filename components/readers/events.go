@@ -11,14 +11,15 @@ import (
 )
 
 type event struct {
-	Type     string `json:"type"`               // listening | viewers | refused
+	Type     string `json:"type"`               // listening | viewers | refused | ask
 	SRT      *int   `json:"srt,omitempty"`      // viewers: SRT callers reading now
 	RTSP     *int   `json:"rtsp,omitempty"`     // viewers: RTSP sessions playing now
 	Protocol string `json:"protocol,omitempty"` // refused: srt | rtsp
 	Reason   string `json:"reason,omitempty"`   // refused: missing, invalid, expired, ...
 	Count    int    `json:"count,omitempty"`    // refused: since the last report of that reason
-	Address  string `json:"address,omitempty"`  // listening: srt, rtsp or rtsps listener bound
+	Address  string `json:"address,omitempty"`  // listening: the listener bound; ask: the caller's
 	Listener string `json:"listener,omitempty"` // listening: which
+	ID       uint64 `json:"id,omitempty"`       // ask: the question's number, in the worker's answer
 }
 
 type events struct {

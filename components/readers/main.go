@@ -26,6 +26,7 @@ type options struct {
 	cert, tlsKey       string
 	feed, credFile     string
 	stream, keysDir    string
+	rules              bool
 	maxReaders, perAdd int
 	authTimeout        time.Duration
 }
@@ -43,6 +44,7 @@ func parseOptions(args []string) (options, error) {
 	fs.StringVar(&o.credFile, "credential-file", "", "the worker credential's file (presented to the feed)")
 	fs.StringVar(&o.stream, "stream", "", "<namespace>/<name>: what a playback token signs")
 	fs.StringVar(&o.keysDir, "keys-dir", "", "the playback keys' directory (current, previous): a signed stream")
+	fs.BoolVar(&o.rules, "rules", false, "the stream has a PlaybackPolicy: ask the worker on stdin/stdout about each caller")
 	fs.IntVar(&o.maxReaders, "max-readers", 256, "connections in all (SRT and RTSP)")
 	fs.IntVar(&o.perAdd, "max-per-address", 16, "connections of one client address (IPv6: its /64)")
 	fs.DurationVar(&o.authTimeout, "auth-timeout", 5*time.Second, "an RTSP connection not authorized by then is closed")
@@ -90,6 +92,9 @@ func run(o options, in io.Reader, out io.Writer) error {
 	if o.keysDir != "" {
 		a.keys = &keyring{dir: o.keysDir}
 	}
+	if o.rules {
+		a.rules = newRulesAsker(ev)
+	}
 	h := newHub(o.feed, o.credFile)
 	sl := newSlots(o.maxReaders, o.perAdd)
 	stop := make(chan struct{})
@@ -132,7 +137,10 @@ func run(o options, in io.Reader, out io.Writer) error {
 	go ev.run(time.Second, stop)
 	ev.report()
 	sc := bufio.NewScanner(in)
-	for sc.Scan() { // nothing is read from the worker yet: its end is the stop
+	for sc.Scan() { // the worker's answers to "ask" (rules.go); its end is the stop
+		if a.rules != nil {
+			a.rules.answer(sc.Bytes())
+		}
 	}
 	return nil
 }

@@ -261,10 +261,13 @@ func credentials(req *base.Request, query string) presented {
 }
 
 func (r *rtspReaders) check(conn *gortsplib.ServerConn, req *base.Request, query string) string {
+	client := clientIP(conn.NetConn().RemoteAddr())
+	if why := r.access.rule(client); why != "" { // the policy's rules, before the token
+		return why
+	}
 	if !r.access.signed() {
 		return ""
 	}
-	client := clientIP(conn.NetConn().RemoteAddr())
 	p := credentials(req, query)
 	switch p.method {
 	case "token":
@@ -290,7 +293,7 @@ func refusalResponse(why string) (*base.Response, error) {
 		return &base.Response{StatusCode: base.StatusUnauthorized}, liberrors.ErrServerAuth{}
 	case refusalNotLive:
 		return &base.Response{StatusCode: base.StatusNotFound}, nil
-	case refusalNoKeys, refusalOverload:
+	case refusalNoKeys, refusalOverload, refusalGeoIPUnavailable, refusalRulesUnavailable:
 		return &base.Response{StatusCode: base.StatusServiceUnavailable}, errRefused
 	default:
 		return &base.Response{StatusCode: base.StatusForbidden}, errRefused

@@ -45,6 +45,11 @@ var rejection = map[string]srt.RejectionReason{
 	refusalNotLive:   srt.REJX_NOTFOUND,
 	refusalProtocol:  srt.REJX_BAD_REQUEST,
 	refusalEncrypted: srt.REJ_BADSECRET,
+	refusalAddress:   srt.REJX_FORBIDDEN,
+	refusalCountry:   srt.REJX_FORBIDDEN,
+	// The worker cannot decide (its rules or GeoIP database unusable): refused, the server's fault.
+	refusalGeoIPUnavailable: srt.REJX_DOWN,
+	refusalRulesUnavailable: srt.REJX_DOWN,
 }
 
 type srtServer struct {
@@ -132,6 +137,9 @@ func (s *srtServer) authorize(req srt.ConnRequest) string {
 		return refusalMode
 	}
 	client := clientIP(req.RemoteAddr())
+	if why := s.access.rule(client); why != "" { // the policy's rules, before the token
+		return why
+	}
 	if !s.access.signed() {
 		if req.IsEncrypted() {
 			return refusalEncrypted // a public stream has no passphrase to agree on

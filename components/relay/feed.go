@@ -29,6 +29,11 @@ const (
 	feedIdle    = 10 * time.Second
 	feedConnect = 5 * time.Second
 	maxAU       = 8 << 20 // a bigger access unit is dropped (the message length field holds 16 MiB)
+	// A feed whose response ended (the publisher's session ended: a reconnect, the ingest handed
+	// over) is asked again every rejoinPoll for up to feedRejoin; its next session goes on the
+	// targets' open connections. Under the supervisor's watchdog (STALL_SECONDS, 8 s).
+	feedRejoin = 5 * time.Second
+	rejoinPoll = 100 * time.Millisecond
 )
 
 var errFeedEnded = errors.New("the feed ended")
@@ -62,12 +67,14 @@ type frame struct {
 	dts   time.Duration
 	size  int
 	cfg   *streamConfig // the configuration in force (keyframes: what a joining target announces)
+	gen   uint64        // the feed's session (response) it came from: a target rebases its clock at a new one
 }
 
 type feed struct {
 	url, auth string
 	ctx       context.Context
 	cancel    context.CancelFunc
+	rejoin    time.Duration // how long a feed that ended is asked again (0: never)
 
 	mu    sync.Mutex
 	subs  map[*target]bool // true: joined (offered frames); false: still connecting (keeps the feed)
@@ -78,12 +85,13 @@ type feed struct {
 	cfg     *streamConfig
 	pending batch // frames not offered yet
 	td      mpegts.TimeDecoder
+	gen     uint64        // sessions read so far, less one: the frames' gen (written by run's goroutine under mu)
 	decodes atomic.Uint64 // non-fatal decode errors (skipped)
 }
 
-func newFeed(url, auth string) *feed {
+func newFeed(url, auth string, rejoin time.Duration) *feed {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &feed{url: url, auth: auth, ctx: ctx, cancel: cancel, subs: map[*target]bool{}, ready: make(chan struct{})}
+	return &feed{url: url, auth: auth, ctx: ctx, cancel: cancel, rejoin: rejoin, subs: map[*target]bool{}, ready: make(chan struct{})}
 }
 
 // idleReader ends the feed when no byte came for feedIdle (a frozen ingest), and bounds the bytes
@@ -92,6 +100,7 @@ type idleReader struct {
 	r      io.Reader
 	last   atomic.Int64
 	budget int64 // < 0: no bound
+	read   int64 // bytes read so far
 }
 
 func (r *idleReader) Read(p []byte) (int, error) {
@@ -104,6 +113,7 @@ func (r *idleReader) Read(p []byte) (int, error) {
 		}
 	}
 	n, err := r.r.Read(p)
+	r.read += int64(n)
 	if r.budget >= 0 {
 		r.budget -= int64(n)
 	}
@@ -124,9 +134,13 @@ var feedClient = &http.Client{
 	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 }
 
-// run reads the feed until it ends or is no longer wanted; every target riding it then ends.
+// run reads the feed until it ends or is no longer wanted; every target riding it then ends. A
+// response that ended after media is a session's end: the feed is asked again (rejoinAfterEnd).
 func (f *feed) run() {
 	err := f.read()
+	for again := true; again && errors.Is(err, errFeedEnded) && f.rejoin > 0 && f.ctx.Err() == nil; {
+		again, err = f.rejoinAfterEnd()
+	}
 	f.mu.Lock()
 	f.done, f.err = true, err
 	subs := make([]*target, 0, len(f.subs))
@@ -144,34 +158,80 @@ func (f *feed) run() {
 	}
 }
 
+// rejoinAfterEnd asks the feed again every rejoinPoll, for up to f.rejoin, after its response
+// ended: the publisher's next session (its reconnect, or the ingest's successor after a handover)
+// goes on the targets' open connections, from its first keyframe (each target skips to one), its
+// timestamps rebased by each target (frame.gen). Only a feed that answers nothing (not 200,
+// unreachable, or a 200 that ends before any byte) is asked again; the window's end is the feed's.
+// again: a session came (its end is asked again).
+func (f *feed) rejoinAfterEnd() (again bool, err error) {
+	ended := time.Now()
+	f.mu.Lock()
+	f.gen++
+	for t, joined := range f.subs {
+		if joined {
+			t.skipping = true // under the feed's lock, as offer reads it
+		}
+	}
+	f.mu.Unlock()
+	for {
+		select {
+		case <-f.ctx.Done():
+			return false, errFeedEnded
+		case <-time.After(rejoinPoll):
+		}
+		err = f.read()
+		var bad *feedError
+		if !errors.As(err, &bad) || !bad.notLive {
+			return true, err // a session came (and ended, or failed), or the feed is no longer wanted
+		}
+		if time.Since(ended) >= f.rejoin {
+			return false, errFeedEnded // the window passed: the feed ended, as before
+		}
+	}
+}
+
 func (f *feed) read() error {
 	req, err := http.NewRequestWithContext(f.ctx, http.MethodGet, f.url, nil)
 	if err != nil {
-		return &feedError{"the feed URL is not usable"}
+		return &feedError{why: "the feed URL is not usable"}
 	}
 	if f.auth != "" {
 		req.Header.Set("Authorization", f.auth)
 	}
 	resp, err := feedClient.Do(req)
 	if err != nil {
-		return &feedError{"the feed cannot be reached"}
+		if f.ctx.Err() != nil {
+			return errFeedEnded
+		}
+		return &feedError{why: "the feed cannot be reached", notLive: true}
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return &feedError{fmt.Sprintf("the feed answered %d", resp.StatusCode)}
+		return &feedError{why: fmt.Sprintf("the feed answered %d", resp.StatusCode), notLive: resp.StatusCode == http.StatusServiceUnavailable}
 	}
 	in := &idleReader{r: resp.Body, budget: initLimit}
 	in.last.Store(time.Now().UnixNano())
-	go f.watchIdle(in)
-	return f.demux(in, func() { in.budget = -1 })
+	done := make(chan struct{})
+	defer close(done)
+	go f.watchIdle(in, done)
+	f.td = mpegts.TimeDecoder{} // a session's timestamps start anywhere
+	err = f.demux(in, func() { in.budget = -1 })
+	var bad *feedError
+	if in.read == 0 && errors.As(err, &bad) {
+		bad.notLive = true // 200, then the end at once: that session ended as we asked
+	}
+	return err
 }
 
-func (f *feed) watchIdle(in *idleReader) {
+func (f *feed) watchIdle(in *idleReader, done <-chan struct{}) {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
 		select {
 		case <-f.ctx.Done():
+			return
+		case <-done:
 			return
 		case <-tick.C:
 			if time.Since(time.Unix(0, in.last.Load())) > feedIdle {
@@ -182,7 +242,10 @@ func (f *feed) watchIdle(in *idleReader) {
 	}
 }
 
-type feedError struct{ why string }
+type feedError struct {
+	why     string
+	notLive bool // it answered no media (not 200, unreachable, or nothing after its 200): asked again while rejoining
+}
 
 func (e *feedError) Error() string { return e.why }
 
@@ -194,7 +257,7 @@ func (f *feed) demux(r io.Reader, initialized func()) error {
 		if errors.Is(err, context.Canceled) || f.ctx.Err() != nil {
 			return errFeedEnded
 		}
-		return &feedError{"the feed shows no usable MPEG-TS program: " + err.Error()}
+		return &feedError{why: "the feed shows no usable MPEG-TS program: " + err.Error()}
 	}
 	initialized()
 	var video, audio *mpegts.Track
@@ -214,7 +277,7 @@ func (f *feed) demux(r io.Reader, initialized func()) error {
 		}
 	}
 	if video == nil {
-		return &feedError{"the feed has no H.264 video track"}
+		return &feedError{why: "the feed has no H.264 video track"}
 	}
 	f.cfg = &streamConfig{audio: audioCfg}
 	rd.OnDecodeError(func(error) { f.decodes.Add(1) })
@@ -307,7 +370,7 @@ func (f *feed) onH264(pts, dts int64, au [][]byte) {
 			close(f.ready)
 		}
 	}
-	fr := &frame{msg: msg, video: true, key: key && f.cfg.sps != nil, dts: msg.DTS, size: len(avcc), cfg: f.cfg}
+	fr := &frame{msg: msg, video: true, key: key && f.cfg.sps != nil, dts: msg.DTS, size: len(avcc), cfg: f.cfg, gen: f.gen}
 	fr.wire = f.wireOf(msg, videoStream)
 	f.add(fr)
 }
@@ -332,7 +395,7 @@ func (f *feed) onAAC(pts, rate int64, aus [][]byte) {
 			AU:              bytes.Clone(au),
 			DTS:             ticks(dts),
 		}
-		fr := &frame{msg: msg, dts: msg.DTS, size: len(au), cfg: f.cfg}
+		fr := &frame{msg: msg, dts: msg.DTS, size: len(au), cfg: f.cfg, gen: f.gen}
 		fr.wire = f.wireOf(msg, audioStream)
 		f.add(fr)
 	}

@@ -33,7 +33,7 @@ func FuzzFeed(f *testing.F) {
 	f.Add(seed[:len(seed)/2])
 	f.Add(bytes.Repeat([]byte{0x47}, 188*3))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		fd := newFeed("http://127.0.0.1:1/", "")
+		fd := newFeed("http://127.0.0.1:1/", "", 0)
 		sink := &target{queue: make(chan *batch, 1<<16), ended: make(chan struct{})}
 		fd.subs[sink] = true
 		sink.skipping = true

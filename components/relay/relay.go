@@ -8,7 +8,8 @@ import (
 )
 
 type relay struct {
-	out *events
+	out    *events
+	rejoin time.Duration // how long a feed whose response ended is asked again (feedRejoin)
 
 	mu      sync.Mutex
 	targets map[string]*target
@@ -16,7 +17,7 @@ type relay struct {
 }
 
 func newRelay(out *events) *relay {
-	return &relay{out: out, targets: map[string]*target{}, feeds: map[string]*feed{}}
+	return &relay{out: out, rejoin: feedRejoin, targets: map[string]*target{}, feeds: map[string]*feed{}}
 }
 
 func (r *relay) handle(c command) {
@@ -53,7 +54,7 @@ func (r *relay) ride(t *target) *feed {
 	defer r.mu.Unlock()
 	f := r.feeds[key]
 	if f == nil || f.ctx.Err() != nil || f.isDone() {
-		f = newFeed(t.c.Feed, t.c.FeedAuth)
+		f = newFeed(t.c.Feed, t.c.FeedAuth, r.rejoin)
 		r.feeds[key] = f
 		go func() {
 			f.run()

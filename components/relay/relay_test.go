@@ -98,6 +98,7 @@ type rtmpTarget struct {
 	frames    int
 	firstKey  bool
 	audio     int
+	dts       []time.Duration // each video frame's DTS, in arrival order
 	connected chan struct{}
 	done      chan struct{}
 }
@@ -148,11 +149,12 @@ func (rt *rtmpTarget) serve() {
 	for _, track := range r.Tracks() {
 		switch track.Codec.(type) {
 		case *codecs.H264:
-			r.OnDataH264(track, func(_ time.Duration, _ time.Duration, au [][]byte) {
+			r.OnDataH264(track, func(_ time.Duration, dts time.Duration, au [][]byte) {
 				if onlyParameterSets(au) {
 					return
 				}
 				rt.mu.Lock()
+				rt.dts = append(rt.dts, dts)
 				if rt.frames == 0 {
 					rt.firstKey = isKey(au)
 				}
@@ -257,6 +259,7 @@ func TestOneFeedReaderFansOutToEveryTargetFromAKeyframe(t *testing.T) {
 	feedSrv := serveFeed(t, data, 3*time.Second)
 	log := &eventLog{}
 	r := newRelay(&events{out: log})
+	r.rejoin = 0 // the test's feed serves its media again to every request: read once
 	stop := make(chan struct{})
 	defer close(stop)
 	go r.report(100*time.Millisecond, stop)
@@ -295,6 +298,7 @@ func TestAStalledTargetHoldsBackNeitherTheFeedNorTheOthers(t *testing.T) {
 	feedSrv := serveFeed(t, data, 3*time.Second)
 	log := &eventLog{}
 	r := newRelay(&events{out: log})
+	r.rejoin = 0
 	good, stalled := startTarget(t, false), startTarget(t, true)
 	r.handle(openCmd("stalled", feedSrv.URL+"/feed.ts", stalled.addr(), "key-s"))
 	r.handle(openCmd("good", feedSrv.URL+"/feed.ts", good.addr(), "key-g"))
@@ -320,5 +324,106 @@ func TestAFeedThatRefusesTheCredentialFailsItsTargets(t *testing.T) {
 	e := log.wait(t, "ended", func(e event) bool { return e.ID == "a" && e.Event == "ended" }, 10*time.Second)
 	if e.Reason != "feed-failed" || !strings.Contains(e.Error, "401") {
 		t.Fatalf("ended %+v, want feed-failed (401)", e)
+	}
+}
+
+// sessionsServer serves the first feed, then 503 for `pause`, then the second feed, then 503: a
+// publisher's reconnect, or an ingest handed over to its successor, as a reader of the feed sees it.
+type sessionsServer struct {
+	*httptest.Server
+	served atomic.Int32 // 200s answered
+}
+
+func serveSessions(t *testing.T, first, second []byte, span, pause time.Duration) *sessionsServer {
+	ss := &sessionsServer{}
+	var mu sync.Mutex
+	var firstEnded time.Time
+	ss.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		n := ss.served.Load()
+		wait := n == 1 && time.Since(firstEnded) < pause
+		if n >= 2 || wait {
+			mu.Unlock()
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		ss.served.Add(1)
+		mu.Unlock()
+		data := first
+		if n == 1 {
+			data = second
+		}
+		w.Header().Set("Content-Type", "video/mp2t")
+		const parts = 20
+		step := len(data) / parts / 188 * 188
+		for i := 0; i < parts; i++ {
+			end := (i + 1) * step
+			if i == parts-1 {
+				end = len(data)
+			}
+			if _, err := w.Write(data[i*step : end]); err != nil {
+				return
+			}
+			w.(http.Flusher).Flush()
+			time.Sleep(span / parts)
+		}
+		mu.Lock()
+		firstEnded = time.Now()
+		mu.Unlock()
+	}))
+	t.Cleanup(ss.Close)
+	return ss
+}
+
+func TestAFeedsNextSessionGoesOnTheOpenTargetConnectionWithItsClockRebased(t *testing.T) {
+	data := tsFeed(t, 2) // both sessions' timestamps start where FFmpeg starts them: the second goes back
+	const pause = 700 * time.Millisecond
+	feedSrv := serveSessions(t, data, data, 2*time.Second, pause)
+	log := &eventLog{}
+	r := newRelay(&events{out: log})
+	r.rejoin = 2 * time.Second
+	target := startTarget(t, false)
+	began := time.Now()
+	r.handle(openCmd("a", feedSrv.URL+"/feed.ts", target.addr(), "key-a"))
+	e := log.wait(t, "a ended", func(e event) bool { return e.ID == "a" && e.Event == "ended" }, 30*time.Second)
+	if e.Reason != "feed-ended" {
+		t.Fatalf("ended %+v, want feed-ended once the rejoin window passed", e)
+	}
+	if took := time.Since(began); took < 4*time.Second+pause {
+		t.Fatalf("ended after %s: before the second session was relayed", took)
+	}
+	if n := feedSrv.served.Load(); n != 2 {
+		t.Fatalf("the feed served %d sessions, want 2", n)
+	}
+	connecting := 0
+	for _, e := range log.all() {
+		if e.ID == "a" && e.Event == "connecting" {
+			connecting++
+		}
+	}
+	frames, _, firstKey, _ := target.counts()
+	target.mu.Lock()
+	dts := append([]time.Duration(nil), target.dts...)
+	target.mu.Unlock()
+	jump, at := time.Duration(0), 0
+	for i := 1; i < len(dts); i++ {
+		if dts[i] < dts[i-1] {
+			t.Fatalf("DTS went back at frame %d: %s after %s", i, dts[i], dts[i-1])
+		}
+		if d := dts[i] - dts[i-1]; d > jump {
+			jump, at = d, i
+		}
+	}
+	// One connection (the target accepts only one) carried both sessions: the first from the
+	// keyframe after the target connected (1 s in), the second whole (50 frames, its last one
+	// held by the demuxer at the end).
+	if connecting != 1 || frames != len(dts) || at < 20 || len(dts)-at < 48 || !firstKey {
+		t.Fatalf("%d connections, %d frames, the second session from frame %d (%v), first a keyframe: %v",
+			connecting, frames, at, dts, firstKey)
+	}
+	// The second session starts after the first's last frame by the wall clock's gap: the pause
+	// and the relay's next poll (100 ms), not less, and well under the rejoin window.
+	if jump < pause || jump > r.rejoin {
+		t.Fatalf("the second session starts %s after the first's last frame, want the gap (≥ %s)", jump, pause)
 	}
 }

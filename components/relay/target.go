@@ -30,9 +30,10 @@ const (
 	queueBatches  = 256     // ≈ 15 s of batches
 	queueBytes    = 8 << 20 // and at most this much media waiting
 	connectTime   = 15 * time.Second
-	writeStall    = 20 * time.Second // the Python watchdog ends a stalled target first (8 s)
-	readStall     = 5 * time.Second  // a message the target started must be whole by then
-	maxTargetRead = 1 << 20          // what the target sends us, per message (acks, pings, status)
+	writeStall    = 20 * time.Second      // the Python watchdog ends a stalled target first (8 s)
+	readStall     = 5 * time.Second       // a message the target started must be whole by then
+	maxTargetRead = 1 << 20               // what the target sends us, per message (acks, pings, status)
+	minSessionGap = 40 * time.Millisecond // a feed's next session starts at least a frame after the last one
 )
 
 type target struct {
@@ -57,6 +58,12 @@ type target struct {
 	staged   net.Buffers // rtmp: headers and chunks of one batch, one writev
 	headers  []byte      // the batch's first chunk headers (staged points into it)
 	fallback [256]bool   // per chunk stream: past maxTimestamp, gortmplib writes it
+	// The writer's clock across the feed's sessions (frame.gen): the last DTS it sent, when it last
+	// wrote, and the floor a new session's frames stay above (the target sees one stream).
+	gen     uint64
+	lastOut time.Duration
+	lastAt  time.Time
+	floor   time.Duration
 
 	endOnce sync.Once
 	feed    *feed
@@ -332,6 +339,7 @@ func (t *target) writeLoop(conn *peekConn, client *gortmplib.Client, wmu *sync.M
 			err = t.flushStaged()
 		}
 		t.writing.Store(0)
+		t.lastAt = time.Now()
 		wmu.Unlock()
 		if err != nil {
 			if t.ctx.Err() != nil {
@@ -359,9 +367,16 @@ func (t *target) write(client *gortmplib.Client, fr *frame, sentCfg **streamConf
 		*sentCfg = fr.cfg
 	}
 	if !*based {
-		*base, *based = fr.dts, true
+		*base, *based, t.gen = fr.dts, true, fr.gen
+	} else if fr.gen != t.gen {
+		// The feed's next session (its timestamps start anywhere): it goes on from the last DTS
+		// sent plus the wall clock's gap, so the target's clock keeps time with the broadcast and
+		// never goes back (no new publish: its player sees a pause).
+		t.floor = t.lastOut + time.Millisecond
+		*base, t.gen = fr.dts-(t.lastOut+max(time.Since(t.lastAt), minSessionGap)), fr.gen
 	}
-	dts := max(fr.dts-*base, 0)
+	dts := max(fr.dts-*base, t.floor)
+	t.lastOut = max(t.lastOut, dts)
 	if w := fr.wire; w != nil && dts/time.Millisecond < maxTimestamp && !t.fallback[w.csid] {
 		t.stage(w, uint32(dts/time.Millisecond))
 		return nil
@@ -375,11 +390,11 @@ func (t *target) write(client *gortmplib.Client, fr *frame, sentCfg **streamConf
 	switch m := fr.msg.(type) { // a copy of the header with this target's clock; the body is shared
 	case *message.Video:
 		v := *m
-		v.DTS = max(v.DTS-*base, 0)
+		v.DTS = dts
 		return client.Write(&v)
 	case *message.Audio:
 		a := *m
-		a.DTS = max(a.DTS-*base, 0)
+		a.DTS = dts
 		return client.Write(&a)
 	}
 	return nil

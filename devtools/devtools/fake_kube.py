@@ -371,9 +371,10 @@ class FakeKubeApi(KubeApi):
         self._log("list", kind.kind, namespace, "", "")
         return {o["metadata"]["uid"] for o in self.objects(kind.kind, namespace)}
 
-    def list_custom(self, kind: Kind, namespace: str) -> builtins.list[Manifest]:
+    def stream_children(self, kind: Kind, namespace: str, stream: str) -> builtins.list[Manifest]:
         self._log("list", kind.kind, namespace, "", "")
-        return self.objects(kind.kind, namespace)
+        objects = self.objects(kind.kind, namespace)
+        return [o for o in objects if ((o.get("spec") or {}).get("streamRef") or {}).get("name") == stream]
 
     def create_custom(self, kind: Kind, manifest: Manifest) -> Manifest | None:
         return self._create(kind.kind, manifest)
@@ -582,6 +583,7 @@ def operator_view() -> FakeKubeApi:
     api.watch("LiveStream", stream_object_entry)
     api.watch("QualitySet", stream_object_entry)
     api.watch("ClusterQualitySet", stream_object_entry)
+    api.watch("PlaybackPolicy", stream_object_entry)
     api.watch("PodDisruptionBudget", child_entry)
     api.index("Pod", worker_pod_entry)
     api.index("Recording", recording_entry)

@@ -5,10 +5,13 @@ without a database; `kubectl get pbp` shows it."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 import yaml
+from devtools.catalog import livestream
+from devtools.waits import eventually
 from streamops.api import API_VERSION
 
 
@@ -44,4 +47,42 @@ def test_status_says_whether_every_rule_can_be_enforced(cluster, operator, names
     geo = cluster.wait_status("playbackpolicies", namespace, "geo", ready, what="Ready")
     assert (ready(geo)["status"], ready(geo)["reason"]) == ("False", "GeoIPDatabaseMissing")
     table = cluster.kubectl("get", "pbp", "-n", namespace, "--no-headers").stdout.splitlines()
-    assert sorted(line.split()[:2] for line in table) == [["geo", "False"], ["sites", "True"]], table
+    assert sorted(line.split()[:3] for line in table) == [["geo", "0", "False"], ["sites", "0", "True"]], table
+
+
+def rules_key(cluster: Any, namespace: str, stream: str) -> Any:
+    found = cluster.get("configmaps", namespace, "streamops-playback-rules")
+    value = ((found or {}).get("data") or {}).get(f"{stream}.json")
+    return json.loads(value) if value is not None else None
+
+
+def test_a_stream_naming_a_policy_gets_its_rules_and_a_missing_one_fails_closed(cluster, operator, namespace):
+    """The operator's wiring on a real API server: the rules as the stream's key of the namespace's
+    ConfigMap, mounted into its ingest; an edit reaches the key and replaces no Pod; a stream naming a
+    policy that does not exist has no key and says PlaybackPolicyNotFound; the policy counts its streams."""
+    cluster.kubectl("create", "-n", namespace, "-f", "-", input=policy("sites", {"deniedCIDRs": ["192.0.2.0/24"]}))
+    cluster.apply(namespace, livestream("cam", playback={"policyRef": {"name": "sites"}}))
+    cluster.apply(namespace, livestream("lost", playback={"policyRef": {"name": "later"}}))
+    eventually(lambda: rules_key(cluster, namespace, "cam") == {"deniedCIDRs": ["192.0.2.0/24"]}, what="cam's key")
+    pod = eventually(lambda: cluster.get("pods", namespace, "cam-ingest"), what="cam's ingest Pod")
+    volume = next(v for v in pod["spec"]["volumes"] if v["name"] == "playback-rules")
+    assert volume["configMap"]["items"] == [{"key": "cam.json", "path": "rules.json"}]
+    assert volume["configMap"]["optional"] is True
+    sites = cluster.wait_status("playbackpolicies", namespace, "sites", lambda o: o["status"]["streams"] == 1,
+                                what="the policy counts its stream")  # fmt: skip
+    assert ready(sites)["status"] == "True"
+    table = cluster.kubectl("get", "pbp", "sites", "-n", namespace, "--no-headers").stdout.split()
+    assert table[:3] == ["sites", "1", "True"], table
+
+    lost = cluster.wait_status(
+        "livestreams", namespace, "lost", lambda o: ready(o)["reason"] == "PlaybackPolicyNotFound", what="NotFound"
+    )
+    assert "PlaybackPolicy later" in ready(lost)["message"]
+    assert rules_key(cluster, namespace, "lost") is None, "no key: its ingest refuses every viewer"
+
+    cluster.kubectl("patch", "playbackpolicy", "sites", "-n", namespace, "--type=merge",
+                    "-p", '{"spec": {"deniedCIDRs": ["198.51.100.0/24"]}}')  # fmt: skip
+    eventually(lambda: rules_key(cluster, namespace, "cam") == {"deniedCIDRs": ["198.51.100.0/24"]}, what="the edit")
+    assert cluster.get("pods", namespace, "cam-ingest")["metadata"]["uid"] == pod["metadata"]["uid"], "none replaced"
+    cluster.kubectl("create", "-n", namespace, "-f", "-", input=policy("later", {}))
+    eventually(lambda: rules_key(cluster, namespace, "lost") == {}, what="the policy created: lost's key")

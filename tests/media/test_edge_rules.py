@@ -27,6 +27,7 @@ from devtools.media.workers import Ingest
 from devtools.ports import free_port
 from devtools.waits import eventually, wait_for
 from streamops.api.playback_policy import PlaybackRules
+from streamops.contract.edge import RULES_UNAVAILABLE
 from streamops.media.edge import RULES_SUFFIX, rules_file
 
 from bench.edge_token import Origin
@@ -188,6 +189,16 @@ def test_a_rules_edit_reaches_the_running_edge(stand: Stand) -> None:
             lambda: (a := get_from("127.0.0.2", stand.url(PLAYLIST), [CHROME]))[0] == 503 and a, timeout=10
         )
         assert headers.get("X-Streamops-Refused") == "rules_unavailable", "an unusable file fails closed"
+        # A policy with no rule plays; a stream naming a policy that does not exist (the operator's
+        # RULES_UNAVAILABLE) is refused, as its ingest refuses with no rules file.
+        rules_path = stand.edge.routes_path.parent / f"{NAME}{RULES_SUFFIX}"
+        rules_path.write_text("")
+        eventually(lambda: get_from("127.0.0.2", stand.url(PLAYLIST), [CHROME])[0] == 200, timeout=10)
+        rules_path.write_text(RULES_UNAVAILABLE)
+        _, headers, _ = eventually(
+            lambda: (a := get_from("127.0.0.2", stand.url(PLAYLIST), [CHROME]))[0] == 503 and a, timeout=10
+        )
+        assert headers.get("X-Streamops-Refused") == "rules_unavailable", "a missing policy fails closed"
     finally:
         stand.set_edge_rules(RULES)
         stand.ingest_rules.write_text(ingest_rules)

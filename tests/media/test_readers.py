@@ -151,3 +151,42 @@ def test_readers_read_a_signed_stream_over_srt_and_rtsp(readers_ingest):
             start = data.index(b"\x47")
             assert all(data[start + i * 188] == 0x47 for i in range(100))
     assert token not in ingest.logs() and signature not in ingest.logs()
+
+
+def write_rules(path: Path, rules: dict[str, Any]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(rules))
+    tmp.replace(path)  # a new inode, as kubelet's symlink swap gives
+
+
+def test_readers_are_behind_the_stream_s_playback_rules(ingest_factory: Any, tmp_path: Path) -> None:
+    """The readers' component asks the worker's rules about each caller's address before its token: a
+    denied address reads nothing over SRT or RTSP (counted by the rule's reason), an edit of the rules
+    file reaches the live worker, and a referrer rule (a browser's fact) does not apply to readers."""
+    rules = tmp_path / "rules" / "rules.json"
+    rules.parent.mkdir()
+    write_rules(rules, {"deniedCIDRs": ["127.0.0.0/8"]})
+    ports = {"rtmp": free_port("tcp"), "srt": free_port("udp"), "http": free_port("tcp")}
+    ports |= {"internal": free_port("tcp"), "srtRead": free_port("udp"), "rtsp": free_port("tcp")}
+    ingest = ingest_factory(
+        ports=ports, playback={"namespace": NAMESPACE, "rulesFile": str(rules)}, readers={"srt": True, "rtsp": True}
+    )
+    srt = f"srt://127.0.0.1:{ingest.ports['srtRead']}?mode=caller"
+    rtsp = f"rtsp://127.0.0.1:{ingest.ports['rtsp']}/live"
+    with Publisher(ingest.rtmp_url(), size="640x360", gop_seconds=1):
+        ingest.wait_live()
+        assert probe(srt) is None
+        assert probe(rtsp, "-rtsp_transport", "tcp") is None
+        wait_for(
+            lambda: (
+                metric(ingest, "streamops_ingest_reader_refusals_total", protocol="srt", reason="address") >= 1
+                and metric(ingest, "streamops_ingest_reader_refusals_total", protocol="rtsp", reason="address") >= 1
+            ),
+            timeout=10,
+            what="the refusals counted by the rule",
+        )
+        write_rules(
+            rules, {"allowedCIDRs": ["127.0.0.0/8"], "allowedReferrers": ["example.com"], "allowNoReferrer": False}
+        )
+        assert streams(wait_for(lambda: probe(srt), timeout=20, what="the edit read by the live worker")) == AV
+        assert streams(probe(rtsp, "-rtsp_transport", "tcp")) == AV

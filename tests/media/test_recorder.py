@@ -328,7 +328,9 @@ def recorders(tmp_path: Path, feed: FeedSource) -> Iterator[RecorderFactory]:
             )
         recorder = RecorderProcess(proc, port, out_dir, log_path, time.monotonic(), settings)
         started.append(recorder)
-        wait_for(lambda: recorder_answers(recorder), 10, POLL, "recorder HTTP up")
+        # Up, or exited (recorder_answers raises at once): the bound is only for a process that
+        # hangs. 10 s was too short for the interpreter's imports at load 25 (ci31).
+        wait_for(lambda: recorder_answers(recorder), 60, POLL, "recorder HTTP up")
         return recorder
 
     try:
@@ -454,12 +456,15 @@ def test_short_drop_continues_the_same_video(feed: FeedSource, recorders: Record
     assert state["stopped"] is False, "SIGTERM is not stop_recording: a replacement pod records again"
     check_videos(recorder, state)
     [video] = state["videos"]
-    # One video of what the publisher really sent (each session's MPEG-TS, ffprobed), the gap left
-    # out. Not the sessions' wall-clock time: a publisher starved of CPU sends less media than the
-    # seconds it ran (a loaded run measured 17.9 s published less a 3.4 s gap against 14 s sent, with
-    # 7 s sessions).
+    # One video of what the publisher really sent (each session's MPEG-TS, ffprobed) and the gap
+    # between the sessions kept as a freeze (issue 56: a video's duration is the broadcast's; before,
+    # the gap was left out). Not the sessions' wall-clock time: a publisher starved of CPU sends less
+    # media than the seconds it ran (a loaded run measured 17.9 s published less a 3.4 s gap against
+    # 14 s sent, with 7 s sessions). The gap as the recorder measures it (its parts on the wall
+    # clock) against the publisher's: 0.75 s, for the first keyframe of the second session and load.
     sent = first.media_seconds() + second.media_seconds()
-    assert video["durationSeconds"] == pytest.approx(sent, abs=0.5)
+    print(f"\nMEASURED short drop: video {video['durationSeconds']:.2f} s, sent {sent:.2f} s, gap {gap:.2f} s")
+    assert video["durationSeconds"] == pytest.approx(sent + gap, abs=0.75)
     # A real drop, well inside the 10 s reconnect window: 3 s and the publisher's start-up, which a
     # loaded machine stretches (an upper bound of 4.5 s was the start-up's timing, not the window's).
     assert 2.5 < gap < 10 - 2

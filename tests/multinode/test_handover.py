@@ -440,19 +440,25 @@ def test_drain_upgrade_and_dvr_edit_hand_a_live_channel_over_without_a_viewer_no
             print(f"hlsload over the whole run: {json.dumps(summary['per_viewer'])}")
             (tmp_path / "hlsload.json").write_text(json.dumps(summary, indent=1))
 
+            # The upgrade's image reached the busy pusher and recorder by handover too (handover.md
+            # Part 5): a successor in either slot runs the new tag, and each owner says so.
+            for slots in (("cam-pusher", "cam-pusher-b"), ("rec-recorder", "rec-recorder-b")):
+                eventually(
+                    lambda slots=slots: any(
+                        (p := cluster.get("pods", ns, name))
+                        and any(c["image"].endswith(f":{tag}") for c in p["spec"]["containers"])
+                        for name in slots
+                    ),
+                    timeout=150, interval=1, what=f"{slots[0]} handed over to the upgrade's image",
+                )  # fmt: skip
+            said = [e["message"] for e in cluster.events(ns, reason="HandedOver")]
+            for worker in ("pusher", "recorder"):
+                assert any(f"{worker} handed over from " in m for m in said), said
+            replaced = [e["message"] for e in cluster.events(ns, reason="WorkerReplaced")]
+            assert not any("pusher" in m or "recorder" in m for m in replaced), replaced
             rec = cluster.stop_recording(ns, "rec", timeout=120)
-            # The pusher takes the upgrade's new image as today's rules say (worker-restarts.md): it
-            # waits while it pushes and is replaced once idle (here, or in a scenario that left its
-            # target without media a moment), with an Event.
             sampler.stop()
             encoder.stop()
-            eventually(
-                lambda: (p := cluster.get("pods", ns, "cam-pusher"))
-                and any(c["image"].endswith(f":{tag}") for c in p["spec"]["containers"]),
-                timeout=90, interval=1, what="the idle pusher replaced with the upgrade's image",
-            )  # fmt: skip
-            said = [e["message"] for e in cluster.events(ns, reason="WorkerReplaced")]
-            assert any("pusher Pod cam-pusher replaced: " in m for m in said), said
         finally:
             sampler.stop()
             encoder.stop()

@@ -40,8 +40,7 @@ def replicas_apart(cluster: LocalCluster, release: Release) -> tuple[dict[str, A
     leader, standby = eventually(pair, timeout=120, interval=1, what="a leader and a standby operator Pod")
     node = leader["spec"]["nodeName"]
     if standby["spec"]["nodeName"] == node:
-        cluster.kubectl("cordon", node)
-        try:
+        with cluster.scheduling_away_from([node]):
             cluster.kubectl("delete", "pod", "-n", OPERATOR_NAMESPACE, standby["metadata"]["name"])
 
             def apart() -> tuple[dict[str, Any], dict[str, Any]] | None:
@@ -49,8 +48,6 @@ def replicas_apart(cluster: LocalCluster, release: Release) -> tuple[dict[str, A
                 return found if found and found[1]["spec"]["nodeName"] != node else None
 
             leader, standby = eventually(apart, timeout=120, interval=1, what=f"a standby off {node}")
-        finally:
-            cluster.kubectl("uncordon", node)
     eventually(
         lambda: "standby: lease" in cluster.kubectl(
             "logs", "-n", OPERATOR_NAMESPACE, f"pod/{standby['metadata']['name']}", check=False

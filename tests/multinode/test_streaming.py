@@ -54,18 +54,12 @@ def ingest_node(cluster: LocalCluster, ns: str, name: str = "cam") -> str | None
 def start_stream(
     cluster: LocalCluster, ns: str, on: str | None = None, name: str = "cam", **spec: Any
 ) -> dict[str, Any]:
-    """Apply a LiveStream (its ingest on node `on` when given: the other nodes are cordoned while the
-    scheduler places it) and wait until status shows push URLs usable from outside."""
-    others = [n.name for n in cluster.nodes if on and n.name != on]
-    for n in others:
-        cluster.kubectl("cordon", n)
-    try:
+    """Apply a LiveStream (its ingest on node `on` when given: the other nodes are kept out of the
+    scheduler's choice while it places it) and wait until status shows push URLs usable from outside."""
+    with cluster.scheduling_away_from([n.name for n in cluster.nodes if on and n.name != on]):
         applied = time.monotonic()
         cluster.apply(ns, livestream(name, **spec))
         eventually(lambda: ingest_node(cluster, ns, name), timeout=60, what="ingest Pod scheduled")
-    finally:
-        for n in others:
-            cluster.kubectl("uncordon", n)
     assert on is None or ingest_node(cluster, ns, name) == on
     stream = cluster.wait_status(
         "lst", ns, name,
@@ -185,11 +179,9 @@ STREAMOPS = Path(sys.executable).with_name("streamops")
 
 
 def on_node(cluster: LocalCluster, ns: str, manifest: dict[str, Any], node: str) -> str:
-    """Apply a Recording while the other nodes are cordoned: its recorder lands on `node`."""
-    others = [n.name for n in cluster.nodes if n.name != node]
-    for n in others:
-        cluster.kubectl("cordon", n)
-    try:
+    """Apply a Recording while new Pods are kept off the other nodes: its recorder lands on `node`
+    (the live ingest stays where it is: a cordon would hand it over)."""
+    with cluster.scheduling_away_from([n.name for n in cluster.nodes if n.name != node]):
         cluster.apply(ns, manifest)
         name = manifest["metadata"]["name"]
         return str(
@@ -199,9 +191,6 @@ def on_node(cluster: LocalCluster, ns: str, manifest: dict[str, Any], node: str)
                 what=f"{name}'s recorder scheduled",
             )
         )
-    finally:
-        for n in others:
-            cluster.kubectl("uncordon", n)
 
 
 def download_link(cluster: LocalCluster, ns: str, name: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -310,15 +299,12 @@ def test_operator_pod_deleted_mid_stream_changes_nothing_observable(
 
 
 def keep_operator_on(cluster: LocalCluster, release: Release, node: str) -> None:
-    """Move the operator Pods to `node` (those running elsewhere): cordon the others, delete them,
-    wait for their replacements there and for the Lease to be held there."""
+    """Move the operator Pods to `node` (those running elsewhere): keep new Pods off the others,
+    delete them, wait for their replacements there and for the Lease to be held there."""
     away = [p for p in release.operator_pods() if p["spec"].get("nodeName") != node]
     if not away:
         return
-    others = [n.name for n in cluster.nodes if n.name != node]
-    for n in others:
-        cluster.kubectl("cordon", n)
-    try:
+    with cluster.scheduling_away_from([n.name for n in cluster.nodes if n.name != node]):
         for pod in away:
             cluster.kubectl("delete", "pod", "-n", OPERATOR_NAMESPACE, pod["metadata"]["name"])
 
@@ -333,9 +319,6 @@ def keep_operator_on(cluster: LocalCluster, release: Release, node: str) -> None
             )
 
         eventually(moved, timeout=90, interval=1, what=f"the operator Pods Ready on {node}, one leading")
-    finally:
-        for n in others:
-            cluster.kubectl("uncordon", n)
 
 
 def test_node_lost_mid_recording(

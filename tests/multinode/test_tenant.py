@@ -103,12 +103,9 @@ def test_with_the_local_policy_the_push_url_names_the_ingests_node_and_the_front
     ns = namespace
     first, second = cluster.nodes[0].name, cluster.nodes[1].name
     local = {"service": {"type": "NodePort", "externalTrafficPolicy": "Local"}}  # NodePort: the admin's default
-    cluster.kubectl("cordon", first)
-    try:
+    with cluster.scheduling_away_from([first]):
         cluster.apply(ns, livestream("cam", ingest=local, screenshots={"enabled": False}))
         eventually(lambda: ingest_node(cluster, ns), timeout=60, what="ingest Pod scheduled")
-    finally:
-        cluster.kubectl("uncordon", first)
     assert ingest_node(cluster, ns) == second
     host = cluster.network.nodes[1].ip
     assert host != cluster.network.nodes[0].ip, "not the operator's externalHost"

@@ -96,13 +96,12 @@ def test_a_lan_receiver_gets_every_event_once_across_the_leader_operator_pod_del
         # 3. The leader's Pod deleted: the standby on the other node takes over (and a replacement
         # Pod comes up as the new standby).
         # (Looked up now, not at the start: an earlier test's helm upgrade may still be rolling Pods.)
-        # The leader's node is cordoned while its Pod goes, so that whoever takes the Lease — the
+        # New Pods are kept off the leader's node while its Pod goes, so that whoever takes the Lease — the
         # standby, or the ReplicaSet's replacement if it is quicker (seen) — runs on the other node.
         leader, standby = replicas_apart(cluster, release)
         old_pods = {p["metadata"]["uid"] for p in release.operator_pods()}
         leader_node = leader["spec"]["nodeName"]
-        cluster.kubectl("cordon", leader_node)
-        try:
+        with cluster.scheduling_away_from([leader_node]):
             deleted = time.monotonic()
             cluster.kubectl("delete", "pod", "-n", OPERATOR_NAMESPACE, leader["metadata"]["name"], "--wait=false")
 
@@ -115,8 +114,6 @@ def test_a_lan_receiver_gets_every_event_once_across_the_leader_operator_pod_del
             except WaitTimeout:
                 pods = [(p["metadata"]["name"], p["spec"].get("nodeName"), ready(p)) for p in release.operator_pods()]
                 raise AssertionError(f"no new leader: Lease {release.leader()!r}, Pods {pods}") from None
-        finally:
-            cluster.kubectl("uncordon", leader_node)
         assert holder["spec"]["nodeName"] != leader_node, "the operator moved to the other node"
         standby = holder  # (what the lines below report as the new leader)
         took_over = time.monotonic() - deleted

@@ -82,7 +82,7 @@
   verbs: [get, create]
 - apiGroups: ['']
   resources: [configmaps]
-  verbs: [get, list, create, update, delete]
+  verbs: [get, list, create, update, patch, delete]
 - apiGroups: [policy]
   resources: [poddisruptionbudgets]
   verbs: [list, watch, create, patch, delete]

@@ -30,7 +30,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any, Self
@@ -75,6 +75,9 @@ def go_seconds(duration: str) -> float:
     for number, unit in re.findall(r"([0-9.]+)(h|ms|m|s)", duration):
         total += float(number) * {"h": 3600, "m": 60, "s": 1, "ms": 0.001}[unit]
     return total
+
+
+STEER_TAINT = "streamops.test/steer=away"  # scheduling_away_from()
 
 
 class LocalCluster(Kubectl, Lifecycle):
@@ -392,6 +395,19 @@ class LocalCluster(Kubectl, Lifecycle):
                 return 0, b""
 
     # -- add-ons --------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def scheduling_away_from(self, nodes: Sequence[str]) -> Iterator[None]:
+        """New Pods are not scheduled on `nodes` while inside (a NoSchedule taint none tolerates): a
+        test's way to place a Pod. Not a cordon: a cordon is the operator's drain signal, which hands
+        the live ingests on the node over (docs/design/handover.md)."""
+        for node in nodes:
+            self.kubectl("taint", "node", node, f"{STEER_TAINT}:NoSchedule", "--overwrite")
+        try:
+            yield
+        finally:
+            for node in nodes:
+                self.kubectl("taint", "node", node, f"{STEER_TAINT.split('=')[0]}:NoSchedule-")
 
     def apply_objects(self, objects: Sequence[dict[str, Any]]) -> None:
         """Apply objects of any namespaces (each names its own, or is cluster-scoped)."""

@@ -65,6 +65,9 @@ def network_policy_values() -> dict[str, Any]:
     }
 
 
+LOCAL_GEOIP = {"volume": {"configMap": {"name": "streamops-geoip", "optional": True}}, "file": "country.mmdb"}
+
+
 def local_values(cluster: LocalCluster) -> dict[str, Any]:
     """The values a user of this cluster would set: ingest Services on NodePorts, with the first
     node's address as the external host status URLs are built with (any node's works: the
@@ -74,7 +77,9 @@ def local_values(cluster: LocalCluster) -> dict[str, Any]:
     return {
         "ingest": {"service": {"type": "NodePort"}, "externalHost": cluster.network.nodes[0].ip, "regions": regions},
         "worker": {"nodeLoss": LOCAL_NODE_LOSS, "telemetry": {"metricsWriteSeconds": LOCAL_METRICS_WRITE_SECONDS}},
-        "playback": {"viewerWindowSeconds": LOCAL_VIEWER_WINDOW_SECONDS},
+        # A GeoIP database as an admin may give one (playback.geoip): a ConfigMap of each namespace that
+        # wants countries (optional: the others mount nothing); tests/multinode/test_playback_rules_lan.py.
+        "playback": {"viewerWindowSeconds": LOCAL_VIEWER_WINDOW_SECONDS, "geoip": LOCAL_GEOIP},
         # Its NodePorts are plain HTTP (no TLS route on the LAN): WHIP and the publish page there.
         "publish": {"allowPlainHttp": True},
         **network_policy_values(),

@@ -241,8 +241,11 @@ PLAYBACK_POLICY = Kind(
     model=PlaybackPolicy,
     description="Who may watch the LiveStreams of its namespace that name it (spec.playback.policyRef): referrers "
     "and origins, address ranges, countries, user agents; enforced at the edge and the ingest.",
-    # (A Streams column comes with spec.playback.policyRef: docs/design/playback-rules.md.)
-    printer_columns=[condition_column("Ready"), AGE_COLUMN],
+    printer_columns=[
+        {"name": "Streams", "type": "integer", "jsonPath": ".status.streams"},
+        condition_column("Ready"),
+        AGE_COLUMN,
+    ],
 )
 KINDS = (
     LIVESTREAM,

@@ -21,6 +21,7 @@ from streamops.api.common import (
     Condition,
     ConditionedStatus,
     KubeModel,
+    LocalObjectRef,
     OverlayState,
     PeerTls,
     Resources,
@@ -342,6 +343,10 @@ TRANSCODED_NEEDS_RENDITIONS = (
     "transcoding.qualitySetRef)"
 )
 DASH_LOW_LATENCY_NEEDS_DASH = "dashLatencyMode low needs dash: true (it is the latency of the DASH output)"
+ENCRYPTION_WITHOUT_DASH = (
+    "playback.encryption covers HLS only: set dash false (DASH would serve the same media in the clear; "
+    "docs/design/protection.md)"
+)
 
 
 class HLS(KubeModel):
@@ -1114,6 +1119,27 @@ class PlaybackCdn(KubeModel):
     https: bool = Field(default=True, description="The CDN serves viewers over HTTPS (https:// URLs). Default true.")
 
 
+EncryptionMethod = Literal["AES-128"]
+ROTATE_SECONDS_DEFAULT = 60
+
+
+class PlaybackEncryption(KubeModel):
+    """HLS encrypted for viewers (docs/design/protection.md): every segment and LL-HLS part served is AES-128
+    encrypted with a key the ingest generates and rotates, handed out only through the playback gate."""
+
+    method: EncryptionMethod = Field(
+        default="AES-128",
+        description="AES-128: whole segments and parts (CBC, PKCS7), played by hls.js, Safari, ffmpeg and VLC.",
+    )
+    rotate_seconds: int = Field(
+        default=ROTATE_SECONDS_DEFAULT,
+        ge=10,
+        le=86400,
+        description=f"A new key every this many seconds (rounded to whole segments, at least one). Default "
+        f"{ROTATE_SECONDS_DEFAULT}.",
+    )
+
+
 class PlaybackSpec(KubeModel):
     """How viewers outside the cluster reach the stream's HLS and screenshot, and how its player page shows
     the picture (projection)."""
@@ -1160,10 +1186,25 @@ class PlaybackSpec(KubeModel):
         description="Delivery through a CDN (the customer's): the host its status URLs name. Unset: status.playback "
         "names the route or the ingest itself. The answers' cache headers are the same either way.",
     )
+    policy_ref: LocalObjectRef | None = Field(
+        default=None,
+        description="A PlaybackPolicy of the stream's namespace whose rules (referrers and origins, address ranges, "
+        "countries, user agents) every playback request must pass, at the edge and the ingest alike: refused with "
+        "403 and the rule in X-Streamops-Refused. Its edits reach live streams within about a minute, without a "
+        "restart; naming or dropping a policy restarts the stream's ingest. A policy that does not exist refuses "
+        "every viewer (fails closed) and makes Ready False (PlaybackPolicyNotFound).",
+    )
     srt: PlaybackSrt | None = Field(
         default=None, description="SRT for readers (callers, mode=caller): off unless enabled."
     )
     rtsp: PlaybackRtsp | None = Field(default=None, description="RTSP/RTSPS for readers: off unless enabled.")
+    encryption: PlaybackEncryption | None = Field(
+        default=None,
+        description="Encrypt the HLS (TS, CMAF and LL-HLS parts) viewers get with AES-128, keys generated per "
+        "stream, rotated every rotateSeconds and served only through the playback gate (a signed stream's key "
+        "needs the viewer's token); recordings, clips and the DVR files stay clear. Off unless set; not with "
+        "dash. Setting or changing it restarts the stream's ingest.",
+    )
 
     @model_validator(mode="after")
     def _one_route(self) -> PlaybackSpec:
@@ -1201,6 +1242,10 @@ class LiveStreamSpec(ClientFields):
                 DASH_LOW_LATENCY_NEEDS_DASH,
             ),
             cel(f"!has(self.overlays) || size(self.overlays) == 0 || {_HAS_LADDER}", OVERLAYS_NEED_RENDITIONS),
+            cel(
+                "!has(self.playback) || !has(self.playback.encryption) || !has(self.dash) || !self.dash",
+                ENCRYPTION_WITHOUT_DASH,
+            ),
         )
     )
 
@@ -1290,6 +1335,8 @@ class LiveStreamSpec(ClientFields):
             raise ValueError(DASH_LOW_LATENCY_NEEDS_DASH)
         if self.overlays and not self.has_ladder:
             raise ValueError(OVERLAYS_NEED_RENDITIONS)
+        if self.playback.encryption is not None and self.dash:
+            raise ValueError(ENCRYPTION_WITHOUT_DASH)
         return self
 
     @property

@@ -57,6 +57,7 @@ class Kind(StrEnum):
     BROADCAST_STATE = "broadcast_state"  # a broadcast's state document: its pages poll it every 2 s
     PLAYER_ASSET = "player_asset"  # a script asked for without its version (?v=<hash>)
     VERSIONED_ASSET = "versioned_asset"  # a script asked for with its current version
+    KEY = "key"  # an encrypted stream's content key (<prefix>/key/<id>): the viewer's, behind the gate
     PER_VIEWER = "per_viewer"  # the clock, WHEP/WHIP signalling, the publish page, preflights, redirects
     NOT_FOUND = "not_found"  # 404
     REFUSAL = "refusal"  # 401/403 of the playback gate, 503 without keys, 429/503 of the load caps
@@ -83,7 +84,7 @@ class Timing:
 
 
 # Kinds that no cache may keep at all, for anyone.
-_NO_STORE = frozenset({Kind.PER_VIEWER, Kind.REFUSAL, Kind.ERROR})
+_NO_STORE = frozenset({Kind.KEY, Kind.PER_VIEWER, Kind.REFUSAL, Kind.ERROR})
 
 
 def max_age(kind: Kind, timing: Timing) -> int | None:
@@ -123,6 +124,8 @@ def cache_headers(kind: Kind, timing: Timing, *, signed: bool = False) -> dict[s
     overrides Cache-Control there and is not passed on to viewers). `signed`: the stream's playback
     needs a token: nothing is shared-cacheable."""
     age = max_age(kind, timing)
+    if kind is Kind.KEY:  # private too: no cache of any kind, the browser's included (protection.md)
+        return {"Cache-Control": "private, no-store", "Surrogate-Control": "no-store"}
     if age is None:
         return {"Cache-Control": "no-store", "Surrogate-Control": "no-store"}
     scope = "private" if signed or kind in _PRIVATE else "public"

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from streamops.api.playback_policy import PlaybackRules
+
 # The ingest answers /viewers alike, takes the edge's header, and counts over the same window.
 from streamops.contract.ingest import EDGE_HEADER as EDGE_HEADER
 from streamops.contract.ingest import VIEWER_WINDOW_SECONDS as VIEWER_WINDOW_SECONDS
@@ -33,6 +35,7 @@ KEYS_DIR = "/etc/streamops-edge/keys"  # the namespace's playback keys Secret (c
 ROUTES_DIR = "/etc/streamops-edge/routes"  # the routes ConfigMap: streams with their own playback path
 ROUTES_FILE = "routes"
 RULES_SUFFIX = ".rules"  # a stream's playback rules: <name>.rules beside the routes (edge_rules.lua)
+GEOIP_DIR = "/etc/streamops-edge/geoip"  # the admin's GeoIP database (chart playback.geoip), when there is one
 # The recordings claims it serves under /videos/ (edge_videos.lua), one directory per claim, read-only.
 RECORDINGS_DIR = "/var/lib/streamops-edge/recordings"
 STATE_DIR = "/var/cache/streamops-edge"  # writable: the rendered config, temp files, the segment files
@@ -46,3 +49,22 @@ class ViewerSessions(BaseModel):
     streams: dict[str, ViewerSessionHashes] = Field(default_factory=dict, description='By "<namespace>/<name>".')
 
     model_config = {"populate_by_name": True}
+
+
+def rules_file(rules: PlaybackRules) -> str:
+    """A stream's playback rules as the edge reads them (a ConfigMap key `<name>.rules` beside the
+    routes, edge_rules.lua): one rule a line, the values as validated (no spaces but in a user agent
+    pattern, which takes the rest of its line)."""
+    lines = [f"deny-cidr {c}" for c in rules.denied_cidrs or []]
+    lines += [f"allow-cidr {c}" for c in rules.allowed_cidrs or []]
+    lines += [f"allow-country {c}" for c in rules.allowed_countries or []]
+    lines += [f"deny-country {c}" for c in rules.denied_countries or []]
+    if rules.allowed_referrers:
+        lines += [f"allow-referrer {h}" for h in rules.allowed_referrers]
+        lines.append(f"no-referrer {'allow' if rules.allow_no_referrer else 'deny'}")
+    lines += [f"allow-user-agent {p}" for p in rules.allowed_user_agents or []]
+    return "".join(line + "\n" for line in lines)
+
+
+# A stream that names a PlaybackPolicy that does not exist: its viewers are refused (503 rules_unavailable).
+RULES_UNAVAILABLE = "unavailable\n"

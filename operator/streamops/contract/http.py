@@ -13,3 +13,4 @@ HEALTH_PATH = "/healthz"
 METRICS_PATH = "/metrics"
 START_PATH = "/start"  # POST (warm recorder): the RecorderConfig to record with
 STOP_PATH = "/stop"  # POST (recorder): finalise every video and keep serving /status
+RELEASE_PATH = "/handover/release"  # POST (recorder): its successor continues the video (handover.md, Part 5)

@@ -18,6 +18,7 @@ from streamops.api.livestream import (
     BFramesPolicy,
     IngestRole,
     LatencyMode,
+    PlaybackEncryption,
     Projection,
     PublishSession,
     Screenshots,
@@ -69,6 +70,12 @@ ICE_SERVERS_FILE = "ice-servers.json"
 # The namespace's playback signing keys (Secret streamops-playback-keys: files `current`, `previous`),
 # mounted for a signed stream (docs/design/playback.md, "Signing keys").
 PLAYBACK_KEYS_DIR = "/var/run/secrets/streamops/playback-keys"
+# A stream's PlaybackPolicy rules (its key of the namespace's ConfigMap streamops-playback-rules, as
+# RULES_FILE) and the admin's GeoIP database (chart playback.geoip): docs/design/playback-rules.md.
+RULES_DIR = "/etc/streamops/playback-rules"
+RULES_FILE = "rules.json"
+GEOIP_DIR = "/etc/streamops/geoip"
+RULES_CONFIGMAP = "streamops-playback-rules"  # one per namespace, a key <stream>.json per stream naming a policy
 
 # A frozen encoder (its connection open, nothing sent: a dead network path, a laptop asleep) is cut
 # after this long. A stall shorter than that resumes on the same session (a Wi-Fi hand-over, a
@@ -444,6 +451,12 @@ class IngestConfig(CredentialedConfig):
     )
     readers: IngestReaders | None = Field(
         default=None, description="SRT and RTSP for readers (components/readers); None: neither."
+    )
+    # None without spec.playback.encryption: the configuration (and Pod hash) of other ingests stays.
+    encryption: PlaybackEncryption | None = Field(
+        default=None,
+        description="Serve HLS segments and parts AES-128 encrypted with keys of this process's own, rotated, at "
+        "<prefix>/key/<id> behind the playback gate (media/ingest/encryption.py); the files stay clear.",
     )
     # None (not []) without overlays: a new default would change every ingest's Pod spec hash.
     overlays: list[IngestOverlay] | None = Field(

@@ -76,6 +76,11 @@ READER_REFUSAL_REASONS = (
     "bytes",
     "protocol",
     "encryption",
+    # A PlaybackPolicy's rules, asked of the worker with the caller's address (RULE_REFUSAL_REASONS').
+    "address",
+    "country",
+    "geoip_unavailable",
+    "rules_unavailable",
 )
 RTMP_REFUSAL_REASONS = ("key", "protocol", "deadline", "bytes", "source_cap", "total_cap", "tls", "busy", "inactive")
 # Why the ingest turned a request away at once to keep its loop for the recorders and pushers

@@ -16,6 +16,7 @@ from pydantic import Field, field_validator, model_validator
 from streamops.api.common import ClientFields, check_uri
 from streamops.api.livestream import SEGMENT_SECONDS, Rendition
 from streamops.api.recording import DiscardedFragment, Video
+from streamops.contract.http import RELEASE_PATH as RELEASE_PATH
 from streamops.contract.recordings_claim import ORIGIN_SUFFIX as ORIGIN_SUFFIX  # re-exported
 from streamops.contract.recordings_claim import RECORDINGS_ROOT as RECORDINGS_ROOT
 from streamops.contract.recordings_claim import relative_directory as relative_directory
@@ -32,6 +33,9 @@ from streamops.contract.upload_target import sidecar_key as sidecar_key
 from streamops.contract.worker import HTTP_PORT, CredentialedConfig, UtcTime, WorkerStatus
 
 Phase = Literal["standby", "waiting", "recording", "reconnecting", "stopped"]
+# A recorder handed over (docs/design/handover.md, Part 5): `releasing` once the state file is its
+# successor's (its FFmpeg runs on until the successor's first part has begun), `released` once it ended.
+RecorderRelease = Literal["releasing", "released"]
 
 
 class RecorderConfig(CredentialedConfig):
@@ -154,3 +158,6 @@ class RecorderStatus(WorkerStatus):
         default=None, description="Why uploads do not go through right now (object storage only)."
     )
     storage_error: str | None = Field(default=None, description="The storage's answer, credentials redacted.")
+    handover: RecorderRelease | None = Field(
+        default=None, description="Handed over to a successor recorder (POST /handover/release): its part's end."
+    )

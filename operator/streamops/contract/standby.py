@@ -31,6 +31,7 @@ STANDBY_STATUS: dict[str, object] = {
     "noSpace": False,
     "storageProblem": None,
     "storageError": None,
+    "handover": None,
 }
 
 

@@ -34,6 +34,7 @@ from streamops.api import (
     STREAM_WEBHOOK,
     VERSION,
 )
+from streamops.api.kinds import PLAYBACK_POLICY
 from streamops.control.edge.tasks import EdgeLoops
 from streamops.control.kinds import BY_NAME, KINDS, ControlledKind
 from streamops.control.livestream.route_events import playback_route_wake
@@ -53,10 +54,12 @@ from streamops.control.runtime.indexes import (
     clip_entry,
     controller_of,
     index_values,
+    playback_policy_user_entry,
     pod_entry,
     quality_set_user_entry,
     recording_entry,
     shared_stream_of,
+    stream_child_entry,
     stream_entry,
     stream_object_entry,
 )
@@ -258,12 +261,18 @@ INDEXES = (
     IndexedResource("quality_set_objects", (GROUP, VERSION, QUALITY_SET.plural), stream_object_entry),
     IndexedResource("cluster_quality_set_objects", (GROUP, VERSION, CLUSTER_QUALITY_SET.plural), stream_object_entry),
     IndexedResource("quality_set_users", STREAMS, quality_set_user_entry),
+    # Likewise PlaybackPolicies and the streams by the policy they name (their rules files).
+    IndexedResource("playback_policy_objects", (GROUP, VERSION, PLAYBACK_POLICY.plural), stream_object_entry),
+    IndexedResource("playback_policy_users", STREAMS, playback_policy_user_entry),
     # Broadcasts by the streams they name: each stream's pages serve its broadcasts (player_settings.py).
     IndexedResource("broadcasts", (GROUP, VERSION, BROADCAST.plural), broadcast_entry),
     # The cluster's nodes, trimmed: the backups' spread and the drain signal (docs/design/handover.md).
     IndexedResource("nodes", ("v1", "nodes"), node_entry),
     # The ingests' PodDisruptionBudgets (restart policy handover), as the reconcilers read them.
     IndexedResource("disruption_budgets", ("policy", "v1", "poddisruptionbudgets"), child_entry, "managed"),
+    # Restreams by the stream they name: each reconcile reads its siblings' targets from here, not
+    # by a LIST of the namespace (N streams' Restreams reconciling were N² objects decoded).
+    IndexedResource("stream_restreams", (GROUP, VERSION, RESTREAM.plural), stream_child_entry),
 )
 
 
@@ -326,7 +335,7 @@ async def _object_event(
         for _, stream in broadcast_entry(body):
             state.wake((LIVESTREAM.kind, namespace, stream))
     if kind.api is LIVESTREAM:
-        for set_kind, set_namespace, set_name in quality_set_user_entry(body):
+        for set_kind, set_namespace, set_name in [*quality_set_user_entry(body), *playback_policy_user_entry(body)]:
             state.wake((set_kind, set_namespace, set_name))
     default = state.settings.default_quality_set
     if kind.api is CLUSTER_QUALITY_SET and type == "DELETED" and default and key[2] == default.name:
@@ -344,7 +353,12 @@ def _wake_on_events(kind: ControlledKind) -> None:
         memo.tasks.observe(type, _key(kind, body), body, loop)
         if kind.api is LIVESTREAM and type == "DELETED":  # its edge need not wait for the GC to take its Service
             memo.edges.wake(body.metadata.namespace or "", start=False)
-        await _object_event(kind, type or "", body, state, cast(QualitySetUsers, kwargs["quality_set_users"]))
+        if kind.api is LIVESTREAM:  # its edge writes the rules of the PlaybackPolicy it names
+            memo.edges.observe_stream(type, body)
+        if kind.api is PLAYBACK_POLICY:  # the edge of its namespace writes its streams' rules
+            memo.edges.wake(body.metadata.namespace or "", start=False)
+        users = kwargs["playback_policy_users" if kind.api is PLAYBACK_POLICY else "quality_set_users"]
+        await _object_event(kind, type or "", body, state, cast(QualitySetUsers, users))
         memo.notifier.observe(kind.api.kind, type, body)
 
 
@@ -446,8 +460,10 @@ def _indexes(state: OperatorState, kwargs: Mapping[str, object]) -> Indexes:
             streams=cast(ObjectIndex, kwargs["stream_objects"]),
             quality_sets=cast(ObjectIndex, kwargs["quality_set_objects"]),
             cluster_quality_sets=cast(ObjectIndex, kwargs["cluster_quality_set_objects"]),
+            playback_policies=cast(ObjectIndex, kwargs["playback_policy_objects"]),
             nodes=cast(ObjectIndex, kwargs["nodes"]),
             budgets=cast(ObjectIndex, kwargs["disruption_budgets"]),
+            restreams=cast(ObjectIndex, kwargs["stream_restreams"]),
         )
     )
     return Indexes(
@@ -458,6 +474,7 @@ def _indexes(state: OperatorState, kwargs: Mapping[str, object]) -> Indexes:
         endpoints=cast(EndpointSliceIndex, kwargs["ingest_endpoint_slices"]),
         quality_set_users=cast(QualitySetUsers, kwargs["quality_set_users"]),
         broadcasts=cast(BroadcastIndex, kwargs["broadcasts"]),
+        playback_policy_users=cast(QualitySetUsers, kwargs["playback_policy_users"]),
     )
 
 

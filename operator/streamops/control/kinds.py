@@ -54,6 +54,7 @@ KINDS = (
     ControlledKind(QUALITY_SET, quality_set_loop, QUALITY_SET_LOOP, wakes_users=True),
     ControlledKind(CLUSTER_QUALITY_SET, cluster_quality_set_loop, CLUSTER_QUALITY_SET_LOOP, wakes_users=True),
     ControlledKind(BROADCAST, broadcast_loop, BROADCAST_LOOP),
-    ControlledKind(PLAYBACK_POLICY, playback_policy_loop, PLAYBACK_POLICY_LOOP),
+    # A policy's change reconciles the streams that name it: their rules files (none restarts).
+    ControlledKind(PLAYBACK_POLICY, playback_policy_loop, PLAYBACK_POLICY_LOOP, wakes_users=True),
 )
 BY_NAME = {k.api.kind: k for k in KINDS}

@@ -185,6 +185,8 @@ class KubeApi:
 
     info: kopf.ConnectionInfo
     watched: dict[str, ObjectIndex] = field(default_factory=dict)
+    # A kind's index keyed by (namespace, the stream its spec.streamRef names): stream_children().
+    watched_by_stream: dict[str, ObjectIndex] = field(default_factory=dict)
     # Seconds a request may take (connect, send, each read). Leader election uses a shorter one than
     # the reconcilers, so that a silent API server is noticed within its renew deadline.
     timeout: float = TIMEOUT_SECONDS
@@ -365,11 +367,19 @@ class KubeApi:
         answer = self.request("GET", self._custom(kind, namespace), accept=METADATA_LIST, object_hook=uid_only) or {}
         return {uid for item in answer.get("items") or [] if (uid := (item.get("metadata") or {}).get("uid"))}
 
-    def list_custom(self, kind: Kind, namespace: str) -> builtins.list[Manifest]:
-        """A kind's objects in a namespace, as the API server has them now (a stream's Restreams)."""
+    def stream_children(self, kind: Kind, namespace: str, stream: str) -> builtins.list[Manifest]:
+        """A kind's objects in a namespace whose spec.streamRef names `stream` (a stream's Restreams):
+        from the operator's index of them by stream when it keeps one, else as the API server has them."""
+        index = self.watched_by_stream.get(kind.kind)
+        if index is not None:
+            for _ in range(3):  # (read from an API thread while the event loop may update it)
+                try:
+                    return builtins.list(index[(namespace, stream)]) if (namespace, stream) in index else []
+                except (KeyError, RuntimeError):
+                    continue
         answer = self.request("GET", self._custom(kind, namespace)) or {}
         items: builtins.list[Manifest] = answer.get("items") or []
-        return items
+        return [i for i in items if ((i.get("spec") or {}).get("streamRef") or {}).get("name") == stream]
 
     def create_custom(self, kind: Kind, manifest: Manifest) -> Manifest | None:
         return self._create(self._custom(kind, manifest["metadata"].get("namespace") or ""), manifest)

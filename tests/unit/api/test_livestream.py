@@ -14,6 +14,7 @@ from streamops.api.livestream import (
     DASH_LOW_LATENCY_NEEDS_DASH,
     DEFAULT_PART_MILLISECONDS,
     DVR_HOLDS_THREE_SEGMENTS,
+    ENCRYPTION_WITHOUT_DASH,
     HLS,
     HLS_NEEDS_A_FORMAT,
     LADDER_OR_SET,
@@ -22,6 +23,7 @@ from streamops.api.livestream import (
     PUSH_XOR_PULL,
     TRANSCODED_NEEDS_RENDITIONS,
     LiveStreamSpec,
+    PlaybackEncryption,
     Source,
     Transcoding,
 )
@@ -96,3 +98,14 @@ def test_what_needs_a_ladder_takes_a_named_one():
     named = spec(transcoding={"qualitySetRef": {"name": "hd"}}, recording={"type": "transcoded"})
     assert named.has_ladder and named.recording.type == "transcoded"
     assert spec(hls={"segmentSeconds": 10}, dvr={"enabled": True, "durationSeconds": 30}).dvr.enabled
+
+
+def test_playback_encryption_is_off_by_default_aes_128_rotated_within_bounds():
+    push = {"push": {"protocols": ["rtmp"]}}
+    assert LiveStreamSpec.model_validate({"source": push}).playback.encryption is None
+    assert PlaybackEncryption.model_validate({}).rotate_seconds == 60
+    for bad in ({"method": "SAMPLE-AES"}, {"rotateSeconds": 9}, {"rotateSeconds": 86401}):
+        with pytest.raises(ValidationError):
+            PlaybackEncryption.model_validate(bad)
+    with pytest.raises(ValidationError, match=re.escape(ENCRYPTION_WITHOUT_DASH)):
+        LiveStreamSpec.model_validate({"source": push, "dash": True, "playback": {"encryption": {}}})

@@ -20,7 +20,7 @@ import certifi
 import kopf
 import pytest
 from streamops.api.common import GROUP, VERSION
-from streamops.api.kinds import CLUSTER_QUALITY_SET, LIVESTREAM, RECORDING
+from streamops.api.kinds import CLUSTER_QUALITY_SET, LIVESTREAM, RECORDING, RESTREAM
 from streamops.kube.client import (
     MERGE_PATCH,
     METADATA_LIST,
@@ -175,6 +175,18 @@ def test_watched_kinds_are_read_from_the_index_not_the_server(server: ApiServer)
     api.watched["Pod"] = {("ns", "p"): [{"metadata": {"name": "p"}}]}  # type: ignore[dict-item]
     assert api.get("Pod", "ns", "p") == {"metadata": {"name": "p"}} and api.get("Pod", "ns", "q") is None
     assert server.seen == []
+
+
+def test_a_streams_children_come_from_the_index_by_stream_else_from_a_filtered_list(server: ApiServer) -> None:
+    api = client(server)
+    mine = {"metadata": {"name": "yt"}, "spec": {"streamRef": {"name": "cam"}}}
+    other = {"metadata": {"name": "x"}, "spec": {"streamRef": {"name": "other"}}}
+    server.answers[("GET", f"/k8s/apis/{GROUP}/{VERSION}/namespaces/ns/restreams")] = (200, {"items": [mine, other]})
+    assert api.stream_children(RESTREAM, "ns", "cam") == [mine]
+    assert len(server.seen) == 1
+    api.watched_by_stream["Restream"] = {("ns", "cam"): [mine]}  # type: ignore[dict-item]
+    assert api.stream_children(RESTREAM, "ns", "cam") == [mine] and api.stream_children(RESTREAM, "ns", "b") == []
+    assert len(server.seen) == 1, "N Restreams reconciling are not N lists of the namespace"
 
 
 def test_the_connection_pool_and_the_in_cluster_address() -> None:

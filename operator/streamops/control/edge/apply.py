@@ -53,13 +53,16 @@ def _apply(api: KubeApi, settings: OperatorSettings, plan: EdgePlan, observed: E
     assert current is not None  # (plan_edge wants one created when none was read)
     if observed.service is None:
         api.create(edge_service(current))
-    autoscaler, routes = edge_autoscaler(current, settings.edge), edge_routes(current, plan.routes)
+    autoscaler, routes = edge_autoscaler(current, settings.edge), edge_routes(current, plan.routes, plan.rules)
     writes = (
         (
             observed.autoscaler,
             autoscaler if observed.autoscaler is None else autoscaler_update(observed.autoscaler, autoscaler),
         ),
-        (observed.routes, routes if observed.routes is None else routes_update(observed.routes, plan.routes)),
+        (
+            observed.routes,
+            routes if observed.routes is None else routes_update(observed.routes, plan.routes, plan.rules),
+        ),
     )
     for have, desired in writes:
         if desired is not None and not _written(api, have, desired):

@@ -4,9 +4,10 @@ objects as they are."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from streamops.api import LIVESTREAM
+from streamops.api.playback_policy import PlaybackRules
 from streamops.kube.manifests import Body, Manifest
 from streamops.kube.naming import EDGE_OWNER_ANNOTATION, edge_owner_route
 
@@ -53,3 +54,6 @@ class EdgeObserved:
     service: Manifest | None = None
     autoscaler: Manifest | None = None
     routes: Manifest | None = None  # the routes ConfigMap
+    # The rules of the PlaybackPolicy each stream names, by stream (None: the policy is missing); a
+    # stream that names none is not there.
+    rules: dict[str, PlaybackRules | None] = field(default_factory=dict)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from streamops.contract.edge import ROUTES_FILE
+from streamops.contract.edge import ROUTES_FILE, RULES_SUFFIX, RULES_UNAVAILABLE, rules_file
 from streamops.control.edge.observation import EdgeObserved, EdgeStream
 from streamops.control.edge.specs import edge_deployment, parse_routes, render_routes
 from streamops.control.shared.settings import OperatorSettings
@@ -26,6 +26,7 @@ class EdgePlan:
     deployment: Manifest | None = None
     delete: str | None = None  # the uid of the Deployment no stream wants any more
     routes: dict[str, str] = field(default_factory=dict)  # path prefix -> "<stream>[ public]"
+    rules: dict[str, str] = field(default_factory=dict)  # "<stream>.rules" -> its rules file (edge_rules.lua)
     claim: str | None = None  # the recordings claim its Pods mount: created before them
 
 
@@ -40,6 +41,7 @@ def plan_edge(observed: EdgeObserved, settings: OperatorSettings) -> EdgePlan:
         names,
         deployment=desired if current is None else deployment_update(current, desired),
         routes=route_lines(observed),
+        rules=rules_files(observed),
         claim=videos_claim(settings.recordings),
     )
 
@@ -89,6 +91,18 @@ def route_lines(observed: EdgeObserved) -> dict[str, str]:
     return lines
 
 
+def rules_files(observed: EdgeObserved) -> dict[str, str]:
+    """The rules file of each stream it serves that names a PlaybackPolicy, beside the routes (the
+    kubelet swaps the ConfigMap as a whole: a stream's route and rules change together). A policy
+    that does not exist refuses the stream's viewers (503), as the ingest does."""
+    served = {s.name for s in observed.streams}
+    return {
+        f"{name}{RULES_SUFFIX}": RULES_UNAVAILABLE if rules is None else rules_file(rules)
+        for name, rules in sorted(observed.rules.items())
+        if name in served
+    }
+
+
 def autoscaler_update(current: Manifest, desired: Manifest) -> Manifest | None:
     """The autoscaler read with the fields the operator sets as its settings want them (None: they
     are): a `helm upgrade` that changes the edge's replicas or CPU target reaches every namespace's
@@ -99,8 +113,11 @@ def autoscaler_update(current: Manifest, desired: Manifest) -> Manifest | None:
     return {**current, "spec": {**spec, **desired["spec"]}}
 
 
-def routes_update(current: Manifest, routes: dict[str, str]) -> Manifest | None:
-    """The routes ConfigMap read, listing `routes` (None: it does)."""
-    if parse_routes((current.get("data") or {}).get(ROUTES_FILE, "")) == routes:
+def routes_update(current: Manifest, routes: dict[str, str], rules: dict[str, str] | None = None) -> Manifest | None:
+    """The routes ConfigMap read, listing `routes` with the streams' `rules` (None: it does)."""
+    rules = rules or {}
+    data = current.get("data") or {}
+    have_rules = {k: v for k, v in data.items() if k != ROUTES_FILE}
+    if parse_routes(data.get(ROUTES_FILE, "")) == routes and have_rules == rules:
         return None
-    return {**current, "data": {ROUTES_FILE: render_routes(routes)}}
+    return {**current, "data": {ROUTES_FILE: render_routes(routes), **rules}}

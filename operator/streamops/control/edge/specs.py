@@ -143,6 +143,11 @@ def edge_pod_template(namespace: str, settings: OperatorSettings) -> Manifest:
             }
         ],
     }
+    geoip = settings.playback.geoip
+    if geoip is not None:  # unset otherwise: an edge deployed before it existed stays as it was
+        env.append({"name": contract.ENV_GEOIP_FILE, "value": f"{contract.GEOIP_DIR}/{geoip.file}"})
+        container["volumeMounts"].append({"name": "geoip", "mountPath": contract.GEOIP_DIR, "readOnly": True})
+        spec["volumes"].append({"name": "geoip", **geoip.volume})
     claim = videos_claim(settings.recordings)
     if claim is not None:  # unset otherwise: an edge deployed before it existed stays as it was
         mount = {"name": "recordings", "mountPath": f"{contract.RECORDINGS_DIR}/{claim}", "readOnly": True}
@@ -227,10 +232,11 @@ def render_routes(routes: dict[str, str]) -> str:
     return "".join(f"{prefix} {rest}\n" for prefix, rest in sorted(routes.items()))
 
 
-def edge_routes(deployment: Manifest, routes: dict[str, str]) -> Manifest:
+def edge_routes(deployment: Manifest, routes: dict[str, str], rules: dict[str, str] | None = None) -> Manifest:
+    """`rules`: "<stream>.rules" -> the stream's rules file (plan.rules_files)."""
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": _child_metadata(deployment),
-        "data": {contract.ROUTES_FILE: render_routes(routes)},
+        "data": {contract.ROUTES_FILE: render_routes(routes), **(rules or {})},
     }

@@ -24,6 +24,9 @@ class EdgeLoops:
     # What each ingest Service last recorded of the edge (EdgeStream.of): a Service event that changes
     # nothing of it (a status write, a port allocation) does not wake the edge.
     _records: dict[tuple[str, str], EdgeStream | None] = field(default_factory=dict)
+    # The PlaybackPolicy each LiveStream names (absent: none): a stream that names another (or none) wakes
+    # its namespace's edge, which writes the stream's rules; its other events do not.
+    _policies: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def observe_service(self, event_type: str | None, body: kopf.Body) -> None:
         """An ingest Service's event (handlers.py): its namespace's edge looks again when the Service's
@@ -38,6 +41,20 @@ class EdgeLoops:
         else:
             self._records[key] = record
         self.wake(namespace, start=record is not None)
+
+    def observe_stream(self, event_type: str | None, body: kopf.Body) -> None:
+        """A LiveStream's event (handlers.py): its namespace's edge looks again when the policy it names
+        changed (an edge that does not run is not started: the stream's Service starts it)."""
+        key = (body.metadata.namespace or "", body.metadata.name or "")
+        ref = ((body.spec.get("playback") or {}).get("policyRef") or {}).get("name")
+        policy = str(ref) if ref and event_type != "DELETED" else ""
+        if self._policies.get(key, "") == policy:
+            return
+        if policy:
+            self._policies[key] = policy
+        else:
+            self._policies.pop(key, None)
+        self.wake(key[0], start=False)
 
     def wake(self, namespace: str, start: bool = True) -> None:
         """The namespace's edge loop looks now; started when none runs (unless `start` is False)."""

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from streamops.api import LIVESTREAM, RECORDING, LiveStream
-from streamops.contract.ingest import Role
+from streamops.contract.ingest import RULES_CONFIGMAP, Role
 from streamops.contract.playback_token import KEYS_SECRET
 from streamops.contract.stream_key import generate_stream_key
 from streamops.contract.worker_credential import generate_worker_credential
@@ -40,6 +40,7 @@ from streamops.control.livestream.specs.route import RouteKind, playback_route_n
 from streamops.control.livestream.specs.secret import stream_key_secret, worker_credential_secret
 from streamops.control.shared.api_refusals import REFUSALS, refusal
 from streamops.control.shared.edge_refusals import EDGE_REFUSALS
+from streamops.control.shared.playback_policies import rules_configmap
 from streamops.control.shared.settings import OperatorSettings
 from streamops.control.workers.children import ensure_owned, ensure_pod, ensure_service, roll_pod
 from streamops.control.workers.handover_marks import is_serving, serve_patch
@@ -211,6 +212,7 @@ def apply_plan(
     WORKER_NETWORK_POLICIES.ensure(api, namespace, settings.worker.network_policies_file)
     if plan.signed:
         ensure_playback_keys(api, namespace)  # before the ingest Pod that mounts it
+    apply_stream_rules(api, namespace, plan)  # before an ingest Pod that mounts its key
     edge_rejected = EDGE_REFUSALS.of(namespace) if plan.edge else None  # (control/edge/ says it)
     http_port = (allocated.get("primary") or POD_NETWORK_PORTS)["http"]
     route_rejected = ensure_playback_route(api, admitted, wanted_routes(plan, http_port), observed)
@@ -235,6 +237,18 @@ def apply_plan(
         pod_changes=roles.pod_changes,
         region_rejected=roles.region_rejected,
     )
+
+
+def apply_stream_rules(api: KubeApi, namespace: str, plan: Plan) -> None:
+    """The stream's key of the namespace's rules ConfigMap as its PlaybackPolicy says (removed: it names
+    none, or a missing one), merge-patched: each stream writes its own key only."""
+    if plan.rules is None:
+        return
+    data = {k: v for k, v in plan.rules["data"].items() if v is not None}
+    if plan.rules_create and (not data or api.create({**rules_configmap(namespace), "data": data}) is not None):
+        return  # (None from create: made meanwhile by another stream's reconcile, patched below)
+    if not api.patch("ConfigMap", namespace, RULES_CONFIGMAP, plan.rules) and data:
+        api.create({**rules_configmap(namespace), "data": data})
 
 
 def allocate_roles(plan: Plan, observed: Observed, allocator: PortAllocator | None) -> dict[Role, IngestPortMap]:

@@ -425,6 +425,7 @@ def livestream_update(
         edge_sessions=observed.edge_sessions,
         tls_secret_problem=outcome.tls_secret_problem,
         quality_set_problem=outcome.quality_set_problem,
+        playback_policy_problem=outcome.playback_policy_problem,
         policy_refusals=outcome.policy_refusals,
         route_refused=outcome.route_refused,
         deactivation=outcome.deactivation,

@@ -10,6 +10,7 @@ from streamops.contract.ingest import Role
 from streamops.control.livestream.admission import Admission
 from streamops.control.livestream.deactivation import Deactivation
 from streamops.control.livestream.specs.route import PlaybackRoute, RouteKind
+from streamops.control.shared.playback_policies import PolicyLookup
 from streamops.control.shared.quality_sets import QualitySetLookup
 from streamops.control.workers.placement import UNSEEN, Spread
 from streamops.kube.manifests import Manifest
@@ -60,6 +61,11 @@ class Observed:
     report: tuple[str, str] | None = None
     # The quality set spec.transcoding.qualitySetRef names, as the watch holds it (None: it names none).
     quality_set: QualitySetLookup | None = None
+    # The PlaybackPolicy spec.playback.policyRef names, as the watch holds it (None: it names none), and the
+    # namespace's rules ConfigMap, read while the stream names one or its primary ingest mounts its key.
+    playback_policy: PolicyLookup | None = None
+    rules: Manifest | None = None
+    rules_read: bool = False
     # The playback route of each kind the stream asks for or its primary Service records it had.
     routes: dict[RouteKind, Manifest | None] = field(default_factory=dict)
     # The Recording <stream>-auto, read while auto recording is on or the index shows one.

@@ -6,6 +6,7 @@ they are. Reads only, each object once; plan.py decides from what this returns."
 from __future__ import annotations
 
 from streamops.api import RECORDING, LiveStream
+from streamops.contract.ingest import RULES_CONFIGMAP
 from streamops.contract.stream_key import srt_passphrase_problem, stream_key_bytes
 from streamops.control.livestream.admission_reads import admit
 from streamops.control.livestream.deactivation import DEACTIVATED_ANNOTATION, in_force
@@ -22,6 +23,8 @@ from streamops.control.livestream.specs.disruption_budget import RELEASING_SUFFI
 from streamops.control.livestream.specs.route import PlaybackRoute, RouteKind, playback_route, playback_route_name
 from streamops.control.livestream.specs.secret import stream_key_ref, tls_secret_name
 from streamops.control.livestream.tls_secret import tls_secret_problem
+from streamops.control.shared.playback_policies import mounts_rules
+from streamops.control.shared.playback_policy_reads import read_playback_policy
 from streamops.control.shared.quality_set_reads import read_quality_set
 from streamops.control.shared.settings import OperatorSettings, TenancySettings
 from streamops.control.shared.spec_reads import read_secret_key
@@ -126,6 +129,7 @@ def observe(
     key = check_stream_key(api, settings, stream)
     tls_problem, tls_refused = check_tls_secret(api, settings.tenancy, stream)
     quality_set = read_quality_set(api, stream)
+    playback_policy = read_playback_policy(api, stream)
     asked_route = playback_route(stream, settings)
     admission = admit(api, settings, stream, asked_route)
     names = {role: ingest_names(name, role) for role in ROLES}
@@ -138,6 +142,7 @@ def observe(
     nodes = api.nodes()
     on = by_name(nodes or [])
     auto = admitted.spec.recording.auto or auto_recording_exists
+    rules_read = playback_policy is not None or any(mounts_rules(pod) for pod in pods.values())
     asks_standby = admitted.spec.recording.standby and admitted.spec.active and not recorder_running
     return Observed(
         key=key,
@@ -154,6 +159,9 @@ def observe(
         deactivation_record=stream.metadata.annotations.get(DEACTIVATED_ANNOTATION),
         report=report,
         quality_set=quality_set,
+        playback_policy=playback_policy,
+        rules=api.get("ConfigMap", namespace, RULES_CONFIGMAP) if rules_read else None,
+        rules_read=rules_read,
         routes=observe_routes(api, stream, admission.route, services["primary"]),
         auto_recording=api.get_custom(RECORDING, namespace, auto_recording_name(name)) if auto else None,
         standby=observe_standby(api, admitted, settings, standby, asks_standby),

@@ -28,6 +28,7 @@ class StreamOutcome:
     edge: bool = False  # viewers come through the namespace's edge (its viewer sessions count)
     tls_secret_problem: tuple[str, str] | None = None  # (reason, message): the rtmps certificate's Secret
     quality_set_problem: tuple[str, str] | None = None  # (reason, message): the quality set it names
+    playback_policy_problem: tuple[str, str] | None = None  # (reason, message): the PlaybackPolicy it names
     # What the admin's tenancy policy refused (admission.py), as status says it; and whether that
     # was the playback route (status then shows no route's URLs).
     policy_refusals: tuple[str, ...] = ()

@@ -34,6 +34,7 @@ from streamops.control.livestream.specs.route import (
 )
 from streamops.control.livestream.specs.service import ingest_internal_service, ingest_service, ingest_service_options
 from streamops.control.livestream.specs.urls import reach_inputs
+from streamops.control.shared.playback_policies import PolicyLookup, rules_patch, wanted_rules
 from streamops.control.shared.quality_sets import LADDER_PARTS, QualitySetLookup, resolved
 from streamops.control.shared.settings import OperatorSettings
 from streamops.control.shared.tenancy import regional_load_balancers_allowed
@@ -113,6 +114,11 @@ class Plan:
     # A worker's report of its deactivation, worth checking against the running Pod (recorded_deactivation).
     report: tuple[str, str] | None = None
     quality_set: QualitySetLookup | None = None  # the set the stream names, as read (missing or not)
+    playback_policy: PolicyLookup | None = None  # the PlaybackPolicy the stream names, as read
+    # The merge patch of the namespace's rules ConfigMap that gives the stream's key its rules (or
+    # removes it); `rules_create`: there is no ConfigMap yet, the patch's data creates it.
+    rules: Manifest | None = None
+    rules_create: bool = False
     # The LoadBalancer regions whose Services the stream wants, in the operator's order, and those
     # the primary Service records it has (any not wanted is deleted).
     regions: tuple[str, ...] = ()
@@ -196,6 +202,11 @@ def plan_children(
         handover=handover,
         report=observed.report,
         quality_set=lookup,
+        playback_policy=observed.playback_policy,
+        rules=rules_patch(stream.metadata.name, observed.rules, wanted_rules(stream, observed.playback_policy))
+        if observed.rules_read
+        else None,
+        rules_create=observed.rules_read and observed.rules is None,
         regions=regions,
         had_regions=tuple(recorded_regions(primary or None)),
         standby_recorder=plan_standby(admitted, settings, observed.standby, standby and deactivation is None),

@@ -24,6 +24,10 @@ TLS_SECRET_INVALID = "TLSSecretInvalid"
 # cannot use it (a running ingest keeps its ladder, none is started)
 QUALITY_SET_NOT_FOUND = "QualitySetNotFound"
 QUALITY_SET_INVALID = "QualitySetInvalid"
+# Ready, Stalled: the PlaybackPolicy spec.playback.policyRef names does not exist, or the operator cannot
+# use it (the stream's servers refuse every viewer: fail closed)
+PLAYBACK_POLICY_NOT_FOUND = "PlaybackPolicyNotFound"
+PLAYBACK_POLICY_INVALID = "PlaybackPolicyInvalid"
 # Ready, Stalled: the API server refused what the spec asks for (its message follows)
 SERVICE_REJECTED = "ServiceRejected"
 PLAYBACK_ROUTE_REJECTED = "PlaybackRouteRejected"

@@ -87,6 +87,14 @@ def _quality_set_problem(plan: Plan) -> tuple[str, str] | None:
     return reason, lookup.message(plan.stream.metadata.namespace or "")
 
 
+def _playback_policy_problem(plan: Plan) -> tuple[str, str] | None:
+    lookup = plan.playback_policy
+    if lookup is None or not lookup.missing:
+        return None
+    reason = reasons.PLAYBACK_POLICY_INVALID if lookup.problem else reasons.PLAYBACK_POLICY_NOT_FOUND
+    return reason, lookup.message(plan.stream.metadata.namespace or "")
+
+
 def _outcome(plan: Plan, observed: Observed, applied: Applied) -> StreamOutcome:
     """What the status loop is told: the checks observed, the plan's decisions, the writes' answers."""
     return StreamOutcome(
@@ -101,6 +109,7 @@ def _outcome(plan: Plan, observed: Observed, applied: Applied) -> StreamOutcome:
         edge=plan.edge,
         tls_secret_problem=observed.tls_problem,
         quality_set_problem=_quality_set_problem(plan),
+        playback_policy_problem=_playback_policy_problem(plan),
         policy_refusals=plan.refusals,
         route_refused=plan.route_refused,
         created=applied.created,

@@ -92,6 +92,7 @@ class IngestObservation:
     edge_sessions: Sessions | None = None  # the stream's viewer sessions at its namespace's edge (when on)
     tls_secret_problem: tuple[str, str] | None = None  # (reason, message): the rtmps certificate's Secret
     quality_set_problem: tuple[str, str] | None = None  # (reason, message): the quality set it names
+    playback_policy_problem: tuple[str, str] | None = None  # (reason, message): the PlaybackPolicy it names
     policy_refusals: tuple[str, ...] = ()  # what the admin's tenancy policy refused (admission.py)
     route_refused: bool = False  # ... among them the playback route: none is there
     deactivation: Deactivation | None = None  # recorded on the LiveStream, in force (deactivation.py)
@@ -357,6 +358,12 @@ def _quality_set_problem(stream: LiveStream, seen: Seen) -> tuple[Observed, ...]
     return _stalled(*problem) if problem else None
 
 
+def _playback_policy_problem(stream: LiveStream, seen: Seen) -> tuple[Observed, ...] | None:
+    # The ingest runs (publishers are taken); its viewers are refused until the policy exists.
+    problem = seen.observed.playback_policy_problem
+    return _stalled(*problem) if problem else None
+
+
 # Ready's priority: the first rule that applies decides Ready (and Stalled); when none does, the
 # primary ingest's Pod does (_ingest_ready). What the API server or the admin refused comes first: the
 # spec must change; then what the user must fix; then the stream switched off or given up.
@@ -371,6 +378,7 @@ READY_PRIORITY: tuple[ReadyRule, ...] = (
     _switched_off,
     _deactivated,
     _quality_set_problem,
+    _playback_policy_problem,
 )
 
 

@@ -29,7 +29,8 @@ class PlaybackPolicyObserved:
     outcome: SpecOutcome | None
     body: Mapping[str, Any]  # the object as last seen (kopf's read-only view: copied only to write)
     written: Manifest  # the status the loop last wrote
-    geoip: bool  # a GeoIP database is there for the servers
+    geoip: bool  # a GeoIP database is there for the servers (the chart's playback.geoip)
+    users: int = 0  # the LiveStreams that name the policy (the operator's index of references)
 
 
 def playback_policy_update(observed: PlaybackPolicyObserved, outcome: SpecOutcome) -> Manifest:
@@ -37,10 +38,14 @@ def playback_policy_update(observed: PlaybackPolicyObserved, outcome: SpecOutcom
     policy = None if outcome.invalid_spec else validated(PlaybackPolicy, raw)
     if policy is None:
         return invalid_spec_status(raw, outcome.invalid_spec or "", now, PlaybackPolicyStatus).wire()
-    return playback_policy_status(policy, observed.geoip, now).wire()
+    return playback_policy_status(policy, observed.geoip, now, observed.users).wire()
 
 
 def decide(observed: PlaybackPolicyObserved, memory: StatusInputs) -> tuple[list[Action], StatusInputs]:
     return status_only(
-        observed.facts, observed.outcome, observed.geoip, memory, lambda o: playback_policy_update(observed, o)
+        observed.facts,
+        observed.outcome,
+        (observed.geoip, observed.users),
+        memory,
+        lambda o: playback_policy_update(observed, o),
     )

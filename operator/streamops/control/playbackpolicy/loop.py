@@ -10,7 +10,7 @@ from streamops.api.playback_policy import PlaybackPolicyStatus
 from streamops.control.playbackpolicy.decide import PlaybackPolicyObserved, decide
 from streamops.control.playbackpolicy.reconcile import reconcile_playback_policy
 from streamops.control.runtime.decisions import Action, SpecOutcome, StatusInputs
-from streamops.control.runtime.indexes import Indexes
+from streamops.control.runtime.indexes import Indexes, index_values
 from streamops.control.runtime.object_loop import KindLoop, ObjectLoop
 from streamops.control.runtime.object_tasks import LiveObject
 from streamops.control.runtime.state import OperatorState
@@ -22,21 +22,26 @@ PLAYBACK_POLICY_LOOP = KindLoop(
     status_model=PlaybackPolicyStatus,
     metric_fields=frozenset(),
 )
-# The operator gives its servers no GeoIP database yet (the chart value is the next step:
-# docs/design/playback-rules.md): rules naming countries are said to be unenforceable.
-GEOIP_CONFIGURED = False
 
 
 class PlaybackPolicyTick(KindTick[SpecOutcome, PlaybackPolicyObserved, StatusInputs]):
+    def __init__(self, indexes: Indexes, geoip: bool) -> None:
+        self.indexes, self.geoip = indexes, geoip  # geoip: the chart's playback.geoip is set
+
     def memory(self) -> StatusInputs:
         return StatusInputs()
 
     async def observe(self, loop: ObjectLoop[SpecOutcome], memory: StatusInputs) -> PlaybackPolicyObserved:
-        return PlaybackPolicyObserved(loop_facts(loop), loop.outcome, loop.body, loop.writer.written, GEOIP_CONFIGURED)
+        # A stream is filed once, under the policy it names.
+        named_by = index_values(self.indexes.playback_policy_users, (PLAYBACK_POLICY.kind, loop.namespace, loop.name))
+        users = len(set(named_by))
+        return PlaybackPolicyObserved(loop_facts(loop), loop.outcome, loop.body, loop.writer.written, self.geoip, users)
 
     def decide(self, observed: PlaybackPolicyObserved, memory: StatusInputs) -> tuple[list[Action], StatusInputs]:
         return decide(observed, memory)
 
 
 async def playback_policy_loop(state: OperatorState, obj: LiveObject, indexes: Indexes) -> None:
-    await run_tick_loop(state, PLAYBACK_POLICY_LOOP, obj, PlaybackPolicyTick())
+    await run_tick_loop(
+        state, PLAYBACK_POLICY_LOOP, obj, PlaybackPolicyTick(indexes, state.settings.playback.geoip is not None)
+    )

@@ -10,8 +10,8 @@ from streamops.control.playbackpolicy import reasons
 from streamops.control.shared.conditions import READY, Observed, merge_conditions
 
 
-def playback_policy_status(policy: PlaybackPolicy, geoip: bool, now: datetime) -> PlaybackPolicyStatus:
-    """`geoip`: the operator has a GeoIP database to give the servers."""
+def playback_policy_status(policy: PlaybackPolicy, geoip: bool, now: datetime, users: int = 0) -> PlaybackPolicyStatus:
+    """`geoip`: the operator has a GeoIP database to give the servers; `users`: the streams naming it."""
     previous = policy.status or PlaybackPolicyStatus()
     generation = policy.metadata.generation
     spec = policy.spec
@@ -39,5 +39,7 @@ def playback_policy_status(policy: PlaybackPolicy, geoip: bool, now: datetime) -
         what = f"rules on {', '.join(rules)}" if rules else "no rule: every viewer plays"
         ready = Observed(READY, "True", reasons.ACCEPTED, what)
     return PlaybackPolicyStatus(
-        observed_generation=generation, conditions=merge_conditions(previous.conditions, [ready], generation, now)
+        observed_generation=generation,
+        conditions=merge_conditions(previous.conditions, [ready], generation, now),
+        streams=users,
     )

@@ -1,7 +1,8 @@
 """Carry out a Recording's plan (plan.py) through the actuators of control/workers/children.py, in
 the order the writes must come (docs/design/reconcile-plan.md): the recorder removed, or the
 default claim, then the stream's standby adopted, then the recorder's own Pod. Whether the
-adoption took decides what follows, so this asks plan.py's second-phase functions then. The origin
+adoption took decides what follows, so this asks plan.py's second-phase functions then. A busy
+recorder to be handed over gets its successor in its other slot (plan.plan_successor). The origin
 expiry Pod (keepOrigin on a claim) is created or removed apart: it depends on none of them."""
 
 from __future__ import annotations
@@ -12,12 +13,23 @@ from dataclasses import dataclass
 from streamops.api import LiveStream, Recording
 from streamops.contract.recorder import RecorderConfig
 from streamops.control.recording.observation import Observed
-from streamops.control.recording.plan import OriginExpiryPlan, Plan, adopted, start_config, wanted_pod
+from streamops.control.recording.plan import (
+    OriginExpiryPlan,
+    Plan,
+    adopted,
+    in_place_of,
+    plan_successor,
+    standby_config,
+    start_config,
+    wanted_pod,
+)
 from streamops.control.recording.specs.adoption import adoption_patch
+from streamops.control.runtime.object_loop import utcnow
 from streamops.control.shared.settings import OperatorSettings
 from streamops.control.storage.storing_apply import clear_the_way, worker_host_ports
-from streamops.control.workers.children import roll_pod
-from streamops.control.workers.ports import PortAllocator
+from streamops.control.workers.children import remove_pod, roll_pod
+from streamops.control.workers.handover_marks import successor_of
+from streamops.control.workers.ports import PortAllocator, ports_of
 from streamops.control.workers.restarts import KEEP, PodChange
 from streamops.kube.client import ApiError, KubeApi
 from streamops.kube.manifests import Manifest
@@ -32,6 +44,7 @@ class Applied:
 
     start_config: RecorderConfig | None = None  # a standby was adopted (now or before): send it this
     pod_change: PodChange = KEEP  # the recorder Pod replaced, or kept until it is idle (restarts.py)
+    handover_config: RecorderConfig | None = None  # a successor under way is sent this by POST /start
 
 
 def adopt_standby(
@@ -66,6 +79,8 @@ def apply_plan(
     namespace, uid = recording.metadata.namespace or "", recording.metadata.uid
     claim = plan.storage if plan.create_claim else None
     clear_the_way(api, settings, namespace, uid, observed.worker, plan.remove, claim, allocator)
+    if plan.remove and observed.other is not None:
+        remove_pod(api, observed.other, uid, allocator)
     if not plan.recorder or plan.stream is None:
         return Applied()
     pod = observed.worker
@@ -74,9 +89,29 @@ def apply_plan(
     if pod is not None and adopted(pod):
         return Applied(start_config=start_config(plan, settings, observed, pod))
     host_ports = worker_host_ports(pod, allocator)
-    desired = wanted_pod(plan, settings, observed, host_ports)
-    rolled = roll_pod(api, desired, pod, uid, recording.metadata.generation, plan.busy, plan.immediate)
-    return Applied(pod_change=rolled.change)
+    desired = in_place_of(wanted_pod(plan, settings, observed, host_ports), pod)
+    generation = recording.metadata.generation
+    rolled = roll_pod(api, desired, pod, uid, generation, plan.busy, plan.immediate, handover=plan.handover)
+    # On the host network a successor has a host port of its own: it runs beside its predecessor.
+    other, slots = observed.other, observed.slots
+    fresh = allocator is not None and other is None and rolled.change.action == "handover"
+    other_ports = allocator.allocate(["http"]) if fresh and allocator is not None else ports_of(other)
+    for_other = wanted_pod(plan, settings, observed, other_ports) if allocator is not None else None
+    standby = standby_config(settings, other_ports)
+    successor = plan_successor(desired, rolled.pod, other, rolled.change, slots, utcnow(), standby, for_other)
+    if fresh and successor.create is None and allocator is not None:
+        allocator.release(other_ports.values())
+    if successor.delete is not None:
+        remove_pod(api, successor.delete, uid, allocator)
+    if successor.create is not None:
+        api.create(successor.create)  # already there: the pod index lagged, and the one there goes on
+    # A successor (under way, or the recorder now) is configured by POST /start, as an adopted standby.
+    current = rolled.pod
+    runs = start_config(plan, settings, observed, current) if current and successor_of(current) else None
+    uid_now = ((current or {}).get("metadata") or {}).get("uid")
+    following = other is not None and successor.delete is None and successor_of(other) == uid_now
+    handing = start_config(plan, settings, observed, other) if following and other is not None else None
+    return Applied(start_config=runs, pod_change=successor.change, handover_config=handing)
 
 
 def apply_origin_expiry(api: KubeApi, recording: Recording, plan: OriginExpiryPlan) -> None:

@@ -8,10 +8,12 @@ tick observed (loop_observe.py) and what the loop decided before (RecordingMemor
 3. the recorder Pods it replaced, one Event each per reconcile; the stream's client fields on Events;
    a missing storage Secret looked for again soon;
 4. the recorder's commands: POST /start to an adopted standby that waits (at most every
-   START_AGAIN_SECONDS), POST /stop once per Pod (spec.stopped, or the quota is full);
+   START_AGAIN_SECONDS), POST /stop once per Pod (spec.stopped, or the quota is full); during a
+   handover of the recorder (handover.py) its step instead;
 5. retention: the videos past deleteAfterDays (a DeleteVideos action), the originals past deleteAt;
-6. the status, when what it is made of changed, with its Events; once it is final (stopped, every
-   video finalised), a reconcile that removes the recorder Pod;
+6. the status, when what it is made of changed (in a handover: the successor's telemetry once it
+   runs the Recording), with its Events; once it is final (stopped, every video finalised), a
+   reconcile that removes the recorder Pod;
 7. the wake."""
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any
 from streamops.api import Recording, RecordingStatus
 from streamops.contract.recorder import RecorderStatus
 from streamops.contract.worker import START_PATH, STOP_PATH
+from streamops.control.recording.handover import RecorderHandoverMemory, RecorderPair, recorder_handover
 from streamops.control.recording.origin_expiry import Origins, OriginsDecided, expire_origins
 from streamops.control.recording.outcome import RecordingOutcome
 from streamops.control.recording.specs.names import recorder_pod_name
@@ -80,6 +83,20 @@ class RecordingObserved:
     videos_deleted: tuple[Deleted, ...] = ()
     origins_deleted: tuple[Deleted, ...] = ()
     videos_claim: str = ""  # the claim the edge serves (recordings_claim.videos_claim; empty: none)
+    successor: PodObservation | None = None  # in a handover (handover.py): the successor Pod
+    successor_telemetry: RecorderStatus | None = None  # ... and its /status
+
+    @property
+    def pair(self) -> RecorderPair | None:
+        if self.pod is None or self.successor is None:
+            return None
+        return RecorderPair(self.pod, self.successor, self.telemetry, self.successor_telemetry)
+
+    @property
+    def shown(self) -> RecorderStatus | None:
+        """What the status is made of: in a handover, the successor's once it runs the Recording."""
+        pair = self.pair
+        return pair.telemetry if pair is not None else self.telemetry
 
     @property
     def spec(self) -> Mapping[str, Any]:
@@ -112,6 +129,7 @@ class RecordingMemory:
     stop_sent_to: str = ""
     videos: Retention = field(default_factory=Retention)
     origins: Origins = field(default_factory=Origins)
+    handover: RecorderHandoverMemory = field(default_factory=RecorderHandoverMemory)
 
 
 def hints(observed: RecordingObserved) -> dict[str, str | bool | None]:
@@ -135,17 +153,33 @@ def _reconcile(observed: RecordingObserved, memory: RecordingMemory, asked: Orig
         return False
     if stream_moved(observed.stream, outcome):
         return True
-    # The recorder that waited for its restart is idle now.
-    return outcome.pod_change.action == "wait" and telemetry is not None and telemetry.state != "recording"
+    # The recorder that waited for its restart is idle now, or a held handover may be tried again.
+    change = outcome.pod_change
+    if change.action == "handover" and change.retry_at is not None:
+        return observed.facts.now >= change.retry_at
+    return change.action == "wait" and telemetry is not None and telemetry.state != "recording"
 
 
-def commands(observed: RecordingObserved, memory: RecordingMemory) -> tuple[list[WorkerRequest], RecordingMemory]:
+def restart_pending(outcome: RecordingOutcome) -> bool:
+    """A change waits: for an idle recorder, or for the next try of a failed handover."""
+    change = outcome.pod_change
+    return change.action == "wait" or (change.action == "handover" and change.retry_at is not None)
+
+
+def commands(observed: RecordingObserved, memory: RecordingMemory) -> tuple[list[object], RecordingMemory]:
     """POST /start to an adopted standby (or one that restarted since) that waits; POST /stop once per
     Pod when spec.stopped or the quota is full: the recorder finalises and keeps serving /status."""
     pod, telemetry, outcome, facts = observed.pod, observed.telemetry, observed.outcome, observed.facts
+    pair = observed.pair
+    if pair is not None and outcome is not None:
+        config = outcome.handover_config
+        actions, _, handover = recorder_handover(
+            pair, config, observed.stream_ref, facts.now, facts.monotonic, facts.in_flight, memory.handover
+        )
+        return list(actions), replace(memory, handover=handover)
     if pod is None or telemetry is None or outcome is None:
         return [], memory
-    requests: list[WorkerRequest] = []
+    requests: list[object] = []
     waiting = telemetry.state == "standby"
     start_due = facts.monotonic - memory.start_sent_at > START_AGAIN_SECONDS
     config = outcome.start_config
@@ -201,8 +235,8 @@ def recording_update(
     pod = observed.pod or PodObservation(name=recorder_pod_name(observed.facts.name))
     refused = outcome.storage_refused  # (a missing Secret does not stop a recorder that runs; the policy does)
     observation = replace(
-        RecorderObservation.observe(pod, observed.telemetry, observed.stream, outcome.generation),
-        restart_pending=outcome.pod_change.part if outcome.pod_change.action == "wait" else None,
+        RecorderObservation.observe(pod, observed.shown, observed.stream, outcome.generation),
+        restart_pending=outcome.pod_change.part if restart_pending(outcome) else None,
         storage=outcome.storage,
         storage_refused=refused if refused is not None and (refused.by_policy or not pod.exists) else None,
         quota=observed.quota,
@@ -223,7 +257,7 @@ def status(
     facts, pod = observed.facts, observed.pod
     stuck = bool(pod and pod.storage_stuck(facts.stamp))  # (said once STORAGE_WAIT_SECONDS have passed)
     expired = tuple(expired_keys(memory.videos, memory.origins.retention).items())
-    inputs = (facts.generation, outcome, pod, observed.telemetry, observed.stream, stuck, observed.quota, expired)
+    inputs = (facts.generation, outcome, pod, observed.shown, observed.stream, stuck, observed.quota, expired)
     if not status_due(facts, inputs, memory.status_inputs):
         return [], memory
     new, events, final = recording_update(observed, outcome, memory)

@@ -2,23 +2,26 @@
 stream's facts into status; and what only it can do: hand an adopted standby recorder its configuration
 (POST /start), ask a stopped recorder to finalise (POST /stop: spec.stopped, or the quota is full), have
 the recorder Pod removed once the final status is written, check the quotas (from the Recording and Clip
-indexes), delete the videos retention expired, and the originals (keepOrigin) past their deleteAt. What
-it reads: loop_observe.py; what it decides: decide.py; its own actions: storage/storing_tick.py."""
+indexes), delete the videos retention expired, and the originals (keepOrigin) past their deleteAt, and
+step a recorder's handover (handover.py: its Pod writes here). What it reads: loop_observe.py; what it
+decides: decide.py; its own actions: storage/storing_tick.py."""
 
 from __future__ import annotations
 
 from streamops.api import RECORDING, RecordingStatus
 from streamops.contract.recorder import RecorderStatus
-from streamops.control.recording.decide import RecordingMemory, decide
-from streamops.control.recording.loop_observe import observe
+from streamops.control.recording.decide import RecordingMemory, RecordingObserved, decide
+from streamops.control.recording.handover import DeleteRecorder, PatchRecorder
+from streamops.control.recording.handover_writes import delete_recorder, patch_recorder
+from streamops.control.recording.loop_observe import RecordingReads, observe
 from streamops.control.recording.outcome import RecordingOutcome
 from streamops.control.recording.reconcile import reconcile_recording
 from streamops.control.runtime.indexes import Indexes
-from streamops.control.runtime.object_loop import KindLoop
+from streamops.control.runtime.object_loop import KindLoop, ObjectLoop
 from streamops.control.runtime.object_tasks import LiveObject
 from streamops.control.runtime.state import OperatorState
 from streamops.control.runtime.tick import run_tick_loop
-from streamops.control.storage.storing_tick import Reads, StoringTick
+from streamops.control.storage.storing_tick import StoringTick
 from streamops.control.workers.worker_client import TelemetryReader
 
 RECORDING_LOOP = KindLoop[RecordingOutcome](
@@ -29,6 +32,19 @@ RECORDING_LOOP = KindLoop[RecordingOutcome](
 )
 
 
+class RecordingTick(StoringTick[RecordingOutcome, RecorderStatus, RecordingObserved, RecordingMemory]):
+    """The storing kinds' tick, and a handover's Pod writes."""
+
+    async def perform(self, loop: ObjectLoop[RecordingOutcome], action: object) -> None:
+        match action:
+            case PatchRecorder():
+                await patch_recorder(loop, action)
+            case DeleteRecorder():
+                await delete_recorder(loop, action)
+            case _:
+                await super().perform(loop, action)
+
+
 async def recording_loop(state: OperatorState, obj: LiveObject, indexes: Indexes) -> None:
-    reads = Reads(indexes, TelemetryReader(RecorderStatus))
-    await run_tick_loop(state, RECORDING_LOOP, obj, StoringTick(reads, observe, decide, RecordingMemory))
+    reads = RecordingReads(indexes, TelemetryReader(RecorderStatus))
+    await run_tick_loop(state, RECORDING_LOOP, obj, RecordingTick(reads, observe, decide, RecordingMemory))

@@ -16,6 +16,8 @@ class Observed(StoringObserved):
 
     claim_access_modes: tuple[str, ...] | None = None  # of the claim it names (None: the default, or a bucket)
     origin_expiry: OriginExpiryObserved | None = None  # read only when the status loop asks
+    other: Manifest | None = None  # the Pod in the recorder's other slot: a successor, or one left over
+    slots: tuple[str, str] = ("", "")  # the recorder's two Pod names (specs/names.recorder_slots)
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,13 @@ from dataclasses import dataclass
 from streamops.api import Recording
 from streamops.api.recording import RecordingStorage
 from streamops.control.recording.observation import Observed, OriginExpiryObserved
-from streamops.control.recording.specs.names import recorder_pod_name
+from streamops.control.recording.specs.names import recorder_slots
 from streamops.control.shared.settings import OperatorSettings, RecordingsSettings
 from streamops.control.storage.recordings_claim import on_default_claim
 from streamops.control.storage.storing_observation import fields_of
 from streamops.control.storage.storing_observe import observe_storing
+from streamops.control.workers.handover_marks import marks_of, serving_index
+from streamops.kube.manifests import Manifest
 from streamops.kube.reads import KubeReads
 
 
@@ -43,13 +45,26 @@ def observe(
     has its own); `host_network`: an allocator is given (the stream's ingest ports are read);
     `origin_expiry`: what the status loop asks of the origin expiry Pod (nothing: not read)."""
     namespace = recording.metadata.namespace or ""
-    worker = recorder or recorder_pod_name(recording.metadata.name)
+    slots = recorder_slots(recording.metadata.name)
+    worker, other = recorder or slots[0], None
+    if worker in slots:
+        worker, other = _recorders(api, namespace, slots)
     stream, own, stopped = recording.spec.stream_ref.name, recording.spec.storage, recording.spec.stopped
     base = observe_storing(api, namespace, worker, stream, own, settings, host_network, stopped)
     storage = base.storage
     modes = claim_access_modes(api, namespace, storage, settings.recordings) if storage is not None else None
     expiring = _origin_expiry(api, recording, settings, origin_expiry, (storage, modes) if storage else None)
-    return Observed(**fields_of(base), claim_access_modes=modes, origin_expiry=expiring)
+    return Observed(**fields_of(base), claim_access_modes=modes, origin_expiry=expiring, other=other, slots=slots)
+
+
+def _recorders(api: KubeReads, namespace: str, slots: tuple[str, str]) -> tuple[str, Manifest | None]:
+    """(the recorder's name, the Pod in its other slot): of two, the one that is no one's successor
+    is the recorder until it is gone (handover_marks.serving_index)."""
+    pods = [api.get("Pod", namespace, name) for name in slots]
+    index = serving_index([marks_of(name, pod) for name, pod in zip(slots, pods, strict=True)])
+    if index is None:
+        return slots[0], None
+    return slots[index], pods[1 - index]
 
 
 @dataclass(frozen=True)

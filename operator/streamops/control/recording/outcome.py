@@ -30,6 +30,7 @@ class RecordingOutcome:
     waiting_for_stream: bool = False  # no Pod yet: the stream (or its ingest ports) is missing
     stream_uid: str | None = None  # the stream the Pod was built for
     start_config: RecorderConfig | None = None  # an adopted standby recorder is sent this by POST /start
+    handover_config: RecorderConfig | None = None  # a handover's successor is sent this (handover.py)
     storage: RecordingStorage | None = None  # where the videos go, resolved (None: not looked at this time)
     storage_refused: StorageRefusal | None = None  # no Pod: a Secret of the storage is missing or refused
     no_space: bool = False  # no Pod: the quota was full before the recorder started

@@ -13,8 +13,9 @@ from datetime import datetime
 
 from streamops.api import LiveStream, Recording
 from streamops.api.recording import RecordingStorage
-from streamops.contract.recorder import RecorderConfig
+from streamops.contract.recorder import CONFIG_ENV, RECORDINGS_ROOT, RecorderConfig, StandbyConfig
 from streamops.contract.worker import HTTP_PORT, iso
+from streamops.contract.worker_credential import CREDENTIAL_FILE
 from streamops.control.recording.observation import Observed
 from streamops.control.recording.outcome import ExpiryPodEnded
 from streamops.control.recording.specs.origin_expiry_pod import expiry_config, origin_expiry_pod, pod_origins
@@ -25,8 +26,15 @@ from streamops.control.storage.recordings_claim import on_default_claim
 from streamops.control.storage.storing_plan import claim_wanted, followed, storage_refusal, waiting_for_ports
 from streamops.control.storage.video_expiry import origin_expiry_due
 from streamops.control.storage.video_storage import StorageRefusal
+from streamops.control.workers.handover_marks import (
+    HANDOVER_FOR_ANNOTATION,
+    SUCCESSOR_OF_ANNOTATION,
+    handover_failure,
+    successor_of,
+)
 from streamops.control.workers.pod_observation import PodObservation
 from streamops.control.workers.ports import ports_of
+from streamops.control.workers.restarts import PodChange, RestartPolicy, pod_difference, restart_policy
 from streamops.kube.manifests import Manifest
 from streamops.kube.naming import ADOPTED_ANNOTATION, IMMEDIATE, RESTARTS_ANNOTATION
 
@@ -42,6 +50,7 @@ class Plan:
     adopt: str | None = None  # the stream's standby recorder to adopt first (it may be taken)
     busy: bool = False  # the recorder records (status.recording): a change that can wait waits
     immediate: bool = False  # the owner asks for a pending restart now (restarts.py)
+    handover: bool = False  # a busy recorder that must change is handed over (the restart policy handover)
     stream: LiveStream | None = None  # the stream the recorder is built for
     waiting_for_stream: bool = False  # the stream (or its ingest ports) is missing
     storage: RecordingStorage | None = None
@@ -56,10 +65,14 @@ def plan_recorder(
     finalised: bool,
     standby: str | None = None,
     quota_full: bool | None = None,
+    policy: RestartPolicy = "idle",
 ) -> Plan:
     """Pure. `finalised`: the Recording's status says Succeeded (its videos are final); `standby`:
     the stream's warm recorder Pod, when the pod index has one; `quota_full`: the status loop's
-    quota check (a Recording with no recorder yet gets none)."""
+    quota check (a Recording with no recorder yet gets none); `policy`: the operator's restart
+    policy (the Recording's annotation overrides it). Only a recorder on a claim that two Pods can
+    mount is handed over: with object storage its parts are on its own scratch space, which a
+    successor cannot join; a ReadWriteOncePod claim admits no second Pod."""
     current = observed.worker
     base = Plan(
         recording,
@@ -86,7 +99,12 @@ def plan_recorder(
     # A standby writes to the default claim: only a Recording that does too adopts it.
     adoptable = current is None and on_default_claim(storage, recordings) and stream.spec.recording.standby
     adopt = standby if standby and adoptable else None
-    return replace(with_stream, create_claim=create_claim, recorder=True, adopt=adopt)
+    chosen = restart_policy(recording.metadata.annotations.get(RESTARTS_ANNOTATION), policy)
+    # ReadWriteOncePod admits one Pod: a successor could not mount the claim beside its predecessor.
+    modes = observed.claim_access_modes or (recordings.access_mode,)
+    one_pod = "ReadWriteOncePod" in modes
+    handover = chosen == "handover" and storage.s3 is None and not one_pod
+    return replace(with_stream, create_claim=create_claim, recorder=True, adopt=adopt, handover=handover)
 
 
 @dataclass(frozen=True)
@@ -162,3 +180,75 @@ def wanted_pod(
     return recorder_pod(
         plan.recording, plan.stream, settings, observed.ingest_ports, host_ports, observed.claim_access_modes
     )
+
+
+def in_place_of(desired: Manifest, current: Manifest | None) -> Manifest:
+    """The desired Pod under the running one's name (a copy): after a handover the worker runs in
+    its second slot, and its restart rules (children.roll_pod) act on that Pod."""
+    if current is None or current["metadata"]["name"] == desired["metadata"]["name"]:
+        return desired
+    return {**desired, "metadata": {**desired["metadata"], "name": current["metadata"]["name"]}}
+
+
+@dataclass(frozen=True)
+class Successor:
+    """The recorder's other slot while it is to be handed over, or after: the successor to create,
+    a stale Pod there to delete, and the change as status tells it (a handover held after a failed
+    one carries when it is tried again)."""
+
+    change: PodChange
+    create: Manifest | None = None
+    delete: Manifest | None = None
+
+
+def standby_config(settings: OperatorSettings, host_ports: dict[str, int] | None = None) -> str:
+    """What a successor recorder runs with until POST /start: a warm recorder's configuration (on
+    the host network: on its own host port)."""
+    return StandbyConfig(
+        standby=True,
+        recordings_root=RECORDINGS_ROOT,
+        http_host=settings.worker.bind_address,
+        http_port=(host_ports or {}).get("http", HTTP_PORT),
+        credential_file=CREDENTIAL_FILE,
+    ).to_json()
+
+
+def plan_successor(
+    desired: Manifest | None,
+    current: Manifest | None,
+    other: Manifest | None,
+    change: PodChange,
+    slots: tuple[str, str],
+    now: datetime,
+    standby: str,
+    for_other: Manifest | None = None,
+) -> Successor:
+    """Pure. `current`: the recorder (the predecessor of a handover); `other`: the Pod in its other
+    slot; `change`: what roll_pod decided for `current`; `standby`: standby_config's; `for_other`: the
+    desired Pod with the other slot's host ports (on the host network; else `desired`). The successor is
+    the desired Pod under the other slot's name, running as a warm recorder (the Recording's
+    configuration comes by POST /start once its predecessor released the video): its parts are the
+    desired Pod's, so it is compared as the Recording's recorder from then on. A successor under way
+    for the wanted spec is left to the status loop (handover.py); any other Pod there goes; after a
+    failed handover the next waits."""
+    leaving = other is None or bool(((other or {}).get("metadata") or {}).get("deletionTimestamp"))
+    if change.action != "handover" or desired is None or current is None:
+        return Successor(change, delete=None if leaving else other)
+    wanted = for_other if for_other is not None else desired
+    if other is not None:
+        under_way = successor_of(other) == current["metadata"].get("uid") and pod_difference(wanted, other) is None
+        return Successor(change, delete=None if leaving or under_way else other)
+    failure = handover_failure(current)
+    if failure is not None and now < failure.retry_at:
+        return Successor(replace(change, retry_at=failure.retry_at))
+    name = slots[1] if current["metadata"]["name"] == slots[0] else slots[0]
+    meta = {**wanted["metadata"], "name": name, "annotations": dict(wanted["metadata"].get("annotations") or {})}
+    meta["annotations"] |= {
+        SUCCESSOR_OF_ANNOTATION: current["metadata"].get("uid") or "",
+        HANDOVER_FOR_ANNOTATION: change.part or "",
+    }
+    containers = [
+        {**c, "env": [{**e, "value": standby} if e.get("name") == CONFIG_ENV else e for e in c.get("env") or []]}
+        for c in wanted["spec"]["containers"]
+    ]
+    return Successor(change, create={**wanted, "metadata": meta, "spec": {**wanted["spec"], "containers": containers}})

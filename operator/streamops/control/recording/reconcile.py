@@ -54,9 +54,8 @@ def reconcile_recording(
         ask = OriginExpiryAsk(origin_expiry_ended, bool(expire_origins))
         observed = observe(api, recording, settings, recorder, allocator is not None, ask)
         expiring = plan_origin_expiry(recording, settings, observed, utcnow())
-        plan = plan_recorder(
-            recording, settings.recordings, observed, finalised_in_status(parsed.raw), standby, quota_full
-        )
+        finalised, policy = finalised_in_status(parsed.raw), settings.worker.restart_policy
+        plan = plan_recorder(recording, settings.recordings, observed, finalised, standby, quota_full, policy)
         apply_origin_expiry(api, recording, expiring)
         applied = apply_plan(api, settings, plan, observed, allocator)
     except NamespaceTerminating:
@@ -75,5 +74,6 @@ def _outcome(generation: int | None, plan: Plan, applied: Applied, expiring: Ori
         storage_refused=plan.storage_refused,
         no_space=plan.no_space,
         pod_change=applied.pod_change,
+        handover_config=applied.handover_config,
         origin_expiry_ended=expiring.remove,
     )

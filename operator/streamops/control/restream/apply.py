@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from streamops.api import RESTREAM
 from streamops.control.restream.observation import Observed
-from streamops.control.restream.plan import Plan, wanted_pod
+from streamops.control.restream.plan import Plan, in_place_of, plan_successor, wanted_pod
+from streamops.control.runtime.object_loop import utcnow
 from streamops.control.shared.settings import OperatorSettings
 from streamops.control.workers.children import remove_pod, roll_pod
 from streamops.control.workers.ports import PortAllocator, ports_of
@@ -51,13 +52,28 @@ def apply_plan(
     current = observed.pusher
     if plan.remove and current is not None:
         remove_pod(api, current, our_owner(current, plan, observed), allocator)
+        if observed.other is not None:
+            remove_pod(api, observed.other, our_owner(observed.other, plan, observed), allocator)
     change = KEEP
     if plan.pusher:
         host_ports = (ports_of(current) or allocator.allocate(["http"])) if allocator is not None else None
-        desired = wanted_pod(plan, settings, observed, host_ports)
+        desired = in_place_of(wanted_pod(plan, settings, observed, host_ports), current)
         owner = our_owner(current, plan, observed)
-        rolled = roll_pod(api, desired, current, owner, None, plan.busy, plan.immediate)
-        change = rolled.change
+        rolled = roll_pod(api, desired, current, owner, None, plan.busy, plan.immediate, handover=plan.handover)
+        # On the host network a successor has a host port of its own: it runs beside its predecessor.
+        other = observed.other
+        fresh = allocator is not None and other is None and rolled.change.action == "handover"
+        other_ports = allocator.allocate(["http"]) if fresh and allocator is not None else ports_of(other)
+        for_other = wanted_pod(plan, settings, observed, other_ports) if allocator is not None else None
+        now = utcnow()
+        successor = plan_successor(desired, rolled.pod, other, rolled.change, observed.slots, now, for_other)
+        change = successor.change
+        if fresh and successor.create is None and allocator is not None:
+            allocator.release(other_ports.values())
+        if successor.delete is not None:
+            remove_pod(api, successor.delete, our_owner(successor.delete, plan, observed), allocator)
+        if successor.create is not None:
+            api.create(successor.create)  # already there: the pod index lagged, and the one there goes on
         patch = owners_patch(desired, rolled.pod) if owner is not None else None
         if patch is not None and rolled.pod is not None:
             api.patch("Pod", namespace, rolled.pod["metadata"]["name"], patch)

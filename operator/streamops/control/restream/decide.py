@@ -9,12 +9,16 @@ memory, the actions of the tick, by an ordered chain of small policies:
 3. the WorkerReplaced Event of a pusher Pod the last reconcile replaced, once per reconcile;
 4. a missing or refused target-key Secret looked for again within KEY_RETRY_SECONDS;
 5. the pusher's container restarts reported (the operator's metrics);
-6. the stream's set of targets sent (PUT /targets) when the pusher runs another set, at most every
+6. during a handover of the pusher (handover.py): its step (the predecessor lets go, the successor
+   is sent the set, the predecessor goes) instead of 7;
+7. the stream's set of targets sent (PUT /targets) when the pusher runs another set, at most every
    SEND_AGAIN_SECONDS and each reconcile's set once: a set sent that the pusher no longer runs is
    planned again first (docs/design/shared-pusher.md, "send");
-7. the status and its Events, when what they are computed from changed;
-8. the target's failure streak into its one aggregated RestreamBackoff Event (backoff_event.py);
-9. a reconcile when the pusher that waits for its restart is idle; the next wake.
+8. the status and its Events, when what they are computed from changed (this target's telemetry
+   from the successor once it runs it);
+9. the target's failure streak into its one aggregated RestreamBackoff Event (backoff_event.py);
+10. a reconcile when the pusher that waits for its restart is idle, or when a held handover may be
+   tried again; the next wake.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from streamops.control.restream.backoff_event import (
     event_name,
     next_write,
 )
+from streamops.control.restream.handover import PusherHandoverMemory, PusherPair, pusher_handover
 from streamops.control.restream.outcome import RestreamOutcome
 from streamops.control.restream.specs.names import shared_pusher_pod_name
 from streamops.control.restream.status import PusherObservation, restream_events, restream_status
@@ -82,11 +87,17 @@ class RestreamObserved:
     stream: StreamFacts | None = None  # the stream (the stream index)
     running: PusherSetStatus | None = None  # the pusher's /status: the set it runs (None: not read)
     event: WrittenSeries = field(default_factory=WrittenSeries)  # what the loop last wrote of the backoff Event
+    successor: PodObservation | None = None  # in a handover (handover.py): the successor Pod
+    successor_running: PusherSetStatus | None = None  # ... and its /status
 
     @property
     def telemetry(self) -> PusherStatus | None:
-        """This Restream's target in the pusher's set."""
-        return self.running.of(self.uid) if self.running is not None else None
+        """This Restream's target in the pusher's set (in a handover: the successor's, once it runs it)."""
+        for running in (self.successor_running, self.running):
+            found = running.of(self.uid) if running is not None else None
+            if found is not None:
+                return found
+        return None
 
 
 @dataclass(frozen=True)
@@ -98,6 +109,7 @@ class RestreamMemory:
     sent_at: float | None = None  # when the set was last sent (monotonic)
     sent_with: int | None = None  # the reconcile whose set was sent last
     seen_reconciles: int = 0  # LoopFacts.reconciles at the last tick that had an outcome
+    handover: PusherHandoverMemory = field(default_factory=PusherHandoverMemory)
 
 
 Decision = tuple[list[Any], RestreamMemory]
@@ -117,13 +129,14 @@ def decide(observed: RestreamObserved, memory: RestreamMemory) -> Decision:
     if not fresh and follows_a_new_stream(observed.stream, outcome):
         return [*announced, Reconcile(), wake(facts, [pod])], memory
     actions: list[Any] = [*announced]
-    for policy in (look_for_the_key, report_restarts, send_targets, write_status, backoff):
+    for policy in (look_for_the_key, report_restarts, hand_over, send_targets, write_status, backoff):
         more, memory = policy(observed, outcome, memory)
         actions += more
     # A reconcile asked for goes last (once): this tick's status and Event are written first, as
     # the next tick's would be with the new outcome.
     again = [a for a in actions if isinstance(a, Reconcile)] + restart_when_idle(observed, outcome)
-    return [*(a for a in actions if not isinstance(a, Reconcile)), *again[:1], wake(facts, [pod])], memory
+    pods = [pod, observed.successor]
+    return [*(a for a in actions if not isinstance(a, Reconcile)), *again[:1], wake(facts, pods)], memory
 
 
 def follows_a_new_stream(stream: StreamFacts | None, outcome: RestreamOutcome) -> bool:
@@ -151,10 +164,25 @@ def report_restarts(observed: RestreamObserved, outcome: RestreamOutcome, memory
     return [ReportRestarts(observed.stream_ref, observed.pod)], memory
 
 
+def hand_over(observed: RestreamObserved, outcome: RestreamOutcome, memory: RestreamMemory) -> Decision:
+    """The step of the pusher's handover to its successor, when one is under way (handover.py)."""
+    pod, successor, facts = observed.pod, observed.successor, observed.facts
+    if pod is None or successor is None:
+        return [], memory
+    pair = PusherPair(pod, successor, observed.running, observed.successor_running)
+    actions, _, handover = pusher_handover(
+        pair, outcome.targets, observed.stream_ref, facts.now, facts.monotonic, facts.in_flight, memory.handover
+    )
+    return list(actions), replace(memory, handover=handover)
+
+
 def send_targets(observed: RestreamObserved, outcome: RestreamOutcome, memory: RestreamMemory) -> Decision:
     """PUT /targets while the pusher runs another set than the last reconcile planned (it started
-    or restarted with none, or a Restream of the stream changed)."""
+    or restarted with none, or a Restream of the stream changed); not during a handover (its steps
+    send the sets)."""
     facts, running, wanted, pod = observed.facts, observed.running, outcome.targets, observed.pod
+    if observed.successor is not None:
+        return [], memory
     if pod is None or running is None or wanted is None or running.versions() == wanted.versions():
         return [], memory
     if TARGETS_SLOT in facts.in_flight:
@@ -192,7 +220,7 @@ def restream_update(
         PusherObservation.observe(pod, telemetry, observed.stream, outcome.generation),
         key_secret_missing=outcome.key_secret_missing,
         key_secret_refused=outcome.key_secret_refused,
-        restart_pending=outcome.pod_change.part if outcome.pod_change.action == "wait" else None,
+        restart_pending=outcome.pod_change.part if restart_pending(outcome) else None,
     )
     status = restream_status(restream, observation, now)
     return status.wire(), restream_events(previous, status)
@@ -212,9 +240,18 @@ def backoff(observed: RestreamObserved, outcome: RestreamOutcome, memory: Restre
     return [WriteBackoffEvent(restream, streak, write, facts.stamp, facts.monotonic, annotations)], memory
 
 
+def restart_pending(outcome: RestreamOutcome) -> bool:
+    """A change waits: for an idle pusher, or for the next try of a failed handover."""
+    change = outcome.pod_change
+    return change.action == "wait" or (change.action == "handover" and change.retry_at is not None)
+
+
 def restart_when_idle(observed: RestreamObserved, outcome: RestreamOutcome) -> list[Reconcile]:
-    """The pusher Pod that waits to be idle for its restart (restarts.py) is: reconcile."""
-    running = observed.running
-    if outcome.pod_change.action == "wait" and running is not None and not any(t.live for t in running.targets):
+    """The pusher Pod that waits to be idle for its restart (restarts.py) is, or a handover held
+    after a failed one may be tried again: reconcile."""
+    running, change = observed.running, outcome.pod_change
+    if change.action == "wait" and running is not None and not any(t.live for t in running.targets):
+        return [Reconcile()]
+    if change.action == "handover" and change.retry_at is not None and observed.facts.now >= change.retry_at:
         return [Reconcile()]
     return []

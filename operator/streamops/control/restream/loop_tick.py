@@ -1,7 +1,8 @@
 """A Restream's part of its status loop (runtime/tick.py's KindTick): every read of a tick (its
 stream's shared pusher in the pod index, the pusher's /status through the stream's one shared
 reader, the stream's facts, the last outcome, the object as last seen), decide.py's decide, and its
-own actions performed (the RestreamBackoff Event's write, the pusher's restarts as a metric)."""
+own actions performed (the RestreamBackoff Event's write, the pusher's restarts as a metric, a
+handover's Pod writes). During a handover (handover.py) both pusher Pods are read."""
 
 from __future__ import annotations
 
@@ -12,18 +13,32 @@ from streamops.contract.pusher import PusherSetStatus
 from streamops.control.restream.backoff_event import WriteBackoffEvent, WrittenSeries
 from streamops.control.restream.backoff_writes import perform_backoff_write
 from streamops.control.restream.decide import ReportRestarts, RestreamMemory, RestreamObserved, decide
+from streamops.control.restream.handover import DeletePusher, PatchPusher, pair_of
+from streamops.control.restream.handover_writes import delete_pusher, patch_pusher
 from streamops.control.restream.outcome import RestreamOutcome
 from streamops.control.restream.specs.names import PUSHER_COMPONENT
-from streamops.control.runtime.indexes import Indexes, indexed_stream, worker_pod
+from streamops.control.runtime.indexes import Indexes, index_values, indexed_stream
 from streamops.control.runtime.object_loop import ObjectLoop
 from streamops.control.runtime.tick import KindTick, loop_facts
+from streamops.control.workers.pod_observation import PodObservation
 from streamops.control.workers.worker_client import SharedTelemetry, TelemetryReader
+
+
+def pushers(pods: list[PodObservation]) -> tuple[PodObservation | None, PodObservation | None]:
+    """(the pusher, its successor): in a handover the predecessor and the successor; else the one
+    Pod (of a deleting one and another, the other)."""
+    pair = pair_of(pods)
+    if pair is not None:
+        return pair
+    alive = [p for p in pods if not p.deleting] or pods
+    return (alive[0] if alive else None), None
 
 
 class RestreamTick(KindTick[RestreamOutcome, RestreamObserved, RestreamMemory]):
     def __init__(self, indexes: Indexes) -> None:
         self.indexes = indexes
         self.readers: SharedTelemetry[PusherSetStatus] | None = None  # held: the stream's one reader lives while we do
+        self.successor_readers: SharedTelemetry[PusherSetStatus] | None = None  # a handover's successor
         self.written = WrittenSeries()  # what WriteBackoffEvent last wrote
 
     def memory(self) -> RestreamMemory:
@@ -33,12 +48,20 @@ class RestreamTick(KindTick[RestreamOutcome, RestreamObserved, RestreamMemory]):
         facts, state, namespace = loop_facts(loop), loop.state, loop.namespace
         stream_ref = (loop.body.spec.get("streamRef") or {}).get("name", "")
         state.follow(loop.key, namespace, stream_ref)  # its stream's events wake it
-        pod = worker_pod(self.indexes.pods, namespace, LIVESTREAM.kind, stream_ref, PUSHER_COMPONENT)
+        found = index_values(self.indexes.pods, (namespace, LIVESTREAM.kind, stream_ref, PUSHER_COMPONENT))
+        pod, successor = pushers(found)
         self.readers = state.shared_telemetry(
             (namespace, stream_ref), lambda: SharedTelemetry(TelemetryReader(PusherSetStatus))
         )
         reading = loop.outcome is not None and not facts.reconcile_due
         running = await state.read_worker(self.readers, pod, namespace, stream_ref) if reading else None
+        successor_running = None
+        if successor is not None:
+            self.successor_readers = state.shared_telemetry(
+                (namespace, f"{stream_ref}/successor"), lambda: SharedTelemetry(TelemetryReader(PusherSetStatus))
+            )
+            if reading:
+                successor_running = await state.read_worker(self.successor_readers, successor, namespace, stream_ref)
         stream = indexed_stream(self.indexes.streams, namespace, stream_ref)
         uid = loop.body.metadata.uid or ""
         return RestreamObserved(
@@ -52,6 +75,8 @@ class RestreamTick(KindTick[RestreamOutcome, RestreamObserved, RestreamMemory]):
             stream,
             running,
             self.written,
+            successor,
+            successor_running,
         )
 
     def decide(self, observed: RestreamObserved, memory: RestreamMemory) -> tuple[list[Any], RestreamMemory]:
@@ -63,5 +88,9 @@ class RestreamTick(KindTick[RestreamOutcome, RestreamObserved, RestreamMemory]):
                 self.written = await perform_backoff_write(loop, action) or self.written
             case ReportRestarts(stream=stream, pod=pod):
                 loop.report_restarts(stream, {"pusher": [pod]})
+            case PatchPusher():
+                await patch_pusher(loop, action)
+            case DeletePusher():
+                await delete_pusher(loop, action)
             case _:
                 await super().perform(loop, action)

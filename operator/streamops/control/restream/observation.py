@@ -30,7 +30,7 @@ class Observed:
     """What exists of a Restream's stream and its pusher. An inactive Restream still reads the
     stream's others: their targets stay. One whose stream is missing reads nothing more."""
 
-    pusher: Manifest | None  # the stream's shared pusher Pod
+    pusher: Manifest | None  # the stream's shared pusher Pod (of two in a handover: the predecessor)
     stream: LiveStream | None = None
     key_missing: str | None = None  # this Restream's target-key Secret (or its key, or its CA) does not exist
     key_refused: str | None = None  # ... is not labelled for use by specs (tenancy.py): why
@@ -38,3 +38,5 @@ class Observed:
     ingest_ports: IngestPortMap | None = None  # the stream's primary ingest's (None: not allocated yet)
     targets: tuple[Target, ...] = ()  # every active Restream of the stream, this one included
     legacy_pusher: Manifest | None = None  # this Restream's own pusher Pod, made by an older operator
+    other: Manifest | None = None  # the Pod in the pusher's other slot: a successor, or one left over
+    slots: tuple[str, str] = ("", "")  # the pusher's two Pod names (specs/names.pusher_slots)

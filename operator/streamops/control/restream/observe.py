@@ -15,12 +15,13 @@ from pydantic import SecretStr
 from streamops.api import RESTREAM, Restream
 from streamops.control.restream.observation import Observed, Target
 from streamops.control.restream.secret_reads import RecentSecrets, recent_secrets
-from streamops.control.restream.specs.names import pusher_pod_name, shared_pusher_pod_name
+from streamops.control.restream.specs.names import pusher_pod_name, pusher_slots, shared_pusher_pod_name
 from streamops.control.shared.settings import OperatorSettings
 from streamops.control.shared.spec_checks import parse
 from streamops.control.shared.spec_reads import read_stream
 from streamops.control.shared.tenancy import secret_reference_refusal, secret_use_refusal
 from streamops.control.workers.allocated_ports import allocated_ingest_ports
+from streamops.control.workers.handover_marks import marks_of, serving_index
 from streamops.kube.manifests import Manifest
 from streamops.kube.reads import KubeReads
 
@@ -98,7 +99,7 @@ def stream_restreams(api: KubeReads, restream: Restream) -> list[Restream]:
     """The active Restreams of the restream's stream, this one as handed over (the list may lag)."""
     namespace, stream = restream.metadata.namespace or "", restream.spec.stream_ref.name
     others = []
-    for raw in api.list_custom(RESTREAM, namespace):
+    for raw in api.stream_children(RESTREAM, namespace, stream):
         other = parse(Restream, raw).obj
         if other is None or other.metadata.uid == restream.metadata.uid or _deleting(other):
             continue
@@ -112,12 +113,13 @@ def observe(api: KubeReads, restream: Restream, settings: OperatorSettings, host
     """`host_network`: an allocator is given (the stream's ingest ports are read)."""
     namespace, name = restream.metadata.namespace or "", restream.metadata.name
     stream_name = restream.spec.stream_ref.name
-    current = api.get("Pod", namespace, shared_pusher_pod_name(stream_name))
+    slots = pusher_slots(stream_name)
+    current, other = _pushers(api, namespace, slots)
     own_name = pusher_pod_name(name)
     legacy = api.get("Pod", namespace, own_name) if own_name != shared_pusher_pod_name(stream_name) else None
     stream = read_stream(api, namespace, stream_name)
     if stream is None:
-        return Observed(current, legacy_pusher=legacy)
+        return Observed(current, legacy_pusher=legacy, other=other, slots=slots)
     targets = tuple(
         read_target(api, r, settings, fresh=r.metadata.uid == restream.metadata.uid)
         for r in stream_restreams(api, restream)
@@ -132,4 +134,16 @@ def observe(api: KubeReads, restream: Restream, settings: OperatorSettings, host
         ingest_ports=allocated_ingest_ports(api, stream) if host_network else None,
         targets=targets,
         legacy_pusher=legacy,
+        other=other,
+        slots=slots,
     )
+
+
+def _pushers(api: KubeReads, namespace: str, slots: tuple[str, str]) -> tuple[Manifest | None, Manifest | None]:
+    """(the pusher, the Pod in its other slot): of two, the one that is no one's successor is the
+    pusher until it is gone (handover_marks.serving_index)."""
+    pods = [api.get("Pod", namespace, name) for name in slots]
+    index = serving_index([marks_of(name, pod) for name, pod in zip(slots, pods, strict=True)])
+    if index is None:
+        return None, None
+    return pods[index], pods[1 - index]

@@ -34,7 +34,7 @@ def reconcile_restream(
         return RestreamOutcome(generation, invalid_spec=parsed.problem)
     try:
         observed = observe(api, restream, settings, allocator is not None)
-        plan = plan_pusher(restream, parsed.raw, observed, owner_patched_at)
+        plan = plan_pusher(restream, parsed.raw, observed, owner_patched_at, settings.worker.restart_policy)
         change = apply_plan(api, settings, plan, observed, allocator)
         targets = wanted_targets(plan, settings, observed)
     except NamespaceTerminating:

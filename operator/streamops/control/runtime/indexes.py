@@ -93,6 +93,7 @@ class Indexes:
     endpoints: EndpointSliceIndex = field(default_factory=dict)  # ingest Services' EndpointSlices
     quality_set_users: QualitySetUsers = field(default_factory=dict)
     broadcasts: BroadcastIndex = field(default_factory=dict)
+    playback_policy_users: QualitySetUsers = field(default_factory=dict)  # keyed (PlaybackPolicy, namespace, name)
 
 
 @dataclass(frozen=True)
@@ -104,8 +105,10 @@ class ChildIndexes:
     streams: ObjectIndex
     quality_sets: ObjectIndex = field(default_factory=dict)
     cluster_quality_sets: ObjectIndex = field(default_factory=dict)  # keyed ("", name)
+    playback_policies: ObjectIndex = field(default_factory=dict)
     nodes: ObjectIndex | None = None  # keyed ("", name): workers/cluster_nodes.py (None: not watched)
     budgets: ObjectIndex | None = None  # the ingests' PodDisruptionBudgets (None: not watched)
+    restreams: ObjectIndex | None = None  # Restreams keyed by (namespace, stream) (None: not watched)
 
 
 K = TypeVar("K")
@@ -287,6 +290,32 @@ def stream_object_entry(body: Body) -> dict[ObjectRef, Manifest]:
         "spec": plain(body.get("spec") or {}),
     }
     return {(meta.get("namespace") or "", meta.get("name") or ""): trimmed}
+
+
+def stream_child_entry(body: Body) -> dict[ObjectRef, Manifest]:
+    """A Restream filed under the stream it names (spec.streamRef), as its siblings' reconciles read
+    it: its spec and identity, deletionTimestamp included (a stream's targets without it)."""
+    meta = body.get("metadata") or {}
+    keep = ("name", "namespace", "uid", "generation", "labels", "deletionTimestamp")
+    trimmed = {
+        "apiVersion": body.get("apiVersion"),
+        "kind": body.get("kind"),
+        "metadata": {k: plain(meta[k]) for k in keep if k in meta},
+        "spec": plain(body.get("spec") or {}),
+    }
+    stream = ((body.get("spec") or {}).get("streamRef") or {}).get("name") or ""
+    return {(meta.get("namespace") or "", stream): trimmed}
+
+
+def playback_policy_user_entry(body: Body) -> dict[SetKey, ObjectRef]:
+    """A LiveStream filed under the PlaybackPolicy it names (nothing when it names none): the streams to
+    reconcile when a policy changes, and the count in a policy's status."""
+    meta = body.get("metadata") or {}
+    name = (((body.get("spec") or {}).get("playback") or {}).get("policyRef") or {}).get("name")
+    if not isinstance(name, str) or not name:
+        return {}
+    namespace = meta.get("namespace") or ""
+    return {("PlaybackPolicy", namespace, name): (namespace, meta.get("name") or "")}
 
 
 def quality_set_user_entry(body: Body) -> dict[SetKey, ObjectRef]:

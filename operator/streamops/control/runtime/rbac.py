@@ -59,8 +59,13 @@ def cluster_role_rules() -> list[PolicyRule]:
         {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get", "create", "update", "delete"]},
         {"apiGroups": ["autoscaling"], "resources": ["horizontalpodautoscalers"], "verbs": ["get", "create"]},
         # ... and the webhooks' outboxes, one per stream (webhook/store.py): listed once per namespace,
-        # deleted once drained.
-        {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list", "create", "update", "delete"]},
+        # deleted once drained; and the playback rules, one ConfigMap per namespace whose key of a
+        # stream its reconcile merge-patches (patch).
+        {
+            "apiGroups": [""],
+            "resources": ["configmaps"],
+            "verbs": ["get", "list", "create", "update", "patch", "delete"],
+        },
         # The ingests' PodDisruptionBudgets (restart policy handover): read from the index of a watch.
         {
             "apiGroups": ["policy"],

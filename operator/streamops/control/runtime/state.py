@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import aiohttp
 
+from streamops.api import RESTREAM
 from streamops.control.shared.settings import OperatorSettings
 from streamops.control.workers.edge_viewers import EDGE_POD_SELECTOR, EdgeViewers, ready_edge_pods
 from streamops.control.workers.pod_observation import PodObservation
@@ -145,11 +146,14 @@ class OperatorState:
             LiveStream=indexes.streams,
             QualitySet=indexes.quality_sets,
             ClusterQualitySet=indexes.cluster_quality_sets,
+            PlaybackPolicy=indexes.playback_policies,
         )
         if indexes.nodes is not None:
             self.api.watched["Node"] = indexes.nodes
         if indexes.budgets is not None:
             self.api.watched["PodDisruptionBudget"] = indexes.budgets
+        if indexes.restreams is not None:
+            self.api.watched_by_stream[RESTREAM.kind] = indexes.restreams
 
     # --- waking status loops (from the event loop's thread only) -----------------------------
     def waker(self, key: ObjectKey) -> asyncio.Event:

@@ -189,13 +189,13 @@ class WorkerSettings(SettingsGroup):
     restart_policy: Literal["handover", "idle", "immediate"] = Field(
         default="handover",
         validation_alias="worker_restart_policy",
-        description="What becomes of a busy ingest that differs from what it should run (a new image, a setting, "
-        "a spec edit): handover (a successor Pod starts beside it, catches up, takes the Services, then it goes: "
-        "docs/design/handover.md), idle (it keeps running until it has no publisher: RestartPending), immediate "
-        "(replaced now, cutting the broadcast). A LiveStream's annotation streaming.streamops.dev/restarts "
-        "overrides it. Ingests only: recorders and pushers keep waiting for idle (their own annotation immediate "
-        "restarts them now). With handover each serving ingest has a PodDisruptionBudget, so that a node "
-        "drain waits for the handover.",
+        description="What becomes of a busy worker that differs from what it should run (a new image, a setting, "
+        "a spec edit): handover (a successor Pod starts beside it, catches up, takes the Services or the work, "
+        "then it goes: docs/design/handover.md; a recorder's successor continues the same video, a pusher's "
+        "reconnects each target once), idle (it keeps running until it is idle: RestartPending), immediate "
+        "(replaced now, cutting the broadcast). The object's annotation streaming.streamops.dev/restarts "
+        "overrides it. Recorders uploading to a bucket or on a ReadWriteOncePod claim wait for idle. With "
+        "handover each serving ingest has a PodDisruptionBudget, so that a node drain waits for the handover.",
     )
     network_policies_file: str = Field(
         default="",
@@ -423,6 +423,23 @@ class IngestSettings(SettingsGroup):
         return tuple(r.name for r in self.regions if r.service.type == "LoadBalancer")
 
 
+class GeoIPDatabase(KubeModel):
+    """The admin's GeoIP database (chart playback.geoip): a volume in each stream namespace's Pods and the
+    database's file in it (docs/design/playback-rules.md)."""
+
+    volume: dict[str, Any] = Field(
+        min_length=1,
+        description="A Kubernetes volume source without its name, e.g. {secret: {secretName: geoip}}, {configMap: "
+        "{name: geoip}}, {hostPath: {path: /var/lib/geoip}}: what the ingests and the edges mount read-only.",
+    )
+    file: str = Field(
+        min_length=1,
+        max_length=253,
+        pattern=r"^[A-Za-z0-9][-A-Za-z0-9_.]*$",
+        description="The database's file in that volume (MaxMind's format), e.g. GeoLite2-Country.mmdb.",
+    )
+
+
 class PlaybackSettings(SettingsGroup):
     """The playback plane and its routes (docs/design/playback.md, exposure.md; chart playback.*)."""
 
@@ -509,9 +526,21 @@ class PlaybackSettings(SettingsGroup):
         validation_alias="playback_http_route_https",
         description="The Gateway terminates TLS: playback URLs through HTTPRoutes use https://.",
     )
+    geoip: GeoIPDatabase | None = Field(
+        default=None,
+        validation_alias="playback_geoip",
+        description="A GeoIP database in MaxMind's format for PlaybackPolicies naming countries (JSON {volume, file}; "
+        "null: none, and such policies are not Ready). Mounted into every edge and into the ingests of streams "
+        "that name a policy.",
+    )
 
     @field_validator(
-        "ingress_annotations", "http_route_parent_refs", "http_route_hostnames", "trusted_proxy_cidrs", mode="before"
+        "ingress_annotations",
+        "http_route_parent_refs",
+        "http_route_hostnames",
+        "trusted_proxy_cidrs",
+        "geoip",
+        mode="before",
     )
     @classmethod
     def _json(cls, value: object, info: ValidationInfo) -> object:

@@ -11,9 +11,10 @@ not the one the Pod was built for, and the worker's configuration differs in a p
 spec decides: not one built from an object it references, a quality set, while it references the
 same one, `BUILT_FROM_ANNOTATION`), when the worker is idle
 (no publisher, no recording, no push), or when the owner asks (`RESTARTS_ANNOTATION: immediate`).
-Otherwise a busy ingest is handed over (make-before-break, docs/design/handover.md: `handover`,
-the restart policy by default), and any other busy worker waits for it to be idle, and the owner's
-status says so (RestartPending); the restart policy `idle` makes a busy ingest wait too."""
+Otherwise a busy ingest, pusher or recorder on a claim is handed over (make-before-break,
+docs/design/handover.md, Parts 2 and 5: `handover`, the restart policy by default), and any other
+busy worker waits for it to be idle, and the owner's status says so (RestartPending); the restart
+policy `idle` makes them wait too."""
 
 from __future__ import annotations
 

@@ -23,10 +23,12 @@ from streamops.api.recording import Video
 from streamops.contract.clipper import ClipperConfig, ClipperStatus, Phase, Refusal
 from streamops.contract.playback_token import CURRENT_KEY, PREVIOUS_KEY, TOKEN_SEGMENT, sign
 from streamops.contract.worker import utc_seconds
+from streamops.media.aes_cbc import aes_128_cbc
 from streamops.media.clipper.commands import exact_cut, keyframe_cut, probe_keyframes
 from streamops.media.clipper.playlist import (
     MediaPlaylist,
     PlaylistError,
+    Segment,
     covering,
     holds_end,
     parse_media_playlist,
@@ -90,6 +92,20 @@ def fetch(url: str, timeout: float = HTTP_TIMEOUT_SECONDS) -> bytes:
     """One GET inside the cluster (blocking: run it in a thread)."""
     with urllib.request.urlopen(url, timeout=timeout) as response:
         return bytes(response.read())
+
+
+def fetch_clear(segment: Segment, keys: dict[str, bytes]) -> bytes:
+    """A segment's bytes as the DVR has them: an encrypted stream's decrypted with its key, fetched
+    through the playback gate like the segment (`keys`: the keys fetched so far, by URI). A clip is
+    clear media, like a recording (docs/design/protection.md)."""
+    data = fetch(segment.uri)
+    if segment.key is None:
+        return data
+    key = keys.get(segment.key.uri)
+    if key is None:
+        key = keys[segment.key.uri] = fetch(segment.key.uri)
+    iv = segment.key.iv or segment.sequence.to_bytes(16, "big")
+    return aes_128_cbc(data, key, iv, decrypt=True)
 
 
 class Clipper:
@@ -235,15 +251,16 @@ class Clipper:
             # Another session's media (a reconnect, a switch to the backup): its timestamps start over.
             raise ClipRefused("ClipFailed", "the range spans a discontinuity (a publisher reconnect): cut it in two")
         init = segments[0].init_uri  # its session's (the ingest's playlist goes on across sessions)
-        uris = ([init] if init else []) + [s.uri for s in segments]
         joined = work / ("joined.mp4" if init else "joined.ts")
+        keys: dict[str, bytes] = {}  # an encrypted stream's keys, fetched once each (the key of a run of segments)
+        fetches = ([lambda: fetch(init)] if init else []) + [lambda s=s: fetch_clear(s, keys) for s in segments]
         # MPEG-TS segments concatenate; so do an init segment and its fragments. In order, with at
         # most PARALLEL_DOWNLOADS in flight or waiting to be written: a 4 h clip never sits in memory.
         in_flight: deque[asyncio.Task[bytes]] = deque()
         try:
             with open(joined, "wb") as f:
-                for uri in uris:
-                    in_flight.append(asyncio.create_task(asyncio.to_thread(fetch, uri)))
+                for get in fetches:
+                    in_flight.append(asyncio.create_task(asyncio.to_thread(get)))
                     if len(in_flight) >= PARALLEL_DOWNLOADS:
                         f.write(await in_flight.popleft())
                 while in_flight:

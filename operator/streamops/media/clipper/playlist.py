@@ -11,6 +11,14 @@ from urllib.parse import urljoin
 
 
 @dataclass(frozen=True)
+class SegmentKey:
+    """An EXT-X-KEY with METHOD=AES-128 (an encrypted stream's: docs/design/protection.md)."""
+
+    uri: str  # absolute, like the segments'
+    iv: bytes | None  # None: the segment's media sequence number (RFC 8216bis §5.2)
+
+
+@dataclass(frozen=True)
 class Segment:
     uri: str  # absolute (resolved against the playlist's URL)
     start: datetime  # wall clock of its first frame
@@ -18,6 +26,8 @@ class Segment:
     discontinuity: bool = False  # an EXT-X-DISCONTINUITY precedes it
     # The EXT-X-MAP in force (CMAF): each session's own once the ingest serves its earlier sessions.
     init_uri: str | None = None
+    key: SegmentKey | None = None  # the AES-128 key in force: its bytes are decrypted with it
+    sequence: int = 0  # its media sequence number (the IV when the key names none)
 
     @property
     def end(self) -> datetime:
@@ -51,6 +61,17 @@ def _attribute(line: str, name: str) -> str | None:
     return None
 
 
+def _key(line: str, url: str) -> SegmentKey | None:
+    """METHOD=NONE: clear from here on; AES-128: its key; any other method the clipper cannot read."""
+    method = _attribute(line, "METHOD")
+    if method == "NONE":
+        return None
+    uri, iv = _attribute(line, "URI"), _attribute(line, "IV")
+    if method != "AES-128" or not uri:
+        raise PlaylistError(f"segments encrypted with {method}: the clipper reads AES-128 only")
+    return SegmentKey(urljoin(url, uri), bytes.fromhex(iv[2:]) if iv and iv.lower().startswith("0x") else None)
+
+
 def parse_media_playlist(text: str, url: str) -> MediaPlaylist:
     """The playlist's segments with their wall-clock starts; URIs resolved against `url`."""
     lines = [line.strip() for line in text.splitlines() if line.strip()]
@@ -64,8 +85,14 @@ def parse_media_playlist(text: str, url: str) -> MediaPlaylist:
     pending_date: datetime | None = None
     pending_duration: float | None = None
     discontinuity = False
+    key: SegmentKey | None = None
+    sequence = 0
     for line in lines:
-        if line.startswith("#EXT-X-PROGRAM-DATE-TIME:"):
+        if line.startswith("#EXT-X-MEDIA-SEQUENCE:"):
+            sequence = int(line.split(":", 1)[1])
+        elif line.startswith("#EXT-X-KEY:"):
+            key = _key(line, url)
+        elif line.startswith("#EXT-X-PROGRAM-DATE-TIME:"):
             pending_date = datetime.fromisoformat(line.split(":", 1)[1].replace("Z", "+00:00"))
         elif line.startswith("#EXTINF:"):
             pending_duration = float(line.split(":", 1)[1].split(",", 1)[0])
@@ -81,9 +108,12 @@ def parse_media_playlist(text: str, url: str) -> MediaPlaylist:
                 if not segments:
                     raise PlaylistError("the playlist has no EXT-X-PROGRAM-DATE-TIME: its media has no wall clock")
                 pending_date = segments[-1].end
-            segment = Segment(urljoin(url, line), pending_date, pending_duration, discontinuity, init_uri)
+            segment = Segment(
+                urljoin(url, line), pending_date, pending_duration, discontinuity, init_uri, key, sequence
+            )
             segments.append(segment)
             pending_date, pending_duration, discontinuity = None, None, False
+            sequence += 1
     return MediaPlaylist(tuple(segments), init_uri, ended)
 
 

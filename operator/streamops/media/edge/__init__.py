@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from pathlib import Path
 
-from streamops.api.playback_policy import PlaybackRules
 from streamops.contract.edge import EDGE_HEADER as EDGE_HEADER
 from streamops.contract.edge import ENV_CACHE_SIZE as ENV_CACHE_SIZE
 from streamops.contract.edge import ENV_CLUSTER_DOMAIN as ENV_CLUSTER_DOMAIN
@@ -34,6 +33,7 @@ from streamops.contract.edge import STATE_DIR as STATE_DIR
 from streamops.contract.edge import STATUS_PORT as STATUS_PORT
 from streamops.contract.edge import VIEWER_WINDOW_SECONDS as VIEWER_WINDOW_SECONDS
 from streamops.contract.edge import VIEWERS_PATH as VIEWERS_PATH
+from streamops.contract.edge import rules_file as rules_file
 
 # This directory: the image copies it to IMAGE_DIR; the host harness runs ENTRYPOINT from here.
 FILES_DIR = Path(__file__).parent
@@ -75,18 +75,3 @@ def routes_file(routes: Mapping[str, str], public: Collection[str] = ()) -> str:
     stream (on its default path too: list it in `routes`), whose token segment the edge then strips
     unverified as the contract says, where it would otherwise refuse a stale or foreign token."""
     return "".join(f"{prefix} {name}{' public' if name in public else ''}\n" for prefix, name in sorted(routes.items()))
-
-
-def rules_file(rules: PlaybackRules) -> str:
-    """A stream's playback rules as the edge reads them (a ConfigMap key `<name>.rules` beside the
-    routes, edge_rules.lua): one rule a line, the values as validated (no spaces but in a user agent
-    pattern, which takes the rest of its line)."""
-    lines = [f"deny-cidr {c}" for c in rules.denied_cidrs or []]
-    lines += [f"allow-cidr {c}" for c in rules.allowed_cidrs or []]
-    lines += [f"allow-country {c}" for c in rules.allowed_countries or []]
-    lines += [f"deny-country {c}" for c in rules.denied_countries or []]
-    if rules.allowed_referrers:
-        lines += [f"allow-referrer {h}" for h in rules.allowed_referrers]
-        lines.append(f"no-referrer {'allow' if rules.allow_no_referrer else 'deny'}")
-    lines += [f"allow-user-agent {p}" for p in rules.allowed_user_agents or []]
-    return "".join(line + "\n" for line in lines)

@@ -152,6 +152,9 @@ local OFFER = { POST = true, OPTIONS = true, allow = "POST, OPTIONS" }
 local SESSION = { DELETE = true, PATCH = true, OPTIONS = true, allow = "DELETE, PATCH, OPTIONS" }
 local PAGES = { ["/screenshot.jpg"] = true, ["/time"] = true, ["/player"] = true, ["/player/"] = true }
 local SEGMENT_NAME = "[A-Za-z0-9_][A-Za-z0-9._-]*"
+-- A key id as the ingest makes them (media/ingest/encryption.py): 8 lower-case hex digits, an epoch.
+local KEY_PATH = "^/key/" .. string.rep("[0-9a-f]", 8) .. "%-%d+$"
+local KEY_PATH_MAX = #"/key/01234567-" + 19
 
 -- (kind, methods) of a path after the prefix and token segment, as the ingest's public face routes
 -- it (media/ingest/routes.py, player/page.py, webrtc/routes.py); nil: 404 without asking it.
@@ -169,6 +172,11 @@ local function classify(after, signed)
         return kind, kind and READ
     end
     if PAGES[after] or after:find("^/player/" .. SEGMENT_NAME .. "$") then
+        return "other", READ
+    end
+    -- An encrypted stream's content key (media/ingest/encrypted_hls.py): passed to the ingest with
+    -- the token (the same gate as the media), never stored: "other" never reaches edge_store.
+    if #after <= KEY_PATH_MAX and after:find(KEY_PATH) then
         return "other", READ
     end
     -- A broadcast's page and state document (player/broadcast.py): its name is a DNS-1123 label.

@@ -130,7 +130,9 @@ local function parse(text)
     }
     for line in text:gmatch("[^\n]+") do
         local word, value = line:match("^(%S+) (.+)$")
-        if word == "deny-cidr" or word == "allow-cidr" then
+        if line == "unavailable" then -- the stream names a policy that does not exist (RULES_UNAVAILABLE)
+            r.unavailable = true
+        elseif word == "deny-cidr" or word == "allow-cidr" then
             local net = network(value)
             if not net then
                 return nil
@@ -326,7 +328,7 @@ function M.check(name, address)
     local r = current(name)
     if not r then
         return nil
-    elseif r == "bad" then
+    elseif r == "bad" or r.unavailable then
         return "rules_unavailable"
     end
     local var = ngx.var

@@ -58,7 +58,8 @@ def kind_of(method: str, path: str, query: dict[str, str] | None, status: int, l
         return Kind.BROADCAST_STATE
     if len(parts) >= 2 and parts[-2] == "player":
         return Kind.PLAYER_ASSET
-    return Kind.PER_VIEWER  # the clock, /whep, /whip, the publish page, the probes
+    # An encrypted stream's key (encrypted_hls.py); else the clock, /whep, /whip, the publish page, the probes.
+    return Kind.KEY if parts[-2:-1] == ["key"] else Kind.PER_VIEWER
 
 
 def install(app: web.Application, config: IngestConfig) -> None:

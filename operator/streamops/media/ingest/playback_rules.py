@@ -56,6 +56,9 @@ class ViewerFacts:
     referer: str | None = None
     user_agent: str | None = None
     country: str | None = None  # ISO code the GeoIP database gives the address; None: not placed
+    # False for a reader's listener (SRT, RTSP): no page and no browser, so the referrer and user-agent
+    # rules (which keep other sites' players out) do not apply; the address and country rules do.
+    http: bool = True
 
 
 def _glob(pattern: str) -> str:
@@ -146,6 +149,8 @@ def decide(rules: CompiledRules, facts: ViewerFacts) -> RuleRefusal | None:
         return RuleRefusal(COUNTRY)
     if facts.country is not None and facts.country in rules.denied_countries:
         return RuleRefusal(COUNTRY)
+    if not facts.http:
+        return None
     if rules.check_referrer and _referrer_refused(rules, facts):
         return RuleRefusal(REFERRER)
     if rules.user_agents is not None and not rules.user_agents.fullmatch((facts.user_agent or "").lower()):

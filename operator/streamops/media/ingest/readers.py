@@ -23,6 +23,8 @@ from streamops.contract.ingest import FEED_PATH, IngestConfig
 from streamops.contract.metrics import READER_PROTOCOLS, READER_REFUSAL_REASONS
 from streamops.media.child_restarts import keep_running, run_with_events
 from streamops.media.ffmpeg import FfmpegProcess
+from streamops.media.ingest.playback_rules import RULES_UNAVAILABLE, RuleRefusal, ViewerFacts
+from streamops.media.ingest.viewer_rules import ViewerRules
 from streamops.media.worker_metrics import counter
 from streamops.redaction import Redactor
 
@@ -42,6 +44,8 @@ def readers_command(config: IngestConfig, loopback_host: str, internal_port: int
         argv += ["--credential-file", config.credential_file]
     if config.signed and config.playback and config.playback.keys_dir:
         argv += ["--keys-dir", config.playback.keys_dir]
+    if config.playback and config.playback.rules_file:
+        argv.append("--rules")  # it asks this worker about each caller's address (Readers.on_event)
     if readers.srt:
         argv += ["--srt", f"{bind}:{ports.srt_read}"]
     if readers.rtsp:
@@ -68,10 +72,12 @@ class Readers:
         labels: dict[str, str],
         redact: Redactor,
         log: logging.Logger,
+        rules: Callable[[], ViewerRules | None] = lambda: None,
     ) -> None:
         """`feed_address()`: where this worker's internal face is (host, port), once it listens;
-        refusals are counted in streamops_ingest_reader_refusals_total{protocol,reason}."""
-        self.config, self.feed_address = config, feed_address
+        refusals are counted in streamops_ingest_reader_refusals_total{protocol,reason}; `rules()`: the
+        stream's PlaybackPolicy rules (the playback gate's), which the component asks about each caller."""
+        self.config, self.feed_address, self.rules = config, feed_address, rules
         self.m_refusals = counter("streamops_ingest_reader_refusals_total", "ingest", registry)
         self.labels = labels
         self.redact, self.log = redact, log
@@ -104,11 +110,25 @@ class Readers:
             count = count if isinstance(count, int) and count > 0 else 1
             self.refusals[protocol, reason] += count
             self.m_refusals.labels(**self.labels, protocol=protocol, reason=reason).inc(count)
+        elif kind == "ask":
+            self._answer(event)
         elif kind == "listening":
             self.listening[str(event.get("listener"))] = str(event.get("address"))
             if self.wanted <= self.listening.keys():
                 self.error = None
                 self._all_listening.set()
+
+    def _answer(self, event: dict[str, Any]) -> None:
+        """The rules' verdict on a caller's address, on the component's stdin: the same decision as the
+        HTTP gate's with a listener's facts (an address only: playback_rules.ViewerFacts.http)."""
+        ask, address = event.get("id"), event.get("address")
+        process = self.process.process if self.process else None
+        if not isinstance(ask, int) or not isinstance(address, str) or process is None or process.stdin is None:
+            return
+        rules = self.rules()
+        refusal = rules.refusal(ViewerFacts(address=address, http=False)) if rules else RuleRefusal(RULES_UNAVAILABLE)
+        with contextlib.suppress(ConnectionError, RuntimeError):  # (the child gone: its caller is gone too)
+            process.stdin.write(json.dumps({"id": ask, "refused": refusal.reason if refusal else ""}).encode() + b"\n")
 
     async def _read_events(self, process: FfmpegProcess) -> None:
         assert process.process is not None and process.process.stdout is not None

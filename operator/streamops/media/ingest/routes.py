@@ -44,6 +44,7 @@ from streamops.media.ingest.commands import DASH_CLOCK_URL, LL_VARIANT, ll_rendi
 from streamops.media.ingest.continuity import DASH_MANIFEST_NAME, Continuity
 from streamops.media.ingest.dash_chunks import GrowingSegments
 from streamops.media.ingest.dash_chunks import is_segment as is_dash_segment
+from streamops.media.ingest.encrypted_hls import KEY_PATH, EncryptedHls, key_ring
 from streamops.media.ingest.feed import FeedHub
 from streamops.media.ingest.hls_timeline import SEGMENT_PREFIX
 from streamops.media.ingest.llhls.packager import BLOCKING_TARGET_DURATIONS, LlHlsPackager, PlaylistRequestError
@@ -156,6 +157,9 @@ def add_playback_routes(
     )
     guard = gate.guard
     hls = gate.guard_by_name(hls_kind, files.hls)
+    encrypted = encrypted_hls(config, files.continuity, gate)
+    if encrypted is not None:  # spec.playback.encryption: segments and parts encrypted as served
+        hls = gate.guard_by_name(hls_kind, encrypted.wrap(files.hls))
     dash = gate.guard_by_name(dash_kind, files.dash)
     dash_period = gate.guard_by_name(dash_kind, files.dash_period)
 
@@ -171,9 +175,20 @@ def add_playback_routes(
         app.router.add_get(prefix + SCREENSHOT_PATH, guard(RequestKind.OTHER, files.screenshot))
         app.router.add_get(prefix + "/dash/{name}", dash)
         app.router.add_get(prefix + "/dash/{period}/{name}", dash_period)
+        if encrypted is not None:  # its keys, behind the same gate as the media
+            app.router.add_get(prefix + KEY_PATH, guard(RequestKind.OTHER, encrypted.key))
         app.router.add_get(prefix + CLOCK_PATH, guard(RequestKind.OTHER, clock))
         add_player_routes(app, prefix, options, guard, publish=TOKEN_ROUTE not in prefix)
         add_broadcast_routes(app, prefix, current_settings, guard)
+
+
+def encrypted_hls(config: IngestConfig, continuity: Continuity, gate: PlaybackGate) -> EncryptedHls | None:
+    """A signed stream's keys derive from its signing keys (the gate's), a public one's are random."""
+    if config.encryption is None:
+        return None
+    masters = gate.keys.keys if gate.keys is not None else None
+    ring = key_ring(config.encryption, config.hls.segment_seconds, continuity.window, gate.stream, masters)
+    return EncryptedHls(ring, continuity)
 
 
 def page_options(

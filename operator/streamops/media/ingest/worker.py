@@ -138,6 +138,8 @@ class IngestWorker:
             lambda: self.webrtc.whep_viewers,
             reader_viewers=lambda protocol: readers.viewers[protocol] if readers else 0,
         )
+        if readers is not None:  # its callers are asked about by the gate's rules (readers.py)
+            readers.rules = lambda: self.playback.rules
         held = may_be_held if config.dash_low_latency else (lambda _: False)
         trusted, rates = self.playback.trusted, config.request_rates
         self.caps = LoadCaps(

@@ -1,7 +1,8 @@
 """Pure decisions about one push run and the next: whether the feed's video is a codec the target
 takes (`codec_refusal`), how a run ended (`classify_exit`), the line of FFmpeg's output that says why
-(`telling_error`), and backoff: the failure streak (`Backoff`: `failures`, `failingSince` in the
-status) and the full-jitter delay before the next try.
+(`telling_error`), how soon the feed is asked again (`feed_poll_seconds`), and backoff: the failure
+streak (`Backoff`: `failures`, `failingSince` in the status) and the full-jitter delay before the
+next try.
 Why: docs/design/restream-accounting.md ("Failures"), docs/design/enhanced-rtmp.md ("Restream targets").
 """
 
@@ -34,6 +35,21 @@ def codec_refusal(codec: str | None, accepted: Sequence[str], target_uri: str) -
         return f"{said}: an srt:// target cannot take the workers' AV1 in MPEG-TS; {transcoded}"
     carriage = "in MPEG-TS" if srt else "over Enhanced RTMP"
     return f"{said}: add {codec} if the target takes {_CODEC_NAMES.get(codec, codec)} {carriage}, or {transcoded}"
+
+
+# After the feed's session ended (a publisher's reconnect, a backup switch, an ingest handed over:
+# issue 56) the next one comes within seconds: the feed is asked this often for that long, then at
+# the idle pace (a pusher's FFmpeg run republishes as soon as it answers; the relay rejoins by itself).
+REJOIN_POLL_SECONDS = 0.2
+REJOIN_SECONDS = 5.0
+
+
+def feed_poll_seconds(source_ended_at: float | None, now: float, idle_seconds: float) -> float:
+    """How long to wait before asking the feed again: `REJOIN_POLL_SECONDS` within `REJOIN_SECONDS`
+    of the last session's end (monotonic seconds; None: none ended), else `idle_seconds`."""
+    if source_ended_at is not None and 0 <= now - source_ended_at < REJOIN_SECONDS:
+        return min(REJOIN_POLL_SECONDS, idle_seconds)
+    return idle_seconds
 
 
 def backoff_delay(attempt: int, initial: float, cap: float, u: float) -> float:

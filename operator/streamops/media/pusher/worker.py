@@ -45,7 +45,14 @@ from streamops.media.pusher.commands import (
     read_stream_key,
 )
 from streamops.media.pusher.delivery import TCP_SCHEMES, Delivery, TargetSocket, is_live, watchdog
-from streamops.media.pusher.plan import Backoff, Outcome, classify_exit, codec_refusal, telling_error
+from streamops.media.pusher.plan import (
+    Backoff,
+    Outcome,
+    classify_exit,
+    codec_refusal,
+    feed_poll_seconds,
+    telling_error,
+)
 from streamops.media.pusher.relay_command import ended_outcome, relay_carries, relay_open
 from streamops.media.pusher.relay_process import RelayProcess, RelayRun
 from streamops.media.pusher.tcp_info import TcpCounters
@@ -132,6 +139,7 @@ class Pusher:
         self.started_at: datetime | None = None  # the current live period began
         self._attempts = 0  # connections to the target so far (`reconnects` counts all but the first)
         self._run_base = 0  # bytes_sent before the current run
+        self._source_ended_at: float | None = None  # time.monotonic() when a run last ended with its feed
         self._delivery = Delivery()
         self._target_socket = TargetSocket()
         self._tcp_target = config.uri.split("://", 1)[0] in TCP_SCHEMES
@@ -310,6 +318,8 @@ class Pusher:
             self._fail(error)
             await self._back_off(uptime)
         elif outcome is not Outcome.STOPPED:
+            if outcome is Outcome.SOURCE_ENDED:
+                self._source_ended_at = time.monotonic()
             self.backoff.link_was_up(uptime)
             log.info("%s: %s", self.config.name, outcome.value)
             if outcome is Outcome.SOURCE_UNAVAILABLE:
@@ -338,7 +348,7 @@ class Pusher:
                     return pmt
                 # 200 and no byte: that session ended while we looked; wait for the next
             self._set_state("waiting-for-source")  # a refused session, if any, is over
-            await self._sleep(FEED_POLL_SECONDS)
+            await self._sleep(feed_poll_seconds(self._source_ended_at, time.monotonic(), FEED_POLL_SECONDS))
         return None
 
     async def _relay_once(self, destination: PinnedMedia, key: str | None) -> tuple[Outcome, float, str]:

@@ -27,6 +27,7 @@ from streamops.media.recorder.plan import (
     NO_SPACE_MESSAGE,
     PartOutcome,
     after_gap,
+    live_start,
     part_name,
     part_outcome,
     part_time_limit,
@@ -274,7 +275,9 @@ class Capture:
             if progress.total_size <= 0 or seconds <= part.seconds:
                 return  # nothing on disk yet, or no new media since the last report
             part.seconds = seconds  # in memory at once (/status), on disk every few seconds
-            video.last_data_at = self.clock()
+            now = self.clock()
+            video.last_data_at = now
+            part.wall_start = live_start(part.wall_start, now.timestamp(), seconds)  # a gap's measure
             if owner.phase != "recording":
                 owner.phase = "recording"
                 owner.state.started_at = owner.state.started_at or video.started_at

@@ -25,10 +25,12 @@ from streamops.media.ffmpeg import FfmpegProcess
 from streamops.media.recorder.commands import join_command, repair_command
 from streamops.media.recorder.disk import OutOfSpace, file_size
 from streamops.media.recorder.plan import (
+    JoinCuts,
     PartTimeline,
     concat_list,
     discard_reason,
     origin_name,
+    part_gaps,
     part_outpoints,
     says_no_space,
     video_title,
@@ -184,7 +186,7 @@ class Finaliser:
         return parts, durations, killed
 
     async def finalise_video(self, video: VideoState) -> None:
-        parts, outpoints, total = await self._timeline(video.parts, video.name)
+        parts, cuts, total = await self._timeline(video.parts, video.name)
         ended_at = video.last_data_at or self.clock()
 
         reason = discard_reason(total, self.config.min_duration_seconds) if parts else "no readable media recorded"
@@ -197,7 +199,7 @@ class Finaliser:
             self._forget(video)
             return
 
-        final, seconds = await self._joined(video.name, parts, outpoints, total)
+        final, seconds = await self._joined(video.name, parts, cuts, total)
         # The original before the renditions: a full disk while joining it retries the whole video
         # later (its parts are kept), which must not derive the renditions twice.
         origin = await self._origin(video, ended_at)
@@ -229,35 +231,37 @@ class Finaliser:
         log.info("video %s: %.1f s, %d bytes, from %d part(s)", final.name, seconds, info.size_bytes, len(parts))
         self._forget(video)
 
-    async def _timeline(
-        self, recorded: list[PartState], name: str
-    ) -> tuple[list[PartState], list[float | None], float]:
+    async def _timeline(self, recorded: list[PartState], name: str) -> tuple[list[PartState], JoinCuts, float]:
         """The readable parts of `name` (the video, or its original), where each is cut so that no
-        second is in it twice, and the seconds they hold together."""
+        second is in it twice and how long each spans (a reconnect's gap kept), and the seconds of
+        media they hold together."""
         parts, durations, killed = await self._readable_parts(recorded, name)
         # A part read again from the GOP cache after a restart holds the previous part's last seconds.
-        outpoints = part_outpoints(
-            [PartTimeline(p.source_start, p.seconds, p.file not in killed, p.source_read_at) for p in parts]
-        )
-        for part, cut in zip(parts, outpoints, strict=True):
+        timeline = [
+            PartTimeline(p.source_start, p.seconds, p.file not in killed, p.source_read_at, p.wall_start) for p in parts
+        ]
+        outpoints = part_outpoints(timeline)
+        gaps = part_gaps(timeline, outpoints)
+        for part, cut, gap in zip(parts, outpoints, gaps, strict=True):
             if cut is not None:
                 log.info("%s: its next part replays its last %.2f s: cut at %.2f s", part.file, part.seconds - cut, cut)
+            if gap:
+                log.info("%s: the broadcast went on %.2f s before the next part: kept as a freeze", part.file, gap)
         total = sum(cut if cut is not None else d for cut, d in zip(outpoints, durations, strict=True))
-        return parts, outpoints, total
+        spans = [p.seconds + g if g else None for p, g in zip(parts, gaps, strict=True)]
+        return parts, JoinCuts(outpoints, spans), total
 
-    async def _joined(
-        self, name: str, parts: list[PartState], outpoints: list[float | None], total: float
-    ) -> tuple[Path, float]:
+    async def _joined(self, name: str, parts: list[PartState], cuts: JoinCuts, total: float) -> tuple[Path, float]:
         """The parts joined into `<name>.mp4` (repaired and joined again when the join lost some), and its seconds."""
         final = self.out_dir / f"{name}.mp4"
-        joined = await self.join(name, parts, outpoints)
+        joined = await self.join(name, parts, cuts)
         seconds = await probe_duration(joined)
         if seconds is None or seconds < total - JOIN_TOLERANCE_SECONDS:
             # The concat demuxer stops at a damaged sample and still exits 0: remux every part, join again.
             log.warning("%s: joined %.1f s of %.1f s, repairing parts", name, seconds or 0, total)
             for part in parts:
                 await self.repair(part)
-            joined = await self.join(name, parts, outpoints)
+            joined = await self.join(name, parts, cuts)
             seconds = await probe_duration(joined)
             if seconds is None:
                 raise RuntimeError("joined file is not readable")
@@ -274,11 +278,11 @@ class Finaliser:
             return None
         name = origin_name(video.name)
         try:
-            parts, outpoints, total = await self._timeline(video.origin_parts, name)
+            parts, cuts, total = await self._timeline(video.origin_parts, name)
             if not parts:
                 self.owner.error(f"{video.name}: no original was recorded (the origin feed gave no media)")
                 return None
-            final, seconds = await self._joined(name, parts, outpoints, total)
+            final, seconds = await self._joined(name, parts, cuts, total)
         except OutOfSpace:
             raise
         except Exception as e:
@@ -352,9 +356,9 @@ class Finaliser:
         for name in (video.name, origin_name(video.name)):
             (self.parts_dir / f"{name}.ffconcat").unlink(missing_ok=True)
 
-    async def join(self, name: str, parts: Sequence[PartState], outpoints: Sequence[float | None]) -> Path:
+    async def join(self, name: str, parts: Sequence[PartState], cuts: JoinCuts) -> Path:
         list_path = self.parts_dir / f"{name}.ffconcat"
-        list_path.write_text(concat_list([p.file for p in parts], outpoints))
+        list_path.write_text(concat_list([p.file for p in parts], cuts.outpoints, cuts.spans))
         joined = self.out_dir / f".{name}.joining.mp4"  # hidden until complete
         try:
             await self._ffmpeg("join", join_command(str(list_path), str(joined)))

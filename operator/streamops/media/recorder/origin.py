@@ -22,7 +22,7 @@ from streamops.media.feed_access import FeedAccess
 from streamops.media.ffmpeg import FfmpegProcess, Progress
 from streamops.media.recorder.commands import input_start, part_command
 from streamops.media.recorder.disk import file_size
-from streamops.media.recorder.plan import origin_name, part_name, says_no_space
+from streamops.media.recorder.plan import live_start, origin_name, part_name, says_no_space
 from streamops.media.recorder.state import PartState, VideoState
 from streamops.redaction import Redactor
 
@@ -104,6 +104,7 @@ class OriginCapture:
             seconds = progress.out_time_us / 1e6
             if progress.total_size > 0 and seconds > part.seconds:
                 part.seconds = seconds
+                part.wall_start = live_start(part.wall_start, self.clock().timestamp(), seconds)  # as the video's
 
         def on_stderr(line: str) -> None:
             if part.source_start is None and (start := input_start(line)) is not None:

@@ -18,6 +18,9 @@ SPLIT_TOLERANCE_SECONDS = 0.5  # a part this close to its `-t` ended because it 
 # clock ran on with the wall clock in between: see part_outpoints.
 MAX_REPLAY_SECONDS = 10.0
 MIN_REPLAY_OFFSET_SECONDS = 1.0
+# A wall-clock gap between two parts shorter than this is the measure's own noise (progress reports
+# come every 0.5 s; the least of their lags is kept), not time the broadcast went on without us.
+MIN_GAP_SECONDS = 0.1
 JOIN_HEADROOM_BYTES = 1024 * 1024  # a join writes a copy of the parts, plus its moov and the state file
 # What a part's FFmpeg still writes once the disk is found short: the fragment it holds (≤ 1 s,
 # commands.FRAGMENT_US), what came since the file was looked at (a -stats_period, 0.5 s) and its stop.
@@ -100,6 +103,7 @@ class PartTimeline:
     seconds: float
     closed: bool  # its FFmpeg ended by itself or on SIGTERM: the feed's session ended, or we stopped
     read_at: float | None = None  # wall clock (epoch s) when its FFmpeg read that first timestamp
+    wall_start: float | None = None  # wall clock (epoch s) where its time zero was live (PartState.wall_start)
 
 
 def part_outpoints(parts: Sequence[PartTimeline]) -> list[float | None]:
@@ -128,9 +132,48 @@ def part_outpoints(parts: Sequence[PartTimeline]) -> list[float | None]:
     return cuts
 
 
-def concat_list(part_files: Sequence[str], outpoints: Sequence[float | None] = ()) -> str:
+def live_start(known: float | None, now: float, written_seconds: float) -> float:
+    """Where a part's time zero was live on the wall clock (epoch s), from a progress report at `now`
+    that says `written_seconds` of media are written: the report that lags least says it best (the
+    GOP cache's burst and a live frame say the same; a late report says it later)."""
+    seen = round(now - written_seconds, 3)
+    return seen if known is None else min(known, seen)
+
+
+@dataclass(frozen=True)
+class JoinCuts:
+    """How the parts of one video are joined: where each is cut (part_outpoints), and how long each
+    spans before the next one starts (its seconds and the gap after it: part_gaps; None: its own)."""
+
+    outpoints: list[float | None]
+    spans: list[float | None]
+
+
+def part_gaps(parts: Sequence[PartTimeline], outpoints: Sequence[float | None]) -> list[float]:
+    """How long the broadcast went on, by the wall clock, between the end of each part and the start
+    of the next (0: none, or not known): a reconnect's gap (the publisher's, an ingest's handover),
+    which the video keeps as a freeze of that length so that its timeline is the broadcast's.
+
+    Each part's start is where its time zero was live on the wall clock (`wall_start`), its end that
+    plus its seconds; both carry the same delivery delay, which cancels. A part cut at an outpoint
+    (its successor replays it) has no gap after it; nor has the last."""
+    gaps = [0.0] * len(parts)
+    for k in range(len(parts) - 1):
+        part, after = parts[k], parts[k + 1]
+        if (k < len(outpoints) and outpoints[k] is not None) or part.wall_start is None or after.wall_start is None:
+            continue
+        gap = after.wall_start - (part.wall_start + part.seconds)
+        if gap >= MIN_GAP_SECONDS:
+            gaps[k] = round(gap, 6)
+    return gaps
+
+
+def concat_list(
+    part_files: Sequence[str], outpoints: Sequence[float | None] = (), spans: Sequence[float | None] = ()
+) -> str:
     """An ffconcat script for part files in the script's own directory (safe names only), each cut
-    at its outpoint when it has one."""
+    at its outpoint when it has one, and given a `duration` when it has a span: the next part then
+    starts that long after this one's start (a part's seconds and the gap after it: a freeze)."""
     lines = ["ffconcat version 1.0"]
     for n, f in enumerate(part_files):
         if not f or f.startswith(".") or not all(c.isalnum() or c in "._-" for c in f):
@@ -138,6 +181,8 @@ def concat_list(part_files: Sequence[str], outpoints: Sequence[float | None] = (
         lines.append(f"file '{f}'")
         if n < len(outpoints) and (cut := outpoints[n]) is not None:
             lines.append(f"outpoint {cut:.6f}")
+        elif n < len(spans) and (span := spans[n]) is not None:
+            lines.append(f"duration {span:.6f}")
     return "\n".join(lines) + "\n"
 
 

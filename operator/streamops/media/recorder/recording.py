@@ -1,7 +1,8 @@
 """The Recorder: a thin composition of capture (the feed, part by part), finalisation (parts into
 videos, in the background), the disk (room to record and to join) and, when videos go to object
 storage, the uploader; it holds the state file, answers `/status` and runs the lifecycle: pick up
-what a killed run left, record until stopped, finalise, wait for the uploads."""
+what a killed run left, record until stopped, finalise, wait for the uploads; or hand the video
+over to a successor recorder (`POST /handover/release`, docs/design/handover.md, Part 5)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from urllib.parse import urlsplit
 
 from prometheus_client import CollectorRegistry
 
-from streamops.contract.recorder import Phase, RecorderConfig, RecorderStatus
+from streamops.contract.recorder import RELEASE_PATH, Phase, RecorderConfig, RecorderRelease, RecorderStatus
 from streamops.contract.worker import STOP_PATH
 from streamops.contract.worker_credential import CredentialCheck
 from streamops.media.atomic_file import write_atomically
@@ -40,6 +41,11 @@ if TYPE_CHECKING:
 log = logging.getLogger("streamops.recorder")
 
 EXIT_GIVE_UP_FAILURES = 3  # after SIGTERM, uploads failing this many times in a row: exit anyway
+# A released recorder's part runs on until its successor's first part has read the feed, at most this
+# long: under plan.MAX_REPLAY_SECONDS, so that the join still cuts the two parts' overlap.
+RELEASE_OVERLAP_SECONDS = 8.0
+RELEASE_POLL_SECONDS = 0.1  # how often a released recorder reads the state file for its successor's part
+RELEASED_MARK = "-released"  # appended to a released recorder's own name of the video (its part names)
 
 
 class Recorder:
@@ -65,6 +71,9 @@ class Recorder:
         self.stopped = asyncio.Event()
         self.first_attempt = asyncio.Event()  # the first FFmpeg started, or the feed is not live
         self._last_save = 0.0
+        self.release: RecorderRelease | None = None  # handed over: the state file is the successor's
+        self._uploading: asyncio.Task[None] | None = None
+        self._watching: asyncio.Task[None] | None = None
 
         self.uploader: Uploader | None = None
         if config.upload is not None:
@@ -143,6 +152,7 @@ class Recorder:
             no_space=self.disk.no_space,
             storage_problem=uploader.problem if uploader else None,
             storage_error=uploader.error if uploader else None,
+            handover=self.release,
         )
 
     def _recorded_seconds(self) -> float:
@@ -163,10 +173,70 @@ class Recorder:
             await self.stopped.wait()
             return Reply.json(self.status().to_json_dict())
 
+        async def release(_: bytes) -> Reply:
+            refused = self.hand_over()
+            if refused is not None:
+                return Reply.json({"error": refused}, status=409)
+            return Reply.json(self.status().to_json_dict())
+
         return {
             **worker_routes(self.status, self.ready, registry_metrics(lambda: self.registry)),
             ("POST", STOP_PATH): stop,
+            ("POST", RELEASE_PATH): release,
         }
+
+    def hand_over(self) -> str | None:
+        """`POST /handover/release`: from now on the state file is the successor's, which continues
+        the video in progress (its recover() finds it within the reconnect window). The part being
+        recorded runs on until the successor's first part has read the feed (or
+        RELEASE_OVERLAP_SECONDS), then stops; it is left marked not closed, so the join cuts it where
+        the successor's part begins (plan.part_outpoints): no second lost, none twice. Nothing is
+        finalised here, and this recorder writes no state any more. Refused (the reason) while a
+        video is being finalised: its successor would join it too."""
+        if self.release is not None:
+            return None  # asked again: the same answer
+        if self.state.closing:
+            return "a video is being finalised: ask again once it is done"
+        if self.state.stopped:
+            return "the recording was stopped: nothing to hand over"
+        current = self.state.current
+        handed = self.state.model_copy(deep=True)
+        for video in [*handed.closing, *([handed.current] if handed.current else [])]:
+            video.ffmpeg_pid = video.origin_ffmpeg_pid = None  # the successor must not kill it: it ends by itself
+        self.save(handed)
+        self.release = "releasing"
+        if self._uploading is not None:
+            self._uploading.cancel()  # the successor resumes them from the state file's acknowledged parts
+        after = (current.name, len(current.parts)) if current is not None else None
+        if current is not None:
+            # A part this recorder starts from now on (its feed back within the overlap) must never take
+            # the name of the successor's next part: numbered from the same list, it would.
+            current.name = f"{current.name}{RELEASED_MARK}"
+        self._watching = asyncio.create_task(self._until_continued(after))
+        log.info("handed over %s to a successor recorder", current.name if current else "no video")
+        return None
+
+    async def _until_continued(self, after: tuple[str, int] | None) -> None:
+        """Stop this recorder once the successor's part after ours has read the feed, or the video is
+        no longer in progress, or this recorder's own part ended (it records no other), or
+        RELEASE_OVERLAP_SECONDS have passed."""
+        deadline = time.monotonic() + RELEASE_OVERLAP_SECONDS
+        while after is not None and time.monotonic() < deadline and not self._continued(*after):
+            current = self.state.current
+            if current is None or len(current.parts) != after[1] or current.ffmpeg_pid is None:
+                break
+            await asyncio.sleep(RELEASE_POLL_SECONDS)
+        self.stop_requested.set()
+
+    def _continued(self, video: str, parts: int) -> bool:
+        try:
+            state = RecorderState.model_validate_json(self.state_path.read_text())
+        except (OSError, ValueError):
+            return False  # being replaced (written atomically): read it again
+        current = state.current
+        if current is None or current.name != video:
+            return True
+        return len(current.parts) > parts and current.parts[parts].source_start is not None
 
     def request_exit(self) -> None:
         self.exit_requested.set()
@@ -194,9 +264,12 @@ class Recorder:
 
     # -- state file --
 
-    def save(self) -> None:
+    def save(self, state: RecorderState | None = None) -> None:
+        """The state file, atomically (`state`: this one instead of the recorder's own)."""
+        if self.release is not None:
+            return  # handed over: the successor writes it
         try:
-            write_atomically(self.state_path, self.state.model_dump_json(by_alias=True, indent=1))
+            write_atomically(self.state_path, (state or self.state).model_dump_json(by_alias=True, indent=1))
         except OSError as e:
             if e.errno != errno.ENOSPC:
                 raise
@@ -227,6 +300,7 @@ class Recorder:
         self.disk.drop_uploaded_copies(self.state.videos)
         # Uploads (and boto3's import) wait for the first FFmpeg: recording starts as fast as without.
         uploading = asyncio.create_task(self._upload_once_started()) if self.uploader else None
+        self._uploading = uploading
         try:
             if not self.state.stopped:
                 self.state.ended_at = None  # left by a run that ended on SIGTERM: this one is not over
@@ -234,7 +308,7 @@ class Recorder:
                 try:
                     await self.capture.record_until_stopped()
                 finally:
-                    if self.state.current is not None:
+                    if self.state.current is not None and self.release is None:
                         self.finaliser.close_video()
             await self.finaliser.finished()  # finishing a video may not be cut short by the stop
             if not self.state.stopped:
@@ -244,13 +318,16 @@ class Recorder:
                 self.state.stopped = not self.exit_requested.is_set()
                 self.save()
             self.first_attempt.set()
-            await self._wait_for_uploads()
+            if self.release is None:
+                await self._wait_for_uploads()
         finally:
             if uploading is not None:
                 uploading.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await uploading
         self.phase = "stopped"
+        if self.release is not None:
+            self.release = "released"
         self.stopped.set()
         self.first_attempt.set()
         log.info("stopped: %d video(s), %d discarded", len(self.state.videos), len(self.state.discarded))

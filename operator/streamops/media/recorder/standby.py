@@ -12,7 +12,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
-from streamops.contract.http import START_PATH, STOP_PATH
+from streamops.contract.http import RELEASE_PATH, START_PATH, STOP_PATH
 from streamops.contract.standby import STANDBY_STATUS, StandbySettings
 from streamops.contract.worker_credential import CredentialCheck
 from streamops.media.small_http import Reply, Route, registry_metrics, serve, worker_routes
@@ -90,9 +90,17 @@ class Standby:
             await self.recorder.stopped.wait()
             return Reply.json(self.recorder.status().to_json_dict())
 
+        async def release(_: bytes) -> Reply:
+            # Handed over to a successor (docs/design/handover.md, Part 5): the Recorder's own answer.
+            refused = "no recording to hand over" if self.recorder is None else self.recorder.hand_over()
+            if refused is not None:
+                return Reply.json({"error": refused}, status=409)
+            assert self.recorder is not None
+            return Reply.json(self.recorder.status().to_json_dict())
+
         # No metrics before POST /start: the Recorder registers them in its registry.
         routes = worker_routes(self.status, self.ready, registry_metrics(lambda: self.registry))
-        return {**routes, ("POST", START_PATH): start, ("POST", STOP_PATH): stop}
+        return {**routes, ("POST", START_PATH): start, ("POST", STOP_PATH): stop, ("POST", RELEASE_PATH): release}
 
     async def run(self) -> int:
         check = CredentialCheck(self.config.credential_file)

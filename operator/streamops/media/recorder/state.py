@@ -30,6 +30,12 @@ class PartState(KubeModel):
     source_read_at: float | None = Field(
         default=None, description="When (epoch seconds, wall clock) its FFmpeg read that first timestamp."
     )
+    wall_start: float | None = Field(
+        default=None,
+        description="Where its time zero was live on the wall clock (epoch seconds): the least, over its FFmpeg's "
+        "progress reports, of the report's time less the media written by then. The gap to the next part's is "
+        "the broadcast's time between them, kept in the video as a freeze.",
+    )
 
 
 class VideoState(KubeModel):

@@ -10,7 +10,9 @@ from collections.abc import Callable
 import kopf
 from devtools.catalog import livestream
 from devtools.fake_kube import FakeKubeApi, operator_view
-from streamops.contract.edge import EDGE_NAME
+from streamops.api.common import API_VERSION
+from streamops.api.kinds import PLAYBACK_POLICY
+from streamops.contract.edge import EDGE_NAME, RULES_UNAVAILABLE
 from streamops.control.edge.tasks import EdgeLoops
 from streamops.control.livestream.reconcile import reconcile_livestream
 from streamops.control.runtime.state import OperatorState
@@ -69,6 +71,46 @@ def test_the_edge_loop_comes_with_a_record_looks_on_changes_and_ends_with_the_ed
         finally:
             await loops.close()
             EDGE_REFUSALS.record(NS, None)
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        state.executor.shutdown(wait=False, cancel_futures=True)
+        state.status_executor.shutdown(wait=False, cancel_futures=True)
+
+
+def test_a_stream_naming_a_policy_wakes_its_edge_which_writes_the_policy_s_rules() -> None:
+    api = operator_view()
+    body = livestream("cam", playback={"ingress": {"host": "tv.example"}})
+    body["metadata"]["namespace"] = NS
+    api.add(body)
+    policy = {"apiVersion": API_VERSION, "kind": "PlaybackPolicy", "metadata": {"name": "p", "namespace": NS}}
+    api.add({**policy, "spec": {"deniedCIDRs": ["192.0.2.0/24"]}})
+    state = OperatorState(api=api, settings=EDGE)
+
+    def rules() -> str | None:
+        found = api.object("ConfigMap", NS, EDGE_NAME)
+        return ((found or {}).get("data") or {}).get("cam.rules")
+
+    async def scenario() -> None:
+        loops = EdgeLoops(state)
+        try:
+            loops.observe_service("ADDED", stream_reconciled(api, "cam"))
+            await until(lambda: api.object("ConfigMap", NS, EDGE_NAME), "the edge's routes")
+            assert rules() is None, "no policy named: no rules file"
+            api.modify("LiveStream", NS, "cam", {"spec": {"playback": {"policyRef": {"name": "p"}}}})
+            stream = api.object("LiveStream", NS, "cam")
+            loops.observe_stream("MODIFIED", kopf.Body(stream or {}))
+            await until(lambda: rules() == "deny-cidr 192.0.2.0/24\n", "the policy's rules beside the routes")
+            api.clear_calls()
+            loops.observe_stream("MODIFIED", kopf.Body(stream or {}))  # (a status write: the same policy)
+            await asyncio.sleep(0.05)
+            assert not [c for c in api.calls if c.kind == "Service"], "not woken"
+            api.delete_custom(PLAYBACK_POLICY, NS, "p")
+            loops.wake(NS, start=False)  # (the policy's event, handlers.py)
+            await until(lambda: rules() == RULES_UNAVAILABLE, "a missing policy refuses the stream's viewers")
+        finally:
+            await loops.close()
 
     try:
         asyncio.run(scenario())

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from streamops.contract.edge import EDGE_NAME, ROUTES_FILE
+from streamops.api.playback_policy import PlaybackRules
+from streamops.contract.edge import EDGE_NAME, ROUTES_FILE, RULES_UNAVAILABLE
 from streamops.control.edge.observation import EdgeObserved, EdgeStream
 from streamops.control.edge.plan import autoscaler_update, plan_edge, routes_update
 from streamops.control.edge.specs import edge_autoscaler, edge_deployment
@@ -119,3 +120,31 @@ def test_only_what_the_operator_sets_of_the_autoscaler_is_compared_and_written()
     assert update is not None and update["spec"]["maxReplicas"] == 4 and "behavior" in update["spec"]
     assert routes_update(routes("/a a\n"), {"/a": "a"}) is None
     assert routes_update(routes(""), {"/a": "a"}) == routes("/a a\n")
+
+
+def test_each_served_stream_naming_a_policy_has_its_rules_beside_the_routes() -> None:
+    """The rules of the policy each stream names become `<stream>.rules` in the routes ConfigMap (the
+    kubelet swaps it whole: a route and its rules change together); a missing policy refuses the
+    stream's viewers; a stream the edge does not serve, or that names none, has no file."""
+    observed = EdgeObserved(
+        NS,
+        (stream("cam"), stream("stage"), stream("plain")),
+        deployment("cam", "stage", "plain"),
+        routes_read := routes("/streams/media/cam cam public\n"),
+        rules={
+            "cam": PlaybackRules(
+                denied_cidrs=["192.0.2.0/24"], allowed_referrers=["example.com"], allow_no_referrer=False
+            ),
+            "stage": None,
+            "gone": PlaybackRules(),
+        },
+    )
+    plan = plan_edge(observed, EDGE)
+    assert plan.rules == {
+        "cam.rules": "deny-cidr 192.0.2.0/24\nallow-referrer example.com\nno-referrer deny\n",
+        "stage.rules": RULES_UNAVAILABLE,
+    }
+    written = routes_update(routes_read, plan.routes, plan.rules)
+    assert written is not None and written["data"]["cam.rules"] == plan.rules["cam.rules"]
+    assert routes_update(written, plan.routes, plan.rules) is None, "as it is: nothing written"
+    assert routes_update(written, plan.routes, {})["data"].keys() == {ROUTES_FILE}, "a policy dropped: its file goes"

@@ -6,7 +6,7 @@ from __future__ import annotations
 from streamops.contract.edge import EDGE_NAME
 from streamops.contract.playback_token import KEYS_SECRET
 from streamops.control.edge.specs import edge_autoscaler, edge_deployment, edge_routes, edge_service, nginx_cache_size
-from streamops.control.shared.settings import EdgeSettings, OperatorSettings
+from streamops.control.shared.settings import EdgeSettings, GeoIPDatabase, OperatorSettings, PlaybackSettings
 
 NS = "media"
 OWNER = {"apiVersion": "streaming.streamops.dev/v1alpha1", "kind": "LiveStream", "name": "cam", "uid": "u1"}
@@ -49,3 +49,16 @@ def test_the_service_autoscaler_and_routes_are_the_deployments():
 def test_nginx_cache_size_leaves_room_in_its_directory():
     assert nginx_cache_size("256Mi") == "235929k"
     assert nginx_cache_size("1Gi") == "943718k"
+
+
+def test_the_chart_s_geoip_database_is_mounted_into_every_edge_and_named_to_it():
+    plain = edge_deployment("media", OperatorSettings(), [])["spec"]["template"]["spec"]
+    assert "geoip" not in {v["name"] for v in plain["volumes"]}, "unset: an edge stays as it was"
+    geoip = GeoIPDatabase(volume={"secret": {"secretName": "geoip"}}, file="GeoLite2-Country.mmdb")
+    spec = edge_deployment("media", OperatorSettings(playback=PlaybackSettings(geoip=geoip)), [])["spec"]["template"]
+    pod = spec["spec"]
+    assert {"name": "geoip", "secret": {"secretName": "geoip"}} in pod["volumes"]
+    [container] = pod["containers"]
+    assert {"name": "geoip", "mountPath": "/etc/streamops-edge/geoip", "readOnly": True} in container["volumeMounts"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["STREAMOPS_EDGE_GEOIP_FILE"] == "/etc/streamops-edge/geoip/GeoLite2-Country.mmdb"

@@ -34,3 +34,8 @@ def test_countries_without_a_geoip_database_are_not_ready() -> None:
     assert (ready.status, ready.reason) == ("False", "GeoIPDatabaseMissing")
     assert "(US, FR)" in (ready.message or "") and "503 geoip_unavailable" in (ready.message or "")
     assert playback_policy_status(policy(spec), True, T0).conditions[0].status == "True"
+
+
+def test_streams_counts_the_streams_that_name_it() -> None:
+    assert playback_policy_status(policy({}), False, T0, users=3).streams == 3
+    assert playback_policy_status(policy({}), False, T0).streams == 0

@@ -53,7 +53,8 @@ def test_without_its_stream_it_reads_its_pods_and_nothing_more(api):
     assert seen.stream is None and seen.targets == () and seen.ingest_ports is None
     assert seen.pusher == shared and seen.legacy_pusher == legacy
     assert seen.key_missing is None, "its key is not looked at before the stream exists"
-    assert sorted((c.verb, c.kind) for c in api.server_reads) == [("get", "LiveStream"), ("get", "Pod"), ("get", "Pod")]
+    reads = sorted((c.verb, c.kind) for c in api.server_reads)
+    assert reads == [("get", "LiveStream"), ("get", "Pod"), ("get", "Pod"), ("get", "Pod")], "both pusher slots"
 
 
 def test_the_stream_s_active_restreams_in_name_order_this_one_as_handed_over(api):

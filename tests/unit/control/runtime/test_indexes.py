@@ -98,6 +98,23 @@ def test_stream_object_entry_is_a_valid_livestream_without_status():
     assert (stream.metadata.uid, stream.metadata.generation) == ("u-cam", 3)
 
 
+def test_a_restream_is_filed_under_its_stream_as_a_valid_restream_without_status():
+    from devtools.catalog import restream
+    from streamops.api import Restream
+    from streamops.control.runtime.indexes import stream_child_entry
+
+    body = restream("yt")
+    body["metadata"].update(
+        namespace="ns", uid="u-yt", deletionTimestamp="2026-01-01T00:00:00Z", managedFields=[{"manager": "kubectl"}]
+    )
+    body["status"] = {"live": True}
+    [(key, kept)] = stream_child_entry(body).items()
+    assert key == ("ns", body["spec"]["streamRef"]["name"])
+    assert "status" not in kept and "managedFields" not in kept["metadata"]
+    assert kept["metadata"]["deletionTimestamp"] == "2026-01-01T00:00:00Z", "its siblings leave a deleted one out"
+    assert Restream.model_validate(kept).metadata.uid == "u-yt"
+
+
 def test_wakes_reach_the_object_and_the_followers_of_its_stream():
     import asyncio
 

@@ -109,7 +109,7 @@ def test_each_variable_keeps_its_name_and_fills_its_groups_field():
     assert settings.worker.image == "registry.example/worker:1" and settings.node_loss.grace_seconds == 4
     assert settings.playback.webrtc is False and settings.tenancy.allowed_annotations == ["a/*"]
     assert settings.cluster_domain == "c.example" and settings.edge == EdgeSettings()
-    assert len(OperatorSettings.env_names()) == 70, "one variable per setting, as before the groups"
+    assert len(OperatorSettings.env_names()) == 71, "one variable per setting, as before the groups"
 
 
 def test_a_refused_variable_is_named_as_before_the_groups():

@@ -99,3 +99,40 @@ def test_each_segment_keeps_its_sessions_init_segment():
 def test_playlists_the_clipper_cannot_use(text, says):
     with pytest.raises(PlaylistError, match=says):
         parse_media_playlist(text, URL)
+
+
+ENCRYPTED = """#EXTM3U
+#EXT-X-VERSION:7
+#EXT-X-TARGETDURATION:2
+#EXT-X-MEDIA-SEQUENCE:100
+#EXT-X-MAP:URI="init-1.mp4"
+#EXT-X-KEY:METHOD=AES-128,URI="../../key/0a1b2c3d-20",IV=0x000102030405060708090a0b0c0d0e0f
+#EXT-X-PROGRAM-DATE-TIME:2026-11-26T10:00:00.000Z
+#EXTINF:2.000000,
+seg-100.m4s
+#EXT-X-KEY:METHOD=AES-128,URI="../../key/0a1b2c3d-21"
+#EXT-X-PROGRAM-DATE-TIME:2026-11-26T10:00:02.000Z
+#EXTINF:2.000000,
+seg-101.m4s
+#EXT-X-KEY:METHOD=NONE
+#EXT-X-DISCONTINUITY
+#EXT-X-MAP:URI="init-102.mp4"
+#EXT-X-PROGRAM-DATE-TIME:2026-11-26T10:00:04.000Z
+#EXTINF:2.000000,
+seg-102.m4s
+"""
+
+
+def test_an_encrypted_stream_s_segments_carry_their_key_and_sequence():
+    url = "http://cam-ingest:8080/t/tok/hls/cmaf/index.m3u8"
+    first, second, third = parse_media_playlist(ENCRYPTED, url).segments
+    assert first.key is not None and first.key.uri == "http://cam-ingest:8080/t/tok/key/0a1b2c3d-20"
+    assert first.key.iv == bytes(range(16)) and first.sequence == 100
+    assert second.key is not None and second.key.iv is None and second.sequence == 101  # the IV: its sequence
+    assert third.key is None and third.init_uri == "http://cam-ingest:8080/t/tok/hls/cmaf/init-102.mp4"
+
+
+def test_a_method_the_clipper_cannot_decrypt_is_refused():
+    text = ENCRYPTED.replace("METHOD=AES-128,", "METHOD=SAMPLE-AES,", 1)
+    with pytest.raises(PlaylistError, match="SAMPLE-AES"):
+        parse_media_playlist(text, "http://cam-ingest:8080/hls/cmaf/index.m3u8")

@@ -125,3 +125,18 @@ def test_refusals_say_the_rule_and_the_server_faults_are_503() -> None:
 )
 def test_host_of(value: str | None, host: str | None) -> None:
     assert host_of(value) == host
+
+
+def test_a_listener_s_facts_are_its_address_only() -> None:
+    """SRT and RTSP readers have no page and no browser: the referrer and user-agent rules keep other
+    sites' players out and do not apply to them; the address and country rules do."""
+    rules = CompiledRules.of(
+        PlaybackRules.model_validate(
+            {"deniedCIDRs": ["192.0.2.0/24"], "allowedReferrers": ["example.com"], "allowNoReferrer": False,
+             "allowedUserAgents": ["Chrome/*"], "deniedCountries": ["FR"]}
+        )
+    )  # fmt: skip
+    assert decide(rules, ViewerFacts(address="198.51.100.1", http=False)) is None
+    assert decide(rules, ViewerFacts(address="198.51.100.1")) == RuleRefusal("referrer")
+    assert decide(rules, ViewerFacts(address="192.0.2.1", http=False)) == RuleRefusal("address")
+    assert decide(rules, ViewerFacts(address="198.51.100.1", country="FR", http=False)) == RuleRefusal("country")

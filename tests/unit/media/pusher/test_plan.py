@@ -27,11 +27,14 @@ from streamops.media.pusher.delivery import (
     watchdog,
 )
 from streamops.media.pusher.plan import (
+    REJOIN_POLL_SECONDS,
+    REJOIN_SECONDS,
     Backoff,
     Outcome,
     backoff_delay,
     classify_exit,
     codec_refusal,
+    feed_poll_seconds,
     telling_error,
 )
 from streamops.media.pusher.tcp_info import TcpCounters
@@ -447,3 +450,10 @@ def test_metrics_are_what_prometheus_client_writes_for_the_same_values():
     assert {line.split()[2] for line in ours.splitlines() if line.startswith("# TYPE")} == {
         m.name for m in PUSHER_METRICS
     }
+
+
+def test_the_feed_is_asked_again_often_for_a_few_seconds_after_its_session_ended() -> None:
+    assert feed_poll_seconds(None, 100.0, 1.0) == 1.0, "nothing ended: the idle pace"
+    assert feed_poll_seconds(99.0, 100.0, 1.0) == REJOIN_POLL_SECONDS, "a reconnect or a handover: soon"
+    assert feed_poll_seconds(100.0 - REJOIN_SECONDS, 100.0, 1.0) == 1.0, "long gone: the idle pace again"
+    assert feed_poll_seconds(99.0, 100.0, 0.01) == 0.01, "never slower than the idle pace"

@@ -14,6 +14,8 @@ from streamops.media.recorder.plan import (
     after_gap,
     concat_list,
     discard_reason,
+    live_start,
+    part_gaps,
     part_name,
     part_outcome,
     part_outpoints,
@@ -137,6 +139,36 @@ def test_concat_list_cuts_a_part_at_its_outpoint() -> None:
     assert concat_list(["v.001.mp4", "v.002.mp4"], [8.25, None]) == (
         "ffconcat version 1.0\nfile 'v.001.mp4'\noutpoint 8.250000\nfile 'v.002.mp4'\n"
     )
+
+
+def test_concat_list_spans_a_part_over_the_gap_after_it() -> None:
+    assert concat_list(["v.001.mp4", "v.002.mp4", "v.003.mp4"], [8.25, None, None], [9.0, 6.5, None]) == (
+        "ffconcat version 1.0\nfile 'v.001.mp4'\noutpoint 8.250000\n"  # a cut part has no gap after it
+        "file 'v.002.mp4'\nduration 6.500000\nfile 'v.003.mp4'\n"
+    )
+
+
+def live(wall_start: float | None, seconds: float) -> PartTimeline:
+    return PartTimeline(None, seconds, closed=True, wall_start=wall_start)
+
+
+def test_a_parts_live_start_is_its_least_lagging_progress_report() -> None:
+    # The GOP cache's burst: 1.8 s written 0.3 s after the cached keyframe was live (at 1000.0 + delay).
+    start = live_start(None, 1001.8 + 0.05, 1.8)
+    assert start == pytest.approx(1000.05)
+    assert live_start(start, 1003.5, 3.4) == pytest.approx(1000.05), "a late report says it later: not kept"
+    assert live_start(start, 1004.0, 3.99) == pytest.approx(1000.01), "one that lags less is"
+
+
+def test_a_reconnects_gap_is_the_wall_clocks_between_two_parts() -> None:
+    # A handover: the predecessor's part was live from 1000.0 for 12.0 s; the successor's begins at
+    # 1013.6 (the encoder's reconnect, the successor's first keyframe): 1.6 s the video keeps.
+    parts = [live(1000.0, 12.0), live(1013.6, 5.0), live(1019.0, 3.0)]
+    assert part_gaps(parts, [None, None, None]) == [pytest.approx(1.6), pytest.approx(0.4), 0.0]
+    assert part_gaps([live(1000.0, 12.0), live(1012.05, 5.0)], [None, None]) == [0.0, 0.0], "noise, not a gap"
+    assert part_gaps([live(1000.0, 12.0), live(1010.0, 5.0)], [None, None]) == [0.0, 0.0], "a replay: no gap"
+    assert part_gaps([live(1000.0, 12.0), live(1013.6, 5.0)], [11.0, None]) == [0.0, 0.0], "cut: the replay's"
+    assert part_gaps([live(None, 12.0), live(1013.6, 5.0)], [None, None]) == [0.0, 0.0], "unknown (an old state)"
 
 
 def killed(start: float | None, seconds: float, read_at: float | None) -> PartTimeline:

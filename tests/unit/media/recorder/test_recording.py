@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 from devtools.catalog import recorded_video
 from streamops.api.recording import DiscardedFragment, Video
@@ -66,5 +67,36 @@ def test_status_is_camel_case_with_times_to_the_second() -> None:
         "noSpace": False,
         "storageProblem": None,
         "storageError": None,
+        "handover": None,  # handed over to no successor
     }
     assert not recorder.ready()
+
+
+def test_a_release_hands_the_state_file_over_and_writes_it_no_more(tmp_path: Path) -> None:
+    import asyncio
+    import json
+
+    from streamops.media.recorder.state import PartState, VideoState
+
+    async def released() -> None:
+        recorder = Recorder(config(recordingsRoot=str(tmp_path)))
+        recorder.out_dir.mkdir(parents=True)
+        part = PartState(file="record-1.001.mp4", seconds=4.0, source_start=1.5, source_read_at=1e9)
+        video = VideoState(name="record-1", started_at=T0, parts=[part], ffmpeg_pid=4242)
+        recorder.state = RecorderState(started_at=T0, current=video, closing=[video.model_copy(update={"name": "c"})])
+        assert recorder.hand_over() == "a video is being finalised: ask again once it is done"
+        recorder.state.closing = []
+        assert recorder.hand_over() is None and recorder.status().handover == "releasing"
+        saved = json.loads(recorder.state_path.read_text())["current"]
+        assert saved["name"] == "record-1" and saved["ffmpegPid"] is None, "the successor must not kill our FFmpeg"
+        assert saved["parts"][0]["closed"] is False, "cut where the successor's part begins"
+        assert video.ffmpeg_pid == 4242 and video.name == "record-1-released", "our next part's names are our own"
+        recorder.state.current = None
+        recorder.save()
+        assert json.loads(recorder.state_path.read_text())["current"]["name"] == "record-1", "no write any more"
+        assert recorder.hand_over() is None, "asked again: the same answer"
+        assert recorder._watching is not None
+        await recorder._watching  # our part no longer the video's: the recorder stops at once
+        assert recorder.stop_requested.is_set()
+
+    asyncio.run(released())

@@ -7,6 +7,7 @@ from dataclasses import dataclass, fields
 
 from streamops.api import LiveStream
 from streamops.contract.ingest import (
+    GEOIP_DIR,
     ICE_SERVERS_DIR,
     ICE_SERVERS_FILE,
     MEDIA_DIR,
@@ -17,6 +18,9 @@ from streamops.contract.ingest import (
     PULL_PASSWORD_FILE,
     PULL_USERNAME_FILE,
     RTSPS_TLS_DIR,
+    RULES_CONFIGMAP,
+    RULES_DIR,
+    RULES_FILE,
     STREAM_KEY_DIR,
     STREAM_KEY_FILE,
     TLS_CERT_FILE,
@@ -28,6 +32,7 @@ from streamops.contract.overlay import OVERLAY_DIR
 from streamops.control.livestream.specs.features import ice_servers_ref
 from streamops.control.livestream.specs.overlay_sidecar import OVERLAY_TMP_VOLUME, OVERLAY_VOLUME, composited_overlays
 from streamops.control.livestream.specs.secret import stream_key_ref, tls_secret_name
+from streamops.control.shared.settings import GeoIPDatabase
 from streamops.control.workers.mounts import Mount, playback_keys_mount
 from streamops.control.workers.worker_pod import secret_file_volume, secret_files_volume
 
@@ -36,6 +41,8 @@ RTSPS_TLS_VOLUME = "rtsps-tls"
 ICE_SERVERS_VOLUME = "ice-servers"
 PULL_CREDENTIALS_VOLUME = "pull-credentials"
 PULL_CA_VOLUME = "pull-ca"
+RULES_VOLUME = "playback-rules"
+GEOIP_VOLUME = "geoip"
 
 
 @dataclass(frozen=True)
@@ -52,14 +59,18 @@ class IngestMounts:
     overlay_scratch: Mount | None = None  # the overlay sidecar's /tmp: not the ingest's
     playback_keys: Mount | None = None
     rtsps_tls: Mount | None = None  # the readers' RTSPS certificate (playback.rtsp.tls), the primary's
+    playback_rules: Mount | None = None  # the PlaybackPolicy's rules (playback.policyRef)
+    geoip: Mount | None = None  # the admin's GeoIP database, with a policy
 
     def table(self) -> list[Mount]:
         return [m for f in fields(self) if (m := getattr(self, f.name)) is not None]
 
 
-def ingest_mounts(stream: LiveStream, role: Role, webrtc: bool, signed: bool) -> IngestMounts:
+def ingest_mounts(
+    stream: LiveStream, role: Role, webrtc: bool, signed: bool, geoip: GeoIPDatabase | None = None
+) -> IngestMounts:
     """`webrtc`: the role runs the WebRTC component (features.webrtc_on); `signed`: playback needs
-    tokens (ingest_address.playback_signed)."""
+    tokens (ingest_address.playback_signed); `geoip`: the operator's (OperatorSettings.playback.geoip)."""
     key_ref = stream_key_ref(stream)
     tls_secret = tls_secret_name(stream)
     pull = stream.spec.source.pull
@@ -69,6 +80,7 @@ def ingest_mounts(stream: LiveStream, role: Role, webrtc: bool, signed: bool) ->
     overlays = bool(composited_overlays(stream))
     rtsp = stream.spec.playback.rtsp
     rtsps_secret = rtsp.tls.secret_name if role == "primary" and rtsp and rtsp.enabled and rtsp.tls else None
+    policy = stream.spec.playback.policy_ref is not None
     return IngestMounts(
         media=Mount({"name": "media", "emptyDir": {}}, MEDIA_DIR, read_only=False),
         stream_key=Mount(secret_file_volume("stream-key", key_ref.name, key_ref.key, STREAM_KEY_FILE), STREAM_KEY_DIR)
@@ -129,4 +141,23 @@ def ingest_mounts(stream: LiveStream, role: Role, webrtc: bool, signed: bool) ->
         )
         if rtsps_secret is not None
         else None,
+        # The stream's key of the namespace's rules ConfigMap, whichever policy it names: naming another
+        # policy, or editing one, changes the file, not the Pod (the kubelet swaps it in; the worker
+        # reads it again). Optional: a policy that does not exist is a missing key, and the worker
+        # refuses every viewer (fail closed).
+        playback_rules=Mount(
+            {
+                "name": RULES_VOLUME,
+                "configMap": {
+                    "name": RULES_CONFIGMAP,
+                    "items": [{"key": f"{stream.metadata.name}.json", "path": RULES_FILE}],
+                    "optional": True,
+                },
+            },
+            RULES_DIR,
+        )
+        if policy
+        else None,
+        # With any policy, not only one naming countries: an edit that adds countries then restarts nothing.
+        geoip=Mount({"name": GEOIP_VOLUME, **geoip.volume}, GEOIP_DIR) if policy and geoip is not None else None,
     )

@@ -61,7 +61,7 @@ def ingest_pod(
     from its primary (workers/placement.py)."""
     names = ingest_names(stream.metadata.name, role)
     signed = playback_signed(stream, settings.playback)
-    mounts = ingest_mounts(stream, role, webrtc_on(stream, role, settings.playback), signed)
+    mounts = ingest_mounts(stream, role, webrtc_on(stream, role, settings.playback), signed, settings.playback.geoip)
     worker = WorkerContainer(
         name="ingest",
         config_env=CONFIG_ENV,
@@ -91,6 +91,7 @@ def ingest_pod(
                 settings.egress.allow_cidrs, settings.egress.cluster_cidrs, settings.cluster_domain
             ),
             mounts=mounts,
+            geoip_file=settings.playback.geoip.file if settings.playback.geoip else None,
         ),
         # Ready while it accepts publishers (or pulls), not only while live: the Service must route
         # encoders to it before media flows. `live` comes from the worker's /status.

@@ -11,6 +11,7 @@ from streamops.contract.ingest import (
     PULL_CA_FILE,
     PULL_PASSWORD_FILE,
     PULL_USERNAME_FILE,
+    RULES_FILE,
     STREAM_KEY_FILE,
     TLS_CERT_FILE,
     TLS_KEY_FILE,
@@ -93,6 +94,7 @@ def ingest_worker_config(
     whep_caps: WhepCaps = DEFAULT_WHEP_CAPS,
     egress: EgressPolicy | None = None,
     mounts: IngestMounts | None = None,
+    geoip_file: str | None = None,
 ) -> IngestConfig:
     """What the ingest worker needs from the spec (see IngestConfig); `primary_url`: a backup's primary;
     `advertise`: the primary's WebRTC address as the exposure gives it; `whep`: WebRTC playback on
@@ -101,7 +103,8 @@ def ingest_worker_config(
     operator's viewer_window_seconds; `egress`: the admin's egress policy (configured_policy), kept
     for pull streams only (the pull URLs go through the egress guard); `whep_caps`: the operator's WHEP
     caps (OperatorSettings.playback.webrtc_max_viewers*); `mounts`: the Pod's (specs/mounts.py, by default made
-    from the same arguments), where every file it names is."""
+    from the same arguments), where every file it names is; `geoip_file`: the database's file in
+    mounts.geoip (OperatorSettings.playback.geoip)."""
     spec = stream.spec
     source = spec.source
     ports = dict(ports or POD_NETWORK_PORTS)
@@ -180,8 +183,10 @@ def ingest_worker_config(
             access="signed" if signed else "public",
             keys_dir=directory_of(mounts.playback_keys),
             viewer_window_seconds=None if viewer_window == VIEWER_WINDOW_SECONDS else viewer_window,
+            rules_file=file_in(mounts.playback_rules, RULES_FILE),
+            geoip_file=file_in(mounts.geoip, geoip_file) if geoip_file else None,
         )
-        if signed or viewer_window != VIEWER_WINDOW_SECONDS
+        if signed or viewer_window != VIEWER_WINDOW_SECONDS or mounts.playback_rules is not None
         else None,
         # None without SRT or RTSP for readers: the configuration (and Pod hash) of other ingests stays.
         readers=IngestReaders(
@@ -193,4 +198,5 @@ def ingest_worker_config(
         )
         if readers
         else None,
+        encryption=spec.playback.encryption,  # None unless set: other ingests' configuration stays
     )

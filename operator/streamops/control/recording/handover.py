@@ -1,0 +1,206 @@
+"""A busy recorder's handover to a successor Pod, one step a tick (docs/design/handover.md, Part 5):
+pure, from what a Recording's status loop observed of its two recorder Pods (the predecessor, and
+the successor the reconcile made in the other slot: a warm recorder on the same claim, annotated
+successor-of its uid) and of each one's /status.
+
+1. the successor is Ready (waiting for POST /start, as a stream's standby recorder does): the
+   predecessor is asked to release (`POST /handover/release`): the state file is then the
+   successor's, and the predecessor's part runs on until the successor's first part has read the
+   feed (media/recorder/recording.py); a predecessor finalising a video answers 409, asked again;
+2. the predecessor says releasing (or released): the successor is sent the Recording's
+   configuration (`POST /start`): it finds the video in progress within the reconnect window and
+   continues it; the join cuts the two parts' overlap, so the video has no second lost or twice;
+3. the successor records (or waits for the feed, not as a standby any more) and the predecessor
+   said released: the predecessor is deleted, a Normal Event HandedOver.
+
+A successor not Ready within READY_SECONDS of its creation, not started within START_SECONDS, or
+Failed, is deleted, and a Warning Event HandoverFailed says why. Before the release the predecessor
+keeps recording and records the failure (the next try waits 30 s, doubling to 10 min). After it,
+the video is the state file's: the predecessor, which writes no state any more, is deleted too, and
+the reconcile's new recorder continues the video from the state file within the reconnect window
+(what the gap between the two held is lost: the Event says so)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Literal
+
+from streamops.contract.recorder import RELEASE_PATH, RecorderConfig, RecorderStatus
+from streamops.contract.worker import START_PATH
+from streamops.control.runtime.decisions import PostEvent, WorkerRequest
+from streamops.control.workers.handover_marks import HandoverFailure, failure_patch
+from streamops.control.workers.pod_observation import PodObservation
+from streamops.kube.manifests import Manifest
+
+READY_SECONDS = 60.0  # a successor is Ready within this long of its creation (image pulled, claim mounted)
+START_SECONDS = 120.0  # ... and records (or waits for the feed) within this long of its creation
+RESEND_SECONDS = 2.0  # a request whose effect /status does not show yet is sent again after this
+HANDED_OVER, HANDOVER_FAILED = "HandedOver", "HandoverFailed"  # the Events' reasons
+RELEASE_SLOT, START_SLOT = "handover-release", "handover-start"  # the WorkerRequest slots
+
+Step = Literal["Starting", "Releasing", "Continuing", "Ending"]
+
+
+@dataclass(frozen=True)
+class PatchRecorder:
+    """An annotation patch of one recorder Pod (that uid): the failure record."""
+
+    pod: PodObservation
+    patch: Manifest = field(hash=False)
+
+
+@dataclass(frozen=True)
+class DeleteRecorder:
+    """One recorder Pod deleted (that uid only): a handed-over predecessor, a failed successor."""
+
+    pod: PodObservation
+
+
+RecorderHandoverAction = PatchRecorder | DeleteRecorder | PostEvent | WorkerRequest
+
+
+@dataclass(frozen=True)
+class RecorderPair:
+    """A Recording's recorder Pods in a handover, and each one's /status (None: not read yet)."""
+
+    predecessor: PodObservation
+    successor: PodObservation
+    predecessor_status: RecorderStatus | None = None
+    successor_status: RecorderStatus | None = None
+
+    @property
+    def released(self) -> bool:
+        """The predecessor handed the state file over (its part may still run)."""
+        return self.predecessor_status is not None and self.predecessor_status.handover is not None
+
+    @property
+    def started(self) -> bool:
+        """The successor runs the Recording (not a standby waiting for POST /start any more)."""
+        return self.successor_status is not None and self.successor_status.state != "standby"
+
+    @property
+    def telemetry(self) -> RecorderStatus | None:
+        """What the Recording's status is made of: the successor's once it runs the Recording."""
+        return self.successor_status if self.started else self.predecessor_status
+
+
+@dataclass(frozen=True)
+class RecorderHandoverState:
+    """A handover under way: its step, for the logs."""
+
+    step: Step
+    predecessor: str
+    successor: str
+    part: str
+
+
+@dataclass(frozen=True)
+class RecorderHandoverMemory:
+    """What was sent and when (monotonic), by key; the terminal steps taken, by key."""
+
+    sent: Mapping[str, float] = field(default_factory=dict)
+    done: tuple[str, ...] = ()
+
+
+def pair_of(pods: list[PodObservation]) -> tuple[PodObservation, PodObservation] | None:
+    """(predecessor, successor) of a Recording's recorder Pods when one is the other's successor."""
+    alive = [p for p in pods if p.exists and not p.deleting]
+    for successor in alive:
+        for predecessor in alive:
+            if successor.successor_of and successor.successor_of == predecessor.uid:
+                return predecessor, successor
+    return None
+
+
+def _due(memory: RecorderHandoverMemory, key: str, monotonic: float) -> bool:
+    at = memory.sent.get(key)
+    return at is None or monotonic - at >= RESEND_SECONDS
+
+
+def _sent(memory: RecorderHandoverMemory, key: str, monotonic: float) -> RecorderHandoverMemory:
+    kept = dict(list(memory.sent.items())[-16:])  # a handful of keys matter: the oldest go
+    return replace(memory, sent=kept | {key: monotonic})
+
+
+def _done(memory: RecorderHandoverMemory, key: str) -> RecorderHandoverMemory:
+    return replace(memory, done=(*memory.done[-7:], key))
+
+
+def recorder_handover(
+    pair: RecorderPair,
+    config: RecorderConfig | None,
+    stream: str,
+    now: datetime,
+    monotonic: float,
+    in_flight: frozenset[str],
+    memory: RecorderHandoverMemory,
+) -> tuple[list[RecorderHandoverAction], RecorderHandoverState, RecorderHandoverMemory]:
+    """The step now (the module's docstring), the state for the logs, the memory. `config`: what the
+    successor is sent by POST /start (the reconcile's; None: not known yet)."""
+    old, new = pair.predecessor, pair.successor
+    state = RecorderHandoverState("Starting", old.name, new.name, new.handover_for)
+    age = (now - new.created_at).total_seconds() if new.created_at else 0.0
+    why = None
+    if new.phase in ("Failed", "Succeeded"):
+        why = f"Pod {new.name} is {new.phase}: {new.detail or 'its worker ended'}"
+    elif not new.ready and not pair.started and age > READY_SECONDS:
+        waiting = new.unschedulable or new.waiting or new.detail or "not Ready"
+        why = f"{new.name} was not Ready within {READY_SECONDS:.0f} s ({waiting})"
+    elif not pair.started and age > START_SECONDS:
+        why = f"{new.name} did not take the recording over within {START_SECONDS:.0f} s"
+    if why is not None:
+        return _fail(pair, why, now, memory)
+    if not pair.started and not new.ready:
+        return [], state, memory
+    if not pair.released:
+        state = replace(state, step="Releasing")
+        key = f"release/{old.uid}"
+        if pair.predecessor_status is None or RELEASE_SLOT in in_flight or not _due(memory, key, monotonic):
+            return [], state, memory
+        return [WorkerRequest(old, "POST", RELEASE_PATH, stream, RELEASE_SLOT)], state, _sent(memory, key, monotonic)
+    if not pair.started:
+        state = replace(state, step="Continuing")
+        key = f"start/{new.uid}"
+        if config is None or START_SLOT in in_flight or not _due(memory, key, monotonic):
+            return [], state, memory
+        body = json.dumps(config.wire()).encode()
+        request = WorkerRequest(new, "POST", START_PATH, stream, START_SLOT, body)
+        return [request], state, _sent(memory, key, monotonic)
+    state = replace(state, step="Ending")
+    key = f"handed-over/{old.uid}"
+    status = pair.predecessor_status
+    ended = status is None or status.handover == "released"
+    if key in memory.done or not ended:
+        return [], state, memory  # its part ends once ours has read the feed (≤ 8 s)
+    because = f" because {new.handover_for} changed" if new.handover_for else ""
+    event = PostEvent("Normal", HANDED_OVER, f"recorder handed over from {old.name} to {new.name}{because}")
+    return [DeleteRecorder(old), event], state, _done(memory, key)
+
+
+def _fail(
+    pair: RecorderPair, why: str, now: datetime, memory: RecorderHandoverMemory
+) -> tuple[list[RecorderHandoverAction], RecorderHandoverState, RecorderHandoverMemory]:
+    old, new = pair.predecessor, pair.successor
+    state = RecorderHandoverState("Starting", old.name, new.name, new.handover_for)
+    key = f"failed/{new.uid}"
+    if key in memory.done:
+        return [], state, memory
+    prefix = f"recorder handover from {old.name} to {new.name} failed: {why}"
+    if pair.released:
+        # The state file is no longer the predecessor's: a new recorder continues the video from it.
+        message = f"{prefix}; {old.name} had released the video: a new recorder continues it from the state file"
+        actions: list[RecorderHandoverAction] = [DeleteRecorder(new), DeleteRecorder(old)]
+        return [*actions, PostEvent("Warning", HANDOVER_FAILED, message)], state, _done(memory, key)
+    previous = HandoverFailure.parse(old.handover_failed)
+    failure = HandoverFailure(now, (previous.count if previous else 0) + 1, why)
+    wait = (failure.retry_at - now).total_seconds()
+    message = f"{prefix}; {old.name} keeps recording, tried again in {wait:.0f} s"
+    actions = [
+        PatchRecorder(old, failure_patch(failure)),
+        DeleteRecorder(new),
+        PostEvent("Warning", HANDOVER_FAILED, message),
+    ]
+    return actions, state, _done(memory, key)

@@ -1,0 +1,195 @@
+"""A busy shared pusher's handover to a successor Pod, one step a tick (docs/design/handover.md,
+Part 5): pure, from what a Restream's status loop observed of the stream's two pusher Pods (the
+predecessor, and the successor the reconcile made in the other slot, annotated successor-of its
+uid) and of each one's /status (the set of targets it runs).
+
+1. the successor is Ready: the predecessor is sent the empty set (PUT /targets): its FFmpegs close
+   their publishes (a target takes one publisher per key: nginx-rtmp answers a second one
+   "NetStream.Publish.BadName: Already publishing", so the successor cannot connect first);
+2. the predecessor runs no target: the successor is sent the stream's set;
+3. the successor runs the set: the predecessor is deleted, a Normal Event HandedOver.
+
+Each target reconnects once. A successor not Ready within READY_SECONDS of its creation, not running
+the set within CONNECT_SECONDS, or Failed, is deleted: the predecessor keeps its Pod, records the
+failure (the next try waits 30 s, doubling to 10 min: handover_marks.HandoverFailure), is sent the
+set again by the loop's ordinary send, and a Warning Event HandoverFailed says why. Every step is
+decided from what is observed (an operator restarted mid-handover resumes it); the memory only
+keeps a request from being repeated before /status shows it, and an Event from being said twice.
+Every Restream of the stream runs these steps on the same Pods: the requests are the same, and a
+deletion names its uid."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Literal
+
+from streamops.contract.pusher import TARGETS_PATH, PusherSetStatus, PusherTargets
+from streamops.control.runtime.decisions import PostEvent, WorkerRequest
+from streamops.control.workers.handover_marks import HandoverFailure, failure_patch
+from streamops.control.workers.pod_observation import PodObservation
+from streamops.kube.manifests import Manifest
+
+READY_SECONDS = 60.0  # a successor is Ready within this long of its creation (image pulled, started)
+CONNECT_SECONDS = 120.0  # ... and runs the stream's set within this long of its creation
+RESEND_SECONDS = 2.0  # a request whose effect /status does not show yet is sent again after this
+HANDED_OVER, HANDOVER_FAILED = "HandedOver", "HandoverFailed"  # the Events' reasons
+HANDOVER_SLOT = "handover"  # the WorkerRequest slot of the handover's PUT /targets
+
+Step = Literal["Starting", "Releasing", "Connecting"]
+
+
+@dataclass(frozen=True)
+class PatchPusher:
+    """An annotation patch of one pusher Pod (that uid): the failure record."""
+
+    pod: PodObservation
+    patch: Manifest = field(hash=False)
+
+
+@dataclass(frozen=True)
+class DeletePusher:
+    """One pusher Pod deleted (that uid only): a handed-over predecessor, a failed successor."""
+
+    pod: PodObservation
+
+
+PusherHandoverAction = PatchPusher | DeletePusher | PostEvent | WorkerRequest
+
+
+@dataclass(frozen=True)
+class PusherPair:
+    """The stream's pusher Pods in a handover, and each one's /status (None: not read yet)."""
+
+    predecessor: PodObservation
+    successor: PodObservation
+    predecessor_set: PusherSetStatus | None = None
+    successor_set: PusherSetStatus | None = None
+
+
+@dataclass(frozen=True)
+class PusherHandoverState:
+    """A handover under way: its step, for the logs and the status loop's choice of telemetry."""
+
+    step: Step
+    predecessor: str
+    successor: str
+    part: str
+
+    @property
+    def message(self) -> str:
+        doing = {
+            "Starting": f"{self.successor} is starting",
+            "Releasing": f"{self.predecessor} lets its targets go",
+            "Connecting": f"{self.successor} connects the targets",
+        }[self.step]
+        because = f" because {self.part} changed" if self.part else ""
+        return f"pusher handing over from {self.predecessor} to {self.successor}{because}: {doing}"
+
+
+@dataclass(frozen=True)
+class PusherHandoverMemory:
+    """What was sent and when (monotonic), by key; the terminal steps taken, by key."""
+
+    sent: Mapping[str, float] = field(default_factory=dict)
+    done: tuple[str, ...] = ()
+
+
+def pair_of(pods: list[PodObservation]) -> tuple[PodObservation, PodObservation] | None:
+    """(predecessor, successor) of the stream's pusher Pods when one is the other's successor."""
+    alive = [p for p in pods if p.exists and not p.deleting]
+    for successor in alive:
+        for predecessor in alive:
+            if successor.successor_of and successor.successor_of == predecessor.uid:
+                return predecessor, successor
+    return None
+
+
+def _due(memory: PusherHandoverMemory, key: str, monotonic: float) -> bool:
+    at = memory.sent.get(key)
+    return at is None or monotonic - at >= RESEND_SECONDS
+
+
+def _sent(memory: PusherHandoverMemory, key: str, monotonic: float) -> PusherHandoverMemory:
+    kept = dict(list(memory.sent.items())[-16:])  # a handful of keys matter: the oldest go
+    return replace(memory, sent=kept | {key: monotonic})
+
+
+def _done(memory: PusherHandoverMemory, key: str) -> PusherHandoverMemory:
+    return replace(memory, done=(*memory.done[-7:], key))
+
+
+def pusher_handover(
+    pair: PusherPair,
+    wanted: PusherTargets | None,
+    stream: str,
+    now: datetime,
+    monotonic: float,
+    in_flight: frozenset[str],
+    memory: PusherHandoverMemory,
+) -> tuple[list[PusherHandoverAction], PusherHandoverState, PusherHandoverMemory]:
+    """The step now (the module's docstring), the state for status and logs, the memory."""
+    old, new = pair.predecessor, pair.successor
+    state = PusherHandoverState("Starting", old.name, new.name, new.handover_for)
+    age = (now - new.created_at).total_seconds() if new.created_at else 0.0
+    wanted_versions = wanted.versions() if wanted is not None else None
+    connected = pair.successor_set is not None and pair.successor_set.versions() == wanted_versions
+    why = None
+    if new.phase in ("Failed", "Succeeded"):
+        why = f"Pod {new.name} is {new.phase}: {new.detail or 'its worker ended'}"
+    elif not new.ready and age > READY_SECONDS:
+        waiting = new.unschedulable or new.waiting or new.detail or "not Ready"
+        why = f"{new.name} was not Ready within {READY_SECONDS:.0f} s ({waiting})"
+    elif new.ready and age > CONNECT_SECONDS and not connected:
+        why = f"{new.name} did not run the stream's targets within {CONNECT_SECONDS:.0f} s"
+    if why is not None:
+        return _fail(old, new, why, now, memory)
+    if not new.ready or wanted is None:
+        return [], state, memory
+    released = pair.predecessor_set is not None and not pair.predecessor_set.targets
+    if not released and not connected:
+        state = replace(state, step="Releasing")
+        key = f"release/{old.uid}"
+        if pair.predecessor_set is None or HANDOVER_SLOT in in_flight or not _due(memory, key, monotonic):
+            return [], state, memory
+        request = WorkerRequest(old, "PUT", TARGETS_PATH, stream, HANDOVER_SLOT, PusherTargets().body())
+        return [request], state, _sent(memory, key, monotonic)
+    state = replace(state, step="Connecting")
+    if not connected:
+        key = f"connect/{new.uid}"
+        if pair.successor_set is None or HANDOVER_SLOT in in_flight or not _due(memory, key, monotonic):
+            return [], state, memory
+        request = WorkerRequest(new, "PUT", TARGETS_PATH, stream, HANDOVER_SLOT, wanted.body())
+        return [request], state, _sent(memory, key, monotonic)
+    key = f"handed-over/{old.uid}"
+    if key in memory.done:
+        return [], state, memory
+    because = f" because {new.handover_for} changed" if new.handover_for else ""
+    event = PostEvent("Normal", HANDED_OVER, f"pusher handed over from {old.name} to {new.name}{because}")
+    return [DeletePusher(old), event], state, _done(memory, key)
+
+
+def _fail(
+    old: PodObservation, new: PodObservation, why: str, now: datetime, memory: PusherHandoverMemory
+) -> tuple[list[PusherHandoverAction], PusherHandoverState, PusherHandoverMemory]:
+    """The successor goes; the predecessor keeps its Pod and records the failure (written before the
+    deletion: the reconcile the deletion brings sees it); the loop's ordinary send gives it its
+    targets back."""
+    state = PusherHandoverState("Starting", old.name, new.name, new.handover_for)
+    key = f"failed/{new.uid}"
+    if key in memory.done:
+        return [], state, memory
+    previous = HandoverFailure.parse(old.handover_failed)
+    failure = HandoverFailure(now, (previous.count if previous else 0) + 1, why)
+    wait = (failure.retry_at - now).total_seconds()
+    message = (
+        f"pusher handover from {old.name} to {new.name} failed: {why}; "
+        f"{old.name} keeps running, tried again in {wait:.0f} s"
+    )
+    actions: list[PusherHandoverAction] = [
+        PatchPusher(old, failure_patch(failure)),
+        DeletePusher(new),
+        PostEvent("Warning", HANDOVER_FAILED, message),
+    ]
+    return actions, state, _done(memory, key)

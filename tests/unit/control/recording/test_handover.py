@@ -1,0 +1,267 @@
+"""A busy recorder handed over to a successor (control/recording/handover.py, and the reconcile's
+successor: plan.plan_successor through reconcile_recording against the fake API server): every step,
+bound and failure, once each. docs/design/handover.md, Part 5."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from devtools.catalog import livestream, recording
+from devtools.fake_kube import FakeKubeApi
+from streamops.contract.recorder import CONFIG_ENV, RELEASE_PATH, RecorderConfig, RecorderStatus
+from streamops.contract.worker import START_PATH
+from streamops.control.recording.handover import (
+    HANDED_OVER,
+    HANDOVER_FAILED,
+    READY_SECONDS,
+    RELEASE_SLOT,
+    RESEND_SECONDS,
+    START_SECONDS,
+    START_SLOT,
+    DeleteRecorder,
+    PatchRecorder,
+    RecorderHandoverMemory,
+    RecorderPair,
+    recorder_handover,
+)
+from streamops.control.recording.reconcile import reconcile_recording
+from streamops.control.runtime.decisions import PostEvent, WorkerRequest
+from streamops.control.shared.settings import NodeLossSettings, OperatorSettings, WorkerSettings
+from streamops.control.workers.handover_marks import (
+    HANDOVER_FAILED_ANNOTATION,
+    HANDOVER_FOR_ANNOTATION,
+    SUCCESSOR_OF_ANNOTATION,
+    HandoverFailure,
+)
+from streamops.control.workers.pod_observation import PodObservation
+from streamops.control.workers.restarts import SPEC_PARTS_ANNOTATION, PodChange
+
+NOW = datetime(2026, 11, 30, 1, 0, 0, tzinfo=UTC)
+OLD = PodObservation(name="rec-recorder", exists=True, uid="old", phase="Running", ready=True, ip="10.0.0.9")
+NEW = PodObservation(
+    name="rec-recorder-b",
+    exists=True,
+    uid="new",
+    phase="Running",
+    ready=True,
+    ip="10.0.0.10",
+    created_at=NOW - timedelta(seconds=5),
+    successor_of="old",
+    handover_for="containers[record].image",
+)
+CONFIG = RecorderConfig(
+    feed_url="http://cam-ingest-internal:8081/feed",
+    directory="default/rec",
+    reconnect_window_seconds=10,
+    max_segment_seconds=3600,
+    min_duration_seconds=10,
+)
+RECORDING = RecorderStatus(state="recording", recording=True, duration=600.0)
+RELEASING = RECORDING.model_copy(update={"handover": "releasing"})
+RELEASED = RECORDING.model_copy(update={"handover": "released", "state": "stopped", "recording": False})
+STANDBY = RecorderStatus(state="standby")
+TAKEN = RecorderStatus(state="recording", recording=True, duration=601.0)
+
+
+def step(
+    pair: RecorderPair,
+    memory: RecorderHandoverMemory | None = None,
+    in_flight: frozenset[str] = frozenset(),
+    at: float = 0,
+    config: RecorderConfig | None = CONFIG,
+) -> tuple[list[Any], str, RecorderHandoverMemory]:
+    actions, state, after = recorder_handover(
+        pair, config, "cam", NOW, 100.0 + at, in_flight, memory or RecorderHandoverMemory()
+    )
+    return actions, state.step, after
+
+
+def test_a_successor_not_ready_yet_is_waited_for() -> None:
+    assert step(RecorderPair(OLD, replace(NEW, ready=False), RECORDING))[:2] == ([], "Starting")
+
+
+def test_a_ready_successor_has_the_predecessor_release_the_video_first() -> None:
+    actions, state, memory = step(RecorderPair(OLD, NEW, RECORDING, STANDBY))
+    assert state == "Releasing"
+    assert actions == [WorkerRequest(OLD, "POST", RELEASE_PATH, "cam", RELEASE_SLOT)]
+    assert step(RecorderPair(OLD, NEW, RECORDING, STANDBY), memory, at=RESEND_SECONDS / 2)[0] == []
+    assert step(RecorderPair(OLD, NEW, RECORDING, STANDBY), memory, frozenset({RELEASE_SLOT}), RESEND_SECONDS)[0] == []
+    again = step(RecorderPair(OLD, NEW, RECORDING, STANDBY), memory, at=RESEND_SECONDS)[0]
+    assert len(again) == 1, "refused (409: finalising a video) or lost: asked again"
+    assert step(RecorderPair(OLD, NEW, None, STANDBY))[0] == [], "the predecessor not read yet"
+
+
+def test_once_released_the_successor_is_started_with_the_recording() -> None:
+    actions, state, _ = step(RecorderPair(OLD, NEW, RELEASING, STANDBY))
+    [start] = actions
+    assert state == "Continuing" and start.pod == NEW and (start.method, start.path) == ("POST", START_PATH)
+    assert start.slot == START_SLOT and json.loads(start.body)["directory"] == "default/rec"
+    assert step(RecorderPair(OLD, NEW, RELEASING, STANDBY), config=None)[0] == [], "no configuration yet"
+
+
+def test_the_predecessor_goes_once_its_part_ended_and_it_is_said_once() -> None:
+    pair = RecorderPair(OLD, NEW, RELEASING, TAKEN)
+    assert step(pair)[:2] == ([], "Ending"), "its part runs until ours has read the feed"
+    assert pair.telemetry == TAKEN, "the status is the successor's once it runs the Recording"
+    actions, _, memory = step(RecorderPair(OLD, NEW, RELEASED, TAKEN))
+    event = "recorder handed over from rec-recorder to rec-recorder-b because containers[record].image changed"
+    assert actions == [DeleteRecorder(OLD), PostEvent("Normal", HANDED_OVER, event)]
+    assert step(RecorderPair(OLD, NEW, RELEASED, TAKEN), memory)[0] == []
+    assert RecorderPair(OLD, NEW, RECORDING, STANDBY).telemetry == RECORDING, "a standby's status is not shown"
+
+
+@pytest.mark.parametrize(
+    ("successor", "why"),
+    [
+        (
+            replace(NEW, ready=False, created_at=NOW - timedelta(seconds=READY_SECONDS + 1), waiting="ErrImagePull"),
+            "rec-recorder-b was not Ready within 60 s (ErrImagePull)",
+        ),
+        (replace(NEW, phase="Failed", ready=False, detail="OOMKilled"), "Pod rec-recorder-b is Failed: OOMKilled"),
+        (
+            replace(NEW, created_at=NOW - timedelta(seconds=START_SECONDS + 1)),
+            "rec-recorder-b did not take the recording over within 120 s",
+        ),
+    ],
+    ids=["not-ready", "failed", "not-started"],
+)
+def test_a_failed_successor_goes_and_the_predecessor_records_on(successor: PodObservation, why: str) -> None:
+    actions, _, memory = step(RecorderPair(OLD, successor, RECORDING, STANDBY))
+    patch, delete, event = actions
+    assert isinstance(patch, PatchRecorder) and patch.pod == OLD
+    record = HandoverFailure.parse(patch.patch["metadata"]["annotations"][HANDOVER_FAILED_ANNOTATION])
+    assert record == HandoverFailure(NOW, 1, why)
+    assert delete == DeleteRecorder(successor)
+    message = f"recorder handover from rec-recorder to rec-recorder-b failed: {why}; rec-recorder keeps recording"
+    assert event == PostEvent("Warning", HANDOVER_FAILED, f"{message}, tried again in 30 s")
+    assert step(RecorderPair(OLD, successor, RECORDING, STANDBY), memory)[0] == [], "once"
+
+
+def test_a_successor_failing_after_the_release_takes_the_predecessor_with_it() -> None:
+    late = replace(NEW, created_at=NOW - timedelta(seconds=START_SECONDS + 1))
+    actions, _, _ = step(RecorderPair(OLD, late, RELEASED, STANDBY))
+    assert actions[:2] == [DeleteRecorder(late), DeleteRecorder(OLD)], "a new recorder continues from the state file"
+    assert isinstance(actions[2], PostEvent) and "had released the video" in actions[2].message
+
+
+# --- the reconcile: the successor made in the other slot, as a warm recorder -----------------------
+
+NS = "default"
+SETTINGS = OperatorSettings(worker=WorkerSettings(restart_policy="handover"))
+UPGRADED = SETTINGS.model_copy(
+    update={"node_loss": NodeLossSettings(toleration_seconds=SETTINGS.node_loss.toleration_seconds + 7)}
+)
+
+
+@pytest.fixture
+def api() -> FakeKubeApi:
+    return FakeKubeApi()
+
+
+def put(api: FakeKubeApi, body: dict[str, Any]) -> None:
+    body["metadata"]["namespace"] = NS
+    api.add(body)
+
+
+def recording_recorder(api: FakeKubeApi, **spec: Any) -> dict[str, Any]:
+    put(api, livestream("cam"))
+    put(api, recording("rec", **spec))
+    reconcile_recording(api, SETTINGS, api.object("Recording", NS, "rec") or {})
+    api.modify("Recording", NS, "rec", {"status": {"recording": True}})
+    return api.object("Pod", NS, "rec-recorder") or {}
+
+
+def config_of(pod: dict[str, Any]) -> dict[str, Any]:
+    env = pod["spec"]["containers"][0]["env"]
+    return json.loads(next(e["value"] for e in env if e["name"] == CONFIG_ENV))
+
+
+def test_a_busy_recorder_that_must_change_gets_a_warm_successor_in_the_other_slot(api: FakeKubeApi) -> None:
+    old = recording_recorder(api)
+    outcome = reconcile_recording(api, UPGRADED, api.object("Recording", NS, "rec") or {})
+    assert outcome.pod_change == PodChange("handover", "spec.tolerations")
+    assert api.object("Pod", NS, "rec-recorder") == old, "the predecessor records on"
+    successor = api.object("Pod", NS, "rec-recorder-b") or {}
+    annotations = successor["metadata"]["annotations"]
+    assert annotations[SUCCESSOR_OF_ANNOTATION] == old["metadata"]["uid"]
+    assert annotations[HANDOVER_FOR_ANNOTATION] == "spec.tolerations"
+    assert config_of(successor)["standby"] is True, "a warm recorder: the Recording comes by POST /start"
+    assert config_of(old)["directory"] == "default/rec" or config_of(old)["directory"]
+    assert successor["spec"]["volumes"] == old["spec"]["volumes"], "the same claim: the same state file"
+    # Reconciled again: the successor is sent the Recording's configuration, and left alone.
+    again = reconcile_recording(api, UPGRADED, api.object("Recording", NS, "rec") or {})
+    assert again.handover_config is not None and again.handover_config.directory == config_of(old)["directory"]
+    assert (api.object("Pod", NS, "rec-recorder-b") or {})["metadata"]["uid"] == successor["metadata"]["uid"]
+    # Once the predecessor is gone the successor is the recorder: nothing differs (its parts are the
+    # desired Pod's), and a restart of it in standby is sent the Recording by POST /start.
+    api.delete("Pod", NS, "rec-recorder", old["metadata"]["uid"])
+    after = reconcile_recording(api, UPGRADED, api.object("Recording", NS, "rec") or {}, recorder="rec-recorder-b")
+    assert after.pod_change.action == "keep" and after.start_config is not None
+    assert api.object("Pod", NS, "rec-recorder") is None
+    assert (
+        annotations[SPEC_PARTS_ANNOTATION]
+        == (api.object("Pod", NS, "rec-recorder-b") or {})["metadata"]["annotations"][SPEC_PARTS_ANNOTATION]
+    )
+    # Idle, another change: the recorder in the second slot is the one replaced.
+    api.modify("Recording", NS, "rec", {"status": {"recording": False}})
+    api.clear_calls()
+    reconcile_recording(api, SETTINGS, api.object("Recording", NS, "rec") or {}, recorder="rec-recorder-b")
+    assert [(c.verb, c.name) for c in api.writes if c.verb == "delete"] == [("delete", "rec-recorder-b")]
+
+
+def test_under_the_policy_idle_or_on_a_one_pod_claim_a_busy_recorder_still_waits(api: FakeKubeApi) -> None:
+    recording_recorder(api)
+    idle = UPGRADED.model_copy(update={"worker": WorkerSettings(restart_policy="idle")})
+    assert reconcile_recording(api, idle, api.object("Recording", NS, "rec") or {}).pod_change.action == "wait"
+    recordings = UPGRADED.recordings.model_copy(update={"access_mode": "ReadWriteOncePod"})
+    one_pod = UPGRADED.model_copy(update={"recordings": recordings})
+    assert reconcile_recording(api, one_pod, api.object("Recording", NS, "rec") or {}).pod_change.action != "handover"
+    assert api.object("Pod", NS, "rec-recorder-b") is None
+
+
+# --- the loop's decide: the handover's step instead of the recorder's commands ---------------------
+
+
+def test_during_a_handover_decide_takes_its_step_and_status_reads_the_successor() -> None:
+    from streamops.control.recording.decide import RecordingMemory, decide
+    from streamops.control.recording.outcome import RecordingOutcome
+
+    from tests.unit.control.recording.test_decide import CONFIG, POD, SEEN, observed, telemetry
+
+    successor = replace(NEW, successor_of=POD.uid, created_at=None)
+    outcome = RecordingOutcome(generation=1, stream_uid="stream-uid", handover_config=CONFIG)
+    seen = observed(outcome=outcome, successor=successor, successor_telemetry=STANDBY)
+    actions, after = decide(seen, SEEN)
+    requests = [a for a in actions if isinstance(a, WorkerRequest)]
+    assert [(r.pod.name, r.path) for r in requests] == [("rec-recorder", RELEASE_PATH)]
+    assert after.handover.sent and seen.shown == telemetry("recording"), "a standby's status is not shown"
+    released = telemetry("recording").model_copy(update={"handover": "releasing"})
+    actions, _ = decide(replace(seen, telemetry=released), RecordingMemory(client_fields=()))
+    assert [(r.pod.name, r.path) for r in actions if isinstance(r, WorkerRequest)] == [("rec-recorder-b", START_PATH)]
+    taken = replace(seen, telemetry=released, successor_telemetry=TAKEN)
+    assert taken.shown == TAKEN
+
+
+def test_on_the_host_network_the_successor_has_a_host_port_of_its_own(api: FakeKubeApi) -> None:
+    from streamops.control.livestream.reconcile import reconcile_livestream
+    from streamops.control.workers.ports import PortAllocator
+
+    host = SETTINGS.model_copy(update={"worker": SETTINGS.worker.model_copy(update={"host_network": True})})
+    upgraded = host.model_copy(update={"node_loss": UPGRADED.node_loss})
+    ports = PortAllocator(range(25100, 25200))
+    put(api, livestream("cam"))
+    put(api, recording("rec"))
+    reconcile_livestream(api, host, api.object("LiveStream", NS, "cam") or {}, allocator=ports)
+    reconcile_recording(api, host, api.object("Recording", NS, "rec") or {}, allocator=ports)
+    api.modify("Recording", NS, "rec", {"status": {"recording": True}})
+    reconcile_recording(api, upgraded, api.object("Recording", NS, "rec") or {}, allocator=ports)
+    old, new = (api.object("Pod", NS, name) or {} for name in ("rec-recorder", "rec-recorder-b"))
+    port_of = {n: p["spec"]["containers"][0]["ports"][0]["containerPort"] for n, p in (("old", old), ("new", new))}
+    assert port_of["old"] != port_of["new"] and config_of(new)["httpPort"] == port_of["new"]
+    again = reconcile_recording(api, upgraded, api.object("Recording", NS, "rec") or {}, allocator=ports)
+    assert again.handover_config is not None and again.handover_config.http_port == port_of["new"]
+    assert (api.object("Pod", NS, "rec-recorder-b") or {})["metadata"]["uid"] == new["metadata"]["uid"], "under way"

@@ -231,6 +231,15 @@ class Continuity:
             return fragments[index] if index < len(fragments) else None
         return None
 
+    def segment_of_part(self, rendition: str, number: int) -> int | None:
+        """The number of the complete segment of an earlier session (or of a mirrored predecessor)
+        that part `number` is a fragment of; None when none of them has it."""
+        timeline = self.ll.get(rendition)
+        for s in reversed(timeline.segments if timeline is not None else ()):
+            if s.first_part is not None and s.first_part <= number:
+                return s.number if number - s.first_part < len(self._fragments(s.path)) else None
+        return None
+
     def part_may_come(self, rendition: str, number: int) -> bool:
         """A part this ingest does not have yet but will within a blocking timeout: the packager's
         next one (the preload hint; an ended packager's is the next session's first). While it

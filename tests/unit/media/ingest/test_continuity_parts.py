@@ -68,6 +68,7 @@ def test_a_successor_answers_the_predecessors_parts_and_holds_what_is_to_come(tm
         for number in range(10):
             assert successor.part("", number) == packager.parts.get(number) or number < 5, number
         assert successor.part("", 7) == packager.parts[7], "a part of a mirrored segment: the same bytes"
+        assert successor.segment_of_part("", 7) == 101 and successor.segment_of_part("", 10) is None, "its key's"
         assert successor.part("", 10) is None and successor.part_may_come("", 10), "the predecessor has it"
         assert successor.part_may_come("", 12), "the predecessor's hinted part"
         assert successor.part_may_come("", 16), "written since the last poll"

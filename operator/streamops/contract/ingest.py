@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import itertools
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -637,6 +637,12 @@ class HandoverSegment(WorkerConfig):
     discontinuity_sequence: int = Field(ge=0)
     program_date_time: str | None = Field(default=None, max_length=40, pattern=r"^[0-9][0-9T:.+Z-]*$")
     init_uri: str | None = Field(default=None, max_length=64, pattern=r"^init-[0-9]+\.mp4$")
+    first_part: int | None = Field(
+        default=None,
+        ge=0,
+        description="LL-HLS: the number of its first part (its parts are its file's moof+mdat pairs, numbered on "
+        "from it): what a successor answers for a part of it.",
+    )
 
 
 class HandoverPlaylist(WorkerConfig):
@@ -661,6 +667,36 @@ class HandoverPlaylist(WorkerConfig):
         return self
 
 
+HANDOVER_DASH_PERIODS_MAX = 16  # sessions whose DASH Periods a window holds (more: the oldest go)
+HANDOVER_MPD_CHARS_MAX = 1024 * 1024  # a session's MPD: a 4 h window's timelines, compressed, with room
+
+
+class HandoverDashPeriod(WorkerConfig):
+    """One session's Period of the served MPD (media/ingest/dash_periods.py): its BaseURL folder,
+    its MPD as last read, its live MPD's availabilityStartTime, what it wrote before it went on air,
+    when it left the air, and its files (the successor copies them from HANDOVER_FILES_PATH/dash/<key>/)."""
+
+    key: str = Field(max_length=80, pattern=r"^[0-9A-Za-z][0-9A-Za-z._~-]*$")
+    mpd: str = Field(max_length=HANDOVER_MPD_CHARS_MAX)
+    available_from: float = Field(ge=0)
+    written: dict[Annotated[str, Field(max_length=16, pattern=r"^[0-9A-Za-z_-]*$")], int] = Field(
+        default_factory=dict, max_length=64
+    )
+    off_air: float | None = Field(default=None, ge=0)
+    files: list[Annotated[str, Field(max_length=64, pattern=r"^(init|chunk)-[0-9A-Za-z_-]+\.m4s$")]] = Field(
+        default_factory=list, max_length=4 * HANDOVER_SEGMENTS_MAX
+    )
+
+
+class HandoverDash(WorkerConfig):
+    """The served MPD's state across sessions: its fixed availabilityStartTime (`anchor`, epoch
+    seconds), each session's Period, and the last live MPD (its root, while no session is on air)."""
+
+    anchor: float = Field(ge=0)
+    periods: list[HandoverDashPeriod] = Field(default_factory=list, max_length=HANDOVER_DASH_PERIODS_MAX)
+    head: str | None = Field(default=None, max_length=HANDOVER_MPD_CHARS_MAX)
+
+
 class HandoverState(WorkerConfig):
     """GET HANDOVER_STATE_PATH on a predecessor: what it serves, for its successor to mirror and
     continue (docs/design/handover.md). Unknown fields and other versions are refused: a successor
@@ -668,9 +704,9 @@ class HandoverState(WorkerConfig):
 
     version: Literal[1] = 1
     playlists: list[HandoverPlaylist] = Field(default_factory=list, max_length=HANDOVER_PLAYLISTS_MAX)
-    dash: None = Field(
+    dash: HandoverDash | None = Field(
         default=None,
-        description="DASH is not continued: each session's MPD starts anew (docs/design/handover.md, DASH).",
+        description="Standard DASH's Periods across sessions (None: no DASH, or low-latency DASH: not continued).",
     )
     multivariant: str | None = Field(
         default=None, max_length=16384, description="The multivariant playlist of a ladder (both variants')."

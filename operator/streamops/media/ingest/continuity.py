@@ -16,18 +16,34 @@ import contextlib
 import logging
 import os
 import time
+import xml.etree.ElementTree as ET
+from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from streamops.contract.ingest import HandoverPlaylist, HandoverSegment, IngestConfig
+from streamops.contract.ingest import (
+    HANDOVER_DASH_PERIODS_MAX,
+    HandoverDash,
+    HandoverDashPeriod,
+    HandoverPlaylist,
+    HandoverSegment,
+    IngestConfig,
+)
 from streamops.media.ingest.commands import (
     ll_renditions,
     muxed_hls_variants,
     packager_settings,
     playlist_segments,
     renditions,
+)
+from streamops.media.ingest.dash_periods import (
+    SessionMpd,
+    availability_start,
+    files_of,
+    served_mpd,
+    written_numbers,
 )
 from streamops.media.ingest.hls_timeline import (
     INIT_PREFIX,
@@ -40,6 +56,7 @@ from streamops.media.ingest.hls_timeline import (
     parse_source,
     unseen_from,
 )
+from streamops.media.ingest.llhls.fragments import fragments_of
 from streamops.media.ingest.llhls.packager import Continued, LlHlsPackager
 from streamops.media.ingest.llhls.playlist import INIT_URI, segment_uri
 from streamops.media.ingest.served_media import ServedMedia
@@ -47,6 +64,9 @@ from streamops.media.ingest.served_playlist import served_playlist
 
 Key = tuple[str, str]  # (variant, rendition): rendition "" without a ladder
 MIRROR = "mirror"  # the source name of a predecessor's mirrored window
+DASH_MANIFEST_NAME = "manifest.mpd"  # FFmpeg's MPD in a session's dash/ (commands.py)
+DASH_KEPT_SECONDS = 60  # an earlier session's Period is kept this long past the window (then forgotten)
+SPLIT_SEGMENTS_KEPT = 8  # segment files whose fragments are kept (parts asked of the last few)
 
 
 def _iso(epoch: float) -> str:
@@ -56,7 +76,7 @@ def _iso(epoch: float) -> str:
 def packager_source(packager: LlHlsPackager) -> SourcePlaylist:
     """An LL-HLS packager's complete segments as a session's playlist lists them."""
     segments = tuple(
-        SourceSegment(s.msn, s.duration, segment_uri(s.msn), _iso(s.started_at))
+        SourceSegment(s.msn, s.duration, segment_uri(s.msn), _iso(s.started_at), s.parts[0].number if s.parts else None)
         for s in packager.segments
         if s.complete
     )
@@ -76,6 +96,7 @@ def to_served(playlist: HandoverPlaylist, directory: Path) -> tuple[ServedSegmen
             program_date_time=s.program_date_time,
             init_uri=s.init_uri,
             init_path=str(directory / s.init_uri) if s.init_uri else None,
+            first_part=s.first_part,
         )
         for s in playlist.segments
     )
@@ -99,6 +120,13 @@ class Continuity:
         self.switched = asyncio.Event()  # set (and replaced) when another session goes on air
         # Set once a handover's predecessor released: what it does not have, its successor will.
         self.moved = asyncio.Event()
+        self._split: OrderedDict[str, list[bytes]] = OrderedDict()  # _fragments()
+        # DASH across sessions (dash_periods.py): each session on air since the first, its MPD frozen
+        # when it left the air; the availabilityStartTime of the first, fixed.
+        self.dash_sessions: list[DashSession] = []
+        self.dash_anchor: float | None = None
+        self._dash_head: str | None = None  # the last live MPD read (its root: while none is on air)
+        self._dash_text: tuple[tuple[object, ...], str, float] | None = None  # (what it was made of, text, when)
 
     @property
     def dir(self) -> Path | None:
@@ -113,6 +141,7 @@ class Continuity:
     def reset(self) -> None:
         """Forget what was served (a successor's own session that went on air before it was told to
         follow: the predecessor's window replaces it)."""
+        self.dash_sessions, self.dash_anchor, self._dash_text, self._dash_head = [], None, None, None
         self.standard = {key: Timeline(self.window) for key in self.standard}
         self.ll = {name: Timeline(self.window) for name in self.ll}
         self.next_part.clear()
@@ -148,6 +177,7 @@ class Continuity:
     def refresh_all(self) -> None:
         for key in self.standard:
             self.refresh(key)
+        self._dash_read()  # a live MPD seen at least once: a short session's start is known
 
     def playlist(self, key: Key) -> tuple[str, float] | None:
         """The served media playlist and its Last-Modified; None before any segment."""
@@ -180,12 +210,84 @@ class Continuity:
             path = timeline.path_of(name) if timeline is not None else None
         return Path(path) if path is not None else None
 
+    # --- LL-HLS parts -----------------------------------------------------------------------------------
+    @property
+    def mirroring(self) -> bool:
+        """A handover's successor serving its predecessor's mirrored window (no own session on air)."""
+        return self.dir is None and any(t.source == MIRROR for t in self.ll.values())
+
+    def part(self, rendition: str, number: int) -> bytes | None:
+        """LL-HLS part `number`: the packager's on air, or one of a complete segment of an earlier
+        session's or of a mirrored predecessor's (a fragment of its file)."""
+        packager = self.packagers.get(rendition)
+        if packager is not None and (body := packager.parts.get(number)) is not None:
+            return body
+        timeline = self.ll.get(rendition)
+        for s in reversed(timeline.segments if timeline is not None else ()):
+            if s.first_part is None or s.first_part > number:
+                continue
+            fragments = self._fragments(s.path)
+            index = number - s.first_part
+            return fragments[index] if index < len(fragments) else None
+        return None
+
+    def segment_of_part(self, rendition: str, number: int) -> int | None:
+        """The number of the complete segment of an earlier session (or of a mirrored predecessor)
+        that part `number` is a fragment of; None when none of them has it."""
+        timeline = self.ll.get(rendition)
+        for s in reversed(timeline.segments if timeline is not None else ()):
+            if s.first_part is not None and s.first_part <= number:
+                return s.number if number - s.first_part < len(self._fragments(s.path)) else None
+        return None
+
+    def part_may_come(self, rendition: str, number: int) -> bool:
+        """A part this ingest does not have yet but will within a blocking timeout: the packager's
+        next one (the preload hint; an ended packager's is the next session's first). While it
+        serves a predecessor's mirrored window, also any after its last mirrored segment's first
+        part (the predecessor wrote it since the last poll, or will) up to two segments past the
+        predecessor's next part: held until the mirror (or its own session) has it, not a 404 for
+        what the predecessor has or will have. Beyond: never (404 at once, as the predecessor)."""
+        packager = self.packagers.get(rendition)
+        if packager is None:
+            return False
+        if number == packager.next_part:
+            return True
+        if not self.mirroring:
+            return False
+        timeline = self.ll.get(rendition)
+        last = timeline.segments[-1] if timeline is not None and timeline.segments else None
+        known = last.first_part if last is not None and last.first_part is not None else packager.next_part
+        return known <= number < packager.next_part + 2 * packager.parts_per_segment()
+
+    def segment_may_come(self, key: Key, number: int) -> bool:
+        """While it serves a predecessor's mirrored window: a segment the predecessor completed since
+        the last poll or is writing (the next two numbers), held until the mirror has it."""
+        timeline = self.standard.get(key) if key[0] in self.fmp4 else self.ll.get(key[1])
+        if not self.mirroring or timeline is None or timeline.next_number is None:
+            return False
+        return timeline.next_number <= number < timeline.next_number + 2
+
+    def _fragments(self, path: str) -> list[bytes]:
+        """A complete segment file's fragments (its parts), the last few read kept: files are
+        renamed into place, never changed."""
+        found = self._split.get(path)
+        if found is None:
+            try:
+                found = fragments_of(Path(path).read_bytes())
+            except OSError:
+                return []
+            self._split[path] = found
+            while len(self._split) > SPLIT_SEGMENTS_KEPT:
+                self._split.popitem(last=False)
+        return found
+
     # --- a switch -------------------------------------------------------------------------------------
     def go_on_air(self, directory: Path, packagers: Mapping[str, LlHlsPackager]) -> None:
         """The session writing into `directory` (with `packagers`) goes on air: what the one before
         wrote last is taken, and the new one's numbers go on from there."""
         if directory == self.dir:
             return
+        self._dash_goes_on_air(directory)
         self.refresh_all()
         self._take_low_latency()
         self.served.dir = directory
@@ -319,6 +421,124 @@ class Continuity:
         numbers += [p.next_msn for p in self.packagers.values() if p.segments]
         return numbers + [t.next_number for t in self.ll.values() if t.next_number is not None]
 
+    # --- DASH -----------------------------------------------------------------------------------------
+    @property
+    def dash_continued(self) -> bool:
+        """Standard DASH is served across sessions; low-latency DASH (a number template dash.js
+        computes from the clock, segments sent as they are written) is the on-air session's."""
+        return bool(self.config.dash) and not self.config.dash_low_latency
+
+    def _dash_goes_on_air(self, directory: Path) -> None:
+        if not self.dash_continued:
+            return
+        now = time.time()
+        if self.dash_sessions:
+            self._dash_read()  # its last segments
+            current = self.dash_sessions[-1]
+            current.off_air, current.live = now, False
+        self._dash_forget(now)
+        used = {s.key for s in self.dash_sessions}
+        key = directory.name if directory.name not in used else f"{directory.name}~{int(now * 1000)}"
+        written: dict[str, int] = {}
+        if self.dash_sessions:  # what it wrote while another was on air is not served (HLS: go_on_air)
+            with contextlib.suppress(OSError, ValueError, ET.ParseError):
+                written = written_numbers((directory / "dash" / DASH_MANIFEST_NAME).read_text())
+        self.dash_sessions.append(DashSession(key, directory, written=written))
+        self._dash_text = None
+
+    def _dash_forget(self, now: float) -> None:
+        """Sessions off the air for longer than the window (and a minute) go, with their files."""
+        horizon = now - self.window * self.config.hls.segment_seconds - DASH_KEPT_SECONDS
+        kept = [s for s in self.dash_sessions if s.off_air is None or s.off_air >= horizon]
+        if len(kept) < len(self.dash_sessions):
+            self.dash_sessions, self._dash_text = kept, None
+
+    def _dash_read(self) -> None:
+        """The on-air session's MPD, read when it changed; its availabilityStartTime kept from a
+        live one (FFmpeg's last MPD is static, without it)."""
+        current = self.dash_sessions[-1] if self.dash_sessions else None
+        if current is None or not current.live:
+            return
+        path = current.dir / "dash" / DASH_MANIFEST_NAME
+        try:
+            stat = path.stat()
+            stamp = (stat.st_mtime_ns, stat.st_size)
+            if stamp == current.stamp:
+                return
+            text = path.read_text()
+            start = availability_start(text)
+        except (OSError, ValueError, ET.ParseError):
+            return  # not written yet (FFmpeg renames it into place: read again next time)
+        current.mpd, current.stamp = text, stamp
+        if start is not None:
+            self._dash_head = text
+            current.available_from = start
+            if self.dash_anchor is None:
+                self.dash_anchor = start
+
+    def dash_manifest(self) -> tuple[str, float] | None:
+        """The served MPD across sessions and its Last-Modified; None before the first MPD."""
+        self._dash_read()
+        placed = [s for s in self.dash_sessions if s.mpd is not None and s.available_from is not None]
+        if self.dash_anchor is None or not placed:
+            return None
+        # FFmpeg's MPD of a session that ended is static: served as it is only where the HLS
+        # playlists end too (endListOnStop; never on a released predecessor: its successor goes on).
+        ends = self.config.hls.end_list_on_stop and not self.hold_end
+        stamp = (*((s.key, s.stamp, s.live) for s in placed), ends)
+        if self._dash_text is None or self._dash_text[0] != stamp:
+            sessions = [SessionMpd(s.key, s.mpd or "", s.available_from or 0.0, s.written, s.off_air) for s in placed]
+            head = None if ends or self._dash_head is None or placed[-1].mpd == self._dash_head else self._dash_head
+            try:
+                served = served_mpd(sessions, self.dash_anchor, time.time(), head)
+            except (ValueError, ET.ParseError):
+                return None
+            self._dash_text = (stamp, served, time.time())
+        return self._dash_text[1], self._dash_text[2]
+
+    def dash_exported(self) -> HandoverDash | None:
+        """The DASH Periods served now, for a successor (HandoverState.dash)."""
+        self._dash_read()
+        placed = [s for s in self.dash_sessions if s.mpd is not None and s.available_from is not None]
+        if self.dash_anchor is None or not placed:
+            return None
+        periods = []
+        for s in placed[-HANDOVER_DASH_PERIODS_MAX:]:
+            text = s.mpd or ""
+            try:
+                names = files_of(text)
+            except ET.ParseError:
+                continue
+            listed = [n for n in names if (s.dir / "dash" / n).is_file()]
+            periods.append(
+                HandoverDashPeriod(
+                    key=s.key, mpd=text, available_from=s.available_from or 0.0,
+                    written=s.written, off_air=s.off_air, files=listed,
+                )
+            )  # fmt: skip
+        return HandoverDash(anchor=self.dash_anchor, periods=periods, head=self._dash_head)
+
+    def adopt_dash(self, dash: HandoverDash | None, directory: Path) -> None:
+        """Serve a predecessor's DASH Periods (their files mirrored into `directory`/<key>/dash/),
+        until a session of this ingest's own goes on air and adds its Period after them."""
+        if dash is None or not self.dash_continued or self.dir is not None:
+            return
+        self.dash_anchor, self._dash_head, self._dash_text = dash.anchor, dash.head, None
+        self.dash_sessions = [
+            DashSession(
+                p.key, directory / p.key, written=dict(p.written), off_air=p.off_air,
+                mpd=p.mpd, available_from=p.available_from, live=False,
+            )
+            for p in dash.periods
+        ]  # fmt: skip
+
+    def dash_file(self, key: str, name: str) -> Path | None:
+        """A file of the DASH session whose Period's BaseURL is `key`."""
+        for s in self.dash_sessions:
+            if s.key == key:
+                return s.dir / "dash" / name
+        return None
+
     # --- files ----------------------------------------------------------------------------------------
     def _drop(self, before: Timeline, after: Timeline) -> None:
         """Delete the files of earlier sessions' segments that left the window and the grace (the
@@ -332,11 +552,28 @@ class Continuity:
     def directories_in_use(self) -> set[Path]:
         """Session directories that still hold a served segment."""
         folders = {os.path.dirname(s.path) for t in (*self.standard.values(), *self.ll.values()) for s in t.segments}
+        self._dash_forget(time.time())
+        folders.update(str(s.dir / "dash") for s in self.dash_sessions)
         used: set[Path] = set()
         for folder in folders:  # a few: one per session, variant and rendition
             used.update(Path(folder).parents)
             used.add(Path(folder))
         return used
+
+
+@dataclass
+class DashSession:
+    """A session on air since the first (DASH): its BaseURL folder, directory, what it wrote before it
+    went on air, when it left the air (epoch seconds), its MPD as last read."""
+
+    key: str
+    dir: Path
+    written: dict[str, int] = field(default_factory=dict)  # dash_periods.written_numbers when it went on air
+    off_air: float | None = None
+    mpd: str | None = None
+    available_from: float | None = None  # its live MPD's availabilityStartTime
+    stamp: tuple[int, int] | None = None  # (mtime, size) of its MPD when read
+    live: bool = True  # on air: its MPD is read again when it changes
 
 
 def exported(
@@ -355,6 +592,7 @@ def exported(
                 discontinuity_sequence=s.discontinuity_sequence,
                 program_date_time=s.program_date_time,
                 init_uri=s.init_uri,
+                first_part=s.first_part,
             )
             for s in timeline.segments
         ],

@@ -160,6 +160,8 @@ class EncryptedHls:
         for segment in reversed(packager.segments):
             if any(p.number == number for p in segment.parts):
                 return segment.msn
+        if (msn := self.continuity.segment_of_part(rendition, number)) is not None:
+            return msn  # a part of an earlier session's or a mirrored predecessor's segment (handover.md)
         raise web.HTTPNotFound()  # a part no longer listed: its segment is what is served now
 
     async def key(self, request: web.Request) -> web.StreamResponse:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Protocol
@@ -29,6 +30,7 @@ from streamops.contract.ingest import (
     HANDOVER_FOLLOW_PATH,
     HANDOVER_RELEASE_PATH,
     HANDOVER_STATE_PATH,
+    HandoverDash,
     HandoverFollow,
     HandoverPlaylist,
     HandoverReport,
@@ -104,6 +106,7 @@ class Handover:
     def state(self) -> HandoverState:
         return HandoverState(
             playlists=self.continuity.exported(),
+            dash=self.continuity.dash_exported(),
             multivariant=self.continuity.multivariant_text(),
             live=self.worker.live,
             release=self.release,  # type: ignore[arg-type]
@@ -111,6 +114,8 @@ class Handover:
 
     def file(self, variant: str, rendition: str, name: str) -> bytes | Path | None:
         """A file the state lists: a segment or an init segment of a served playlist."""
+        if variant == "dash":  # rendition: the Period's key
+            return self.continuity.dash_file(rendition, name) if DASH_FILE.match(name) else None
         key = (variant, rendition)
         path = self.continuity.file(key, name)
         if path is not None:
@@ -181,7 +186,8 @@ class Handover:
                     self.log.info("handover: an own session is on air; following ends")
                     return
                 self.continuity.adopt(state.playlists, self.mirror_dir, state.multivariant)
-                self._forget(state.playlists)
+                self.continuity.adopt_dash(state.dash, self.mirror_dir / DASH_MIRROR)
+                self._forget(state)
                 self.phase, self.error = "caught-up", None
                 if state.release == "released":
                     self.log.info("handover: the predecessor released; its window is ours to continue")
@@ -193,9 +199,7 @@ class Handover:
         async with http.get(base + HANDOVER_STATE_PATH, headers=self.credential(), timeout=ASK_TIMEOUT) as resp:
             if resp.status != 200:
                 raise ValueError(f"state: HTTP {resp.status}")
-            body = await resp.content.read(STATE_BYTES_MAX + 1)
-            if len(body) > STATE_BYTES_MAX:
-                raise ValueError("state: too large")
+            body = await read_bounded(resp, STATE_BYTES_MAX, "state")
         try:
             return HandoverState.model_validate_json(body)
         except ValidationError as e:
@@ -204,7 +208,7 @@ class Handover:
     async def _mirror(
         self, http: aiohttp.ClientSession, base: str, state: HandoverState, copies: asyncio.Semaphore
     ) -> None:
-        wanted = [w for w in listed_files(state.playlists, self.mirror_dir) if not w[1].exists()]
+        wanted = [w for w in listed_files(state.playlists, self.mirror_dir, state.dash) if not w[1].exists()]
 
         async def copy(variant: str, rendition: str, name: str, target: Path) -> None:
             async with copies:
@@ -219,18 +223,16 @@ class Handover:
         async with http.get(url, headers=self.credential(), timeout=ASK_TIMEOUT) as resp:
             if resp.status != 200:
                 raise ValueError(f"{variant}/{rendition}/{name}: HTTP {resp.status}")
-            data = await resp.content.read(FILE_BYTES_MAX + 1)
-        if len(data) > FILE_BYTES_MAX:
-            raise ValueError(f"{name}: larger than {FILE_BYTES_MAX} bytes")
+            data = await read_bounded(resp, FILE_BYTES_MAX, name)
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_name("." + target.name)
         partial.write_bytes(data)
         partial.replace(target)
         self.mirrored_bytes += len(data)
 
-    def _forget(self, playlists: list[HandoverPlaylist]) -> None:
+    def _forget(self, state: HandoverState) -> None:
         """Mirrored files the predecessor no longer lists (they left its window) go."""
-        listed = {target for _, target in listed_files(playlists, self.mirror_dir)}
+        listed = {target for _, target in listed_files(state.playlists, self.mirror_dir, state.dash)}
         if not self.mirror_dir.is_dir():
             return
         for path in self.mirror_dir.rglob("*"):
@@ -246,10 +248,29 @@ class Handover:
 
 
 STATE_BYTES_MAX = 16 * 1024 * 1024  # a HandoverState at its bounds is ≈ 3 MB a playlist
+DASH_MIRROR = "dash"  # under the mirror: each DASH Period's files in <key>/dash/
+DASH_FILE = re.compile(r"^(init|chunk)-[0-9A-Za-z_-]+\.m4s$")  # FFmpeg's names (commands.dash_options)
 
 
-def listed_files(playlists: list[HandoverPlaylist], root: Path) -> Iterator[tuple[tuple[str, str, str], Path]]:
-    """((variant, rendition, name), where the successor keeps it) of every file the playlists list."""
+async def read_bounded(resp: aiohttp.ClientResponse, limit: int, what: str) -> bytes:
+    """The whole body, refused past `limit` bytes. Not `content.read(limit + 1)`: that returns what
+    has arrived so far (a 600 kB segment was mirrored as its first 100 kB, issue 56)."""
+    body = bytearray()
+    async for chunk in resp.content.iter_chunked(256 * 1024):
+        body += chunk
+        if len(body) > limit:
+            raise ValueError(f"{what}: larger than {limit} bytes")
+    return bytes(body)
+
+
+def listed_files(
+    playlists: list[HandoverPlaylist], root: Path, dash: HandoverDash | None = None
+) -> Iterator[tuple[tuple[str, str, str], Path]]:
+    """((variant, rendition, name), where the successor keeps it) of every file the playlists list
+    (and the DASH Periods': ("dash", key, name), kept under root/DASH_MIRROR/<key>/dash/)."""
+    for period in dash.periods if dash is not None else ():
+        for file in period.files:
+            yield ("dash", period.key, file), root / DASH_MIRROR / period.key / "dash" / file
     seen: set[Path] = set()
     for p in playlists:
         for s in p.segments:
@@ -273,7 +294,7 @@ def add_handover_routes(app: web.Application, handover: Handover) -> None:
         variant, name = request.match_info["variant"], request.match_info["name"]
         rendition = request.match_info["rendition"]
         rendition = "" if rendition == "-" else rendition
-        if variant not in ("cmaf", "ts") or name.startswith(".") or "/" in name:
+        if variant not in ("cmaf", "ts", "dash") or name.startswith(".") or "/" in name or rendition.startswith("."):
             raise web.HTTPNotFound()
         found = handover.file(variant, rendition, name)
         if isinstance(found, bytes):

@@ -34,6 +34,7 @@ class SourceSegment:
     duration: float
     name: str  # its file in the session's playlist directory
     program_date_time: str | None = None
+    first_part: int | None = None  # LL-HLS: its first part's number (a packager's segments only)
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ class ServedSegment:
     program_date_time: str | None = None
     init_uri: str | None = None  # init-<n>.mp4: its session's init segment (fMP4)
     init_path: str | None = None
+    first_part: int | None = None  # LL-HLS: its first part's number (its parts: its file's fragments)
 
 
 @dataclass(frozen=True)
@@ -243,6 +245,7 @@ def extend(timeline: Timeline, source: str, directory: str, playlist: SourcePlay
                 program_date_time=s.program_date_time,
                 init_uri=init_uri,
                 init_path=f"{directory}/{playlist.init_name}" if playlist.init_name else None,
+                first_part=s.first_part,
             )
         )
         number = served + 1

@@ -42,12 +42,13 @@ from streamops.contract.ingest import (
 from streamops.contract.playback_token import Refusal
 from streamops.media.ingest import cache_headers
 from streamops.media.ingest.commands import DASH_CLOCK_URL, LL_VARIANT, ll_renditions, renditions
-from streamops.media.ingest.continuity import Continuity
+from streamops.media.ingest.continuity import DASH_MANIFEST_NAME, Continuity
 from streamops.media.ingest.dash_chunks import GrowingSegments
 from streamops.media.ingest.dash_chunks import is_segment as is_dash_segment
 from streamops.media.ingest.encrypted_hls import KEY_PATH, EncryptedHls, key_ring
 from streamops.media.ingest.feed import FeedHub
-from streamops.media.ingest.llhls.packager import LlHlsPackager, PlaylistRequestError
+from streamops.media.ingest.hls_timeline import SEGMENT_PREFIX
+from streamops.media.ingest.llhls.packager import BLOCKING_TARGET_DURATIONS, LlHlsPackager, PlaylistRequestError
 from streamops.media.ingest.llhls.playlist import INIT_URI, part_number, segment_number
 from streamops.media.ingest.load_caps import HeldFileResponse, LoadCaps, Refused
 from streamops.media.ingest.on_air import RELAY_FEED_PATH
@@ -166,6 +167,7 @@ def add_playback_routes(
     if encrypted is not None:  # spec.playback.encryption: segments and parts encrypted as served
         hls = gate.guard_by_name(hls_kind, encrypted.wrap(files.hls))
     dash = gate.guard_by_name(dash_kind, files.dash)
+    dash_period = gate.guard_by_name(dash_kind, files.dash_period)
 
     cache_headers.install(app, config)  # Cache-Control on every answer of the face (a CDN in front)
 
@@ -178,6 +180,7 @@ def add_playback_routes(
         app.router.add_get(prefix + "/hls/{variant}/{rendition}/{name}", hls)
         app.router.add_get(prefix + SCREENSHOT_PATH, guard(RequestKind.OTHER, files.screenshot))
         app.router.add_get(prefix + "/dash/{name}", dash)
+        app.router.add_get(prefix + "/dash/{period}/{name}", dash_period)
         if encrypted is not None:  # its keys, behind the same gate as the media
             app.router.add_get(prefix + KEY_PATH, guard(RequestKind.OTHER, encrypted.key))
         app.router.add_get(prefix + CLOCK_PATH, guard(RequestKind.OTHER, clock))
@@ -252,7 +255,7 @@ class MediaFiles:
             raise web.HTTPNotFound()
         key = (variant, rendition or "")
         if key in continuity.standard:
-            return self.continued(request, key, name)
+            return await self.continued(request, key, name)
         # The multivariant playlist of a ladder: the session on air's (or a predecessor's).
         if name != "index.m3u8":
             raise web.HTTPNotFound()
@@ -267,8 +270,9 @@ class MediaFiles:
             raise web.HTTPNotFound()
         return media_file(path)
 
-    def continued(self, request: web.Request, key: tuple[str, str], name: str) -> web.StreamResponse:
-        """A standard variant's media playlist across sessions (continuity.py), or a file it lists."""
+    async def continued(self, request: web.Request, key: tuple[str, str], name: str) -> web.StreamResponse:
+        """A standard variant's media playlist across sessions (continuity.py), or a file it lists
+        (on a handover's successor, one its predecessor listed since the last poll: held)."""
         continuity = self.continuity
         if name == "index.m3u8":
             served = continuity.playlist(key)
@@ -284,7 +288,8 @@ class MediaFiles:
             # Players and tests that ask for the session's own init segment by FFmpeg's name.
             path: Path | None = continuity.dir / key[0] / key[1] / name
         else:
-            path = continuity.file(key, name)
+            timeout = BLOCKING_TARGET_DURATIONS * self.config.hls.segment_seconds  # as a blocking reload's
+            path = await held_segment(continuity, key, name, timeout)
         if path is None or not path.is_file():
             raise web.HTTPNotFound()
         return media_file(path)
@@ -293,6 +298,13 @@ class MediaFiles:
         name = request.match_info["name"]
         if name == DASH_CLOCK_URL and self.config.dash:  # the MPD's UTCTiming, relative to it
             return await clock(request)
+        if name == DASH_MANIFEST_NAME and self.continuity.dash_continued:  # also a successor's, mirrored
+            served = self.continuity.dash_manifest()
+            if served is None:
+                raise web.HTTPNotFound()
+            response = web.Response(body=served[0].encode(), headers={"Content-Type": CONTENT_TYPES[".mpd"]})
+            response.last_modified = served[1]
+            return response
         served_dir = self.served.dir
         if served_dir is None or not self.config.dash or name.startswith(".") or "/" in name:
             raise web.HTTPNotFound()
@@ -302,6 +314,19 @@ class MediaFiles:
         if not path.is_file():
             raise web.HTTPNotFound()
         return media_file(path)
+
+    async def dash_period(self, request: web.Request) -> web.StreamResponse:
+        """A file of one session's DASH Period, under its BaseURL (continuity.py, dash_periods.py)."""
+        name = request.match_info["name"]
+        if not self.continuity.dash_continued or name.startswith(".") or "/" in name or not name.endswith(".m4s"):
+            raise web.HTTPNotFound()
+        path = self.continuity.dash_file(request.match_info["period"], name)
+        if path is None or not path.is_file():
+            raise web.HTTPNotFound()
+        response = media_file(path)
+        # Immutable, as /dash/<segment> is (cache_headers.py tells by the path: the Period's folder hides it).
+        response[cache_headers.CACHE_KIND] = Kind.INIT if name.startswith("init") else Kind.DASH_SEGMENT
+        return response
 
     async def screenshot(self, _: web.Request) -> web.StreamResponse:
         if not self.screenshot_path.is_file():
@@ -341,6 +366,12 @@ async def low_latency_hls(
                 raise PlaylistRequestError("_HLS_part without _HLS_msn")
             skip = request.query.get("_HLS_skip") in ("YES", "v2")
             text, packager = await blocking_playlist(continuity, rendition, msn, part, skip)
+            if text is None and msn is None and continuity.mirroring:
+                # A successor whose mirror has no segment yet: the predecessor's first comes.
+                text = await held(continuity, rendition, packager.blocking_timeout(),
+                                  lambda: continuity.packagers[rendition].playlist(None, None, skip),
+                                  lambda: continuity.mirroring)  # fmt: skip
+                packager = continuity.packagers[rendition]
         except PlaylistRequestError as e:
             raise web.HTTPBadRequest(text=str(e)) from None
         if text is None and msn is not None and continuity.moved.is_set():
@@ -355,15 +386,19 @@ async def low_latency_hls(
     if name in (INIT_URI, packager.init_uri) and packager.init is not None:
         return web.Response(body=packager.init.data, content_type="video/mp4")
     if (number := part_number(name)) is not None:
-        body, _ = await across_switches(continuity, rendition, lambda p: p.part(number))
+        body = await held(continuity, rendition, packager.blocking_timeout(),
+                          _now(lambda: continuity.part(rendition, number)),
+                          lambda: continuity.part_may_come(rendition, number))  # fmt: skip
+        packager = continuity.packagers.get(rendition, packager)
         if body is None and continuity.moved.is_set() and number >= packager.next_part:
             return moved_on(request)  # a part a released predecessor never writes: its successor does
         if body is None:
             raise web.HTTPNotFound()
         return web.Response(body=body, content_type="video/iso.segment")
-    earlier = continuity.file(("cmaf", rendition), name)
+    earlier = await held_segment(continuity, ("cmaf", rendition), name, packager.blocking_timeout())
     if earlier is not None and earlier.is_file():
         return media_file(earlier)
+    packager = continuity.packagers.get(rendition, packager)
     path = packager.dir / name
     if segment_number(name) is None or not path.is_file():
         raise web.HTTPNotFound()
@@ -418,6 +453,58 @@ async def across_switches(
         if not switch.is_set() or loop.time() >= deadline:
             return None, packager
         packager = continuity.packagers.get(rendition, packager)
+
+
+def _now(get: Callable[[], T | None]) -> Callable[[], Awaitable[T | None]]:
+    async def now() -> T | None:
+        return get()
+
+    return now
+
+
+async def held(
+    continuity: Continuity,
+    rendition: str | None,
+    timeout: float,
+    attempt: Callable[[], Awaitable[T | None]],
+    may_come: Callable[[], bool],
+) -> T | None:
+    """What `attempt` finds, tried again at each change of what is served — the LL-HLS packager on
+    air (`rendition`'s) gains a part, another session goes on air, a handover's successor adopts its
+    predecessor's window at its next poll (continuity.switched) — for as long as `may_come` says this
+    ingest will have it, within `timeout` (a blocking timeout: never an unbounded wait; the request
+    holds its load cap's slot meanwhile, as any blocking one). On a released predecessor it ends at
+    once (its successor answers). None: not found."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        found = await attempt()
+        remaining = deadline - loop.time()
+        if found is not None or remaining <= 0 or continuity.moved.is_set() or not may_come():
+            return found
+        events = [continuity.switched, continuity.moved]
+        if rendition is not None and (packager := continuity.packagers.get(rendition)) is not None:
+            events.append(packager.changes)
+        waiters = [asyncio.ensure_future(e.wait()) for e in events]
+        try:
+            await asyncio.wait(waiters, timeout=remaining, return_when="FIRST_COMPLETED")
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+
+
+async def held_segment(continuity: Continuity, key: tuple[str, str], name: str, timeout: float) -> Path | None:
+    """The file behind a served segment or init URI of playlist `key`; on a handover's successor a
+    segment its predecessor listed since the last poll (or is writing) is held until mirrored."""
+    number = served_segment_number(name)
+    return await held(continuity, None, timeout, _now(lambda: continuity.file(key, name)),
+                      lambda: number is not None and continuity.segment_may_come(key, number))  # fmt: skip
+
+
+def served_segment_number(name: str) -> int | None:
+    """The number in a served segment URI (seg-<n>.ts|.m4s), None for any other name."""
+    stem, dot, suffix = name.removeprefix(SEGMENT_PREFIX).partition(".")
+    return decimal(stem) if name.startswith(SEGMENT_PREFIX) and dot and suffix in ("ts", "m4s") else None
 
 
 def moved_on(request: web.Request) -> web.Response:

@@ -217,3 +217,19 @@ class FragmentedStream:
                 del self.buffer[:pos]
                 pos = 0
         return out
+
+
+def fragments_of(segment: bytes) -> list[bytes]:
+    """The moof + mdat pairs of a segment file the packager wrote (its parts' bytes, in order): a
+    handover's successor answers a part of a segment it mirrored with these (continuity.py)."""
+    found: list[bytes] = []
+    moof: int | None = None
+    start = 0  # top-level boxes follow one another: each starts where the one before ended
+    for kind, _, end in _boxes(segment):
+        if kind == b"moof":
+            moof = start
+        elif kind == b"mdat" and moof is not None:
+            found.append(segment[moof:end])
+            moof = None
+        start = end
+    return found

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -191,6 +192,14 @@ class LlHlsPackager:
         return True
 
     # --- output --------------------------------------------------------------------------------
+    @property
+    def changes(self) -> asyncio.Event:
+        """Set at its next change (a part, a segment, a rebase, its end): what a held request waits on."""
+        return self._changed
+
+    def parts_per_segment(self) -> int:
+        return max(1, math.ceil(self.settings.segment_seconds / self.settings.part_seconds))
+
     @property
     def has_media(self) -> bool:
         return self.init is not None and bool(self.segments)

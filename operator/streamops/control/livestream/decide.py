@@ -207,9 +207,8 @@ def on_air(observed: LiveStreamObserved) -> dict[Role, IngestStatus]:
 def handover_steps(
     observed: LiveStreamObserved, memory: LiveStreamMemory
 ) -> tuple[list[HandoverAction], dict[Role, HandoverState], LiveStreamMemory]:
-    """Each role's handover step (handover.py), from its two Pods and their reports."""
-    if not observed.others:
-        return [], {}, memory
+    """Each role's handover step (handover.py), from its two Pods, their reports and the last
+    reconcile's cancels."""
     facts = observed.facts
     serving = {role: t.handover for role, t in observed.telemetry.items()}
     other = {role: t.handover for role, t in observed.other_telemetry.items()}
@@ -223,6 +222,7 @@ def handover_steps(
         facts.monotonic,
         facts.in_flight,
         memory.handover,
+        observed.outcome.handover_cancels if observed.outcome is not None else None,
     )
     return steps, states, replace(memory, handover=kept)
 

@@ -309,13 +309,17 @@ def _cancel(
 
 
 def _released_alone(view: RoleView) -> bool:
-    """The serving Pod handed over (or asked to release) with no live successor in the other slot."""
+    """The serving Pod handed over (or, unlabelled, releasing: the handed-over-at patch lost) and in
+    no handover with a live Pod in the other slot."""
     serving, other, report = view.serving, view.other, view.serving_report
     if serving is None or not serving.exists or serving.deleting:
         return False
-    if serving.handed_over_at is None and not (report is not None and report.release):
+    releasing = report is not None and report.release is not None and not serving.serving
+    if serving.handed_over_at is None and not releasing:
         return False
-    return other is None or not other.exists or other.deleting or other.successor_of != serving.uid
+    if other is None or not other.exists or other.deleting:
+        return True
+    return other.successor_of != serving.uid and serving.successor_of != other.uid
 
 
 def _cut(view: RoleView, memory: HandoverMemory) -> tuple[list[HandoverAction], HandoverState | None, HandoverMemory]:

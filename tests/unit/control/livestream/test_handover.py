@@ -286,7 +286,8 @@ def test_past_the_point_of_no_return_a_cancel_is_ignored_and_the_handover_comple
     [
         (HANDED, None, None),  # the successor's Pod gone (a user deleted it, its node lost)
         (HANDED, replace(SERVING_NEW, deleting=True), None),  # ... going
-        (OLD, None, HandoverReport(release="released")),  # released, the handed-over-at patch lost
+        # released, unlabelled, the handed-over-at patch lost
+        (replace(OLD, serving=False), None, HandoverReport(release="released")),
     ],
 )
 def test_a_released_predecessor_without_its_successor_is_deleted_at_once(
@@ -300,6 +301,13 @@ def test_a_released_predecessor_without_its_successor_is_deleted_at_once(
     assert event.message.startswith("primary ingest cam-ingest had released its publishers but its successor")
     assert "a fresh ingest is made" in event.message
     assert step(serving, other, serving_report=serving_report, memory=memory)[0] == [], "once"
+
+
+def test_a_pod_in_a_live_handover_is_never_cut() -> None:
+    # (a worker's release report on a serving successor, or a predecessor's in a live pair)
+    released = HandoverReport(release="released")
+    assert step(SERVING_NEW, None, serving_report=released)[0] == []
+    assert not [a for a in step(SERVING_NEW, HANDED, serving_report=released)[0] if isinstance(a, PostEvent)]
 
 
 def test_handovers_look_at_a_role_with_nothing_in_its_other_slot() -> None:

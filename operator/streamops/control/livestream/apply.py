@@ -69,6 +69,7 @@ class Applied:
     pod_changes: dict[Role, PodChange] = field(default_factory=dict)  # replaced, or waiting for an idle ingest
     region_rejected: dict[str, str] = field(default_factory=dict)  # a region's Service the server refused
     cancels: dict[Role, HandoverCancel] = field(default_factory=dict)  # successors no longer wanted (the loop's)
+    replaced: dict[Role, str] = field(default_factory=dict)  # the name of the Pod replaced (either slot)
 
 
 def ensure_playback_keys(api: KubeApi, namespace: str) -> None:
@@ -239,6 +240,7 @@ def apply_plan(
         pod_changes=roles.pod_changes,
         region_rejected=roles.region_rejected,
         cancels=roles.cancels,
+        replaced=roles.replaced,
     )
 
 
@@ -265,6 +267,7 @@ class RolesApplied:
     created: dict[Role, PodObservation] = field(default_factory=dict)
     pod_changes: dict[Role, PodChange] = field(default_factory=dict)
     cancels: dict[Role, HandoverCancel] = field(default_factory=dict)
+    replaced: dict[Role, str] = field(default_factory=dict)
 
 
 def apply_role(
@@ -325,6 +328,8 @@ def apply_role(
         out.cancels[role] = successor.cancel
     if change.action != "keep":
         out.pod_changes[role] = change
+    if change.action == "replace" and current is not None:
+        out.replaced[role] = current["metadata"]["name"]
     if current is None and rolled.pod is not None:
         out.created[role] = PodObservation.of(names.pod, rolled.pod)
 

@@ -275,7 +275,8 @@ def announce(
     it gave: a tick that reuses it says nothing again)."""
     if outcome is memory.announced:
         return [], memory
-    changes = {f"{role} ingest": (ingest_names(name, role).pod, c) for role, c in outcome.pod_changes.items()}
+    pods = {role: outcome.replaced.get(role) or ingest_names(name, role).pod for role in outcome.pod_changes}
+    changes = {f"{role} ingest": (pods[role], c) for role, c in outcome.pod_changes.items()}
     return list(replaced_events(changes)), replace(memory, announced=outcome)
 
 

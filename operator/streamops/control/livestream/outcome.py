@@ -48,6 +48,7 @@ class StreamOutcome:
     # A successor this reconcile found no longer wanted: the loop cancels it unless it is past the
     # point of no return (handover.py).
     handover_cancels: dict[Role, HandoverCancel] = field(default_factory=dict)
+    replaced: dict[Role, str] = field(default_factory=dict)  # the Pod a `replace` deleted (either slot)
     # Why the running backup's spread from its primary could only be preferred (placement.py; None:
     # required, or no backup): the loop says it when the two share a node (backup_spread.py).
     backup_spread: str | None = None

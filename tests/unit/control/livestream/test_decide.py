@@ -176,6 +176,12 @@ def test_replaced_ingests_are_announced_once_per_reconcile():
     assert any(isinstance(a, PostEvent) for a in fresh), "a new reconcile's outcome"
 
 
+def test_the_replaced_event_names_the_pod_replaced_in_either_slot():
+    outcome = replace(OUTCOME, pod_changes={"primary": REPLACE}, replaced={"primary": "cam-ingest-b"})
+    [event] = [a for a in decide(seen(outcome), LiveStreamMemory())[0] if isinstance(a, PostEvent)]
+    assert "Pod cam-ingest-b replaced" in event.message
+
+
 @pytest.mark.parametrize(
     ("outcome", "resync"),
     [

@@ -196,6 +196,7 @@ def test_the_streams_annotation_overrides_the_restart_policy_for_a_spec_edit(api
     )
     outcome = reconcile_livestream(api, SETTINGS, stream(api), primary_live=True)
     assert outcome.pod_changes["primary"].action == action
+    assert outcome.replaced == ({"primary": "cam-ingest"} if action == "replace" else {})
 
 
 # --- a handover whose reason goes away mid-way (issue 56) ------------------------------------------

@@ -16,7 +16,7 @@ from streamops.contract.ingest import Role
 from streamops.contract.playback_token import KEYS_SECRET
 from streamops.contract.stream_key import generate_stream_key
 from streamops.contract.worker_credential import generate_worker_credential
-from streamops.control.livestream.handover import HandoverCancel
+from streamops.control.livestream.handover_abort import HandoverCancel
 from streamops.control.livestream.observation import ROLES, Observed
 from streamops.control.livestream.plan import (
     AutoRecording,

@@ -15,14 +15,10 @@ failure (the next successor waits 30 s, doubling to 10 min) and a Warning Event 
 why. Every step is decided from what is observed, so an operator restarted mid-handover resumes it;
 the memory only keeps a request or an Event from being repeated before the watch shows its effect.
 
-Once a successor exists, this status loop is the one actor that decides both Pods' fate (issue 56:
-the reconcile's view can be older than the loop's own label patches, so it never deletes either;
-it names a successor no longer wanted, `HandoverCancel`). The point of no return is step 2, the
-serving label sent to the successor (or the predecessor handed over, or asked to release): before
-it, a cancel deletes the successor and the predecessor serves on, never released (a Normal Event
-HandoverCancelled); from it, the handover completes whatever the reconcile says. A predecessor that
-released while its successor is gone (its Pod lost, deleted by someone) takes no media any more: it
-is deleted at once, the reconcile makes a fresh ingest, and a Warning Event HandoverCut says so.
+Once a successor exists, the status loop is the one actor that decides both Pods' fate: the
+reconcile only names a successor no longer wanted, and handover_abort.py (before these steps, each
+tick) cancels it unless the handover is past its point of no return, or deletes a released
+predecessor whose successor is gone (issue 56).
 """
 
 from __future__ import annotations
@@ -56,7 +52,6 @@ CATCH_UP_SECONDS = 120.0  # ... and caught up within this long of its creation
 RELEASE_SECONDS = 30.0  # a predecessor goes this long after it stopped serving, released or not
 RESEND_SECONDS = 2.0  # a request or label patch whose effect is not observed yet is sent again after this
 HANDED_OVER, HANDOVER_FAILED = "HandedOver", "HandoverFailed"  # the Events' reasons
-HANDOVER_CANCELLED, HANDOVER_CUT = "HandoverCancelled", "HandoverCut"
 HANDING_OVER = "HandingOver"  # the condition, True only while a handover is under way
 
 Step = Literal["Starting", "Following", "MovingService", "Releasing"]
@@ -104,25 +99,15 @@ class HandoverState:
 
 
 @dataclass(frozen=True)
-class HandoverCancel:
-    """The reconcile's finding that the successor of this uid is no longer wanted, and why (plan.py's
-    plan_successor); the loop acts on it only before the point of no return."""
-
-    successor: str
-    why: str
-
-
-@dataclass(frozen=True)
 class RoleView:
     """One role as the loop observed it: its serving Pod, the Pod in its other slot, and each one's
-    /status handover report (None: not read, or in no handover); the last reconcile's cancel."""
+    /status handover report (None: not read, or in no handover)."""
 
     role: Role
     serving: PodObservation | None
     other: PodObservation | None
     serving_report: HandoverReport | None = None
     other_report: HandoverReport | None = None
-    cancel: HandoverCancel | None = None
 
 
 @dataclass(frozen=True)
@@ -139,8 +124,6 @@ def handover(
 ) -> tuple[list[HandoverAction], HandoverState | None, HandoverMemory]:
     """The step of a role's handover now (the module's docstring), its state for status, the memory."""
     serving, other = view.serving, view.other
-    if _released_alone(view):
-        return _cut(view, memory)
     if serving is None or other is None or not other.exists or other.deleting or not serving.exists:
         return [], None, memory
     if other.successor_of and other.successor_of == serving.uid:
@@ -176,9 +159,6 @@ def _successor_step(
     memory: HandoverMemory,
 ) -> tuple[list[HandoverAction], HandoverState | None, HandoverMemory]:
     """The successor is not serving yet: starting, following, or caught up (then it takes the label)."""
-    cancel = view.cancel
-    if cancel is not None and cancel.successor == successor.uid and not _past_no_return(view, successor, memory):
-        return _cancel(view.role, predecessor, successor, cancel.why, memory)
     state = HandoverState(view.role, "Starting", predecessor.name, successor.name, successor.handover_for)
     report = view.other_report
     age = (now - successor.created_at).total_seconds() if successor.created_at else 0.0
@@ -286,56 +266,6 @@ def _fail(
     return actions, None, _done(memory, key)
 
 
-# --- the reason gone mid-way, the successor lost (issue 56) -------------------------------------------
-
-
-def _past_no_return(view: RoleView, successor: PodObservation, memory: HandoverMemory) -> bool:
-    """The successor labelled serving (or the label sent: the watch may not show it yet), or the
-    predecessor handed over or asked to release: from here the handover only completes."""
-    predecessor, asked = view.serving, view.serving_report
-    handed = predecessor is not None and predecessor.handed_over_at is not None
-    return f"serve/{successor.uid}" in memory.sent or successor.serving or handed or bool(asked and asked.release)
-
-
-def _cancel(
-    role: Role, predecessor: PodObservation, successor: PodObservation, why: str, memory: HandoverMemory
-) -> tuple[list[HandoverAction], HandoverState | None, HandoverMemory]:
-    key = f"cancel/{successor.uid}"
-    if key in memory.done:
-        return [], None, memory
-    message = f"{role} ingest handover from {predecessor.name} to {successor.name} cancelled, no longer needed: "
-    message += f"{why}; {predecessor.name} keeps serving"
-    return [DeletePod(successor), PostEvent("Normal", HANDOVER_CANCELLED, message)], None, _done(memory, key)
-
-
-def _released_alone(view: RoleView) -> bool:
-    """The serving Pod handed over (or, unlabelled, releasing: the handed-over-at patch lost) and in
-    no handover with a live Pod in the other slot."""
-    serving, other, report = view.serving, view.other, view.serving_report
-    if serving is None or not serving.exists or serving.deleting:
-        return False
-    releasing = report is not None and report.release is not None and not serving.serving
-    if serving.handed_over_at is None and not releasing:
-        return False
-    if other is None or not other.exists or other.deleting:
-        return True
-    return other.successor_of != serving.uid and serving.successor_of != other.uid
-
-
-def _cut(view: RoleView, memory: HandoverMemory) -> tuple[list[HandoverAction], HandoverState | None, HandoverMemory]:
-    released = view.serving
-    assert released is not None  # (_released_alone)
-    key = f"cut/{released.uid}"
-    if key in memory.done:
-        return [], None, memory
-    successor = f"its successor {view.other.name}" if view.other is not None else "its successor"
-    message = (
-        f"{view.role} ingest {released.name} had released its publishers but {successor} is gone: "
-        f"{released.name} is deleted and a fresh ingest is made (the stream is cut until its publishers reconnect)"
-    )
-    return [DeletePod(released), PostEvent("Warning", HANDOVER_CUT, message)], None, _done(memory, key)
-
-
 def failed_handover(serving: PodObservation | None) -> HandoverFailure | None:
     """The serving Pod's last failed handover, as recorded on it."""
     return HandoverFailure.parse(serving.handover_failed) if serving is not None else None
@@ -351,15 +281,12 @@ def handovers(
     monotonic: float,
     in_flight: frozenset[str],
     memory: HandoverMemory,
-    cancels: Mapping[Role, HandoverCancel] | None = None,
 ) -> tuple[list[HandoverAction], dict[Role, HandoverState], HandoverMemory]:
-    """Each role's step, its state (a role with nothing in its other slot: a released Pod left alone)."""
+    """Each role with a Pod in its other slot: its step, its state."""
     actions: list[HandoverAction] = []
     states: dict[Role, HandoverState] = {}
-    for role in dict.fromkeys([*others, *pods]):
-        cancel = (cancels or {}).get(role)
-        reports = serving_reports.get(role), other_reports.get(role)
-        view = RoleView(role, pods.get(role), others.get(role), *reports, cancel)
+    for role, other in others.items():
+        view = RoleView(role, pods.get(role), other, serving_reports.get(role), other_reports.get(role))
         done, state, memory = handover(view, stream, now, monotonic, in_flight, memory)
         actions += done
         if state is not None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from streamops.contract.ingest import Role
 from streamops.control.livestream.deactivation import Deactivation
-from streamops.control.livestream.handover import HandoverCancel
+from streamops.control.livestream.handover_abort import HandoverCancel
 from streamops.control.workers.ingest_address import IngestPortMap
 from streamops.control.workers.pod_observation import PodObservation
 from streamops.control.workers.restarts import PodChange

@@ -16,7 +16,7 @@ from streamops.api import LiveStream
 from streamops.contract.ingest import Role
 from streamops.control.livestream.deactivation import Deactivation, annotation_patch
 from streamops.control.livestream.exposure import ServiceObservation, WebRtcAdvertise, ingest_reach, webrtc_advertise
-from streamops.control.livestream.handover import HandoverCancel
+from streamops.control.livestream.handover_abort import HandoverCancel
 from streamops.control.livestream.observation import ROLES, ROUTE_KINDS, Observed, StandbyObserved, recorded_regions
 from streamops.control.livestream.specs.auto_recording import auto_recording
 from streamops.control.livestream.specs.disruption_budget import (

@@ -13,13 +13,10 @@ from streamops.contract.ingest import HANDOVER_FOLLOW_PATH, HANDOVER_RELEASE_PAT
 from streamops.control.livestream.handover import (
     CATCH_UP_SECONDS,
     HANDED_OVER,
-    HANDOVER_CANCELLED,
-    HANDOVER_CUT,
     HANDOVER_FAILED,
     READY_SECONDS,
     RELEASE_SECONDS,
     DeletePod,
-    HandoverCancel,
     HandoverMemory,
     PatchPod,
     RoleView,
@@ -66,9 +63,8 @@ def step(
     memory: HandoverMemory = NO_MEMORY,
     in_flight: frozenset[str] = frozenset(),
     now: datetime = NOW,
-    cancel: HandoverCancel | None = None,
 ) -> tuple[list[object], str | None, HandoverMemory]:
-    view = RoleView("primary", serving, other, serving_report, other_report, cancel)
+    view = RoleView("primary", serving, other, serving_report, other_report)
     actions, state, kept = handover(view, "cam", now, 100.0, in_flight, memory)
     return list(actions), (state.step if state else None), kept
 
@@ -228,93 +224,3 @@ def test_each_role_is_stepped_on_its_own() -> None:
         "backup ingest handing over from cam-ingest-backup to cam-ingest-backup-b because containers[ingest].image "
         "changed: the Services move from cam-ingest-backup to cam-ingest-backup-b"
     )
-
-
-# --- the reason gone mid-way (issue 56): before the point of no return cancelled, after it completed --
-
-UNCORDONED = HandoverCancel("b1", "node node-2 is no longer cordoned")
-CANCELLED = PostEvent(
-    "Normal",
-    HANDOVER_CANCELLED,
-    "primary ingest handover from cam-ingest to cam-ingest-b cancelled, no longer needed: node node-2 is no longer "
-    "cordoned; cam-ingest keeps serving",
-)
-
-
-@pytest.mark.parametrize(
-    ("successor", "report"),
-    [
-        (STARTING, None),  # Starting
-        (NEW, None),  # Ready, not yet asked to follow
-        (NEW, HandoverReport(predecessor_pod="cam-ingest", phase="following")),  # Following
-        (NEW, HandoverReport(predecessor_pod="cam-ingest", phase="caught-up")),  # about to take the Services
-    ],
-)
-def test_before_the_point_of_no_return_a_cancel_deletes_the_successor_only(
-    successor: PodObservation, report: HandoverReport | None
-) -> None:
-    actions, state, memory = step(OLD, successor, other_report=report, cancel=UNCORDONED)
-    assert actions == [DeletePod(successor), CANCELLED], "the predecessor is neither released nor relabelled"
-    assert state is None
-    assert step(OLD, successor, other_report=report, cancel=UNCORDONED, memory=memory)[0] == [], "once"
-
-
-def test_a_cancel_naming_another_successor_is_nothing() -> None:
-    actions, _, _ = step(OLD, NEW, cancel=HandoverCancel("zz", "node node-2 is no longer cordoned"))
-    assert not any(isinstance(a, DeletePod) for a in actions)
-
-
-def test_past_the_point_of_no_return_a_cancel_is_ignored_and_the_handover_completes() -> None:
-    caught_up = HandoverReport(predecessor_pod="cam-ingest", phase="caught-up")
-    # The serving label sent (the watch does not show it yet): MovingService, whatever the reconcile says.
-    _, _, sent = step(OLD, NEW, other_report=caught_up)
-    later = replace(sent, sent={k: v - 1.0 for k, v in sent.sent.items()})  # (not yet due again)
-    assert step(OLD, NEW, other_report=caught_up, memory=later, cancel=UNCORDONED)[:2] == ([], "MovingService")
-    # The successor serves: the predecessor is released, then deleted, as without a cancel.
-    actions, state, _ = step(SERVING_NEW, OLD, cancel=UNCORDONED)
-    assert [type(a) for a in actions] == [PatchPod, WorkerRequest] and state == "MovingService"
-    on_air, released = HandoverReport(phase="on-air"), HandoverReport(release="released")
-    actions, _, _ = step(SERVING_NEW, HANDED, on_air, released, cancel=UNCORDONED)
-    assert actions[0] == DeletePod(HANDED)
-    # A predecessor already asked to release (its report says so) is past it too.
-    releasing = HandoverReport(release="releasing")
-    assert not [a for a in step(OLD, NEW, serving_report=releasing, cancel=UNCORDONED)[0] if isinstance(a, DeletePod)]
-
-
-@pytest.mark.parametrize(
-    ("serving", "other", "serving_report"),
-    [
-        (HANDED, None, None),  # the successor's Pod gone (a user deleted it, its node lost)
-        (HANDED, replace(SERVING_NEW, deleting=True), None),  # ... going
-        # released, unlabelled, the handed-over-at patch lost
-        (replace(OLD, serving=False), None, HandoverReport(release="released")),
-    ],
-)
-def test_a_released_predecessor_without_its_successor_is_deleted_at_once(
-    serving: PodObservation, other: PodObservation | None, serving_report: HandoverReport | None
-) -> None:
-    """Never a dead stream: it takes no media any more; the reconcile makes a fresh ingest (a cut)."""
-    actions, state, memory = step(serving, other, serving_report=serving_report)
-    delete, event = actions
-    assert delete == DeletePod(serving) and state is None
-    assert isinstance(event, PostEvent) and (event.type, event.reason) == ("Warning", HANDOVER_CUT)
-    assert event.message.startswith("primary ingest cam-ingest had released its publishers but its successor")
-    assert "a fresh ingest is made" in event.message
-    assert step(serving, other, serving_report=serving_report, memory=memory)[0] == [], "once"
-
-
-def test_a_pod_in_a_live_handover_is_never_cut() -> None:
-    # (a worker's release report on a serving successor, or a predecessor's in a live pair)
-    released = HandoverReport(release="released")
-    assert step(SERVING_NEW, None, serving_report=released)[0] == []
-    assert not [a for a in step(SERVING_NEW, HANDED, serving_report=released)[0] if isinstance(a, PostEvent)]
-
-
-def test_handovers_look_at_a_role_with_nothing_in_its_other_slot() -> None:
-    actions, states, _ = handovers({"primary": HANDED}, {}, {}, {}, "cam", NOW, 100.0, frozenset(), NO_MEMORY)
-    assert DeletePod(HANDED) in actions and states == {}
-    cancels = {"primary": UNCORDONED}
-    actions, _, _ = handovers(
-        {"primary": OLD}, {"primary": NEW}, {}, {}, "cam", NOW, 100.0, frozenset(), NO_MEMORY, cancels
-    )
-    assert actions == [DeletePod(NEW), CANCELLED]

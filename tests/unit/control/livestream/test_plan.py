@@ -15,7 +15,7 @@ from streamops.api import LiveStream
 from streamops.api.livestream import QualitySetRef, Rendition
 from streamops.control.livestream.admission import Admission
 from streamops.control.livestream.deactivation import DEACTIVATED_ANNOTATION, Deactivation, in_force
-from streamops.control.livestream.handover import HandoverCancel
+from streamops.control.livestream.handover_abort import HandoverCancel
 from streamops.control.livestream.observation import ROLES, KeyCheck, Observed, StandbyObserved
 from streamops.control.livestream.plan import (
     AutoRecording,

@@ -103,64 +103,6 @@ def stream_condition(cluster: Any, ns: str, type_: str) -> dict[str, Any] | None
     return condition(cluster.get("livestreams", ns, "cam"), type_)
 
 
-def test_a_live_ingest_is_handed_over_and_a_failed_successor_leaves_it_serving(cluster, operator, namespace):
-    ns = namespace
-    cluster.apply(ns, livestream("cam"))
-    first = eventually(lambda: cluster.get("pods", ns, "cam-ingest"), what="the ingest Pod")
-    assert first["metadata"]["labels"][SERVING] == "true", "a new ingest serves"
-    service = eventually(lambda: cluster.get("services", ns, "cam-ingest"), what="the ingest Service")
-    assert service["spec"]["selector"][SERVING] == "true"
-    with fake_ingest(internal_port(first)) as worker:
-        running(cluster, ns, "cam-ingest")
-        eventually(lambda: cluster.get("livestreams", ns, "cam")["status"].get("live"), what="live")
-
-        # The DVR window edited while live: a successor, not serving, the old Pod untouched.
-        edit_dvr(cluster, ns, 60)
-        successor = running(cluster, ns, "cam-ingest-b")
-        annotations = successor["metadata"]["annotations"]
-        assert annotations["streaming.streamops.dev/successor-of"] == first["metadata"]["uid"]
-        assert annotations["streaming.streamops.dev/handover-for"].startswith("config.dvr")
-        assert SERVING not in successor["metadata"]["labels"]
-        assert json.loads(successor["spec"]["containers"][0]["env"][0]["value"])["dvr"]["durationSeconds"] == 60
-
-        # Ready: asked to follow its predecessor's internal face.
-        # (sent again every 2 s until the successor's report shows it took: the first is looked at)
-        follow = eventually(lambda: worker.posted("/handover/follow"), what="POST /handover/follow")[0]
-        assert follow == {"predecessorUrl": f"http://127.0.0.1:{internal_port(first)}", "predecessorPod": "cam-ingest"}
-        handing = eventually(lambda: stream_condition(cluster, ns, "HandingOver"), what="HandingOver")
-        assert handing["status"] == "True" and "from cam-ingest to cam-ingest-b" in handing["message"]
-
-        # Caught up: the label moves (the successor first), the predecessor is asked to release.
-        worker.status = {"live": True, "handover": {"predecessorPod": "cam-ingest", "phase": "caught-up"}}
-        eventually(lambda: labelled(cluster, ns, "cam-ingest-b"), what="the successor serving")
-        eventually(lambda: not labelled(cluster, ns, "cam-ingest"), what="the predecessor no longer serving")
-        eventually(lambda: worker.posted("/handover/release"), what="POST /handover/release")
-        assert cluster.get("pods", ns, "cam-ingest")["metadata"]["uid"] == first["metadata"]["uid"], "still there"
-
-        # Released, the successor on air: the predecessor goes, and the Event says why.
-        worker.status = {"live": True, "handover": {"phase": "on-air", "release": "released"}}
-        eventually(lambda: cluster.get("pods", ns, "cam-ingest") is None, what="the predecessor deleted")
-        [event] = eventually(lambda: cluster.events(ns, "LiveStream", "cam", "HandedOver"), what="HandedOver")
-        assert event["message"].startswith(
-            "primary ingest handed over from cam-ingest to cam-ingest-b because config.dvr"
-        )
-        eventually(lambda: stream_condition(cluster, ns, "HandingOver") is None, what="HandingOver gone")
-
-        # Edited again: the next successor takes the first slot, and fails.
-        worker.status = {"live": True, "handover": {"phase": "failed", "error": "predecessor unreachable"}}
-        edit_dvr(cluster, ns, 90)
-        again = running(cluster, ns, "cam-ingest")
-        assert again["metadata"]["annotations"]["streaming.streamops.dev/successor-of"] == successor["metadata"]["uid"]
-        eventually(lambda: cluster.get("pods", ns, "cam-ingest") is None, what="the failed successor deleted")
-        failed = eventually(lambda: cluster.events(ns, "LiveStream", "cam", "HandoverFailed"), what="HandoverFailed")[0]
-        assert "predecessor unreachable" in failed["message"] and "cam-ingest-b keeps running" in failed["message"]
-        pending = eventually(lambda: stream_condition(cluster, ns, "RestartPending"), what="RestartPending")
-        assert (pending["status"], pending["reason"]) == ("True", "HandoverFailed")
-        kept = cluster.get("pods", ns, "cam-ingest-b")
-        assert kept["metadata"]["uid"] == successor["metadata"]["uid"] and labelled(cluster, ns, "cam-ingest-b")
-        assert "streaming.streamops.dev/handover-failed" in kept["metadata"]["annotations"]
-
-
 def undo_dvr(cluster: Any, ns: str) -> None:
     cluster.kubectl("patch", "lst", "cam", "-n", ns, "--type=merge", "-p", '{"spec": {"dvr": null}}')
 
@@ -237,3 +179,61 @@ def test_a_handover_whose_reason_goes_away_is_cancelled_before_the_point_of_no_r
         assert cut["type"] == "Warning" and "a fresh ingest is made" in cut["message"]
         fresh = eventually(lambda: uid(cluster, ns, "cam-ingest") or uid(cluster, ns, "cam-ingest-b"), what="fresh")
         assert fresh not in (again["metadata"]["uid"], successor["metadata"]["uid"])
+
+
+def test_a_live_ingest_is_handed_over_and_a_failed_successor_leaves_it_serving(cluster, operator, namespace):
+    ns = namespace
+    cluster.apply(ns, livestream("cam"))
+    first = eventually(lambda: cluster.get("pods", ns, "cam-ingest"), what="the ingest Pod")
+    assert first["metadata"]["labels"][SERVING] == "true", "a new ingest serves"
+    service = eventually(lambda: cluster.get("services", ns, "cam-ingest"), what="the ingest Service")
+    assert service["spec"]["selector"][SERVING] == "true"
+    with fake_ingest(internal_port(first)) as worker:
+        running(cluster, ns, "cam-ingest")
+        eventually(lambda: cluster.get("livestreams", ns, "cam")["status"].get("live"), what="live")
+
+        # The DVR window edited while live: a successor, not serving, the old Pod untouched.
+        edit_dvr(cluster, ns, 60)
+        successor = running(cluster, ns, "cam-ingest-b")
+        annotations = successor["metadata"]["annotations"]
+        assert annotations["streaming.streamops.dev/successor-of"] == first["metadata"]["uid"]
+        assert annotations["streaming.streamops.dev/handover-for"].startswith("config.dvr")
+        assert SERVING not in successor["metadata"]["labels"]
+        assert json.loads(successor["spec"]["containers"][0]["env"][0]["value"])["dvr"]["durationSeconds"] == 60
+
+        # Ready: asked to follow its predecessor's internal face.
+        # (sent again every 2 s until the successor's report shows it took: the first is looked at)
+        follow = eventually(lambda: worker.posted("/handover/follow"), what="POST /handover/follow")[0]
+        assert follow == {"predecessorUrl": f"http://127.0.0.1:{internal_port(first)}", "predecessorPod": "cam-ingest"}
+        handing = eventually(lambda: stream_condition(cluster, ns, "HandingOver"), what="HandingOver")
+        assert handing["status"] == "True" and "from cam-ingest to cam-ingest-b" in handing["message"]
+
+        # Caught up: the label moves (the successor first), the predecessor is asked to release.
+        worker.status = {"live": True, "handover": {"predecessorPod": "cam-ingest", "phase": "caught-up"}}
+        eventually(lambda: labelled(cluster, ns, "cam-ingest-b"), what="the successor serving")
+        eventually(lambda: not labelled(cluster, ns, "cam-ingest"), what="the predecessor no longer serving")
+        eventually(lambda: worker.posted("/handover/release"), what="POST /handover/release")
+        assert cluster.get("pods", ns, "cam-ingest")["metadata"]["uid"] == first["metadata"]["uid"], "still there"
+
+        # Released, the successor on air: the predecessor goes, and the Event says why.
+        worker.status = {"live": True, "handover": {"phase": "on-air", "release": "released"}}
+        eventually(lambda: cluster.get("pods", ns, "cam-ingest") is None, what="the predecessor deleted")
+        [event] = eventually(lambda: cluster.events(ns, "LiveStream", "cam", "HandedOver"), what="HandedOver")
+        assert event["message"].startswith(
+            "primary ingest handed over from cam-ingest to cam-ingest-b because config.dvr"
+        )
+        eventually(lambda: stream_condition(cluster, ns, "HandingOver") is None, what="HandingOver gone")
+
+        # Edited again: the next successor takes the first slot, and fails.
+        worker.status = {"live": True, "handover": {"phase": "failed", "error": "predecessor unreachable"}}
+        edit_dvr(cluster, ns, 90)
+        again = running(cluster, ns, "cam-ingest")
+        assert again["metadata"]["annotations"]["streaming.streamops.dev/successor-of"] == successor["metadata"]["uid"]
+        eventually(lambda: cluster.get("pods", ns, "cam-ingest") is None, what="the failed successor deleted")
+        failed = eventually(lambda: cluster.events(ns, "LiveStream", "cam", "HandoverFailed"), what="HandoverFailed")[0]
+        assert "predecessor unreachable" in failed["message"] and "cam-ingest-b keeps running" in failed["message"]
+        pending = eventually(lambda: stream_condition(cluster, ns, "RestartPending"), what="RestartPending")
+        assert (pending["status"], pending["reason"]) == ("True", "HandoverFailed")
+        kept = cluster.get("pods", ns, "cam-ingest-b")
+        assert kept["metadata"]["uid"] == successor["metadata"]["uid"] and labelled(cluster, ns, "cam-ingest-b")
+        assert "streaming.streamops.dev/handover-failed" in kept["metadata"]["annotations"]

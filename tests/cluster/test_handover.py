@@ -181,6 +181,39 @@ def test_a_handover_whose_reason_goes_away_is_cancelled_before_the_point_of_no_r
         assert fresh not in (again["metadata"]["uid"], successor["metadata"]["uid"])
 
 
+def test_a_handover_for_a_cordoned_node_is_cancelled_when_the_node_is_uncordoned(cluster, operator, namespace):
+    """ci31's trigger, played without a kubelet: the live ingest bound to a Node that is cordoned gets a
+    successor (the drain signal); uncordoned before the successor has caught up, the successor goes,
+    the predecessor serves on, never released, and no WorkerReplaced is said."""
+    ns = namespace
+    node = f"n2-{ns}"
+    cluster.core.create_node({"apiVersion": "v1", "kind": "Node", "metadata": {"name": node}})
+    try:
+        cluster.apply(ns, livestream("cam"))
+        first = eventually(lambda: cluster.get("pods", ns, "cam-ingest"), what="the ingest Pod")
+        binding = {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "cam-ingest"}}
+        binding["target"] = {"apiVersion": "v1", "kind": "Node", "name": node}
+        cluster.core.create_namespaced_pod_binding("cam-ingest", ns, binding, _preload_content=False)
+        with fake_ingest(internal_port(first)) as worker:
+            set_pod_status(cluster, ns, "cam-ingest", "Running", True, ip="127.0.0.1")
+            eventually(lambda: cluster.get("livestreams", ns, "cam")["status"].get("live"), what="live")
+            cluster.kubectl("cordon", node)
+            successor = running(cluster, ns, "cam-ingest-b")
+            assert successor["metadata"]["annotations"]["streaming.streamops.dev/handover-for"] == "node"
+            eventually(lambda: worker.posted("/handover/follow"), what="POST /handover/follow")
+            worker.status = {"live": True, "handover": {"predecessorPod": "cam-ingest", "phase": "following"}}
+            cluster.kubectl("uncordon", node)
+            eventually(lambda: cluster.get("pods", ns, "cam-ingest-b") is None, what="the successor cancelled")
+            [event] = eventually(lambda: cluster.events(ns, "LiveStream", "cam", "HandoverCancelled"), what="Event")
+            assert f"no longer needed: node {node} is no longer cordoned; cam-ingest keeps serving" in event["message"]
+            assert uid(cluster, ns, "cam-ingest") == first["metadata"]["uid"] and labelled(cluster, ns, "cam-ingest")
+            assert not worker.posted("/handover/release")
+            assert not cluster.events(ns, "LiveStream", "cam", "WorkerReplaced")
+    finally:
+        cluster.core.delete_namespaced_pod("cam-ingest", ns, grace_period_seconds=0)  # (no kubelet confirms)
+        cluster.core.delete_node(node)
+
+
 def test_a_live_ingest_is_handed_over_and_a_failed_successor_leaves_it_serving(cluster, operator, namespace):
     ns = namespace
     cluster.apply(ns, livestream("cam"))

@@ -103,6 +103,117 @@ def stream_condition(cluster: Any, ns: str, type_: str) -> dict[str, Any] | None
     return condition(cluster.get("livestreams", ns, "cam"), type_)
 
 
+def undo_dvr(cluster: Any, ns: str) -> None:
+    cluster.kubectl("patch", "lst", "cam", "-n", ns, "--type=merge", "-p", '{"spec": {"dvr": null}}')
+
+
+def uid(cluster: Any, ns: str, name: str) -> str | None:
+    pod = cluster.get("pods", ns, name)
+    return pod["metadata"]["uid"] if pod and not pod["metadata"].get("deletionTimestamp") else None
+
+
+def reconciled(cluster: Any, ns: str) -> bool:
+    stream = cluster.get("livestreams", ns, "cam")
+    return (stream.get("status") or {}).get("observedGeneration") == stream["metadata"]["generation"]
+
+
+def test_a_handover_whose_reason_goes_away_is_cancelled_before_the_point_of_no_return_only(
+    cluster, operator, namespace
+):
+    """Issue 56 (ci31): the reason gone (here the edit undone; a node uncordoned is the same) while
+    Starting or Following cancels the successor, the predecessor never released; once the label has
+    moved (MovingService, Releasing) the handover completes. A released predecessor whose successor
+    is deleted goes at once: a fresh ingest, never a dead stream."""
+    ns = namespace
+    cluster.apply(ns, livestream("cam"))
+    first = eventually(lambda: cluster.get("pods", ns, "cam-ingest"), what="the ingest Pod")
+    with fake_ingest(internal_port(first)) as worker:
+        running(cluster, ns, "cam-ingest")
+        eventually(lambda: cluster.get("livestreams", ns, "cam")["status"].get("live"), what="live")
+
+        # Starting (the successor not Ready): undone, the successor goes, the predecessor serves on.
+        edit_dvr(cluster, ns, 60)
+        eventually(lambda: cluster.get("pods", ns, "cam-ingest-b"), what="a successor")
+        undo_dvr(cluster, ns)
+        eventually(lambda: cluster.get("pods", ns, "cam-ingest-b") is None, what="the successor cancelled")
+        [event] = eventually(lambda: cluster.events(ns, "LiveStream", "cam", "HandoverCancelled"), what="the Event")
+        assert (
+            event["type"] == "Normal"
+            and "from cam-ingest to cam-ingest-b cancelled, no longer needed" in (event["message"])
+        )
+
+        # Following: the same.
+        edit_dvr(cluster, ns, 60)
+        running(cluster, ns, "cam-ingest-b")
+        eventually(lambda: worker.posted("/handover/follow"), what="POST /handover/follow")
+        worker.status = {"live": True, "handover": {"predecessorPod": "cam-ingest", "phase": "following"}}
+        undo_dvr(cluster, ns)
+        eventually(lambda: cluster.get("pods", ns, "cam-ingest-b") is None, what="the following successor cancelled")
+        assert uid(cluster, ns, "cam-ingest") == first["metadata"]["uid"] and labelled(cluster, ns, "cam-ingest")
+        assert not worker.posted("/handover/release"), "a predecessor is never released for a cancelled handover"
+        worker.status = {"live": True}
+
+        # Releasing (the label moved): undone now, the handover completes all the same.
+        edit_dvr(cluster, ns, 60)
+        successor = running(cluster, ns, "cam-ingest-b")
+        worker.status = {"live": True, "handover": {"predecessorPod": "cam-ingest", "phase": "caught-up"}}
+        eventually(lambda: worker.posted("/handover/release"), what="POST /handover/release")
+        worker.status = {"live": True, "handover": {"phase": "caught-up", "release": "releasing"}}
+        undo_dvr(cluster, ns)
+        eventually(lambda: reconciled(cluster, ns), what="the undo reconciled")
+        assert uid(cluster, ns, "cam-ingest-b") == successor["metadata"]["uid"], "past the point: never deleted"
+        worker.status = {"live": True, "handover": {"phase": "on-air", "release": "released"}}
+        eventually(lambda: cluster.events(ns, "LiveStream", "cam", "HandedOver"), what="HandedOver")
+        assert not cluster.events(ns, "LiveStream", "cam", "HandoverCut")
+
+        # The successor (dvr 60) now differs from the spec: handed over again, into the first slot.
+        # Its successor deleted by someone while it releases: it goes at once, a fresh ingest comes.
+        worker.status = {"live": True}
+        again = running(cluster, ns, "cam-ingest")
+        worker.status = {"live": True, "handover": {"predecessorPod": "cam-ingest-b", "phase": "caught-up"}}
+        eventually(lambda: len(worker.posted("/handover/release")) >= 2, what="the second release")
+        worker.status = {"live": True, "handover": {"phase": "caught-up", "release": "released"}}
+        cluster.kubectl("delete", "pod", "cam-ingest", "-n", ns, "--wait=false")
+        eventually(lambda: uid(cluster, ns, "cam-ingest-b") is None, what="the released predecessor deleted")
+        [cut] = eventually(lambda: cluster.events(ns, "LiveStream", "cam", "HandoverCut"), what="HandoverCut")
+        assert cut["type"] == "Warning" and "a fresh ingest is made" in cut["message"]
+        fresh = eventually(lambda: uid(cluster, ns, "cam-ingest") or uid(cluster, ns, "cam-ingest-b"), what="fresh")
+        assert fresh not in (again["metadata"]["uid"], successor["metadata"]["uid"])
+
+
+def test_a_handover_for_a_cordoned_node_is_cancelled_when_the_node_is_uncordoned(cluster, operator, namespace):
+    """ci31's trigger, played without a kubelet: the live ingest bound to a Node that is cordoned gets a
+    successor (the drain signal); uncordoned before the successor has caught up, the successor goes,
+    the predecessor serves on, never released, and no WorkerReplaced is said."""
+    ns = namespace
+    node = f"n2-{ns}"
+    cluster.core.create_node({"apiVersion": "v1", "kind": "Node", "metadata": {"name": node}})
+    try:
+        cluster.apply(ns, livestream("cam"))
+        first = eventually(lambda: cluster.get("pods", ns, "cam-ingest"), what="the ingest Pod")
+        binding = {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "cam-ingest"}}
+        binding["target"] = {"apiVersion": "v1", "kind": "Node", "name": node}
+        cluster.core.create_namespaced_pod_binding("cam-ingest", ns, binding, _preload_content=False)
+        with fake_ingest(internal_port(first)) as worker:
+            set_pod_status(cluster, ns, "cam-ingest", "Running", True, ip="127.0.0.1")
+            eventually(lambda: cluster.get("livestreams", ns, "cam")["status"].get("live"), what="live")
+            cluster.kubectl("cordon", node)
+            successor = running(cluster, ns, "cam-ingest-b")
+            assert successor["metadata"]["annotations"]["streaming.streamops.dev/handover-for"] == "node"
+            eventually(lambda: worker.posted("/handover/follow"), what="POST /handover/follow")
+            worker.status = {"live": True, "handover": {"predecessorPod": "cam-ingest", "phase": "following"}}
+            cluster.kubectl("uncordon", node)
+            eventually(lambda: cluster.get("pods", ns, "cam-ingest-b") is None, what="the successor cancelled")
+            [event] = eventually(lambda: cluster.events(ns, "LiveStream", "cam", "HandoverCancelled"), what="Event")
+            assert f"no longer needed: node {node} is no longer cordoned; cam-ingest keeps serving" in event["message"]
+            assert uid(cluster, ns, "cam-ingest") == first["metadata"]["uid"] and labelled(cluster, ns, "cam-ingest")
+            assert not worker.posted("/handover/release")
+            assert not cluster.events(ns, "LiveStream", "cam", "WorkerReplaced")
+    finally:
+        cluster.core.delete_namespaced_pod("cam-ingest", ns, grace_period_seconds=0)  # (no kubelet confirms)
+        cluster.core.delete_node(node)
+
+
 def test_a_live_ingest_is_handed_over_and_a_failed_successor_leaves_it_serving(cluster, operator, namespace):
     ns = namespace
     cluster.apply(ns, livestream("cam"))

@@ -16,11 +16,14 @@ from streamops.contract.ingest import RULES_CONFIGMAP, Role
 from streamops.contract.playback_token import KEYS_SECRET
 from streamops.contract.stream_key import generate_stream_key
 from streamops.contract.worker_credential import generate_worker_credential
+from streamops.control.livestream.handover_abort import HandoverCancel
 from streamops.control.livestream.observation import ROLES, Observed
 from streamops.control.livestream.plan import (
     AutoRecording,
     Plan,
+    Successor,
     deactivation_patch,
+    in_handover,
     in_slot,
     plan_successor,
     recorded_deactivation,
@@ -43,7 +46,7 @@ from streamops.control.shared.edge_refusals import EDGE_REFUSALS
 from streamops.control.shared.playback_policies import rules_configmap
 from streamops.control.shared.settings import OperatorSettings
 from streamops.control.workers.children import ensure_owned, ensure_pod, ensure_service, roll_pod
-from streamops.control.workers.handover_marks import is_serving, serve_patch
+from streamops.control.workers.handover_marks import handed_over_at, is_serving, serve_patch
 from streamops.control.workers.ingest_address import POD_NETWORK_PORTS, IngestPortMap, ingest_names, ingest_slots
 from streamops.control.workers.pod_observation import PodObservation
 from streamops.control.workers.ports import PortAllocator, ports_of
@@ -66,6 +69,8 @@ class Applied:
     deactivation_recorded: bool = False  # a worker's report of its deactivation was recorded now
     pod_changes: dict[Role, PodChange] = field(default_factory=dict)  # replaced, or waiting for an idle ingest
     region_rejected: dict[str, str] = field(default_factory=dict)  # a region's Service the server refused
+    cancels: dict[Role, HandoverCancel] = field(default_factory=dict)  # successors no longer wanted (the loop's)
+    replaced: dict[Role, str] = field(default_factory=dict)  # the name of the Pod replaced (either slot)
 
 
 def ensure_playback_keys(api: KubeApi, namespace: str) -> None:
@@ -236,6 +241,8 @@ def apply_plan(
         deactivation_recorded=deactivation is not None and plan.deactivation is None,
         pod_changes=roles.pod_changes,
         region_rejected=roles.region_rejected,
+        cancels=roles.cancels,
+        replaced=roles.replaced,
     )
 
 
@@ -273,6 +280,8 @@ class RolesApplied:
     region_rejected: dict[str, str] = field(default_factory=dict)
     created: dict[Role, PodObservation] = field(default_factory=dict)
     pod_changes: dict[Role, PodChange] = field(default_factory=dict)
+    cancels: dict[Role, HandoverCancel] = field(default_factory=dict)
+    replaced: dict[Role, str] = field(default_factory=dict)
 
 
 def apply_role(
@@ -323,12 +332,18 @@ def apply_role(
     if desired is not None and current is None:
         ensure_worker_credential(api, admitted)
     generation = admitted.metadata.generation
-    rolled = roll_pod(
-        api, desired, current, uid, generation, wants.live, plan.immediate, wants.drain, handover=plan.handover
-    )
-    change = apply_successor(api, admitted, role, desired, current, observed.others.get(role), rolled.change)
+    other = observed.others.get(role)
+    # A Pod handing over is busy whatever its media (a release cuts it): never replaced under its successor.
+    busy = wants.live or in_handover(current, other)
+    rolled = roll_pod(api, desired, current, uid, generation, busy, plan.immediate, wants.drain, handover=plan.handover)
+    successor = apply_successor(api, admitted, role, desired, current, other, rolled.change)
+    change = successor.change
+    if successor.cancel is not None:
+        out.cancels[role] = successor.cancel
     if change.action != "keep":
         out.pod_changes[role] = change
+    if change.action == "replace" and current is not None:
+        out.replaced[role] = current["metadata"]["name"]
     if current is None and rolled.pod is not None:
         out.created[role] = PodObservation.of(names.pod, rolled.pod)
 
@@ -336,8 +351,9 @@ def apply_role(
 def label_serving(api: KubeApi, current: Manifest | None, uid: str | None) -> None:
     """A serving Pod without the label (one from an operator before handovers, or a successor
     whose predecessor is gone) is labelled (no restart), before its Services select by the label:
-    the selector's new label cuts nothing."""
-    if current is None or not owned_by(current, uid) or is_serving(current):
+    the selector's new label cuts nothing. Never one handed over: it takes no media (the status loop
+    deletes it when its successor is gone)."""
+    if current is None or not owned_by(current, uid) or is_serving(current) or handed_over_at(current) is not None:
         return
     meta = current["metadata"]
     if not meta.get("deletionTimestamp"):  # (the uid: never another Pod of the name)
@@ -354,9 +370,9 @@ def apply_successor(
     current: Manifest | None,
     other: Manifest | None,
     change: PodChange,
-) -> PodChange:
+) -> Successor:
     """The role's other slot (plan.py's plan_successor): a stale Pod there deleted, a handover's
-    successor created. Returns the change as status tells it."""
+    successor created. Returns the decision (its change as status tells it, a cancel for the loop)."""
     if other is not None and not owned_by(other, stream.metadata.uid):
         other = None  # someone else's Pod by that name: never touched
     slots = ingest_slots(stream.metadata.name, role)
@@ -369,4 +385,4 @@ def apply_successor(
     if successor.create is not None:
         ensure_worker_credential(api, stream)
         api.create(successor.create)  # a 409 (the index had not seen it yet): the next reconcile sees it
-    return successor.change
+    return successor

@@ -41,6 +41,7 @@ from streamops.control.livestream.handover import (
     failed_handover,
     handovers,
 )
+from streamops.control.livestream.handover_abort import aborts
 from streamops.control.livestream.observation import ROLES
 from streamops.control.livestream.outcome import StreamOutcome
 from streamops.control.livestream.overlays import overlay_switch
@@ -209,8 +210,9 @@ def handover_steps(
     observed: LiveStreamObserved, memory: LiveStreamMemory
 ) -> tuple[list[HandoverAction], dict[Role, HandoverState], LiveStreamMemory]:
     """Each role's handover step (handover.py), from its two Pods and their reports."""
+    early, observed, memory = handover_aborts(observed, memory)
     if not observed.others:
-        return [], {}, memory
+        return early, {}, memory
     facts = observed.facts
     serving = {role: Worker(t.handover, t.active_ingest, t.live) for role, t in observed.telemetry.items()}
     other = {role: Worker(t.handover, t.active_ingest, t.live) for role, t in observed.other_telemetry.items()}
@@ -225,7 +227,20 @@ def handover_steps(
         facts.in_flight,
         memory.handover,
     )
-    return steps, states, replace(memory, handover=kept)
+    return [*early, *steps], states, replace(memory, handover=kept)
+
+
+def handover_aborts(
+    observed: LiveStreamObserved, memory: LiveStreamMemory
+) -> tuple[list[HandoverAction], LiveStreamObserved, LiveStreamMemory]:
+    """A handover cancelled, or a released Pod left alone deleted (handover_abort.py), first: the roles
+    it takes are not stepped this tick (their other slot is left out of what the steps see)."""
+    cancels = observed.outcome.handover_cancels if observed.outcome is not None else {}
+    reports = {role: t.handover for role, t in observed.telemetry.items()}
+    actions, taken, kept = aborts(observed.pods, observed.others, reports, cancels, memory.handover)
+    if taken:
+        observed = replace(observed, others={r: p for r, p in observed.others.items() if r not in taken})
+    return actions, observed, replace(memory, handover=kept)
 
 
 def remember_report(observed: LiveStreamObserved, memory: LiveStreamMemory) -> LiveStreamMemory:
@@ -276,7 +291,8 @@ def announce(
     it gave: a tick that reuses it says nothing again)."""
     if outcome is memory.announced:
         return [], memory
-    changes = {f"{role} ingest": (ingest_names(name, role).pod, c) for role, c in outcome.pod_changes.items()}
+    pods = {role: outcome.replaced.get(role) or ingest_names(name, role).pod for role in outcome.pod_changes}
+    changes = {f"{role} ingest": (pods[role], c) for role, c in outcome.pod_changes.items()}
     return list(replaced_events(changes)), replace(memory, announced=outcome)
 
 

@@ -21,6 +21,11 @@ CATCH_UP_SECONDS, or that reports failed, is deleted: its predecessor keeps runn
 failure (the next successor waits 30 s, doubling to 10 min) and a Warning Event HandoverFailed says
 why. Every step is decided from what is observed, so an operator restarted mid-handover resumes it;
 the memory only keeps a request or an Event from being repeated before the watch shows its effect.
+
+Once a successor exists, the status loop is the one actor that decides both Pods' fate: the
+reconcile only names a successor no longer wanted, and handover_abort.py (before these steps, each
+tick) cancels it unless the handover is past its point of no return, or deletes a released
+predecessor whose successor is gone (issue 56).
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from streamops.contract.ingest import Role
 from streamops.control.livestream.deactivation import Deactivation
+from streamops.control.livestream.handover_abort import HandoverCancel
 from streamops.control.workers.ingest_address import IngestPortMap
 from streamops.control.workers.pod_observation import PodObservation
 from streamops.control.workers.restarts import PodChange
@@ -45,6 +46,10 @@ class StreamOutcome:
     # An ingest Pod this reconcile replaced, or keeps until its stream is idle (restarts.py), with
     # the first difference: the loop posts an Event for each, status says RestartPending for a wait.
     pod_changes: dict[Role, PodChange] = field(default_factory=dict)
+    # A successor this reconcile found no longer wanted: the loop cancels it unless it is past the
+    # point of no return (handover.py).
+    handover_cancels: dict[Role, HandoverCancel] = field(default_factory=dict)
+    replaced: dict[Role, str] = field(default_factory=dict)  # the Pod a `replace` deleted (either slot)
     # Why the running backup's spread from its primary could only be preferred (placement.py; None:
     # required, or no backup): the loop says it when the two share a node (backup_spread.py).
     backup_spread: str | None = None

@@ -16,6 +16,7 @@ from streamops.api import LiveStream
 from streamops.contract.ingest import Role
 from streamops.control.livestream.deactivation import Deactivation, annotation_patch
 from streamops.control.livestream.exposure import ServiceObservation, WebRtcAdvertise, ingest_reach, webrtc_advertise
+from streamops.control.livestream.handover_abort import HandoverCancel
 from streamops.control.livestream.observation import ROLES, ROUTE_KINDS, Observed, StandbyObserved, recorded_regions
 from streamops.control.livestream.specs.auto_recording import auto_recording
 from streamops.control.livestream.specs.disruption_budget import (
@@ -40,6 +41,7 @@ from streamops.control.shared.settings import OperatorSettings
 from streamops.control.shared.tenancy import regional_load_balancers_allowed
 from streamops.control.storage.recorder_pod import recorder_standby_pod
 from streamops.control.storage.recordings_claim import default_storage, on_default_claim, recordings_claim
+from streamops.control.workers.drain import NODE_PART, pod_node
 from streamops.control.workers.handover_marks import (
     HANDOVER_FOR_ANNOTATION,
     SERVING,
@@ -47,6 +49,7 @@ from streamops.control.workers.handover_marks import (
     SUCCESSOR_OF_ANNOTATION,
     handed_over_at,
     handover_failure,
+    handover_for,
     successor_of,
 )
 from streamops.control.workers.ingest_address import IngestPortMap, playback_signed
@@ -398,12 +401,14 @@ def in_slot(pod: Manifest, name: str, serving: bool) -> Manifest:
 @dataclass(frozen=True)
 class Successor:
     """A role's second slot while its serving Pod is to be handed over, or after: the successor to
-    create (not serving), a stale Pod there to delete, and the change as status tells it (a
-    handover held after a failed one carries when it is tried again)."""
+    create (not serving), a stale Pod there to delete, a successor no longer wanted (the status
+    loop's to cancel: handover.py), and the change as status tells it (a handover held after a
+    failed one carries when it is tried again)."""
 
     change: PodChange
     create: Manifest | None = None
     delete: Manifest | None = None
+    cancel: HandoverCancel | None = None
 
 
 def plan_successor(
@@ -416,16 +421,19 @@ def plan_successor(
     now: datetime,
 ) -> Successor:
     """Pure. `current`: the serving Pod; `other`: the Pod in the other slot; `change`: what
-    roll_pod decided for `current`. A predecessor still being released (handed over) is the
-    status loop's to delete; any other Pod there that is not the successor the change wants (a
-    successor of an older spec, one left when no handover is wanted any more) goes."""
+    roll_pod decided for `current`. A Pod in a handover with `current` (in_handover) is the status
+    loop's (handover.py): a successor no longer wanted (no handover wanted any more, or one of an
+    older spec) is only named to it, which cancels it unless it is past the point of no return; a
+    predecessor is released and deleted there. It goes here only with `current` (the stream stops,
+    a restart asked now): nothing is left released. Any other Pod there goes."""
     other_meta = (other or {}).get("metadata") or {}
     leaving = other is None or bool(other_meta.get("deletionTimestamp")) or handed_over_at(other) is not None
+    if in_handover(current, other) and not (desired is None or change.action == "replace"):
+        return _in_handover(desired, current, other, change)
     if change.action != "handover" or desired is None or current is None:
         return Successor(change, delete=None if leaving else other)
     if other is not None:
-        under_way = successor_of(other) == current["metadata"].get("uid") and pod_difference(desired, other) is None
-        return Successor(change, delete=None if leaving or under_way else other)
+        return Successor(change, delete=None if leaving else other)
     failure = handover_failure(current)
     if failure is not None and now < failure.retry_at:
         return Successor(replace(change, retry_at=failure.retry_at))
@@ -438,6 +446,38 @@ def plan_successor(
     if generation is not None:
         pod["metadata"]["annotations"][BUILT_FOR_ANNOTATION] = str(generation)
     return Successor(change, create=pod)
+
+
+def in_handover(current: Manifest | None, other: Manifest | None) -> bool:
+    """The role's two Pods, neither going, one the successor of the other (handover.py's pair)."""
+    if current is None or other is None:
+        return False
+    uids = [(p.get("metadata") or {}).get("uid") for p in (current, other)]
+    if any((p.get("metadata") or {}).get("deletionTimestamp") for p in (current, other)):
+        return False
+    return successor_of(other) == uids[0] or successor_of(current) == uids[1]
+
+
+def _in_handover(
+    desired: Manifest | None, current: Manifest | None, other: Manifest | None, change: PodChange
+) -> Successor:
+    """plan_successor for a pair: nothing written; a successor not wanted named, with why."""
+    assert current is not None and other is not None  # (in_handover)
+    if successor_of(other) != current["metadata"].get("uid"):
+        return Successor(change)  # `other` is the predecessor: the status loop releases and deletes it
+    name = current["metadata"]["name"]
+    if change.action == "handover":
+        stale = pod_difference(desired, other) if desired is not None else None
+        if stale is None:
+            return Successor(change)  # under way
+        why = f"{stale} changed again since it was made"
+    elif change.action == "wait":
+        why = f"the restart policy no longer hands {name} over"
+    elif handover_for(other) == NODE_PART:
+        why = f"node {pod_node(current) or '?'} is no longer cordoned"
+    else:
+        why = f"{handover_for(other) or 'what it was made for'} is as {name} runs it again"
+    return Successor(change, cancel=HandoverCancel(str(other["metadata"].get("uid") or ""), why))
 
 
 def wanted_budget(plan: Plan, role: Role) -> Manifest | None:

@@ -116,5 +116,7 @@ def _outcome(plan: Plan, observed: Observed, applied: Applied) -> StreamOutcome:
         deactivation=plan.deactivation,
         deactivation_recorded=applied.deactivation_recorded,
         pod_changes=applied.pod_changes,
+        handover_cancels=applied.cancels,
+        replaced=applied.replaced,
         backup_spread=plan.spread.why if plan.roles["backup"].ingest and not plan.spread.required else None,
     )

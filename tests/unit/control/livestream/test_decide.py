@@ -25,7 +25,8 @@ from streamops.control.livestream.decide import (
     SwitchOverlays,
     decide,
 )
-from streamops.control.livestream.handover import HANDING_OVER, HANDOVER_FAILED
+from streamops.control.livestream.handover import HANDING_OVER, HANDOVER_FAILED, DeletePod
+from streamops.control.livestream.handover_abort import HANDOVER_CANCELLED, HandoverCancel
 from streamops.control.livestream.outcome import StreamOutcome
 from streamops.control.runtime.decisions import (
     ForceDelete,
@@ -174,6 +175,12 @@ def test_replaced_ingests_are_announced_once_per_reconcile():
     assert not any(isinstance(a, PostEvent) for a in again), "the same outcome: said once"
     fresh, _ = decide(seen(replace(outcome)), memory)
     assert any(isinstance(a, PostEvent) for a in fresh), "a new reconcile's outcome"
+
+
+def test_the_replaced_event_names_the_pod_replaced_in_either_slot():
+    outcome = replace(OUTCOME, pod_changes={"primary": REPLACE}, replaced={"primary": "cam-ingest-b"})
+    [event] = [a for a in decide(seen(outcome), LiveStreamMemory())[0] if isinstance(a, PostEvent)]
+    assert "Pod cam-ingest-b replaced" in event.message
 
 
 @pytest.mark.parametrize(
@@ -365,6 +372,17 @@ def test_a_failed_handover_leaves_restart_pending_saying_why():
         seen(held, loop=later, pods={"primary": primary}, telemetry={"primary": LIVE}), LiveStreamMemory()
     )
     assert any(isinstance(a, Reconcile) for a in actions)
+
+
+def test_a_cancelled_handover_deletes_its_successor_and_takes_no_step_of_it():
+    """(handover_abort.py's table: test_handover_abort.py) The reconcile named the successor."""
+    cancelled = replace(HANDING, pod_changes={}, handover_cancels={"primary": HandoverCancel("p2", "node n2 is back")})
+    observed = seen(cancelled, telemetry={"primary": LIVE}, others={"primary": SUCCESSOR}, other_telemetry={})
+    actions, _ = decide(observed, LiveStreamMemory())
+    assert DeletePod(SUCCESSOR) in actions and not [a for a in actions if isinstance(a, WorkerRequest)]
+    [event] = [a for a in actions if isinstance(a, PostEvent)]
+    assert (event.type, event.reason) == ("Normal", HANDOVER_CANCELLED)
+    assert HANDING_OVER not in conditions_of(actions)
 
 
 def test_a_stream_stays_live_while_its_publisher_moves_to_the_successor():

@@ -15,12 +15,14 @@ from streamops.api import LiveStream
 from streamops.api.livestream import QualitySetRef, Rendition
 from streamops.control.livestream.admission import Admission
 from streamops.control.livestream.deactivation import DEACTIVATED_ANNOTATION, Deactivation, in_force
+from streamops.control.livestream.handover_abort import HandoverCancel
 from streamops.control.livestream.observation import ROLES, KeyCheck, Observed, StandbyObserved
 from streamops.control.livestream.plan import (
     AutoRecording,
     Plan,
     Standby,
     deactivation_patch,
+    in_handover,
     in_slot,
     plan_children,
     plan_successor,
@@ -39,11 +41,17 @@ from streamops.control.storage.recordings_claim import recordings_claim
 from streamops.control.workers.handover_marks import (
     HANDED_OVER_AT_ANNOTATION,
     HANDOVER_FAILED_ANNOTATION,
+    HANDOVER_FOR_ANNOTATION,
     SERVING_LABEL,
     SUCCESSOR_OF_ANNOTATION,
     HandoverFailure,
 )
-from streamops.control.workers.restarts import BUILT_FOR_ANNOTATION, BUILT_FROM_ANNOTATION, PodChange
+from streamops.control.workers.restarts import (
+    BUILT_FOR_ANNOTATION,
+    BUILT_FROM_ANNOTATION,
+    SPEC_PARTS_ANNOTATION,
+    PodChange,
+)
 from streamops.kube.naming import PLAYBACK_ROUTE_ANNOTATION, owner_reference
 
 SETTINGS = OperatorSettings()
@@ -333,7 +341,8 @@ PREDECESSOR = slot_pod("cam-ingest-b", "b", **{HANDED_OVER_AT_ANNOTATION: "2026-
     ("change", "current", "other", "creates", "deletes"),
     [
         (PodChange("keep"), RUNNING, None, None, None),
-        (PodChange("keep"), RUNNING, SUCCESSOR, None, "cam-ingest-b"),  # no handover wanted: a stale successor goes
+        # no handover wanted: the successor is the status loop's to cancel (below), not deleted here
+        (PodChange("keep"), RUNNING, SUCCESSOR, None, None),
         (PodChange("keep"), RUNNING, PREDECESSOR, None, None),  # the loop deletes a released predecessor
         (HANDOVER, RUNNING, None, "cam-ingest-b", None),
         (HANDOVER, slot_pod("cam-ingest-b", "a"), None, "cam-ingest", None),  # the slots take turns
@@ -369,3 +378,81 @@ def test_in_slot_names_and_labels_a_copy() -> None:
     assert serving["metadata"]["name"] == "cam-ingest-b" and serving["metadata"]["labels"][SERVING_LABEL] == "true"
     assert DESIRED["metadata"] == {"name": "cam-ingest", "uid": "", "labels": {}, "annotations": {}}
     assert SERVING_LABEL not in in_slot(serving, "cam-ingest", serving=False)["metadata"]["labels"]
+
+
+# --- a handover whose reason goes away (issue 56: the node uncordoned mid-way) ----------------------
+
+ON_NODE_2 = {**RUNNING, "spec": {"nodeName": "node-2"}}
+FOR_NODE = slot_pod("cam-ingest-b", "b", **{SUCCESSOR_OF_ANNOTATION: "a", HANDOVER_FOR_ANNOTATION: "node"})
+FOR_IMAGE = slot_pod(
+    "cam-ingest-b", "b", **{SUCCESSOR_OF_ANNOTATION: "a", HANDOVER_FOR_ANNOTATION: "containers[ingest].image"}
+)
+
+
+@pytest.mark.parametrize(
+    ("change", "other", "why"),
+    [
+        (PodChange("keep"), FOR_NODE, "node node-2 is no longer cordoned"),
+        (PodChange("keep"), FOR_IMAGE, "containers[ingest].image is as cam-ingest runs it again"),
+        (PodChange("wait", "config.dvr"), FOR_IMAGE, "the restart policy no longer hands cam-ingest over"),
+    ],
+)
+def test_a_successor_no_longer_wanted_is_not_deleted_here_but_named_to_the_status_loop(
+    change: PodChange, other: dict[str, Any], why: str
+) -> None:
+    """Whether it may still go (before the point of no return) is the status loop's to decide: this
+    view may be older than the loop's label patches."""
+    successor = plan_successor(DESIRED, ON_NODE_2, other, change, SLOTS, 4, NOW)
+    assert successor.delete is None and successor.create is None
+    assert successor.cancel == HandoverCancel("b", why)
+
+
+def test_a_stale_successor_is_named_to_the_status_loop_too() -> None:
+    stale = {
+        **FOR_IMAGE,
+        "metadata": {**FOR_IMAGE["metadata"], "annotations": {**FOR_IMAGE["metadata"]["annotations"]}},
+    }
+    stale["metadata"]["annotations"][SPEC_PARTS_ANNOTATION] = json.dumps({"config.dvr": "old"})
+    desired = {
+        **DESIRED,
+        "metadata": {**DESIRED["metadata"], "annotations": {SPEC_PARTS_ANNOTATION: '{"config.dvr": "new"}'}},
+    }
+    successor = plan_successor(desired, RUNNING, stale, HANDOVER, SLOTS, 4, NOW)
+    assert successor.delete is None and successor.cancel == HandoverCancel(
+        "b", "config.dvr changed again since it was made"
+    )
+
+
+def test_the_predecessor_of_the_serving_pod_is_the_status_loops_even_before_its_release() -> None:
+    # The successor serves; its predecessor only moved to its releasing budget so far (no
+    # handed-over-at yet): the status loop releases then deletes it.
+    serving = slot_pod("cam-ingest-b", "b", **{SUCCESSOR_OF_ANNOTATION: "a"})
+    holding = slot_pod("cam-ingest", "a")
+    for change in (PodChange("keep"), HANDOVER):
+        decided = plan_successor(DESIRED, serving, holding, change, SLOTS, 4, NOW)
+        assert (decided.delete, decided.create, decided.cancel) == (None, None, None)
+
+
+@pytest.mark.parametrize("desired", [DESIRED, None])
+def test_a_successor_goes_with_its_predecessor_when_the_reconcile_removes_both(desired: dict[str, Any] | None) -> None:
+    # the stream stopped (no desired Pod), or a restart asked now (replace): nothing is left released
+    change = PodChange("replace", "config.dvr") if desired is not None else PodChange("keep")
+    assert plan_successor(desired, RUNNING, SUCCESSOR, change, SLOTS, 4, NOW).delete == SUCCESSOR
+
+
+@pytest.mark.parametrize(
+    ("current", "other", "paired"),
+    [
+        (RUNNING, SUCCESSOR, True),
+        (slot_pod("cam-ingest-b", "b", **{SUCCESSOR_OF_ANNOTATION: "a"}), slot_pod("cam-ingest", "a"), True),
+        (RUNNING, None, False),
+        (RUNNING, slot_pod("cam-ingest-b", "b", **{SUCCESSOR_OF_ANNOTATION: "z"}), False),
+        (
+            RUNNING,
+            {**SUCCESSOR, "metadata": {**SUCCESSOR["metadata"], "deletionTimestamp": "2026-11-29T18:00:00Z"}},
+            False,
+        ),
+    ],
+)
+def test_in_handover(current: dict[str, Any], other: dict[str, Any] | None, paired: bool) -> None:
+    assert in_handover(current, other) is paired

@@ -135,11 +135,13 @@ def test_a_live_ingest_edited_gets_a_successor_in_the_free_slot_not_serving(api)
     api.clear_calls()
     reconcile_livestream(api, SETTINGS, stream(api), primary_live=True)
     assert not [c for c in api.writes if c.kind == "Pod"]
-    # Edited again meanwhile: that successor is stale, it goes (the next reconcile makes the new one).
+    # Edited again meanwhile: that successor is stale; the status loop cancels it (unless past the
+    # point of no return: handover.py), then the next reconcile makes the new one.
     api.modify("LiveStream", NS, "cam", {"spec": {"hls": {"segmentSeconds": 6}}})
     api.clear_calls()
-    reconcile_livestream(api, SETTINGS, stream(api), primary_live=True)
-    assert [(c.verb, c.name) for c in api.writes if c.kind == "Pod"] == [("delete", "cam-ingest-b")]
+    outcome = reconcile_livestream(api, SETTINGS, stream(api), primary_live=True)
+    assert not [c for c in api.writes if c.kind == "Pod"]
+    assert outcome.handover_cancels["primary"].why == "config.hls.segmentSeconds changed again since it was made"
 
 
 def test_once_handed_over_the_successor_serves_and_the_predecessor_is_left_to_the_loop(api):
@@ -194,3 +196,60 @@ def test_the_streams_annotation_overrides_the_restart_policy_for_a_spec_edit(api
     )
     outcome = reconcile_livestream(api, SETTINGS, stream(api), primary_live=True)
     assert outcome.pod_changes["primary"].action == action
+    assert outcome.replaced == ({"primary": "cam-ingest"} if action == "replace" else {})
+
+
+# --- a handover whose reason goes away mid-way (issue 56) ------------------------------------------
+
+
+def handing_over(api: FakeKubeApi) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A live ingest edited: its successor made, not serving yet."""
+    put(api, livestream("cam"))
+    reconcile_livestream(api, SETTINGS, stream(api))
+    api.modify("LiveStream", NS, "cam", {"spec": {"hls": {"segmentSeconds": 4}}})
+    reconcile_livestream(api, SETTINGS, stream(api), primary_live=True)
+    return api.object("Pod", NS, "cam-ingest") or {}, api.object("Pod", NS, "cam-ingest-b") or {}
+
+
+def test_a_successor_no_longer_wanted_is_left_to_the_loop_which_may_be_past_the_point_of_no_return(api):
+    """The reconcile's view may be older than the loop's label patches (ci31: the successor deleted
+    while the loop released its predecessor): it names the successor, the loop decides."""
+    _, successor = handing_over(api)
+    api.modify("LiveStream", NS, "cam", {"spec": {"hls": {"segmentSeconds": 2}}})  # the edit undone
+    api.clear_calls()
+    outcome = reconcile_livestream(api, SETTINGS, stream(api), primary_live=False)
+    assert not [c for c in api.writes if c.kind == "Pod"]
+    cancel = outcome.handover_cancels["primary"]
+    assert cancel.successor == successor["metadata"]["uid"]
+    assert cancel.why == "config.hls.segmentSeconds is as cam-ingest runs it again"
+
+
+def test_an_idle_predecessor_mid_handover_is_handed_over_not_replaced(api):
+    """Its publisher cut (a release does that) is no reason to replace it and its successor."""
+    _, successor = handing_over(api)
+    api.clear_calls()
+    outcome = reconcile_livestream(api, SETTINGS, stream(api), primary_live=False)
+    assert outcome.pod_changes["primary"].action == "handover"
+    assert not [c for c in api.writes if c.kind == "Pod"]
+    assert (api.object("Pod", NS, "cam-ingest-b") or {})["metadata"]["uid"] == successor["metadata"]["uid"]
+
+
+def test_a_released_predecessor_is_never_labelled_serving_again(api):
+    handing_over(api)
+    api.modify(
+        "Pod",
+        NS,
+        "cam-ingest",
+        {
+            "metadata": {
+                "labels": {SERVING_LABEL: None},
+                "annotations": {"streaming.streamops.dev/handed-over-at": "2026-11-29T18:00:00Z"},
+            }
+        },
+    )
+    api.delete("Pod", NS, "cam-ingest-b")  # its successor lost
+    api.modify("LiveStream", NS, "cam", {"spec": {"hls": {"segmentSeconds": 2}}})  # nothing to replace it for
+    api.clear_calls()
+    reconcile_livestream(api, SETTINGS, stream(api), primary_live=False)
+    assert not [c for c in api.writes if c.kind == "Pod"], "left to the status loop, which deletes it"
+    assert SERVING_LABEL not in ((api.object("Pod", NS, "cam-ingest") or {})["metadata"].get("labels") or {})

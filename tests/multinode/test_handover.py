@@ -219,7 +219,8 @@ def outcome(cluster: LocalCluster, ns: str, before: set[str], scenario: Scenario
         return None
     if not ready(pods[0]) or not stream.get("status", {}).get("live"):
         return None
-    said = said_since(cluster, ns, "HandedOver", since)
+    # The ingest's own Event (a pusher's or a recorder's HandedOver may come in the same scenario).
+    said = [m for m in said_since(cluster, ns, "HandedOver", since) if "ingest handed over" in m]
     replaced = f"{pods[0]['metadata']['name']} on {pods[0]['spec']['nodeName']}"
     return f"handed over to {replaced}: {said[-1]}" if said else f"replaced (no handover said) by {replaced}"
 

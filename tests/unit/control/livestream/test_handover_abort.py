@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from streamops.contract.ingest import HandoverReport
-from streamops.control.livestream.handover import DeletePod, HandoverMemory, RoleView, handover
+from streamops.control.livestream.handover import RoleView, handover
 from streamops.control.livestream.handover_abort import (
     HANDOVER_CANCELLED,
     HANDOVER_CUT,
@@ -18,6 +18,7 @@ from streamops.control.livestream.handover_abort import (
     aborts,
 )
 from streamops.control.runtime.decisions import PostEvent
+from streamops.control.runtime.handover_steps import DeletePod, HandoverMemory
 from streamops.control.workers.pod_observation import PodObservation
 
 NOW = datetime(2026, 11, 29, 18, 0, tzinfo=UTC)

@@ -15,21 +15,23 @@ from devtools.fake_kube import FakeKubeApi
 from streamops.contract.recorder import CONFIG_ENV, RELEASE_PATH, RecorderConfig, RecorderStatus
 from streamops.contract.worker import START_PATH
 from streamops.control.recording.handover import (
-    HANDED_OVER,
-    HANDOVER_FAILED,
-    READY_SECONDS,
     RELEASE_SLOT,
-    RESEND_SECONDS,
     START_SECONDS,
     START_SLOT,
-    DeleteRecorder,
-    PatchRecorder,
-    RecorderHandoverMemory,
     RecorderPair,
     recorder_handover,
 )
 from streamops.control.recording.reconcile import reconcile_recording
 from streamops.control.runtime.decisions import PostEvent, WorkerRequest
+from streamops.control.runtime.handover_steps import (
+    HANDED_OVER,
+    HANDOVER_FAILED,
+    READY_SECONDS,
+    RESEND_SECONDS,
+    DeletePod,
+    HandoverMemory,
+    PatchPod,
+)
 from streamops.control.shared.settings import NodeLossSettings, OperatorSettings, WorkerSettings
 from streamops.control.workers.handover_marks import (
     HANDOVER_FAILED_ANNOTATION,
@@ -69,13 +71,13 @@ TAKEN = RecorderStatus(state="recording", recording=True, duration=601.0)
 
 def step(
     pair: RecorderPair,
-    memory: RecorderHandoverMemory | None = None,
+    memory: HandoverMemory | None = None,
     in_flight: frozenset[str] = frozenset(),
     at: float = 0,
     config: RecorderConfig | None = CONFIG,
-) -> tuple[list[Any], str, RecorderHandoverMemory]:
+) -> tuple[list[Any], str, HandoverMemory]:
     actions, state, after = recorder_handover(
-        pair, config, "cam", NOW, 100.0 + at, in_flight, memory or RecorderHandoverMemory()
+        pair, config, "cam", NOW, 100.0 + at, in_flight, memory or HandoverMemory()
     )
     return actions, state.step, after
 
@@ -109,7 +111,7 @@ def test_the_predecessor_goes_once_its_part_ended_and_it_is_said_once() -> None:
     assert pair.telemetry == TAKEN, "the status is the successor's once it runs the Recording"
     actions, _, memory = step(RecorderPair(OLD, NEW, RELEASED, TAKEN))
     event = "recorder handed over from rec-recorder to rec-recorder-b because containers[record].image changed"
-    assert actions == [DeleteRecorder(OLD), PostEvent("Normal", HANDED_OVER, event)]
+    assert actions == [DeletePod(OLD), PostEvent("Normal", HANDED_OVER, event)]
     assert step(RecorderPair(OLD, NEW, RELEASED, TAKEN), memory)[0] == []
     assert RecorderPair(OLD, NEW, RECORDING, STANDBY).telemetry == RECORDING, "a standby's status is not shown"
 
@@ -132,10 +134,10 @@ def test_the_predecessor_goes_once_its_part_ended_and_it_is_said_once() -> None:
 def test_a_failed_successor_goes_and_the_predecessor_records_on(successor: PodObservation, why: str) -> None:
     actions, _, memory = step(RecorderPair(OLD, successor, RECORDING, STANDBY))
     patch, delete, event = actions
-    assert isinstance(patch, PatchRecorder) and patch.pod == OLD
+    assert isinstance(patch, PatchPod) and patch.pod == OLD
     record = HandoverFailure.parse(patch.patch["metadata"]["annotations"][HANDOVER_FAILED_ANNOTATION])
     assert record == HandoverFailure(NOW, 1, why)
-    assert delete == DeleteRecorder(successor)
+    assert delete == DeletePod(successor)
     message = f"recorder handover from rec-recorder to rec-recorder-b failed: {why}; rec-recorder keeps recording"
     assert event == PostEvent("Warning", HANDOVER_FAILED, f"{message}, tried again in 30 s")
     assert step(RecorderPair(OLD, successor, RECORDING, STANDBY), memory)[0] == [], "once"
@@ -144,7 +146,7 @@ def test_a_failed_successor_goes_and_the_predecessor_records_on(successor: PodOb
 def test_a_successor_failing_after_the_release_takes_the_predecessor_with_it() -> None:
     late = replace(NEW, created_at=NOW - timedelta(seconds=START_SECONDS + 1))
     actions, _, _ = step(RecorderPair(OLD, late, RELEASED, STANDBY))
-    assert actions[:2] == [DeleteRecorder(late), DeleteRecorder(OLD)], "a new recorder continues from the state file"
+    assert actions[:2] == [DeletePod(late), DeletePod(OLD)], "a new recorder continues from the state file"
     assert isinstance(actions[2], PostEvent) and "had released the video" in actions[2].message
 
 

@@ -13,22 +13,19 @@ import pytest
 from devtools.catalog import livestream, restream
 from devtools.fake_kube import FakeKubeApi
 from streamops.contract.pusher import TARGETS_PATH, PusherSetStatus, PusherTargets
-from streamops.control.restream.handover import (
-    CONNECT_SECONDS,
-    HANDED_OVER,
-    HANDOVER_FAILED,
-    HANDOVER_SLOT,
-    READY_SECONDS,
-    RESEND_SECONDS,
-    DeletePusher,
-    PatchPusher,
-    PusherHandoverMemory,
-    PusherPair,
-    pair_of,
-    pusher_handover,
-)
+from streamops.control.restream.handover import CONNECT_SECONDS, HANDOVER_SLOT, PusherPair, pusher_handover
 from streamops.control.restream.reconcile import reconcile_restream
 from streamops.control.runtime.decisions import PostEvent, WorkerRequest
+from streamops.control.runtime.handover_steps import (
+    HANDED_OVER,
+    HANDOVER_FAILED,
+    READY_SECONDS,
+    RESEND_SECONDS,
+    DeletePod,
+    HandoverMemory,
+    PatchPod,
+    pair_of,
+)
 from streamops.control.shared.settings import NodeLossSettings, OperatorSettings, WorkerSettings
 from streamops.control.workers.handover_marks import (
     HANDOVER_FAILED_ANNOTATION,
@@ -59,11 +56,9 @@ NONE = PusherSetStatus()
 
 
 def step(
-    pair: PusherPair, memory: PusherHandoverMemory | None = None, in_flight: frozenset[str] = frozenset(), at: float = 0
-) -> tuple[list[Any], str, PusherHandoverMemory]:
-    actions, state, after = pusher_handover(
-        pair, WANTED, "cam", NOW, 100.0 + at, in_flight, memory or PusherHandoverMemory()
-    )
+    pair: PusherPair, memory: HandoverMemory | None = None, in_flight: frozenset[str] = frozenset(), at: float = 0
+) -> tuple[list[Any], str, HandoverMemory]:
+    actions, state, after = pusher_handover(pair, WANTED, "cam", NOW, 100.0 + at, in_flight, memory or HandoverMemory())
     return actions, state.step, after
 
 
@@ -99,7 +94,7 @@ def test_once_the_predecessor_runs_no_target_the_successor_is_sent_the_set() -> 
 def test_once_the_successor_runs_the_set_the_predecessor_goes_and_it_is_said_once() -> None:
     actions, _, memory = step(PusherPair(OLD, NEW, NONE, RUNNING))
     assert actions == [
-        DeletePusher(OLD),
+        DeletePod(OLD),
         PostEvent(
             "Normal",
             HANDED_OVER,
@@ -109,7 +104,7 @@ def test_once_the_successor_runs_the_set_the_predecessor_goes_and_it_is_said_onc
     assert step(PusherPair(OLD, NEW, NONE, RUNNING), memory)[0] == []
     # Observed after an operator restart: the successor runs the set, so the predecessor goes (its
     # deletion ends whatever it still pushes), whatever it runs.
-    assert step(PusherPair(OLD, NEW, RUNNING, RUNNING))[0][0] == DeletePusher(OLD)
+    assert step(PusherPair(OLD, NEW, RUNNING, RUNNING))[0][0] == DeletePod(OLD)
 
 
 @pytest.mark.parametrize(
@@ -136,10 +131,10 @@ def test_a_failed_successor_goes_and_the_predecessor_keeps_running(
     old = replace(OLD, handover_failed=previous)
     actions, _, memory = step(PusherPair(old, successor, NONE, successor_set))
     patch, delete, event = actions
-    assert isinstance(patch, PatchPusher) and patch.pod == old
+    assert isinstance(patch, PatchPod) and patch.pod == old
     record = HandoverFailure.parse(patch.patch["metadata"]["annotations"][HANDOVER_FAILED_ANNOTATION])
     assert record == HandoverFailure(NOW, 2, why), "the second in a row: the next waits 60 s"
-    assert delete == DeletePusher(successor)
+    assert delete == DeletePod(successor)
     assert event == PostEvent(
         "Warning",
         HANDOVER_FAILED,
@@ -260,6 +255,6 @@ def test_during_a_handover_decide_takes_its_step_and_status_reads_the_successor(
     done = observed(Row("d", seen={"running": EMPTY, "successor": successor, "successor_running": moved}))
     assert done.telemetry == moved.of(UID)
     actions, _ = decide(done, QUIET)
-    assert DeletePusher(POD) in actions
+    assert DeletePod(POD) in actions
     assert [a.reason for a in actions if isinstance(a, PostEvent)] == [HANDED_OVER]
     assert not [a for a in actions if isinstance(a, WorkerRequest)], "no ordinary send during a handover"

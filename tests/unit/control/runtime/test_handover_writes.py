@@ -11,9 +11,9 @@ from typing import Any
 import kopf
 from devtools.catalog import livestream, stored
 from devtools.fake_kube import FakeKubeApi
-from streamops.control.livestream.handover import DeletePod, PatchPod
-from streamops.control.livestream.handover_writes import delete_pod, patch_pod
 from streamops.control.livestream.loop import LIVESTREAM_LOOP
+from streamops.control.runtime.handover_steps import DeletePod, PatchPod
+from streamops.control.runtime.handover_writes import delete_pod, patch_pod
 from streamops.control.runtime.object_loop import ObjectLoop
 from streamops.control.runtime.object_tasks import LiveObject
 from streamops.control.runtime.state import OperatorState

@@ -1,5 +1,5 @@
 """A busy recorder handed over to a successor (control/recording/handover.py, and the reconcile's
-successor: plan.plan_successor through reconcile_recording against the fake API server): every step,
+successor: successor_pod.plan_successor through reconcile_recording against the fake API server): every step,
 bound and failure, once each. docs/design/handover.md, Part 5."""
 
 from __future__ import annotations

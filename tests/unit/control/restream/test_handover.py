@@ -1,5 +1,5 @@
 """A busy shared pusher handed over to a successor (control/restream/handover.py, and the reconcile's
-successor: plan.plan_successor through reconcile_restream against the fake API server): every step,
+successor: successor_pod.plan_successor through reconcile_restream against the fake API server): every step,
 bound and failure, once each. docs/design/handover.md, Part 5."""
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from streamops.control.recording.loop_observe import RecordingReads, observe
 from streamops.control.recording.outcome import RecordingOutcome
 from streamops.control.recording.reconcile import reconcile_recording
 from streamops.control.runtime.handover_steps import DeletePod, PatchPod
-from streamops.control.runtime.handover_writes import delete_pod, patch_pod
+from streamops.control.runtime.handover_writes import handover_write
 from streamops.control.runtime.indexes import Indexes
 from streamops.control.runtime.object_loop import KindLoop, ObjectLoop
 from streamops.control.runtime.object_tasks import LiveObject
@@ -37,10 +37,8 @@ class RecordingTick(StoringTick[RecordingOutcome, RecorderStatus, RecordingObser
 
     async def perform(self, loop: ObjectLoop[RecordingOutcome], action: object) -> None:
         match action:
-            case PatchPod():
-                await patch_pod(loop, action)
-            case DeletePod():
-                await delete_pod(loop, action)
+            case PatchPod() | DeletePod():
+                await handover_write(loop, action)
             case _:
                 await super().perform(loop, action)
 

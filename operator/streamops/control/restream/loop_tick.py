@@ -16,7 +16,7 @@ from streamops.control.restream.decide import ReportRestarts, RestreamMemory, Re
 from streamops.control.restream.outcome import RestreamOutcome
 from streamops.control.restream.specs.names import PUSHER_COMPONENT
 from streamops.control.runtime.handover_steps import DeletePod, PatchPod, worker_and_successor
-from streamops.control.runtime.handover_writes import delete_pod, patch_pod
+from streamops.control.runtime.handover_writes import handover_write
 from streamops.control.runtime.indexes import Indexes, index_values, indexed_stream
 from streamops.control.runtime.object_loop import ObjectLoop
 from streamops.control.runtime.tick import KindTick, loop_facts
@@ -77,9 +77,7 @@ class RestreamTick(KindTick[RestreamOutcome, RestreamObserved, RestreamMemory]):
                 self.written = await perform_backoff_write(loop, action) or self.written
             case ReportRestarts(stream=stream, pod=pod):
                 loop.report_restarts(stream, {"pusher": [pod]})
-            case PatchPod():
-                await patch_pod(loop, action)
-            case DeletePod():
-                await delete_pod(loop, action)
+            case PatchPod() | DeletePod():
+                await handover_write(loop, action)
             case _:
                 await super().perform(loop, action)

@@ -29,3 +29,11 @@ async def delete_pod(loop: ObjectLoop[Any], action: DeletePod) -> None:
         await loop.state.call(loop.state.api.delete, "Pod", loop.namespace, action.pod.name, action.pod.uid)
     except (ApiError, OSError) as e:
         log.warning("%s %s/%s: handover: deleting Pod %s failed: %s", *loop.key, action.pod.name, e)
+
+
+async def handover_write(loop: ObjectLoop[Any], action: PatchPod | DeletePod) -> None:
+    """A handover's Pod write, whichever kind decided it."""
+    if isinstance(action, PatchPod):
+        await patch_pod(loop, action)
+    else:
+        await delete_pod(loop, action)

@@ -164,14 +164,9 @@ def api() -> FakeKubeApi:
     return FakeKubeApi()
 
 
-def put(api: FakeKubeApi, body: dict[str, Any]) -> None:
-    body["metadata"]["namespace"] = NS
-    api.add(body)
-
-
 def recording_recorder(api: FakeKubeApi, **spec: Any) -> dict[str, Any]:
-    put(api, livestream("cam"))
-    put(api, recording("rec", **spec))
+    api.add_in(NS, livestream("cam"))
+    api.add_in(NS, recording("rec", **spec))
     reconcile_recording(api, SETTINGS, api.object("Recording", NS, "rec") or {})
     api.modify("Recording", NS, "rec", {"status": {"recording": True}})
     return api.object("Pod", NS, "rec-recorder") or {}
@@ -255,8 +250,8 @@ def test_on_the_host_network_the_successor_has_a_host_port_of_its_own(api: FakeK
     host = SETTINGS.model_copy(update={"worker": SETTINGS.worker.model_copy(update={"host_network": True})})
     upgraded = host.model_copy(update={"node_loss": UPGRADED.node_loss})
     ports = PortAllocator(range(25100, 25200))
-    put(api, livestream("cam"))
-    put(api, recording("rec"))
+    api.add_in(NS, livestream("cam"))
+    api.add_in(NS, recording("rec"))
     reconcile_livestream(api, host, api.object("LiveStream", NS, "cam") or {}, allocator=ports)
     reconcile_recording(api, host, api.object("Recording", NS, "rec") or {}, allocator=ports)
     api.modify("Recording", NS, "rec", {"status": {"recording": True}})

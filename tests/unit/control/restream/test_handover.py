@@ -164,14 +164,9 @@ def api() -> FakeKubeApi:
     return FakeKubeApi()
 
 
-def put(api: FakeKubeApi, body: dict[str, Any]) -> None:
-    body["metadata"]["namespace"] = NS
-    api.add(body)
-
-
 def live_pusher(api: FakeKubeApi) -> dict[str, Any]:
-    put(api, livestream("cam"))
-    put(api, restream("out", uri="rtmp://target.example/live/x"))
+    api.add_in(NS, livestream("cam"))
+    api.add_in(NS, restream("out", uri="rtmp://target.example/live/x"))
     reconcile_restream(api, SETTINGS, api.object("Restream", NS, "out") or {})
     api.modify("Restream", NS, "out", {"status": {"live": True}})
     return api.object("Pod", NS, "cam-pusher") or {}

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -32,7 +32,7 @@ from streamops.control.runtime.handover_steps import (
     HandoverMemory,
     PatchPod,
 )
-from streamops.control.shared.settings import NodeLossSettings, OperatorSettings, WorkerSettings
+from streamops.control.shared.settings import WorkerSettings
 from streamops.control.workers.handover_marks import (
     HANDOVER_FAILED_ANNOTATION,
     HANDOVER_FOR_ANNOTATION,
@@ -42,19 +42,9 @@ from streamops.control.workers.handover_marks import (
 from streamops.control.workers.pod_observation import PodObservation
 from streamops.control.workers.restarts import SPEC_PARTS_ANNOTATION, PodChange
 
-NOW = datetime(2026, 11, 30, 1, 0, 0, tzinfo=UTC)
-OLD = PodObservation(name="rec-recorder", exists=True, uid="old", phase="Running", ready=True, ip="10.0.0.9")
-NEW = PodObservation(
-    name="rec-recorder-b",
-    exists=True,
-    uid="new",
-    phase="Running",
-    ready=True,
-    ip="10.0.0.10",
-    created_at=NOW - timedelta(seconds=5),
-    successor_of="old",
-    handover_for="containers[record].image",
-)
+from tests.unit.control.runtime.test_handover_steps import HANDING_OVER, NOW, UPGRADED, worker_pair
+
+OLD, NEW = worker_pair("rec-recorder", "containers[record].image")
 CONFIG = RecorderConfig(
     feed_url="http://cam-ingest-internal:8081/feed",
     directory="default/rec",
@@ -153,10 +143,7 @@ def test_a_successor_failing_after_the_release_takes_the_predecessor_with_it() -
 # --- the reconcile: the successor made in the other slot, as a warm recorder -----------------------
 
 NS = "default"
-SETTINGS = OperatorSettings(worker=WorkerSettings(restart_policy="handover"))
-UPGRADED = SETTINGS.model_copy(
-    update={"node_loss": NodeLossSettings(toleration_seconds=SETTINGS.node_loss.toleration_seconds + 7)}
-)
+SETTINGS = HANDING_OVER
 
 
 @pytest.fixture

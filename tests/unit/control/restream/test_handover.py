@@ -24,9 +24,8 @@ from streamops.control.runtime.handover_steps import (
     DeletePod,
     HandoverMemory,
     PatchPod,
-    pair_of,
 )
-from streamops.control.shared.settings import NodeLossSettings, OperatorSettings, WorkerSettings
+from streamops.control.shared.settings import NodeLossSettings, WorkerSettings
 from streamops.control.workers.handover_marks import (
     HANDOVER_FAILED_ANNOTATION,
     HANDOVER_FOR_ANNOTATION,
@@ -36,19 +35,9 @@ from streamops.control.workers.handover_marks import (
 from streamops.control.workers.pod_observation import PodObservation
 from streamops.control.workers.restarts import PodChange
 
-NOW = datetime(2026, 11, 30, 1, 0, 0, tzinfo=UTC)
-OLD = PodObservation(name="cam-pusher", exists=True, uid="old", phase="Running", ready=True, ip="10.0.0.9")
-NEW = PodObservation(
-    name="cam-pusher-b",
-    exists=True,
-    uid="new",
-    phase="Running",
-    ready=True,
-    ip="10.0.0.10",
-    created_at=NOW - timedelta(seconds=5),
-    successor_of="old",
-    handover_for="containers[pushers].image",
-)
+from tests.unit.control.runtime.test_handover_steps import HANDING_OVER, NOW, UPGRADED, worker_pair
+
+OLD, NEW = worker_pair("cam-pusher", "containers[pushers].image")
 TARGET = {"id": "r1", "name": "out", "version": "3", "feedUrl": "http://cam/feed", "uri": "rtmp://t/live"}
 WANTED = PusherTargets.model_validate({"targets": [{**TARGET, "noAudioMode": "drop", "streamKey": "k"}]})
 RUNNING = PusherSetStatus.model_validate({"targets": [{**TARGET, "live": True, "state": "live"}]})
@@ -143,20 +132,10 @@ def test_a_failed_successor_goes_and_the_predecessor_keeps_running(
     assert step(PusherPair(old, successor, NONE, successor_set), memory)[0] == [], "once"
 
 
-def test_the_pair_is_told_by_the_successor_s_annotation_not_by_the_names() -> None:
-    turned = (replace(OLD, name="cam-pusher-b"), replace(NEW, name="cam-pusher"))
-    assert pair_of(list(turned)) == turned
-    assert pair_of([OLD, replace(NEW, successor_of="gone")]) is None
-    assert pair_of([OLD, replace(NEW, deleting=True)]) is None
-
-
 # --- the reconcile: the successor made in the other slot ------------------------------------------
 
 NS = "default"
-SETTINGS = OperatorSettings(worker=WorkerSettings(restart_policy="handover"))
-UPGRADED = SETTINGS.model_copy(
-    update={"node_loss": NodeLossSettings(toleration_seconds=SETTINGS.node_loss.toleration_seconds + 7)}
-)
+SETTINGS = HANDING_OVER
 
 
 @pytest.fixture

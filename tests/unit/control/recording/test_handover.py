@@ -143,18 +143,12 @@ def test_a_successor_failing_after_the_release_takes_the_predecessor_with_it() -
 # --- the reconcile: the successor made in the other slot, as a warm recorder -----------------------
 
 NS = "default"
-SETTINGS = HANDING_OVER
-
-
-@pytest.fixture
-def api() -> FakeKubeApi:
-    return FakeKubeApi()
 
 
 def recording_recorder(api: FakeKubeApi, **spec: Any) -> dict[str, Any]:
     api.add_in(NS, livestream("cam"))
     api.add_in(NS, recording("rec", **spec))
-    reconcile_recording(api, SETTINGS, api.object("Recording", NS, "rec") or {})
+    reconcile_recording(api, HANDING_OVER, api.object("Recording", NS, "rec") or {})
     api.modify("Recording", NS, "rec", {"status": {"recording": True}})
     return api.object("Pod", NS, "rec-recorder") or {}
 
@@ -193,7 +187,7 @@ def test_a_busy_recorder_that_must_change_gets_a_warm_successor_in_the_other_slo
     # Idle, another change: the recorder in the second slot is the one replaced.
     api.modify("Recording", NS, "rec", {"status": {"recording": False}})
     api.clear_calls()
-    reconcile_recording(api, SETTINGS, api.object("Recording", NS, "rec") or {}, recorder="rec-recorder-b")
+    reconcile_recording(api, HANDING_OVER, api.object("Recording", NS, "rec") or {}, recorder="rec-recorder-b")
     assert [(c.verb, c.name) for c in api.writes if c.verb == "delete"] == [("delete", "rec-recorder-b")]
 
 
@@ -234,7 +228,7 @@ def test_on_the_host_network_the_successor_has_a_host_port_of_its_own(api: FakeK
     from streamops.control.livestream.reconcile import reconcile_livestream
     from streamops.control.workers.ports import PortAllocator
 
-    host = SETTINGS.model_copy(update={"worker": SETTINGS.worker.model_copy(update={"host_network": True})})
+    host = HANDING_OVER.model_copy(update={"worker": HANDING_OVER.worker.model_copy(update={"host_network": True})})
     upgraded = host.model_copy(update={"node_loss": UPGRADED.node_loss})
     ports = PortAllocator(range(25100, 25200))
     api.add_in(NS, livestream("cam"))

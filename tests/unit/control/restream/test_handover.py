@@ -135,18 +135,12 @@ def test_a_failed_successor_goes_and_the_predecessor_keeps_running(
 # --- the reconcile: the successor made in the other slot ------------------------------------------
 
 NS = "default"
-SETTINGS = HANDING_OVER
-
-
-@pytest.fixture
-def api() -> FakeKubeApi:
-    return FakeKubeApi()
 
 
 def live_pusher(api: FakeKubeApi) -> dict[str, Any]:
     api.add_in(NS, livestream("cam"))
     api.add_in(NS, restream("out", uri="rtmp://target.example/live/x"))
-    reconcile_restream(api, SETTINGS, api.object("Restream", NS, "out") or {})
+    reconcile_restream(api, HANDING_OVER, api.object("Restream", NS, "out") or {})
     api.modify("Restream", NS, "out", {"status": {"live": True}})
     return api.object("Pod", NS, "cam-pusher") or {}
 
@@ -171,7 +165,7 @@ def test_a_busy_pusher_that_must_change_gets_a_successor_in_the_other_slot(api: 
     # Idle, another change: the pusher in the second slot is the one replaced.
     api.modify("Restream", NS, "out", {"status": {"live": False}})
     api.clear_calls()
-    assert reconcile_restream(api, SETTINGS, api.object("Restream", NS, "out") or {}).pod_change.action == "replace"
+    assert reconcile_restream(api, HANDING_OVER, api.object("Restream", NS, "out") or {}).pod_change.action == "replace"
     assert [(c.verb, c.name) for c in api.writes if c.verb == "delete"] == [("delete", "cam-pusher-b")]
 
 

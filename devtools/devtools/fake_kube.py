@@ -178,6 +178,10 @@ class FakeKubeApi(KubeApi):
             self.store[self._key_of(stored)] = stored
             return copy.deepcopy(stored)
 
+    def add_in(self, namespace: str, obj: Mapping[str, Any]) -> dict[str, Any]:
+        """add() in `namespace` (the tests' objects are made without one)."""
+        return self.add({**obj, "metadata": {**obj["metadata"], "namespace": namespace}})
+
     def modify(self, kind: str, namespace: str, name: str, patch: Mapping[str, Any]) -> dict[str, Any]:
         """A merge patch by someone else (a user's `kubectl patch`, the kubelet; not logged),
         status included. KeyError when there is no such object."""

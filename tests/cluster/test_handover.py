@@ -15,13 +15,10 @@ fake answers for both, its handover report holding the successor's `phase` and t
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from devtools.catalog import livestream
+from devtools.cluster.fake_worker import FakeWorker, container_port, running, serving
 from devtools.cluster.kubectl import condition
 from devtools.cluster.local_pods import set_pod_status
 from devtools.waits import eventually
@@ -29,64 +26,23 @@ from devtools.waits import eventually
 SERVING = "streaming.streamops.dev/serving"
 
 
-class FakeIngest:
+class FakeIngest(FakeWorker):
     """/status from `status`, every POST's path and JSON body in `posts`."""
 
     def __init__(self) -> None:
-        self.status: dict[str, Any] = {"live": True}
+        super().__init__({"live": True})
         self.posts: list[tuple[str, dict[str, Any]]] = []
 
-    def handler(self) -> type[BaseHTTPRequestHandler]:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                body = json.dumps(fake.status).encode() if self.path == "/status" else b"{}"
-                self.send_response(200 if self.path == "/status" else 404)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def do_POST(self) -> None:
-                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                fake.posts.append((self.path, json.loads(raw) if raw else {}))
-                self.send_response(202)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        return Handler
+    def took(self, method: str, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any] | None]:
+        self.posts.append((path, body))
+        return 202, None
 
     def posted(self, path: str) -> list[dict[str, Any]]:
         return [body for p, body in list(self.posts) if p == path]
 
 
-@contextmanager
-def fake_ingest(port: int) -> Iterator[FakeIngest]:
-    fake = FakeIngest()
-    server = ThreadingHTTPServer(("127.0.0.1", port), fake.handler())
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield fake
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
-
-
 def internal_port(pod: dict[str, Any]) -> int:
-    ports = {p["name"]: p["containerPort"] for p in pod["spec"]["containers"][0]["ports"]}
-    return int(ports["internal"])
-
-
-def running(cluster: Any, ns: str, name: str) -> dict[str, Any]:
-    pod = eventually(lambda: cluster.get("pods", ns, name), what=f"Pod {name}")
-    set_pod_status(cluster, ns, name, "Running", True, ip="127.0.0.1")
-    return pod
+    return container_port(pod, "internal")
 
 
 def labelled(cluster: Any, ns: str, name: str) -> bool:
@@ -127,7 +83,7 @@ def test_a_handover_whose_reason_goes_away_is_cancelled_before_the_point_of_no_r
     ns = namespace
     cluster.apply(ns, livestream("cam"))
     first = eventually(lambda: cluster.get("pods", ns, "cam-ingest"), what="the ingest Pod")
-    with fake_ingest(internal_port(first)) as worker:
+    with serving(FakeIngest(), internal_port(first)) as worker:
         running(cluster, ns, "cam-ingest")
         eventually(lambda: cluster.get("livestreams", ns, "cam")["status"].get("live"), what="live")
 
@@ -194,7 +150,7 @@ def test_a_handover_for_a_cordoned_node_is_cancelled_when_the_node_is_uncordoned
         binding = {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "cam-ingest"}}
         binding["target"] = {"apiVersion": "v1", "kind": "Node", "name": node}
         cluster.core.create_namespaced_pod_binding("cam-ingest", ns, binding, _preload_content=False)
-        with fake_ingest(internal_port(first)) as worker:
+        with serving(FakeIngest(), internal_port(first)) as worker:
             set_pod_status(cluster, ns, "cam-ingest", "Running", True, ip="127.0.0.1")
             eventually(lambda: cluster.get("livestreams", ns, "cam")["status"].get("live"), what="live")
             cluster.kubectl("cordon", node)
@@ -221,7 +177,7 @@ def test_a_live_ingest_is_handed_over_and_a_failed_successor_leaves_it_serving(c
     assert first["metadata"]["labels"][SERVING] == "true", "a new ingest serves"
     service = eventually(lambda: cluster.get("services", ns, "cam-ingest"), what="the ingest Service")
     assert service["spec"]["selector"][SERVING] == "true"
-    with fake_ingest(internal_port(first)) as worker:
+    with serving(FakeIngest(), internal_port(first)) as worker:
         running(cluster, ns, "cam-ingest")
         eventually(lambda: cluster.get("livestreams", ns, "cam")["status"].get("live"), what="live")
 
@@ -282,7 +238,10 @@ def test_a_primary_with_a_live_backup_switches_to_it_is_replaced_and_switches_ba
     cluster.apply(ns, livestream("cam", source={"push": {"protocols": ["rtmp"], "backup": True}}))
     first = eventually(lambda: cluster.get("pods", ns, "cam-ingest"), what="the ingest Pod")
     first_backup = eventually(lambda: cluster.get("pods", ns, "cam-ingest-backup"), what="the backup's Pod")
-    with fake_ingest(internal_port(first)) as primary, fake_ingest(internal_port(first_backup)) as backup:
+    with (
+        serving(FakeIngest(), internal_port(first)) as primary,
+        serving(FakeIngest(), internal_port(first_backup)) as backup,
+    ):
         primary.status = {"live": True, "activeIngest": "primary"}
         backup.status = {"live": True, "activeIngest": "backup"}
         running(cluster, ns, "cam-ingest")

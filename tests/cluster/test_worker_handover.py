@@ -11,78 +11,31 @@ successor has a host port of its own, so each Pod has its fake."""
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from devtools.catalog import livestream, recording, restream
-from devtools.cluster.local_pods import set_pod_status
+from devtools.cluster.fake_worker import FakeWorker, container_port, running, serving
 from devtools.waits import eventually
 
 
-class FakePusher:
+class FakePusher(FakeWorker):
     """/status: the set last PUT, every target live; each PUT's target ids in `puts`."""
 
     def __init__(self) -> None:
-        self.targets: list[dict[str, Any]] = []
+        super().__init__({"targets": []})
         self.puts: list[list[str]] = []
 
-    def handler(self) -> type[BaseHTTPRequestHandler]:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                running = [
-                    {k: t[k] for k in ("id", "name", "version")} | {"live": True, "state": "live"} for t in fake.targets
-                ]
-                body = json.dumps({"targets": running}).encode() if self.path == "/status" else b"{}"
-                self.send_response(200 if self.path == "/status" else 404)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def do_PUT(self) -> None:
-                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                fake.targets = json.loads(raw)["targets"]
-                fake.puts.append([t["id"] for t in fake.targets])
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"{}")
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        return Handler
-
-
-@contextmanager
-def fake_pusher(port: int) -> Iterator[FakePusher]:
-    fake = FakePusher()
-    server = ThreadingHTTPServer(("127.0.0.1", port), fake.handler())
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield fake
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    def took(self, method: str, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any] | None]:
+        targets = body["targets"]
+        self.status = {
+            "targets": [{k: t[k] for k in ("id", "name", "version")} | {"live": True, "state": "live"} for t in targets]
+        }
+        self.puts.append([t["id"] for t in targets])
+        return 200, {}
 
 
 def http_port(pod: dict[str, Any]) -> int:
-    ports = {p["name"]: p["containerPort"] for p in pod["spec"]["containers"][0]["ports"]}
-    return int(ports["http"])
-
-
-def running(cluster: Any, ns: str, name: str) -> dict[str, Any]:
-    pod = eventually(lambda: cluster.get("pods", ns, name), what=f"Pod {name}")
-    set_pod_status(cluster, ns, name, "Running", True, ip="127.0.0.1")
-    return pod
+    return container_port(pod, "http")
 
 
 def test_a_pushing_pusher_is_handed_over_and_each_target_reconnects_once(cluster, operator, namespace):
@@ -91,7 +44,7 @@ def test_a_pushing_pusher_is_handed_over_and_each_target_reconnects_once(cluster
     cluster.apply(ns, restream("out", uri="rtmp://127.0.0.1:9/live"))
     first = eventually(lambda: cluster.get("pods", ns, "cam-pusher"), what="the pusher Pod")
     uid = cluster.get("restreams", ns, "out")["metadata"]["uid"]
-    with fake_pusher(http_port(first)) as pusher:
+    with serving(FakePusher(), http_port(first)) as pusher:
         running(cluster, ns, "cam-pusher")
         eventually(lambda: pusher.puts == [[uid]], what="the set sent")
         eventually(lambda: (cluster.get("restreams", ns, "out").get("status") or {}).get("live"), what="live")
@@ -103,7 +56,7 @@ def test_a_pushing_pusher_is_handed_over_and_each_target_reconnects_once(cluster
             assert annotations["streaming.streamops.dev/successor-of"] == first["metadata"]["uid"]
             assert annotations["streaming.streamops.dev/handover-for"] == "spec.tolerations"
             assert http_port(successor) != http_port(first), "a host port of its own: beside its predecessor"
-            with fake_pusher(http_port(successor)) as taker:
+            with serving(FakePusher(), http_port(successor)) as taker:
                 # The predecessor lets go, then the successor connects; then the predecessor goes.
                 eventually(lambda: cluster.get("pods", ns, "cam-pusher") is None, what="the predecessor deleted")
                 assert pusher.puts == [[uid], []] and taker.puts == [[uid]], "each target reconnected once"
@@ -114,58 +67,21 @@ def test_a_pushing_pusher_is_handed_over_and_each_target_reconnects_once(cluster
                 assert cluster.get("restreams", ns, "out")["status"]["live"], "its status read from the successor"
 
 
-class FakeRecorder:
+class FakeRecorder(FakeWorker):
     """/status from `status`; POST /handover/release says releasing, POST /start starts recording;
     every POST's path and JSON body in `posts`."""
 
     def __init__(self, status: dict[str, Any]) -> None:
-        self.status = status
+        super().__init__(status)
         self.posts: list[tuple[str, dict[str, Any]]] = []
 
-    def handler(self) -> type[BaseHTTPRequestHandler]:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                body = json.dumps(fake.status).encode() if self.path == "/status" else b"{}"
-                self.send_response(200 if self.path == "/status" else 404)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def do_POST(self) -> None:
-                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                fake.posts.append((self.path, json.loads(raw) if raw else {}))
-                if self.path == "/handover/release":
-                    fake.status = {**fake.status, "handover": fake.status.get("handover") or "releasing"}
-                elif self.path == "/start":
-                    fake.status = {"state": "recording", "recording": True, "duration": 601.0}
-                body = json.dumps(fake.status).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        return Handler
-
-
-@contextmanager
-def fake_recorder(port: int, status: dict[str, Any]) -> Iterator[FakeRecorder]:
-    fake = FakeRecorder(status)
-    server = ThreadingHTTPServer(("127.0.0.1", port), fake.handler())
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield fake
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    def took(self, method: str, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any] | None]:
+        self.posts.append((path, body))
+        if path == "/handover/release":
+            self.status = {**self.status, "handover": self.status.get("handover") or "releasing"}
+        elif path == "/start":
+            self.status = {"state": "recording", "recording": True, "duration": 601.0}
+        return 200, self.status
 
 
 def test_a_recording_recorder_is_handed_over_to_a_warm_successor(cluster, operator, namespace):
@@ -174,7 +90,7 @@ def test_a_recording_recorder_is_handed_over_to_a_warm_successor(cluster, operat
     cluster.apply(ns, recording("rec", minDurationSeconds=1))
     first = eventually(lambda: cluster.get("pods", ns, "rec-recorder"), what="the recorder Pod")
     on_air = {"state": "recording", "recording": True, "duration": 600.0}
-    with fake_recorder(http_port(first), on_air) as old:
+    with serving(FakeRecorder(on_air), http_port(first)) as old:
         running(cluster, ns, "rec-recorder")
         eventually(lambda: (cluster.get("recordings", ns, "rec").get("status") or {}).get("recording"), what="on air")
 
@@ -185,7 +101,7 @@ def test_a_recording_recorder_is_handed_over_to_a_warm_successor(cluster, operat
             assert annotations["streaming.streamops.dev/handover-for"] == "spec.tolerations"
             config = json.loads(successor["spec"]["containers"][0]["env"][0]["value"])
             assert config["standby"] is True and config["httpPort"] == http_port(successor) != http_port(first)
-            with fake_recorder(http_port(successor), {"state": "standby"}) as new:
+            with serving(FakeRecorder({"state": "standby"}), http_port(successor)) as new:
                 running(cluster, ns, "rec-recorder-b")
                 # Ready: the predecessor releases the video, then the successor gets the Recording.
                 eventually(lambda: [p for p, _ in old.posts] == ["/handover/release"], what="POST /handover/release")

@@ -96,11 +96,6 @@ def api() -> FakeKubeApi:
     return api
 
 
-def put(api: FakeKubeApi, body: dict[str, Any]) -> None:
-    body["metadata"]["namespace"] = NS
-    api.add(body)
-
-
 def key_secret(value: bytes, name: str = "mykey") -> dict[str, Any]:
     data = {"streamKey": base64.b64encode(value).decode()}
     metadata = {"name": name, "namespace": NS, "labels": ALLOW_REFERENCE_LABELS}
@@ -119,8 +114,8 @@ def referencing(*protocols: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize("value", [SHORT_KEY.encode(), LONG_KEY.encode(), b"Zq9w\n"])
 def test_a_referenced_key_srt_cannot_use_is_reported_and_the_ingest_still_runs(api, value):
-    put(api, referencing("rtmp", "srt"))
-    put(api, key_secret(value))
+    api.add_in(NS, referencing("rtmp", "srt"))
+    api.add_in(NS, key_secret(value))
     outcome = reconcile(api)
     assert outcome.key_invalid_for_srt is not None and outcome.key_secret_missing is None
     assert value.strip().decode() not in outcome.key_invalid_for_srt
@@ -132,13 +127,13 @@ def test_a_referenced_key_srt_cannot_use_is_reported_and_the_ingest_still_runs(a
 
 
 def test_the_length_matters_only_with_srt(api):
-    put(api, referencing("rtmp"))
-    put(api, key_secret(SHORT_KEY.encode()))
+    api.add_in(NS, referencing("rtmp"))
+    api.add_in(NS, key_secret(SHORT_KEY.encode()))
     assert reconcile(api).key_invalid_for_srt is None
 
 
 def test_a_generated_key_is_never_reported(api):
-    put(api, livestream("cam", source={"push": {"protocols": ["srt"]}}))
+    api.add_in(NS, livestream("cam", source={"push": {"protocols": ["srt"]}}))
     assert reconcile(api).key_invalid_for_srt is None
     secret = api.object("Secret", NS, "cam-stream-key")
     assert secret is not None
@@ -146,7 +141,7 @@ def test_a_generated_key_is_never_reported(api):
 
 
 def test_a_missing_secret_is_missing_not_invalid(api):
-    put(api, referencing("srt"))
+    api.add_in(NS, referencing("srt"))
     outcome = reconcile(api)
     assert outcome.key_secret_missing == "mykey" and outcome.key_invalid_for_srt is None
 

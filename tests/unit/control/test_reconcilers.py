@@ -48,11 +48,6 @@ def worker_pod(api: FakeKubeApi, kind: str, owner: str, component: str) -> str |
     return found[0].name if found else None
 
 
-def put(api: FakeKubeApi, body: dict[str, Any]) -> dict[str, Any]:
-    body["metadata"]["namespace"] = NS
-    return api.add(body)
-
-
 def reconcile_stream(api: FakeKubeApi, name: str = "cam", allocator: PortAllocator | None = None) -> StreamOutcome:
     """The body as kopf hands it; the standby recorder and `auto_recording_exists` from the indexes."""
     body = api.object("LiveStream", NS, name)
@@ -119,7 +114,7 @@ def assert_idempotent(api: FakeKubeApi, again: Any) -> Any:
 
 
 def test_new_stream_gets_key_secret_service_and_pod_with_no_server_reads(api):
-    stream = put(api, livestream("cam"))
+    stream = api.add_in(NS, livestream("cam"))
     outcome = reconcile_stream(api)
 
     created = outcome.created.get("primary")
@@ -151,7 +146,7 @@ def test_new_stream_gets_key_secret_service_and_pod_with_no_server_reads(api):
 
 
 def test_second_reconcile_writes_nothing(api):
-    put(api, livestream("cam", source={"push": {"protocols": ["rtmp", "srt"], "backup": True}}))
+    api.add_in(NS, livestream("cam", source={"push": {"protocols": ["rtmp", "srt"], "backup": True}}))
     reconcile_stream(api)
     api.set_phase(NS, "cam-ingest", "Running")  # the kubelet's changes are no reason to write
 
@@ -162,9 +157,9 @@ def test_second_reconcile_writes_nothing(api):
 
 
 def test_generated_key_is_never_overwritten(api):
-    put(api, livestream("cam"))
+    api.add_in(NS, livestream("cam"))
     key = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "cam-stream-key"}, "data": {"streamKey": "b2xk"}}
-    version = put(api, key)["metadata"]["resourceVersion"]
+    version = api.add_in(NS, key)["metadata"]["resourceVersion"]
     reconcile_stream(api)
     secret = api.object("Secret", NS, "cam-stream-key")
     assert secret is not None and secret["data"] == {"streamKey": "b2xk"}
@@ -173,15 +168,15 @@ def test_generated_key_is_never_overwritten(api):
 
 
 def test_missing_referenced_key_secret_is_reported_and_no_ingest_runs(api):
-    put(api, livestream("cam", source={"push": {"protocols": ["rtmp"], "streamKeySecretRef": {"name": "mykey"}}}))
+    api.add_in(NS, livestream("cam", source={"push": {"protocols": ["rtmp"], "streamKeySecretRef": {"name": "mykey"}}}))
     outcome = reconcile_stream(api)
     assert outcome.key_secret_missing == "mykey"
     assert api.names("Pod") == [], "an ingest without its key would refuse every publisher"
     assert api.names("Service") == ["cam-ingest", "cam-ingest-internal"], "the endpoint exists already"
     assert api.names("Secret") == [], "a referenced key is the user's: never generated"
 
-    put(
-        api,
+    api.add_in(
+        NS,
         {
             "apiVersion": "v1",
             "kind": "Secret",
@@ -201,7 +196,7 @@ def test_missing_referenced_key_secret_is_reported_and_no_ingest_runs(api):
 
 
 def test_backup_ingest_is_a_second_service_and_pod_removed_with_the_backup(api):
-    put(api, livestream("cam", source={"push": {"protocols": ["rtmp"], "backup": True}}))
+    api.add_in(NS, livestream("cam", source={"push": {"protocols": ["rtmp"], "backup": True}}))
     reconcile_stream(api)
     assert api.names("Pod") == ["cam-ingest", "cam-ingest-backup"]
     assert api.names("Service") == [
@@ -226,7 +221,7 @@ def test_backup_ingest_is_a_second_service_and_pod_removed_with_the_backup(api):
 
 
 def test_adding_a_backup_leaves_the_live_primary_ingest_running(api):
-    put(api, livestream("cam", source={"push": {"protocols": ["rtmp"]}}))
+    api.add_in(NS, livestream("cam", source={"push": {"protocols": ["rtmp"]}}))
     reconcile_stream(api)
     api.set_phase(NS, "cam-ingest", "Running")
     api.modify("LiveStream", NS, "cam", {"spec": {"source": {"push": {"backup": True}}}})
@@ -236,7 +231,7 @@ def test_adding_a_backup_leaves_the_live_primary_ingest_running(api):
 
 
 def test_inactive_stream_removes_its_pods_and_keeps_service_and_secret(api):
-    put(api, livestream("cam", source={"push": {"protocols": ["rtmp"], "backup": True}}))
+    api.add_in(NS, livestream("cam", source={"push": {"protocols": ["rtmp"], "backup": True}}))
     reconcile_stream(api)
     pod_uids = {p["metadata"]["uid"] for p in api.objects("Pod")}
 
@@ -263,7 +258,7 @@ def test_inactive_stream_removes_its_pods_and_keeps_service_and_secret(api):
 
 
 def test_changed_spec_rolls_the_pod_once_it_is_gone(api):
-    put(api, livestream("cam"))
+    api.add_in(NS, livestream("cam"))
     reconcile_stream(api)
     old = api.object("Pod", NS, "cam-ingest")
     service_version = api.object("Service", NS, "cam-ingest")["metadata"]["resourceVersion"]
@@ -296,7 +291,7 @@ NO_DATA = "no data for 10 s from any pull URL"
 
 def pull_stream(api: FakeKubeApi) -> dict[str, Any]:
     body = livestream("cam", source={"pull": {"urls": ["rtmp://origin/live/a"], "inactivityTimeoutSeconds": 10}})
-    return put(api, body)
+    return api.add_in(NS, body)
 
 
 def worker_gave_up(api: FakeKubeApi, name: str = "cam") -> StreamOutcome:
@@ -390,7 +385,7 @@ def test_a_report_from_an_ingest_built_for_an_older_spec_is_not_recorded(api):
 
 
 def test_a_push_stream_is_never_deactivated(api):
-    put(api, livestream("cam"))
+    api.add_in(NS, livestream("cam"))
     reconcile_stream(api)
     api.set_phase(NS, "cam-ingest", "Running")
     outcome = worker_gave_up(api)
@@ -399,15 +394,15 @@ def test_a_push_stream_is_never_deactivated(api):
 
 
 def test_a_pod_of_the_same_name_that_is_not_ours_is_left_alone(api):
-    put(api, livestream("cam"))
-    put(api, {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "cam-ingest"}, "spec": {}})
+    api.add_in(NS, livestream("cam"))
+    api.add_in(NS, {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "cam-ingest"}, "spec": {}})
     reconcile_stream(api)
     assert ("create", "Pod", "cam-ingest") not in done(api) and ("delete", "Pod", "cam-ingest") not in done(api)
     assert owners(api.object("Pod", NS, "cam-ingest")) == []
 
 
 def test_standby_recorder_is_kept_and_replaced_once_adopted(api):
-    stream = put(api, livestream("cam", recording={"standby": True}))
+    stream = api.add_in(NS, livestream("cam", recording={"standby": True}))
     reconcile_stream(api)
     assert api.names("Pod") == ["cam-ingest", "cam-recorder-1"]
     standby = api.object("Pod", NS, "cam-recorder-1")
@@ -434,7 +429,7 @@ def test_standby_recorder_is_kept_and_replaced_once_adopted(api):
 
 
 def test_auto_recording_is_created_stopped_and_replaced(api):
-    stream = put(api, livestream("cam", recording={"auto": True}))
+    stream = api.add_in(NS, livestream("cam", recording={"auto": True}))
     reconcile_stream(api)
     first = api.object("Recording", NS, "cam-auto")
     assert owners(first) == [("LiveStream", stream["metadata"]["uid"])]
@@ -460,12 +455,12 @@ def test_auto_recording_is_created_stopped_and_replaced(api):
 def test_auto_recording_replacement_waits_for_the_stopped_one_to_go(api):
     """In a cluster the stopped Recording carries kopf's finalizer: the delete only marks it, the
     create in the same pass is refused (409), and the fresh one comes with a later reconcile."""
-    put(api, livestream("cam", recording={"auto": False}))
+    api.add_in(NS, livestream("cam", recording={"auto": False}))
     stream = api.object("LiveStream", NS, "cam")
     auto = recording("cam-auto", stopped=True)
     auto["metadata"]["finalizers"] = [KOPF_FINALIZER]
     auto["metadata"]["ownerReferences"] = [owner_reference("LiveStream", "cam", stream["metadata"]["uid"])]
-    old_uid = put(api, auto)["metadata"]["uid"]
+    old_uid = api.add_in(NS, auto)["metadata"]["uid"]
     api.modify("LiveStream", NS, "cam", {"spec": {"recording": {"auto": True}}})
     api.clear_calls()
     reconcile_stream(api)
@@ -483,15 +478,15 @@ def test_auto_recording_replacement_waits_for_the_stopped_one_to_go(api):
 
 
 def test_a_users_recording_named_like_the_auto_one_is_never_touched(api):
-    put(api, livestream("cam", recording={"auto": True}))
-    put(api, recording("cam-auto", stopped=True))
+    api.add_in(NS, livestream("cam", recording={"auto": True}))
+    api.add_in(NS, recording("cam-auto", stopped=True))
     reconcile_stream(api)
     assert [c for c in api.writes if c.kind == "Recording"] == []
 
 
 def test_host_ports_are_allocated_once_and_kept_on_the_service(api):
     allocator = PortAllocator(HOST.worker.ports)
-    put(api, livestream("cam"))
+    api.add_in(NS, livestream("cam"))
     outcome = reconcile_stream(api, allocator=allocator)
     service = api.object("Service", NS, "cam-ingest")
     ports = ports_of(service)
@@ -518,7 +513,7 @@ def test_host_ports_are_allocated_once_and_kept_on_the_service(api):
 
 def test_removed_backup_gives_its_ports_back(api):
     allocator = PortAllocator(HOST.worker.ports)
-    put(api, livestream("cam", source={"push": {"protocols": ["rtmp"], "backup": True}}))
+    api.add_in(NS, livestream("cam", source={"push": {"protocols": ["rtmp"], "backup": True}}))
     reconcile_stream(api, allocator=allocator)
     assert allocator.used == 10  # the primary's WebRTC ports too, each role's internal one
     api.modify("LiveStream", NS, "cam", {"spec": {"source": {"push": {"backup": False}}}})
@@ -527,7 +522,7 @@ def test_removed_backup_gives_its_ports_back(api):
 
 
 def test_stream_in_a_terminating_namespace_is_not_an_error(api):
-    put(api, livestream("cam"))
+    api.add_in(NS, livestream("cam"))
     api.terminate_namespace(NS)
     assert reconcile_stream(api) == StreamOutcome(generation=1)
     assert api.store.keys() == {("LiveStream", NS, "cam")}
@@ -535,7 +530,7 @@ def test_stream_in_a_terminating_namespace_is_not_an_error(api):
 
 
 def test_invalid_stream_spec_is_an_outcome_and_no_call(api):
-    put(api, livestream("cam", dvr={"durationSeconds": 20}))
+    api.add_in(NS, livestream("cam", dvr={"durationSeconds": 20}))
     outcome = reconcile_stream(api)
     assert outcome.invalid_spec and "dvr" in outcome.invalid_spec and outcome.generation == 1
     assert api.calls == []
@@ -543,7 +538,7 @@ def test_invalid_stream_spec_is_an_outcome_and_no_call(api):
 
 def test_api_errors_reach_the_loop(api):
     """Anything but 404/409 is the loop's to retry (with backoff): the reconcile raises it."""
-    put(api, livestream("cam"))
+    api.add_in(NS, livestream("cam"))
     api.fail("create", "Service", status=500)
     with pytest.raises(ApiError) as e:
         reconcile_stream(api)
@@ -556,15 +551,15 @@ def test_api_errors_reach_the_loop(api):
 
 
 def test_recording_waits_for_a_missing_stream(api):
-    put(api, recording("rec"))
+    api.add_in(NS, recording("rec"))
     outcome = reconcile_rec(api)
     assert outcome.waiting_for_stream and outcome.generation == 1 and outcome.stream_uid is None
     assert api.writes == []
 
 
 def test_recording_creates_the_default_claim_and_its_recorder(api):
-    stream = put(api, livestream("cam"))
-    rec = put(api, recording("rec"))
+    stream = api.add_in(NS, livestream("cam"))
+    rec = api.add_in(NS, recording("rec"))
     outcome = reconcile_rec(api)
     storage = RecordingStorage(pvc=PersistentVolumeClaimStorage(claim_name=SETTINGS.recordings.claim))
     assert outcome == RecordingOutcome(generation=1, stream_uid=stream["metadata"]["uid"], storage=storage)
@@ -578,15 +573,15 @@ def test_recording_creates_the_default_claim_and_its_recorder(api):
     assert api.server_reads == [], "with its recorder running, nothing is asked of the API server"
 
     # A second Recording finds the claim.
-    put(api, recording("rec2"))
+    api.add_in(NS, recording("rec2"))
     api.clear_calls()
     reconcile_rec(api, "rec2")
     assert done(api) == [("create", "Pod", "rec2-recorder")]
 
 
 def test_recording_on_its_own_claim_creates_no_default_claim(api):
-    put(api, livestream("cam"))
-    put(api, recording("rec", storage={"pvc": {"claimName": "archive"}}))
+    api.add_in(NS, livestream("cam"))
+    api.add_in(NS, recording("rec", storage={"pvc": {"claimName": "archive"}}))
     reconcile_rec(api)
     assert done(api) == [("create", "Pod", "rec-recorder")]
     # Its own claim is only read (its access modes decide where the recorder may run).
@@ -595,7 +590,7 @@ def test_recording_on_its_own_claim_creates_no_default_claim(api):
 
 
 def adoptable_standby(api: FakeKubeApi) -> dict[str, Any]:
-    put(api, livestream("cam", recording={"standby": True}))
+    api.add_in(NS, livestream("cam", recording={"standby": True}))
     reconcile_stream(api)
     api.set_phase(NS, "cam-recorder-1", "Running")
     pod = api.object("Pod", NS, "cam-recorder-1")
@@ -605,7 +600,7 @@ def adoptable_standby(api: FakeKubeApi) -> dict[str, Any]:
 
 def test_recording_adopts_a_running_standby(api):
     standby = adoptable_standby(api)
-    rec = put(api, recording("rec"))
+    rec = api.add_in(NS, recording("rec"))
     api.clear_calls()
     outcome = reconcile_rec(api)
 
@@ -633,8 +628,8 @@ def test_two_recordings_never_adopt_the_same_standby(api):
     """The second adoption's patch carries the resourceVersion its (lagging) index showed: 409,
     and it creates a recorder of its own."""
     adoptable_standby(api)
-    put(api, recording("rec-a"))
-    put(api, recording("rec-b"))
+    api.add_in(NS, recording("rec-a"))
+    api.add_in(NS, recording("rec-b"))
     with api.lagging():
         a = reconcile_rec(api, "rec-a")
         api.clear_calls()
@@ -648,17 +643,17 @@ def test_two_recordings_never_adopt_the_same_standby(api):
 
 
 def test_a_standby_that_is_not_running_is_not_adopted(api):
-    put(api, livestream("cam", recording={"standby": True}))
+    api.add_in(NS, livestream("cam", recording={"standby": True}))
     reconcile_stream(api)  # cam-recorder-1 is Pending
-    put(api, recording("rec"))
+    api.add_in(NS, recording("rec"))
     api.clear_calls()
     assert reconcile_rec(api).start_config is None
     assert done(api) == [("create", "Pod", "rec-recorder")]
 
 
 def test_stopped_recording_keeps_its_running_recorder_until_finalised(api):
-    put(api, livestream("cam"))
-    put(api, recording("rec"))
+    api.add_in(NS, livestream("cam"))
+    api.add_in(NS, recording("rec"))
     reconcile_rec(api)
     pod = api.object("Pod", NS, "rec-recorder")
     api.set_phase(NS, "rec-recorder", "Running")
@@ -683,8 +678,8 @@ def test_stopped_recording_keeps_its_running_recorder_until_finalised(api):
 
 
 def test_stopped_recording_whose_recorder_never_ran_loses_it_at_once(api):
-    put(api, livestream("cam"))
-    put(api, recording("rec"))
+    api.add_in(NS, livestream("cam"))
+    api.add_in(NS, recording("rec"))
     reconcile_rec(api)  # Pending
     api.modify("Recording", NS, "rec", {"spec": {"stopped": True}})
     reconcile_rec(api)
@@ -692,7 +687,7 @@ def test_stopped_recording_whose_recorder_never_ran_loses_it_at_once(api):
 
 
 def test_invalid_recording_spec_is_an_outcome(api):
-    put(api, recording("rec", maxSegmentSeconds=1))
+    api.add_in(NS, recording("rec", maxSegmentSeconds=1))
     outcome = reconcile_rec(api)
     assert outcome.invalid_spec and "maxSegmentSeconds" in outcome.invalid_spec
     assert api.writes == []
@@ -700,8 +695,8 @@ def test_invalid_recording_spec_is_an_outcome(api):
 
 def test_host_network_recorder_waits_for_the_streams_ports_and_gives_its_own_back(api):
     allocator = PortAllocator(HOST.worker.ports)
-    put(api, livestream("cam"))
-    put(api, recording("rec"))
+    api.add_in(NS, livestream("cam"))
+    api.add_in(NS, recording("rec"))
     assert reconcile_rec(api, allocator=allocator).waiting_for_stream, "no ingest Service with ports yet"
     assert api.names("Pod") == []
 
@@ -723,8 +718,8 @@ def test_host_network_recorder_waits_for_the_streams_ports_and_gives_its_own_bac
 
 
 def test_restream_gets_its_stream_as_owner_once_and_a_pusher(api):
-    stream = put(api, livestream("cam"))
-    rst = put(api, restream("out"))
+    stream = api.add_in(NS, livestream("cam"))
+    rst = api.add_in(NS, restream("out"))
     outcome = reconcile_rst(api)
     patched_at = rst["metadata"]["resourceVersion"]
     assert (outcome.generation, outcome.stream_uid, outcome.owner_patched_at) == (
@@ -749,18 +744,18 @@ def test_restream_gets_its_stream_as_owner_once_and_a_pusher(api):
 
 
 def test_restream_of_a_recreated_stream_follows_the_new_one(api):
-    put(api, livestream("cam"))
-    put(api, restream("out"))
+    api.add_in(NS, livestream("cam"))
+    api.add_in(NS, restream("out"))
     reconcile_rst(api)
     del api.store[("LiveStream", NS, "cam")]
-    new = put(api, livestream("cam"))
+    new = api.add_in(NS, livestream("cam"))
     reconcile_rst(api)
     assert owners(api.object("Restream", NS, "out")) == [("LiveStream", new["metadata"]["uid"])]
 
 
 def test_inactive_restream_has_no_pusher(api):
-    put(api, livestream("cam"))
-    put(api, restream("out"))
+    api.add_in(NS, livestream("cam"))
+    api.add_in(NS, restream("out"))
     reconcile_rst(api)
     api.modify("Restream", NS, "out", {"spec": {"active": False}})
     api.clear_calls()
@@ -773,20 +768,20 @@ def test_inactive_restream_has_no_pusher(api):
 
 
 def test_restream_waits_for_its_stream(api):
-    put(api, restream("out"))
+    api.add_in(NS, restream("out"))
     outcome = reconcile_rst(api)
     assert outcome.waiting_for_stream and outcome.generation == 1 and outcome.stream_uid is None
     assert api.writes == []
 
 
 def test_restream_with_a_missing_target_key_reports_it_and_starts_once_it_exists(api):
-    put(api, livestream("cam"))
-    put(api, restream("out", streamKeySecretRef={"name": "yt"}))
+    api.add_in(NS, livestream("cam"))
+    api.add_in(NS, restream("out", streamKeySecretRef={"name": "yt"}))
     assert reconcile_rst(api).key_secret_missing == "yt"
     assert api.writes == [], "no Pod that would hang in ContainerCreating"
 
-    put(
-        api,
+    api.add_in(
+        NS,
         {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "yt", "labels": LABELS}, "data": {"key": "eA=="}},
     )
     assert reconcile_rst(api).key_secret_missing == "yt (key streamKey)"
@@ -801,8 +796,8 @@ def test_restream_with_a_missing_target_key_reports_it_and_starts_once_it_exists
 
 def test_restream_with_host_ports_keeps_its_port(api):
     allocator = PortAllocator(HOST.worker.ports)
-    put(api, livestream("cam"))
-    put(api, restream("out"))
+    api.add_in(NS, livestream("cam"))
+    api.add_in(NS, restream("out"))
     assert reconcile_rst(api, allocator=allocator).waiting_for_stream
     reconcile_stream(api, allocator=allocator)
     reconcile_rst(api, allocator=allocator)
@@ -819,15 +814,15 @@ def test_the_restreams_of_a_stream_read_each_others_secrets_once_not_once_each(a
     """50 Restreams reconciling together (an operator start) read each sibling's key Secret once a
     moment, not once per sibling: N + N reads, not N² (control/restream/secret_reads.py). Each reads
     its own Secret fresh."""
-    put(api, livestream("cam"))
+    api.add_in(NS, livestream("cam"))
     names = [f"r{i:02d}" for i in range(50)]
     for name in names:
         data = {"streamKey": "eA=="}
-        put(
-            api,
+        api.add_in(
+            NS,
             {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": f"k-{name}", "labels": LABELS}, "data": data},
         )
-        put(api, restream(name, streamKeySecretRef={"name": f"k-{name}"}))
+        api.add_in(NS, restream(name, streamKeySecretRef={"name": f"k-{name}"}))
     recent_secrets(api).clock = lambda: 0.0  # one moment, however slow the machine
     api.clear_calls()
     for name in names:
@@ -839,9 +834,9 @@ def test_the_restreams_of_a_stream_read_each_others_secrets_once_not_once_each(a
 def test_the_restreams_of_a_stream_share_one_pusher_whose_owners_follow_them(api):
     """docs/design/shared-pusher.md: one Pod per stream, owned by the Restreams with a target (none
     its controller); a Restream added or removed changes its owners and the set, never its spec."""
-    put(api, livestream("cam"))
-    first = put(api, restream("out"))
-    second = put(api, restream("yt", uri="rtmp://198.51.100.9/live"))
+    api.add_in(NS, livestream("cam"))
+    first = api.add_in(NS, restream("out"))
+    second = api.add_in(NS, restream("yt", uri="rtmp://198.51.100.9/live"))
     reconcile_rst(api)
     pod = api.object("Pod", NS, "cam-pusher")
     assert sorted(owners(pod)) == sorted(
@@ -871,6 +866,6 @@ def test_the_restreams_of_a_stream_share_one_pusher_whose_owners_follow_them(api
             "controller": True,
         }
     ]
-    put(api, legacy)
+    api.add_in(NS, legacy)
     reconcile_rst(api)
     assert api.names("Pod") == ["cam-pusher"]

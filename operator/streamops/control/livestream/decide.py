@@ -31,16 +31,7 @@ from streamops.contract.overlay import OverlaySwitch
 from streamops.control.livestream.backup_spread import shared_node_event
 from streamops.control.livestream.deactivation import WorkerReport, annotation_value, worker_report
 from streamops.control.livestream.exposure import ServiceObservation
-from streamops.control.livestream.handover import (
-    DeletePod,
-    HandoverAction,
-    HandoverMemory,
-    HandoverState,
-    PatchPod,
-    Worker,
-    failed_handover,
-    handovers,
-)
+from streamops.control.livestream.handover import HandoverState, Worker, failed_handover, handovers
 from streamops.control.livestream.handover_abort import aborts
 from streamops.control.livestream.observation import ROLES
 from streamops.control.livestream.outcome import StreamOutcome
@@ -71,6 +62,7 @@ from streamops.control.runtime.decisions import (
     wake,
     with_status,
 )
+from streamops.control.runtime.handover_steps import DeletePod, HandoverAction, HandoverMemory, PatchPod
 from streamops.control.runtime.indexes import BroadcastFacts, StreamFacts
 from streamops.control.shared.conditions import Transition
 from streamops.control.shared.spec_checks import SPEC_REJECTED

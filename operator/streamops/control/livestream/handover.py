@@ -31,8 +31,8 @@ predecessor whose successor is gone (issue 56).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal
 
@@ -45,6 +45,19 @@ from streamops.contract.ingest import (
     Role,
 )
 from streamops.control.runtime.decisions import PostEvent, WorkerRequest
+from streamops.control.runtime.handover_steps import (
+    HANDED_OVER,
+    HANDOVER_FAILED,
+    READY_SECONDS,
+    DeletePod,
+    HandoverAction,
+    HandoverMemory,
+    PatchPod,
+    done,
+    due,
+    next_failure,
+    sent,
+)
 from streamops.control.workers.handover_marks import (
     HandoverFailure,
     failure_patch,
@@ -53,38 +66,15 @@ from streamops.control.workers.handover_marks import (
     serve_patch,
 )
 from streamops.control.workers.pod_observation import PodObservation
-from streamops.kube.manifests import Manifest
 
-READY_SECONDS = 60.0  # a successor is Ready within this long of its creation (image pulled, started)
 CATCH_UP_SECONDS = 120.0  # ... and caught up within this long of its creation
 RELEASE_SECONDS = 30.0  # a predecessor goes this long after it stopped serving, released or not
-RESEND_SECONDS = 2.0  # a request or label patch whose effect is not observed yet is sent again after this
 # A planned switchover's backup is on air within this long of the first yield, or the handover goes
 # on without it (the ordinary sequence: the primary's encoder reconnects to the successor).
 SWITCH_SECONDS = 15.0
-HANDED_OVER, HANDOVER_FAILED = "HandedOver", "HandoverFailed"  # the Events' reasons
 HANDING_OVER = "HandingOver"  # the condition, True only while a handover is under way
 
 Step = Literal["Starting", "Following", "Waiting", "SwitchingToBackup", "MovingService", "Releasing"]
-
-
-@dataclass(frozen=True)
-class PatchPod:
-    """A label or annotation patch of one ingest Pod (handover_marks.py's patches)."""
-
-    pod: PodObservation
-    patch: Manifest = field(hash=False)
-
-
-@dataclass(frozen=True)
-class DeletePod:
-    """One ingest Pod deleted (that uid only), with its grace period: a released predecessor, a failed
-    successor."""
-
-    pod: PodObservation
-
-
-HandoverAction = PatchPod | DeletePod | PostEvent | WorkerRequest
 
 
 @dataclass(frozen=True)
@@ -132,15 +122,6 @@ class RoleView:
     other_role_busy: bool = False  # the other role's handover is past its successor's catching up: wait
 
 
-@dataclass(frozen=True)
-class HandoverMemory:
-    """What was sent and when (monotonic), by key, so a step is not repeated before it shows; the
-    terminal steps (a deletion and its Event) taken, by key."""
-
-    sent: Mapping[str, float] = field(default_factory=dict)
-    done: tuple[str, ...] = ()
-
-
 def handover(
     view: RoleView, stream: str, now: datetime, monotonic: float, in_flight: frozenset[str], memory: HandoverMemory
 ) -> tuple[list[HandoverAction], HandoverState | None, HandoverMemory]:
@@ -153,21 +134,6 @@ def handover(
     if serving.successor_of and serving.successor_of == other.uid:
         return _predecessor_step(view, other, serving, stream, now, monotonic, in_flight, memory)
     return [], None, memory  # not part of a handover: the reconcile deletes it
-
-
-def _due(memory: HandoverMemory, key: str, monotonic: float) -> bool:
-    at = memory.sent.get(key)
-    return at is None or monotonic - at >= RESEND_SECONDS
-
-
-def _sent(memory: HandoverMemory, keys: Sequence[str], monotonic: float) -> HandoverMemory:
-    # Only the keys of Pods still in a handover matter: a handful; the oldest are dropped.
-    kept = dict(list(memory.sent.items())[-16:])
-    return replace(memory, sent=kept | dict.fromkeys(keys, monotonic))
-
-
-def _done(memory: HandoverMemory, key: str) -> HandoverMemory:
-    return replace(memory, done=(*memory.done[-7:], key))
 
 
 def _successor_step(
@@ -202,12 +168,12 @@ def _successor_step(
     if report is None or report.phase is None:
         base = predecessor.worker_url("")
         key, slot = f"follow/{successor.uid}", f"handover/{view.role}"
-        if base is None or slot in in_flight or not _due(memory, key, monotonic):
+        if base is None or slot in in_flight or not due(memory, key, monotonic):
             return [], state, memory
         follow = HandoverFollow(predecessor_url=base, predecessor_pod=predecessor.name)
         body = json.dumps(follow.wire()).encode()
         request = WorkerRequest(successor, "POST", HANDOVER_FOLLOW_PATH, stream, slot, body)
-        return [request], state, _sent(memory, [key], monotonic)
+        return [request], state, sent(memory, [key], monotonic)
     if report.phase == "following":
         return [], state, memory
     # caught-up (or on-air already): the successor takes the Services, its predecessor next tick
@@ -232,11 +198,11 @@ def _caught_up_step(
     switched = f"switched/{successor.uid}" in memory.done
     if _switching(view) and not switched and f"unswitched/{successor.uid}" not in memory.done:
         since = f"switch-since/{successor.uid}"
-        memory = memory if since in memory.sent else _sent(memory, [since], monotonic)
+        memory = memory if since in memory.sent else sent(memory, [since], monotonic)
         if view.serving_air == "backup":
-            switched, memory = True, _done(memory, f"switched/{successor.uid}")
+            switched, memory = True, done(memory, f"switched/{successor.uid}")
         elif monotonic - memory.sent[since] >= SWITCH_SECONDS:
-            memory = _done(memory, f"unswitched/{successor.uid}")  # the ordinary sequence, without it
+            memory = done(memory, f"unswitched/{successor.uid}")  # the ordinary sequence, without it
         else:
             yields, memory = _yield(view.role, predecessor, stream, monotonic, in_flight, memory)
             return yields, replace(state, step="SwitchingToBackup"), memory
@@ -244,12 +210,12 @@ def _caught_up_step(
         actions, memory = _yield(view.role, predecessor, stream, monotonic, in_flight, memory)
     state = replace(state, step="MovingService", switched=switched)
     key = f"serve/{successor.uid}"
-    if not _due(memory, key, monotonic):
+    if not due(memory, key, monotonic):
         return actions, state, memory
     # The predecessor first leaves the serving budget for its releasing one: with both Pods serving,
     # the serving budget (minAvailable 1) would let a drain evict one of them.
     actions += [PatchPod(predecessor, hold_patch()), PatchPod(successor, serve_patch())]
-    return actions, state, _sent(memory, [key], monotonic)
+    return actions, state, sent(memory, [key], monotonic)
 
 
 def _switching(view: RoleView) -> bool:
@@ -267,10 +233,10 @@ def _yield(
 ) -> tuple[list[HandoverAction], HandoverMemory]:
     """The predecessor's yield to its backup (a lease: renewed every RESEND_SECONDS)."""
     key, slot = f"yield/{predecessor.uid}", f"yield/{role}"
-    if slot in in_flight or not _due(memory, key, monotonic):
+    if slot in in_flight or not due(memory, key, monotonic):
         return [], memory
     request = WorkerRequest(predecessor, "POST", HANDOVER_YIELD_PATH, stream, slot)
-    return [request], _sent(memory, [key], monotonic)
+    return [request], sent(memory, [key], monotonic)
 
 
 def busy(view: RoleView, memory: HandoverMemory) -> bool:
@@ -308,7 +274,7 @@ def _predecessor_step(
         actions, memory = _yield(view.role, predecessor, stream, monotonic, in_flight, memory)
     if predecessor.handed_over_at is None:
         key = f"unserve/{predecessor.uid}"
-        if _due(memory, key, monotonic):
+        if due(memory, key, monotonic):
             actions.append(PatchPod(predecessor, release_patch(now)))
             keys.append(key)
     else:
@@ -321,10 +287,10 @@ def _predecessor_step(
         if (released and on_air and back) or waited >= RELEASE_SECONDS:
             return _finish(view.role, predecessor, successor, released and on_air, (switched, back), memory)
     slot, key = f"handover/{view.role}", f"release/{predecessor.uid}"
-    if (report is None or report.release is None) and slot not in in_flight and _due(memory, key, monotonic):
+    if (report is None or report.release is None) and slot not in in_flight and due(memory, key, monotonic):
         actions.append(WorkerRequest(predecessor, "POST", HANDOVER_RELEASE_PATH, stream, slot))
         keys.append(key)
-    return actions, state, _sent(memory, keys, monotonic) if keys else memory
+    return actions, state, sent(memory, keys, monotonic) if keys else memory
 
 
 def _finish(
@@ -348,7 +314,7 @@ def _finish(
     elif switched:
         after += f": switched to the backup, which stays on air until {successor.name}'s own encoder is back"
     message = f"{role} ingest handed over from {predecessor.name} to {successor.name}{because}{after}"
-    return [DeletePod(predecessor), PostEvent("Normal", HANDED_OVER, message)], None, _done(memory, key)
+    return [DeletePod(predecessor), PostEvent("Normal", HANDED_OVER, message)], None, done(memory, key)
 
 
 def _fail(
@@ -357,8 +323,7 @@ def _fail(
     key = f"failed/{successor.uid}"
     if key in memory.done:
         return [], None, memory
-    before = HandoverFailure.parse(predecessor.handover_failed)
-    failure = HandoverFailure(now.replace(microsecond=0), (before.count if before else 0) + 1, why[:400])
+    failure = next_failure(predecessor, why, now)
     wait = (failure.retry_at - failure.at).total_seconds()
     message = f"{role} ingest handover from {predecessor.name} to {successor.name} failed: {why}; "
     message += f"{predecessor.name} keeps running, tried again in {wait:.0f} s"
@@ -369,7 +334,7 @@ def _fail(
         DeletePod(successor),
         PostEvent("Warning", HANDOVER_FAILED, message),
     ]
-    return actions, None, _done(memory, key)
+    return actions, None, done(memory, key)
 
 
 def failed_handover(serving: PodObservation | None) -> HandoverFailure | None:

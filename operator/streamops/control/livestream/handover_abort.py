@@ -24,8 +24,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from streamops.contract.ingest import HandoverReport, Role
-from streamops.control.livestream.handover import DeletePod, HandoverAction, HandoverMemory
 from streamops.control.runtime.decisions import PostEvent
+from streamops.control.runtime.handover_steps import DeletePod, HandoverAction, HandoverMemory
 from streamops.control.workers.pod_observation import PodObservation
 
 HANDOVER_CANCELLED, HANDOVER_CUT = "HandoverCancelled", "HandoverCut"  # the Events' reasons

@@ -7,13 +7,13 @@ from __future__ import annotations
 from streamops.api import LIVESTREAM, LiveStreamStatus
 from streamops.control.livestream import decide as chain
 from streamops.control.livestream.decide import LiveStreamMemory, LiveStreamObserved, StreamMetrics, SwitchOverlays
-from streamops.control.livestream.handover import DeletePod, PatchPod
-from streamops.control.livestream.handover_writes import delete_pod, patch_pod
 from streamops.control.livestream.loop_observe import LiveStreamReads
 from streamops.control.livestream.outcome import StreamOutcome
 from streamops.control.livestream.overlay_switching import switch_overlays
 from streamops.control.livestream.reconcile import reconcile_livestream
 from streamops.control.runtime import operator_metrics
+from streamops.control.runtime.handover_steps import DeletePod, PatchPod
+from streamops.control.runtime.handover_writes import handover_write
 from streamops.control.runtime.indexes import Indexes
 from streamops.control.runtime.object_loop import KindLoop, ObjectLoop
 from streamops.control.runtime.object_tasks import LiveObject
@@ -48,10 +48,8 @@ class LiveStreamTick(LiveStreamReads, KindTick[StreamOutcome, LiveStreamObserved
         match action:
             case SwitchOverlays():
                 await switch_overlays(loop, action)
-            case PatchPod():
-                await patch_pod(loop, action)
-            case DeletePod():
-                await delete_pod(loop, action)
+            case PatchPod() | DeletePod():
+                await handover_write(loop, action)
             case StreamMetrics(active=active, restarts=restarts):
                 operator_metrics.stream_active(loop.namespace, loop.name, active)
                 loop.report_restarts(loop.name, dict(restarts))

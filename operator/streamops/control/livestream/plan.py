@@ -9,7 +9,7 @@ server answered it), and apply.py calls them at that point."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 
 from streamops.api import LiveStream
@@ -43,12 +43,9 @@ from streamops.control.storage.recorder_pod import recorder_standby_pod
 from streamops.control.storage.recordings_claim import default_storage, on_default_claim, recordings_claim
 from streamops.control.workers.drain import NODE_PART, pod_node
 from streamops.control.workers.handover_marks import (
-    HANDOVER_FOR_ANNOTATION,
     SERVING,
     SERVING_LABEL,
-    SUCCESSOR_OF_ANNOTATION,
     handed_over_at,
-    handover_failure,
     handover_for,
     successor_of,
 )
@@ -56,6 +53,7 @@ from streamops.control.workers.ingest_address import IngestPortMap, playback_sig
 from streamops.control.workers.placement import UNSEEN, Spread
 from streamops.control.workers.ports import ports_of
 from streamops.control.workers.restarts import BUILT_FOR_ANNOTATION, BUILT_FROM_ANNOTATION, PodChange, pod_difference
+from streamops.control.workers.successor_pod import held, other_slot, successor_annotations
 from streamops.kube.manifests import Manifest
 from streamops.kube.naming import PLAYBACK_ROUTE_ANNOTATION, edge_owner_value, owned_by
 
@@ -434,15 +432,11 @@ def plan_successor(
         return Successor(change, delete=None if leaving else other)
     if other is not None:
         return Successor(change, delete=None if leaving else other)
-    failure = handover_failure(current)
-    if failure is not None and now < failure.retry_at:
-        return Successor(replace(change, retry_at=failure.retry_at))
-    name = slots[1] if current["metadata"]["name"] == slots[0] else slots[0]
-    pod = in_slot(desired, name, serving=False)
-    pod["metadata"]["annotations"] |= {
-        SUCCESSOR_OF_ANNOTATION: current["metadata"].get("uid") or "",
-        HANDOVER_FOR_ANNOTATION: change.part or "",
-    }
+    waiting = held(current, change, now)
+    if waiting is not None:
+        return Successor(waiting)
+    pod = in_slot(desired, other_slot(current, slots), serving=False)
+    pod["metadata"]["annotations"] |= successor_annotations(current, change)
     if generation is not None:
         pod["metadata"]["annotations"][BUILT_FOR_ANNOTATION] = str(generation)
     return Successor(change, create=pod)

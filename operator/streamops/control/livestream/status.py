@@ -15,7 +15,7 @@ from streamops.contract.stream_key import SRT_PASSPHRASE_MAX, SRT_PASSPHRASE_MIN
 from streamops.control.livestream import reasons
 from streamops.control.livestream.deactivation import NO_DATA, Deactivation, deactivated_message
 from streamops.control.livestream.exposure import Reach, ServiceObservation, ingest_reach, region_reaches
-from streamops.control.livestream.handover import HANDING_OVER, HANDOVER_FAILED, HandoverState
+from streamops.control.livestream.handover import HANDING_OVER, HandoverState
 from streamops.control.livestream.overlays import overlay_events, overlays_condition, stream_overlays
 from streamops.control.livestream.playability import (
     BROWSER_PLAYABLE,
@@ -28,6 +28,7 @@ from streamops.control.livestream.specs.features import ingest_roles, whep_on
 from streamops.control.livestream.specs.route import playback_route
 from streamops.control.livestream.specs.secret import stream_key_ref
 from streamops.control.livestream.specs.urls import ingest_endpoints, playback_base, playback_urls, reach_inputs
+from streamops.control.runtime.handover_steps import HANDOVER_FAILED
 from streamops.control.shared.conditions import (
     BACKUP_READY,
     READY,

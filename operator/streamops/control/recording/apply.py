@@ -2,8 +2,9 @@
 the order the writes must come (docs/design/reconcile-plan.md): the recorder removed, or the
 default claim, then the stream's standby adopted, then the recorder's own Pod. Whether the
 adoption took decides what follows, so this asks plan.py's second-phase functions then. A busy
-recorder to be handed over gets its successor in its other slot (plan.plan_successor). The origin
-expiry Pod (keepOrigin on a claim) is created or removed apart: it depends on none of them."""
+recorder to be handed over gets its successor in its other slot (workers/successor_pod.py, run as
+a warm recorder: plan.as_standby). The origin expiry Pod (keepOrigin on a claim) is created or
+removed apart: it depends on none of them."""
 
 from __future__ import annotations
 
@@ -17,8 +18,7 @@ from streamops.control.recording.plan import (
     OriginExpiryPlan,
     Plan,
     adopted,
-    in_place_of,
-    plan_successor,
+    as_standby,
     standby_config,
     start_config,
     wanted_pod,
@@ -31,6 +31,7 @@ from streamops.control.workers.children import remove_pod, roll_pod
 from streamops.control.workers.handover_marks import successor_of
 from streamops.control.workers.ports import PortAllocator, ports_of
 from streamops.control.workers.restarts import KEEP, PodChange
+from streamops.control.workers.successor_pod import in_place_of, plan_successor
 from streamops.kube.client import ApiError, KubeApi
 from streamops.kube.manifests import Manifest
 from streamops.kube.naming import owned_by
@@ -98,7 +99,9 @@ def apply_plan(
     other_ports = allocator.allocate(["http"]) if fresh and allocator is not None else ports_of(other)
     for_other = wanted_pod(plan, settings, observed, other_ports) if allocator is not None else None
     standby = standby_config(settings, other_ports)
-    successor = plan_successor(desired, rolled.pod, other, rolled.change, slots, utcnow(), standby, for_other)
+    successor = as_standby(
+        plan_successor(desired, rolled.pod, other, rolled.change, slots, utcnow(), for_other), standby
+    )
     if fresh and successor.create is None and allocator is not None:
         allocator.release(other_ports.values())
     if successor.delete is not None:

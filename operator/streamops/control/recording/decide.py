@@ -26,7 +26,7 @@ from typing import Any
 from streamops.api import Recording, RecordingStatus
 from streamops.contract.recorder import RecorderStatus
 from streamops.contract.worker import START_PATH, STOP_PATH
-from streamops.control.recording.handover import RecorderHandoverMemory, RecorderPair, recorder_handover
+from streamops.control.recording.handover import RecorderPair, recorder_handover
 from streamops.control.recording.origin_expiry import Origins, OriginsDecided, expire_origins
 from streamops.control.recording.outcome import RecordingOutcome
 from streamops.control.recording.specs.names import recorder_pod_name
@@ -45,6 +45,7 @@ from streamops.control.runtime.decisions import (
     wake,
     with_status,
 )
+from streamops.control.runtime.handover_steps import HandoverMemory
 from streamops.control.runtime.indexes import StreamFacts
 from streamops.control.storage.retention_policy import (
     Deleted,
@@ -129,7 +130,7 @@ class RecordingMemory:
     stop_sent_to: str = ""
     videos: Retention = field(default_factory=Retention)
     origins: Origins = field(default_factory=Origins)
-    handover: RecorderHandoverMemory = field(default_factory=RecorderHandoverMemory)
+    handover: HandoverMemory = field(default_factory=HandoverMemory)
 
 
 def hints(observed: RecordingObserved) -> dict[str, str | bool | None]:

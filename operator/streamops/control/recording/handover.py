@@ -23,43 +23,33 @@ the reconcile's new recorder continues the video from the state file within the 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal
 
 from streamops.contract.recorder import RELEASE_PATH, RecorderConfig, RecorderStatus
 from streamops.contract.worker import START_PATH
 from streamops.control.runtime.decisions import PostEvent, WorkerRequest
-from streamops.control.workers.handover_marks import HandoverFailure, failure_patch
+from streamops.control.runtime.handover_steps import (
+    HANDED_OVER,
+    HANDOVER_FAILED,
+    READY_SECONDS,
+    DeletePod,
+    HandoverAction,
+    HandoverMemory,
+    PatchPod,
+    done,
+    due,
+    next_failure,
+    sent,
+)
+from streamops.control.workers.handover_marks import failure_patch
 from streamops.control.workers.pod_observation import PodObservation
-from streamops.kube.manifests import Manifest
 
-READY_SECONDS = 60.0  # a successor is Ready within this long of its creation (image pulled, claim mounted)
 START_SECONDS = 120.0  # ... and records (or waits for the feed) within this long of its creation
-RESEND_SECONDS = 2.0  # a request whose effect /status does not show yet is sent again after this
-HANDED_OVER, HANDOVER_FAILED = "HandedOver", "HandoverFailed"  # the Events' reasons
 RELEASE_SLOT, START_SLOT = "handover-release", "handover-start"  # the WorkerRequest slots
 
 Step = Literal["Starting", "Releasing", "Continuing", "Ending"]
-
-
-@dataclass(frozen=True)
-class PatchRecorder:
-    """An annotation patch of one recorder Pod (that uid): the failure record."""
-
-    pod: PodObservation
-    patch: Manifest = field(hash=False)
-
-
-@dataclass(frozen=True)
-class DeleteRecorder:
-    """One recorder Pod deleted (that uid only): a handed-over predecessor, a failed successor."""
-
-    pod: PodObservation
-
-
-RecorderHandoverAction = PatchRecorder | DeleteRecorder | PostEvent | WorkerRequest
 
 
 @dataclass(frozen=True)
@@ -97,38 +87,6 @@ class RecorderHandoverState:
     part: str
 
 
-@dataclass(frozen=True)
-class RecorderHandoverMemory:
-    """What was sent and when (monotonic), by key; the terminal steps taken, by key."""
-
-    sent: Mapping[str, float] = field(default_factory=dict)
-    done: tuple[str, ...] = ()
-
-
-def pair_of(pods: list[PodObservation]) -> tuple[PodObservation, PodObservation] | None:
-    """(predecessor, successor) of a Recording's recorder Pods when one is the other's successor."""
-    alive = [p for p in pods if p.exists and not p.deleting]
-    for successor in alive:
-        for predecessor in alive:
-            if successor.successor_of and successor.successor_of == predecessor.uid:
-                return predecessor, successor
-    return None
-
-
-def _due(memory: RecorderHandoverMemory, key: str, monotonic: float) -> bool:
-    at = memory.sent.get(key)
-    return at is None or monotonic - at >= RESEND_SECONDS
-
-
-def _sent(memory: RecorderHandoverMemory, key: str, monotonic: float) -> RecorderHandoverMemory:
-    kept = dict(list(memory.sent.items())[-16:])  # a handful of keys matter: the oldest go
-    return replace(memory, sent=kept | {key: monotonic})
-
-
-def _done(memory: RecorderHandoverMemory, key: str) -> RecorderHandoverMemory:
-    return replace(memory, done=(*memory.done[-7:], key))
-
-
 def recorder_handover(
     pair: RecorderPair,
     config: RecorderConfig | None,
@@ -136,8 +94,8 @@ def recorder_handover(
     now: datetime,
     monotonic: float,
     in_flight: frozenset[str],
-    memory: RecorderHandoverMemory,
-) -> tuple[list[RecorderHandoverAction], RecorderHandoverState, RecorderHandoverMemory]:
+    memory: HandoverMemory,
+) -> tuple[list[HandoverAction], RecorderHandoverState, HandoverMemory]:
     """The step now (the module's docstring), the state for the logs, the memory. `config`: what the
     successor is sent by POST /start (the reconcile's; None: not known yet)."""
     old, new = pair.predecessor, pair.successor
@@ -158,17 +116,17 @@ def recorder_handover(
     if not pair.released:
         state = replace(state, step="Releasing")
         key = f"release/{old.uid}"
-        if pair.predecessor_status is None or RELEASE_SLOT in in_flight or not _due(memory, key, monotonic):
+        if pair.predecessor_status is None or RELEASE_SLOT in in_flight or not due(memory, key, monotonic):
             return [], state, memory
-        return [WorkerRequest(old, "POST", RELEASE_PATH, stream, RELEASE_SLOT)], state, _sent(memory, key, monotonic)
+        return [WorkerRequest(old, "POST", RELEASE_PATH, stream, RELEASE_SLOT)], state, sent(memory, [key], monotonic)
     if not pair.started:
         state = replace(state, step="Continuing")
         key = f"start/{new.uid}"
-        if config is None or START_SLOT in in_flight or not _due(memory, key, monotonic):
+        if config is None or START_SLOT in in_flight or not due(memory, key, monotonic):
             return [], state, memory
         body = json.dumps(config.wire()).encode()
         request = WorkerRequest(new, "POST", START_PATH, stream, START_SLOT, body)
-        return [request], state, _sent(memory, key, monotonic)
+        return [request], state, sent(memory, [key], monotonic)
     state = replace(state, step="Ending")
     key = f"handed-over/{old.uid}"
     status = pair.predecessor_status
@@ -177,12 +135,12 @@ def recorder_handover(
         return [], state, memory  # its part ends once ours has read the feed (≤ 8 s)
     because = f" because {new.handover_for} changed" if new.handover_for else ""
     event = PostEvent("Normal", HANDED_OVER, f"recorder handed over from {old.name} to {new.name}{because}")
-    return [DeleteRecorder(old), event], state, _done(memory, key)
+    return [DeletePod(old), event], state, done(memory, key)
 
 
 def _fail(
-    pair: RecorderPair, why: str, now: datetime, memory: RecorderHandoverMemory
-) -> tuple[list[RecorderHandoverAction], RecorderHandoverState, RecorderHandoverMemory]:
+    pair: RecorderPair, why: str, now: datetime, memory: HandoverMemory
+) -> tuple[list[HandoverAction], RecorderHandoverState, HandoverMemory]:
     old, new = pair.predecessor, pair.successor
     state = RecorderHandoverState("Starting", old.name, new.name, new.handover_for)
     key = f"failed/{new.uid}"
@@ -192,15 +150,14 @@ def _fail(
     if pair.released:
         # The state file is no longer the predecessor's: a new recorder continues the video from it.
         message = f"{prefix}; {old.name} had released the video: a new recorder continues it from the state file"
-        actions: list[RecorderHandoverAction] = [DeleteRecorder(new), DeleteRecorder(old)]
-        return [*actions, PostEvent("Warning", HANDOVER_FAILED, message)], state, _done(memory, key)
-    previous = HandoverFailure.parse(old.handover_failed)
-    failure = HandoverFailure(now, (previous.count if previous else 0) + 1, why)
-    wait = (failure.retry_at - now).total_seconds()
+        actions: list[HandoverAction] = [DeletePod(new), DeletePod(old)]
+        return [*actions, PostEvent("Warning", HANDOVER_FAILED, message)], state, done(memory, key)
+    failure = next_failure(old, why, now)
+    wait = (failure.retry_at - failure.at).total_seconds()
     message = f"{prefix}; {old.name} keeps recording, tried again in {wait:.0f} s"
     actions = [
-        PatchRecorder(old, failure_patch(failure)),
-        DeleteRecorder(new),
+        PatchPod(old, failure_patch(failure)),
+        DeletePod(new),
         PostEvent("Warning", HANDOVER_FAILED, message),
     ]
-    return actions, state, _done(memory, key)
+    return actions, state, done(memory, key)

@@ -11,11 +11,11 @@ from __future__ import annotations
 from streamops.api import RECORDING, RecordingStatus
 from streamops.contract.recorder import RecorderStatus
 from streamops.control.recording.decide import RecordingMemory, RecordingObserved, decide
-from streamops.control.recording.handover import DeleteRecorder, PatchRecorder
-from streamops.control.recording.handover_writes import delete_recorder, patch_recorder
 from streamops.control.recording.loop_observe import RecordingReads, observe
 from streamops.control.recording.outcome import RecordingOutcome
 from streamops.control.recording.reconcile import reconcile_recording
+from streamops.control.runtime.handover_steps import DeletePod, PatchPod
+from streamops.control.runtime.handover_writes import handover_write
 from streamops.control.runtime.indexes import Indexes
 from streamops.control.runtime.object_loop import KindLoop, ObjectLoop
 from streamops.control.runtime.object_tasks import LiveObject
@@ -37,10 +37,8 @@ class RecordingTick(StoringTick[RecordingOutcome, RecorderStatus, RecordingObser
 
     async def perform(self, loop: ObjectLoop[RecordingOutcome], action: object) -> None:
         match action:
-            case PatchRecorder():
-                await patch_recorder(loop, action)
-            case DeleteRecorder():
-                await delete_recorder(loop, action)
+            case PatchPod() | DeletePod():
+                await handover_write(loop, action)
             case _:
                 await super().perform(loop, action)
 

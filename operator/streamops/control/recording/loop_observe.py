@@ -11,16 +11,15 @@ from dataclasses import dataclass, field
 from streamops.api import LIVESTREAM, RECORDING
 from streamops.contract.recorder import RecorderStatus
 from streamops.control.recording.decide import RecordingObserved
-from streamops.control.recording.handover import pair_of
 from streamops.control.recording.outcome import RecordingOutcome
 from streamops.control.recording.specs.origin_expiry_pod import ORIGIN_EXPIRY_COMPONENT
+from streamops.control.runtime.handover_steps import worker_and_successor
 from streamops.control.runtime.indexes import index_values, indexed_stream, worker_pod
 from streamops.control.runtime.object_loop import ObjectLoop
 from streamops.control.runtime.tick import loop_facts
 from streamops.control.storage.recorder_pod import RECORDER_COMPONENT, STANDBY_COMPONENT
 from streamops.control.storage.recordings_claim import videos_claim
 from streamops.control.storage.storing_tick import Reads
-from streamops.control.workers.pod_observation import PodObservation
 from streamops.control.workers.worker_client import TelemetryReader
 
 
@@ -31,21 +30,13 @@ class RecordingReads(Reads[RecorderStatus]):
     successor_reader: TelemetryReader[RecorderStatus] = field(default_factory=lambda: TelemetryReader(RecorderStatus))
 
 
-def recorders(pods: list[PodObservation]) -> tuple[PodObservation | None, PodObservation | None]:
-    """(the recorder, its successor): in a handover the predecessor and the successor; else the one
-    Pod (of a deleting one and another, the other)."""
-    pair = pair_of(pods)
-    if pair is not None:
-        return pair
-    alive = [p for p in pods if not p.deleting] or pods
-    return (alive[0] if alive else None), None
-
-
 async def observe(loop: ObjectLoop[RecordingOutcome], reads: Reads[RecorderStatus]) -> RecordingObserved:
     facts, state, indexes = loop_facts(loop), loop.state, reads.indexes
     namespace, name = loop.namespace, loop.name
     stream_ref = str((loop.body.spec.get("streamRef") or {}).get("name") or "")
-    pod, successor = recorders(index_values(indexes.pods, (namespace, RECORDING.kind, name, RECORDER_COMPONENT)))
+    pod, successor = worker_and_successor(
+        index_values(indexes.pods, (namespace, RECORDING.kind, name, RECORDER_COMPONENT))
+    )
     successor_telemetry = None
     if successor is not None and isinstance(reads, RecordingReads):
         successor_telemetry = await state.read_worker(reads.successor_reader, successor, namespace, stream_ref)

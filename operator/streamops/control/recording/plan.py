@@ -26,15 +26,10 @@ from streamops.control.storage.recordings_claim import on_default_claim
 from streamops.control.storage.storing_plan import claim_wanted, followed, storage_refusal, waiting_for_ports
 from streamops.control.storage.video_expiry import origin_expiry_due
 from streamops.control.storage.video_storage import StorageRefusal
-from streamops.control.workers.handover_marks import (
-    HANDOVER_FOR_ANNOTATION,
-    SUCCESSOR_OF_ANNOTATION,
-    handover_failure,
-    successor_of,
-)
 from streamops.control.workers.pod_observation import PodObservation
 from streamops.control.workers.ports import ports_of
-from streamops.control.workers.restarts import PodChange, RestartPolicy, pod_difference, restart_policy
+from streamops.control.workers.restarts import RestartPolicy, restart_policy
+from streamops.control.workers.successor_pod import Successor
 from streamops.kube.manifests import Manifest
 from streamops.kube.naming import ADOPTED_ANNOTATION, IMMEDIATE, RESTARTS_ANNOTATION
 
@@ -182,25 +177,6 @@ def wanted_pod(
     )
 
 
-def in_place_of(desired: Manifest, current: Manifest | None) -> Manifest:
-    """The desired Pod under the running one's name (a copy): after a handover the worker runs in
-    its second slot, and its restart rules (children.roll_pod) act on that Pod."""
-    if current is None or current["metadata"]["name"] == desired["metadata"]["name"]:
-        return desired
-    return {**desired, "metadata": {**desired["metadata"], "name": current["metadata"]["name"]}}
-
-
-@dataclass(frozen=True)
-class Successor:
-    """The recorder's other slot while it is to be handed over, or after: the successor to create,
-    a stale Pod there to delete, and the change as status tells it (a handover held after a failed
-    one carries when it is tried again)."""
-
-    change: PodChange
-    create: Manifest | None = None
-    delete: Manifest | None = None
-
-
 def standby_config(settings: OperatorSettings, host_ports: dict[str, int] | None = None) -> str:
     """What a successor recorder runs with until POST /start: a warm recorder's configuration (on
     the host network: on its own host port)."""
@@ -213,42 +189,15 @@ def standby_config(settings: OperatorSettings, host_ports: dict[str, int] | None
     ).to_json()
 
 
-def plan_successor(
-    desired: Manifest | None,
-    current: Manifest | None,
-    other: Manifest | None,
-    change: PodChange,
-    slots: tuple[str, str],
-    now: datetime,
-    standby: str,
-    for_other: Manifest | None = None,
-) -> Successor:
-    """Pure. `current`: the recorder (the predecessor of a handover); `other`: the Pod in its other
-    slot; `change`: what roll_pod decided for `current`; `standby`: standby_config's; `for_other`: the
-    desired Pod with the other slot's host ports (on the host network; else `desired`). The successor is
-    the desired Pod under the other slot's name, running as a warm recorder (the Recording's
-    configuration comes by POST /start once its predecessor released the video): its parts are the
-    desired Pod's, so it is compared as the Recording's recorder from then on. A successor under way
-    for the wanted spec is left to the status loop (handover.py); any other Pod there goes; after a
-    failed handover the next waits."""
-    leaving = other is None or bool(((other or {}).get("metadata") or {}).get("deletionTimestamp"))
-    if change.action != "handover" or desired is None or current is None:
-        return Successor(change, delete=None if leaving else other)
-    wanted = for_other if for_other is not None else desired
-    if other is not None:
-        under_way = successor_of(other) == current["metadata"].get("uid") and pod_difference(wanted, other) is None
-        return Successor(change, delete=None if leaving or under_way else other)
-    failure = handover_failure(current)
-    if failure is not None and now < failure.retry_at:
-        return Successor(replace(change, retry_at=failure.retry_at))
-    name = slots[1] if current["metadata"]["name"] == slots[0] else slots[0]
-    meta = {**wanted["metadata"], "name": name, "annotations": dict(wanted["metadata"].get("annotations") or {})}
-    meta["annotations"] |= {
-        SUCCESSOR_OF_ANNOTATION: current["metadata"].get("uid") or "",
-        HANDOVER_FOR_ANNOTATION: change.part or "",
-    }
+def as_standby(successor: Successor, standby: str) -> Successor:
+    """A recorder's successor runs as a warm recorder (`standby`: standby_config's) until POST /start
+    brings the Recording's configuration, once its predecessor released the video; its other parts
+    are the desired Pod's, so it is compared as the Recording's recorder from then on."""
+    pod = successor.create
+    if pod is None:
+        return successor
     containers = [
         {**c, "env": [{**e, "value": standby} if e.get("name") == CONFIG_ENV else e for e in c.get("env") or []]}
-        for c in wanted["spec"]["containers"]
+        for c in pod["spec"]["containers"]
     ]
-    return Successor(change, create={**wanted, "metadata": meta, "spec": {**wanted["spec"], "containers": containers}})
+    return replace(successor, create={**pod, "spec": {**pod["spec"], "containers": containers}})

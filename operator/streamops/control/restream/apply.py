@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from streamops.api import RESTREAM
 from streamops.control.restream.observation import Observed
-from streamops.control.restream.plan import Plan, in_place_of, plan_successor, wanted_pod
+from streamops.control.restream.plan import Plan, wanted_pod
 from streamops.control.runtime.object_loop import utcnow
 from streamops.control.shared.settings import OperatorSettings
 from streamops.control.workers.children import remove_pod, roll_pod
 from streamops.control.workers.ports import PortAllocator, ports_of
 from streamops.control.workers.restarts import KEEP, PodChange
+from streamops.control.workers.successor_pod import in_place_of, plan_successor
 from streamops.kube.client import KubeApi
 from streamops.kube.manifests import Manifest
 

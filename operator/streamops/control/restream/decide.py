@@ -38,7 +38,7 @@ from streamops.control.restream.backoff_event import (
     event_name,
     next_write,
 )
-from streamops.control.restream.handover import PusherHandoverMemory, PusherPair, pusher_handover
+from streamops.control.restream.handover import PusherPair, pusher_handover
 from streamops.control.restream.outcome import RestreamOutcome
 from streamops.control.restream.specs.names import shared_pusher_pod_name
 from streamops.control.restream.status import PusherObservation, restream_events, restream_status
@@ -57,6 +57,7 @@ from streamops.control.runtime.decisions import (
     wake,
     with_status,
 )
+from streamops.control.runtime.handover_steps import HandoverMemory
 from streamops.control.runtime.indexes import StreamFacts
 from streamops.control.shared.conditions import Transition
 from streamops.control.workers.pod_observation import PodObservation
@@ -109,7 +110,7 @@ class RestreamMemory:
     sent_at: float | None = None  # when the set was last sent (monotonic)
     sent_with: int | None = None  # the reconcile whose set was sent last
     seen_reconciles: int = 0  # LoopFacts.reconciles at the last tick that had an outcome
-    handover: PusherHandoverMemory = field(default_factory=PusherHandoverMemory)
+    handover: HandoverMemory = field(default_factory=HandoverMemory)
 
 
 Decision = tuple[list[Any], RestreamMemory]

@@ -20,42 +20,32 @@ deletion names its uid."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal
 
 from streamops.contract.pusher import TARGETS_PATH, PusherSetStatus, PusherTargets
 from streamops.control.runtime.decisions import PostEvent, WorkerRequest
-from streamops.control.workers.handover_marks import HandoverFailure, failure_patch
+from streamops.control.runtime.handover_steps import (
+    HANDED_OVER,
+    HANDOVER_FAILED,
+    READY_SECONDS,
+    DeletePod,
+    HandoverAction,
+    HandoverMemory,
+    PatchPod,
+    done,
+    due,
+    next_failure,
+    sent,
+)
+from streamops.control.workers.handover_marks import failure_patch
 from streamops.control.workers.pod_observation import PodObservation
-from streamops.kube.manifests import Manifest
 
-READY_SECONDS = 60.0  # a successor is Ready within this long of its creation (image pulled, started)
 CONNECT_SECONDS = 120.0  # ... and runs the stream's set within this long of its creation
-RESEND_SECONDS = 2.0  # a request whose effect /status does not show yet is sent again after this
-HANDED_OVER, HANDOVER_FAILED = "HandedOver", "HandoverFailed"  # the Events' reasons
 HANDOVER_SLOT = "handover"  # the WorkerRequest slot of the handover's PUT /targets
 
 Step = Literal["Starting", "Releasing", "Connecting"]
-
-
-@dataclass(frozen=True)
-class PatchPusher:
-    """An annotation patch of one pusher Pod (that uid): the failure record."""
-
-    pod: PodObservation
-    patch: Manifest = field(hash=False)
-
-
-@dataclass(frozen=True)
-class DeletePusher:
-    """One pusher Pod deleted (that uid only): a handed-over predecessor, a failed successor."""
-
-    pod: PodObservation
-
-
-PusherHandoverAction = PatchPusher | DeletePusher | PostEvent | WorkerRequest
 
 
 @dataclass(frozen=True)
@@ -88,38 +78,6 @@ class PusherHandoverState:
         return f"pusher handing over from {self.predecessor} to {self.successor}{because}: {doing}"
 
 
-@dataclass(frozen=True)
-class PusherHandoverMemory:
-    """What was sent and when (monotonic), by key; the terminal steps taken, by key."""
-
-    sent: Mapping[str, float] = field(default_factory=dict)
-    done: tuple[str, ...] = ()
-
-
-def pair_of(pods: list[PodObservation]) -> tuple[PodObservation, PodObservation] | None:
-    """(predecessor, successor) of the stream's pusher Pods when one is the other's successor."""
-    alive = [p for p in pods if p.exists and not p.deleting]
-    for successor in alive:
-        for predecessor in alive:
-            if successor.successor_of and successor.successor_of == predecessor.uid:
-                return predecessor, successor
-    return None
-
-
-def _due(memory: PusherHandoverMemory, key: str, monotonic: float) -> bool:
-    at = memory.sent.get(key)
-    return at is None or monotonic - at >= RESEND_SECONDS
-
-
-def _sent(memory: PusherHandoverMemory, key: str, monotonic: float) -> PusherHandoverMemory:
-    kept = dict(list(memory.sent.items())[-16:])  # a handful of keys matter: the oldest go
-    return replace(memory, sent=kept | {key: monotonic})
-
-
-def _done(memory: PusherHandoverMemory, key: str) -> PusherHandoverMemory:
-    return replace(memory, done=(*memory.done[-7:], key))
-
-
 def pusher_handover(
     pair: PusherPair,
     wanted: PusherTargets | None,
@@ -127,8 +85,8 @@ def pusher_handover(
     now: datetime,
     monotonic: float,
     in_flight: frozenset[str],
-    memory: PusherHandoverMemory,
-) -> tuple[list[PusherHandoverAction], PusherHandoverState, PusherHandoverMemory]:
+    memory: HandoverMemory,
+) -> tuple[list[HandoverAction], PusherHandoverState, HandoverMemory]:
     """The step now (the module's docstring), the state for status and logs, the memory."""
     old, new = pair.predecessor, pair.successor
     state = PusherHandoverState("Starting", old.name, new.name, new.handover_for)
@@ -151,28 +109,28 @@ def pusher_handover(
     if not released and not connected:
         state = replace(state, step="Releasing")
         key = f"release/{old.uid}"
-        if pair.predecessor_set is None or HANDOVER_SLOT in in_flight or not _due(memory, key, monotonic):
+        if pair.predecessor_set is None or HANDOVER_SLOT in in_flight or not due(memory, key, monotonic):
             return [], state, memory
         request = WorkerRequest(old, "PUT", TARGETS_PATH, stream, HANDOVER_SLOT, PusherTargets().body())
-        return [request], state, _sent(memory, key, monotonic)
+        return [request], state, sent(memory, [key], monotonic)
     state = replace(state, step="Connecting")
     if not connected:
         key = f"connect/{new.uid}"
-        if pair.successor_set is None or HANDOVER_SLOT in in_flight or not _due(memory, key, monotonic):
+        if pair.successor_set is None or HANDOVER_SLOT in in_flight or not due(memory, key, monotonic):
             return [], state, memory
         request = WorkerRequest(new, "PUT", TARGETS_PATH, stream, HANDOVER_SLOT, wanted.body())
-        return [request], state, _sent(memory, key, monotonic)
+        return [request], state, sent(memory, [key], monotonic)
     key = f"handed-over/{old.uid}"
     if key in memory.done:
         return [], state, memory
     because = f" because {new.handover_for} changed" if new.handover_for else ""
     event = PostEvent("Normal", HANDED_OVER, f"pusher handed over from {old.name} to {new.name}{because}")
-    return [DeletePusher(old), event], state, _done(memory, key)
+    return [DeletePod(old), event], state, done(memory, key)
 
 
 def _fail(
-    old: PodObservation, new: PodObservation, why: str, now: datetime, memory: PusherHandoverMemory
-) -> tuple[list[PusherHandoverAction], PusherHandoverState, PusherHandoverMemory]:
+    old: PodObservation, new: PodObservation, why: str, now: datetime, memory: HandoverMemory
+) -> tuple[list[HandoverAction], PusherHandoverState, HandoverMemory]:
     """The successor goes; the predecessor keeps its Pod and records the failure (written before the
     deletion: the reconcile the deletion brings sees it); the loop's ordinary send gives it its
     targets back."""
@@ -180,16 +138,15 @@ def _fail(
     key = f"failed/{new.uid}"
     if key in memory.done:
         return [], state, memory
-    previous = HandoverFailure.parse(old.handover_failed)
-    failure = HandoverFailure(now, (previous.count if previous else 0) + 1, why)
-    wait = (failure.retry_at - now).total_seconds()
+    failure = next_failure(old, why, now)
+    wait = (failure.retry_at - failure.at).total_seconds()
     message = (
         f"pusher handover from {old.name} to {new.name} failed: {why}; "
         f"{old.name} keeps running, tried again in {wait:.0f} s"
     )
-    actions: list[PusherHandoverAction] = [
-        PatchPusher(old, failure_patch(failure)),
-        DeletePusher(new),
+    actions: list[HandoverAction] = [
+        PatchPod(old, failure_patch(failure)),
+        DeletePod(new),
         PostEvent("Warning", HANDOVER_FAILED, message),
     ]
-    return actions, state, _done(memory, key)
+    return actions, state, done(memory, key)

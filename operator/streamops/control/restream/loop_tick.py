@@ -13,25 +13,14 @@ from streamops.contract.pusher import PusherSetStatus
 from streamops.control.restream.backoff_event import WriteBackoffEvent, WrittenSeries
 from streamops.control.restream.backoff_writes import perform_backoff_write
 from streamops.control.restream.decide import ReportRestarts, RestreamMemory, RestreamObserved, decide
-from streamops.control.restream.handover import DeletePusher, PatchPusher, pair_of
-from streamops.control.restream.handover_writes import delete_pusher, patch_pusher
 from streamops.control.restream.outcome import RestreamOutcome
 from streamops.control.restream.specs.names import PUSHER_COMPONENT
+from streamops.control.runtime.handover_steps import DeletePod, PatchPod, worker_and_successor
+from streamops.control.runtime.handover_writes import handover_write
 from streamops.control.runtime.indexes import Indexes, index_values, indexed_stream
 from streamops.control.runtime.object_loop import ObjectLoop
 from streamops.control.runtime.tick import KindTick, loop_facts
-from streamops.control.workers.pod_observation import PodObservation
 from streamops.control.workers.worker_client import SharedTelemetry, TelemetryReader
-
-
-def pushers(pods: list[PodObservation]) -> tuple[PodObservation | None, PodObservation | None]:
-    """(the pusher, its successor): in a handover the predecessor and the successor; else the one
-    Pod (of a deleting one and another, the other)."""
-    pair = pair_of(pods)
-    if pair is not None:
-        return pair
-    alive = [p for p in pods if not p.deleting] or pods
-    return (alive[0] if alive else None), None
 
 
 class RestreamTick(KindTick[RestreamOutcome, RestreamObserved, RestreamMemory]):
@@ -49,7 +38,7 @@ class RestreamTick(KindTick[RestreamOutcome, RestreamObserved, RestreamMemory]):
         stream_ref = (loop.body.spec.get("streamRef") or {}).get("name", "")
         state.follow(loop.key, namespace, stream_ref)  # its stream's events wake it
         found = index_values(self.indexes.pods, (namespace, LIVESTREAM.kind, stream_ref, PUSHER_COMPONENT))
-        pod, successor = pushers(found)
+        pod, successor = worker_and_successor(found)
         self.readers = state.shared_telemetry(
             (namespace, stream_ref), lambda: SharedTelemetry(TelemetryReader(PusherSetStatus))
         )
@@ -88,9 +77,7 @@ class RestreamTick(KindTick[RestreamOutcome, RestreamObserved, RestreamMemory]):
                 self.written = await perform_backoff_write(loop, action) or self.written
             case ReportRestarts(stream=stream, pod=pod):
                 loop.report_restarts(stream, {"pusher": [pod]})
-            case PatchPusher():
-                await patch_pusher(loop, action)
-            case DeletePusher():
-                await delete_pusher(loop, action)
+            case PatchPod() | DeletePod():
+                await handover_write(loop, action)
             case _:
                 await super().perform(loop, action)

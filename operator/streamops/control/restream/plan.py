@@ -11,7 +11,6 @@ host ports, which apply.py has."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
 
 from streamops.api import LiveStream, Restream
 from streamops.contract.pusher import PusherTargets
@@ -20,13 +19,7 @@ from streamops.control.restream.specs.owner_patch import restream_owner_patch
 from streamops.control.restream.specs.pod import shared_pusher_pod
 from streamops.control.restream.specs.worker_config import pusher_target
 from streamops.control.shared.settings import OperatorSettings
-from streamops.control.workers.handover_marks import (
-    HANDOVER_FOR_ANNOTATION,
-    SUCCESSOR_OF_ANNOTATION,
-    handover_failure,
-    successor_of,
-)
-from streamops.control.workers.restarts import PodChange, RestartPolicy, pod_difference, restart_policy
+from streamops.control.workers.restarts import RestartPolicy, restart_policy
 from streamops.kube.manifests import Body, Manifest
 from streamops.kube.naming import IMMEDIATE, RESTARTS_ANNOTATION
 
@@ -140,55 +133,3 @@ def wanted_pod(
     """The stream's pusher Pod; `host_ports`: its own, as kept or allocated."""
     assert plan.stream is not None, "a pusher is planned for a stream"
     return shared_pusher_pod(plan.stream, [t.restream for t in plan.targets], settings, host_ports)
-
-
-def in_place_of(desired: Manifest, current: Manifest | None) -> Manifest:
-    """The desired Pod under the running one's name (a copy): after a handover the worker runs in
-    its second slot, and its restart rules (children.roll_pod) act on that Pod."""
-    if current is None or current["metadata"]["name"] == desired["metadata"]["name"]:
-        return desired
-    return {**desired, "metadata": {**desired["metadata"], "name": current["metadata"]["name"]}}
-
-
-@dataclass(frozen=True)
-class Successor:
-    """The pusher's other slot while it is to be handed over, or after: the successor to create, a
-    stale Pod there to delete, and the change as status tells it (a handover held after a failed
-    one carries when it is tried again)."""
-
-    change: PodChange
-    create: Manifest | None = None
-    delete: Manifest | None = None
-
-
-def plan_successor(
-    desired: Manifest | None,
-    current: Manifest | None,
-    other: Manifest | None,
-    change: PodChange,
-    slots: tuple[str, str],
-    now: datetime,
-    for_other: Manifest | None = None,
-) -> Successor:
-    """Pure. `current`: the pusher (the predecessor of a handover); `other`: the Pod in its other
-    slot; `change`: what roll_pod decided for `current`; `for_other`: the desired Pod with the other
-    slot's host ports (on the host network; else `desired`). A successor under way for the wanted
-    spec is left to the status loop (handover.py); any other Pod there goes (a successor of an older
-    spec, one left when no handover is wanted any more); after a failed handover the next waits."""
-    leaving = other is None or bool(((other or {}).get("metadata") or {}).get("deletionTimestamp"))
-    if change.action != "handover" or desired is None or current is None:
-        return Successor(change, delete=None if leaving else other)
-    wanted = for_other if for_other is not None else desired
-    if other is not None:
-        under_way = successor_of(other) == current["metadata"].get("uid") and pod_difference(wanted, other) is None
-        return Successor(change, delete=None if leaving or under_way else other)
-    failure = handover_failure(current)
-    if failure is not None and now < failure.retry_at:
-        return Successor(replace(change, retry_at=failure.retry_at))
-    name = slots[1] if current["metadata"]["name"] == slots[0] else slots[0]
-    meta = {**wanted["metadata"], "name": name, "annotations": dict(wanted["metadata"].get("annotations") or {})}
-    meta["annotations"] |= {
-        SUCCESSOR_OF_ANNOTATION: current["metadata"].get("uid") or "",
-        HANDOVER_FOR_ANNOTATION: change.part or "",
-    }
-    return Successor(change, create={**wanted, "metadata": meta})

@@ -25,7 +25,7 @@ from streamops.control.livestream.decide import (
     SwitchOverlays,
     decide,
 )
-from streamops.control.livestream.handover import HANDING_OVER, HANDOVER_FAILED, DeletePod
+from streamops.control.livestream.handover import HANDING_OVER
 from streamops.control.livestream.handover_abort import HANDOVER_CANCELLED, HandoverCancel
 from streamops.control.livestream.outcome import StreamOutcome
 from streamops.control.runtime.decisions import (
@@ -38,6 +38,7 @@ from streamops.control.runtime.decisions import (
     WorkerRequest,
     WriteStatus,
 )
+from streamops.control.runtime.handover_steps import HANDOVER_FAILED, DeletePod
 from streamops.control.shared.conditions import RESTART_PENDING, WORKER_REPLACED
 from streamops.control.shared.settings import OperatorSettings
 from streamops.control.workers.handover_marks import HandoverFailure

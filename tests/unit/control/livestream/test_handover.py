@@ -18,21 +18,23 @@ from streamops.contract.ingest import (
 )
 from streamops.control.livestream.handover import (
     CATCH_UP_SECONDS,
-    HANDED_OVER,
-    HANDOVER_FAILED,
-    READY_SECONDS,
     RELEASE_SECONDS,
     SWITCH_SECONDS,
-    DeletePod,
-    HandoverMemory,
     HandoverState,
-    PatchPod,
     RoleView,
     Worker,
     handover,
     handovers,
 )
 from streamops.control.runtime.decisions import PostEvent, WorkerRequest
+from streamops.control.runtime.handover_steps import (
+    HANDED_OVER,
+    HANDOVER_FAILED,
+    READY_SECONDS,
+    DeletePod,
+    HandoverMemory,
+    PatchPod,
+)
 from streamops.control.workers.handover_marks import (
     HANDED_OVER_AT_ANNOTATION,
     HANDOVER_FAILED_ANNOTATION,

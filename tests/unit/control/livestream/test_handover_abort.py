@@ -6,11 +6,10 @@ tests/cluster/test_handover.py."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
 
 import pytest
 from streamops.contract.ingest import HandoverReport
-from streamops.control.livestream.handover import DeletePod, HandoverMemory, RoleView, handover
+from streamops.control.livestream.handover import RoleView, handover
 from streamops.control.livestream.handover_abort import (
     HANDOVER_CANCELLED,
     HANDOVER_CUT,
@@ -18,27 +17,11 @@ from streamops.control.livestream.handover_abort import (
     aborts,
 )
 from streamops.control.runtime.decisions import PostEvent
+from streamops.control.runtime.handover_steps import DeletePod, HandoverMemory
 from streamops.control.workers.pod_observation import PodObservation
 
-NOW = datetime(2026, 11, 29, 18, 0, tzinfo=UTC)
-OLD = PodObservation(
-    "cam-ingest", exists=True, uid="a1", phase="Running", ready=True, ip="10.0.0.5", http_port=8081, serving=True
-)
-NEW = PodObservation(
-    "cam-ingest-b",
-    exists=True,
-    uid="b1",
-    phase="Running",
-    ready=True,
-    ip="10.0.0.6",
-    http_port=8081,
-    successor_of="a1",
-    handover_for="node",
-    created_at=NOW - timedelta(seconds=10),
-)
-STARTING = replace(NEW, phase="Pending", ready=False, ip=None)
-SERVING_NEW = replace(NEW, serving=True)
-HANDED = replace(OLD, serving=False, handed_over_at=NOW - timedelta(seconds=2))
+from tests.unit.control.livestream.test_handover import HANDED, NEW, NO_MEMORY, NOW, OLD, SERVING_NEW, STARTING
+
 UNCORDONED = HandoverCancel("b1", "node node-2 is no longer cordoned")
 CANCELLED = PostEvent(
     "Normal",
@@ -46,7 +29,6 @@ CANCELLED = PostEvent(
     "primary ingest handover from cam-ingest to cam-ingest-b cancelled, no longer needed: node node-2 is no longer "
     "cordoned; cam-ingest keeps serving",
 )
-NO_MEMORY = HandoverMemory()
 
 
 def abort(

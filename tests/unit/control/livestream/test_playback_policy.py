@@ -8,9 +8,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import pytest
 from devtools.catalog import livestream
-from devtools.fake_kube import FakeKubeApi, operator_view
+from devtools.fake_kube import FakeKubeApi
 from streamops.api import LiveStream
 from streamops.api.common import API_VERSION
 from streamops.api.kinds import PLAYBACK_POLICY
@@ -25,16 +24,6 @@ NS = "media"
 GEOIP = OperatorSettings(
     playback=PlaybackSettings(geoip=GeoIPDatabase(volume={"configMap": {"name": "geoip"}}, file="c.mmdb"))
 )
-
-
-@pytest.fixture
-def api() -> FakeKubeApi:
-    return operator_view()
-
-
-def put(api: FakeKubeApi, body: dict[str, Any]) -> dict[str, Any]:
-    body["metadata"]["namespace"] = NS
-    return api.add(body)
 
 
 def policy(name: str, **spec: Any) -> dict[str, Any]:
@@ -74,8 +63,8 @@ def name_policy(api: FakeKubeApi, name: str | None) -> None:
 
 
 def test_the_policy_s_rules_reach_the_ingest_s_key_and_an_edit_restarts_nothing(api):
-    put(api, policy("partners", deniedCIDRs=["192.0.2.0/24"], deniedCountries=["FR"]))
-    put(api, livestream("cam", playback={"policyRef": {"name": "partners"}}))
+    api.add_in(NS, policy("partners", deniedCIDRs=["192.0.2.0/24"], deniedCountries=["FR"]))
+    api.add_in(NS, livestream("cam", playback={"policyRef": {"name": "partners"}}))
 
     outcome = reconcile(api)
     assert outcome.playback_policy_problem is None
@@ -95,7 +84,7 @@ def test_the_policy_s_rules_reach_the_ingest_s_key_and_an_edit_restarts_nothing(
     assert playback["geoipFile"] == "/etc/streamops/geoip/c.mmdb"
 
     # An edit of the policy: the key, not the Pod.
-    put(api, policy("partners", allowedCIDRs=["203.0.113.0/24"]))
+    api.add_in(NS, policy("partners", allowedCIDRs=["203.0.113.0/24"]))
     api.clear_calls()
     reconcile(api)
     assert [(c.verb, c.kind) for c in api.writes if c.result == "ok"] == [("patch", "ConfigMap")]
@@ -103,7 +92,7 @@ def test_the_policy_s_rules_reach_the_ingest_s_key_and_an_edit_restarts_nothing(
     assert pod(api)["metadata"]["uid"] == first["metadata"]["uid"]
 
     # Another policy named: the key again; the Pod mounts the stream's key whatever the policy.
-    put(api, policy("open"))
+    api.add_in(NS, policy("open"))
     name_policy(api, "open")
     reconcile(api)
     assert json.loads(rules(api)["cam.json"]) == {}
@@ -119,7 +108,7 @@ def test_the_policy_s_rules_reach_the_ingest_s_key_and_an_edit_restarts_nothing(
 
 
 def test_a_missing_policy_fails_closed_and_says_so_until_it_exists(api):
-    put(api, livestream("cam", playback={"policyRef": {"name": "later"}}))
+    api.add_in(NS, livestream("cam", playback={"policyRef": {"name": "later"}}))
 
     outcome = reconcile(api)
     assert outcome.playback_policy_problem is not None
@@ -128,7 +117,7 @@ def test_a_missing_policy_fails_closed_and_says_so_until_it_exists(api):
     assert "cam.json" not in rules(api), "no key: the ingest's rules file is missing, every viewer refused"
     assert "playback-rules" in {v["name"] for v in pod(api)["spec"]["volumes"]}, "the Pod is made, its key optional"
 
-    put(api, policy("later", allowedUserAgents=["VLC/*"]))
+    api.add_in(NS, policy("later", allowedUserAgents=["VLC/*"]))
     assert reconcile(api).playback_policy_problem is None
     assert json.loads(rules(api)["cam.json"]) == {"allowedUserAgents": ["VLC/*"]}
 
@@ -139,7 +128,7 @@ def test_a_missing_policy_fails_closed_and_says_so_until_it_exists(api):
 
 def test_naming_or_dropping_a_policy_changes_the_ingest_naming_another_does_not(api):
     def spec_hash(playback: dict[str, Any]) -> str:
-        body = put(FakeKubeApi(), livestream("cam", playback=playback))
+        body = FakeKubeApi().add_in(NS, livestream("cam", playback=playback))
         body["metadata"]["uid"] = "u"
         stream = LiveStream.model_validate(body)
         return str(ingest_pod(stream, "primary", GEOIP)["metadata"]["annotations"][SPEC_HASH_ANNOTATION])
@@ -152,7 +141,7 @@ def test_naming_or_dropping_a_policy_changes_the_ingest_naming_another_does_not(
     assert none != partners, "naming a policy (or dropping one) is a change of the ingest: a volume"
     assert partners == other, "the Pod mounts the stream's key, whichever policy fills it"
 
-    put(api, livestream("cam"))
+    api.add_in(NS, livestream("cam"))
     reconcile(api)
     plain = pod(api)
     assert {"playback-rules", "geoip"}.isdisjoint(v["name"] for v in plain["spec"]["volumes"])

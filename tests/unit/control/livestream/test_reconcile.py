@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from devtools.catalog import livestream
-from devtools.fake_kube import FakeKubeApi, operator_view
+from devtools.fake_kube import FakeKubeApi
 from streamops.contract.ingest import IngestConfig
 from streamops.control.livestream.reconcile import reconcile_livestream
 from streamops.control.shared.settings import IngestSettings, OperatorSettings, PlaybackSettings
@@ -22,16 +22,6 @@ NODE_PORT = OperatorSettings(ingest=IngestSettings(service_type="NodePort", exte
 
 def config(pod: dict[str, Any]) -> IngestConfig:
     return IngestConfig.model_validate_json(pod["spec"]["containers"][0]["env"][0]["value"])
-
-
-@pytest.fixture
-def api() -> FakeKubeApi:
-    return operator_view()
-
-
-def put(api: FakeKubeApi, body: dict[str, Any]) -> dict[str, Any]:
-    body["metadata"]["namespace"] = NS
-    return api.add(body)
 
 
 def test_a_new_streams_ingest_starts_with_its_allocated_node_ports_announced():
@@ -53,7 +43,7 @@ def test_a_new_streams_ingest_starts_with_its_allocated_node_ports_announced():
 def test_no_standby_is_kept_for_a_stream_recording_to_object_storage(api):
     from streamops.control.livestream.reconcile import reconcile_livestream
 
-    put(api, livestream("cam", recording={"standby": True, "storage": {"s3": S3}}))
+    api.add_in(NS, livestream("cam", recording={"standby": True, "storage": {"s3": S3}}))
     body = api.object("LiveStream", NS, "cam")
     assert body is not None
     reconcile_livestream(api, SETTINGS, body, None, auto_recording_exists=False)
@@ -64,7 +54,9 @@ def test_each_child_is_read_once_and_before_any_write(api):
     """observe.py reads the route, the auto Recording, the warm recorder, the free standby name and
     the default claim; apply.py writes without reading them again (the route was read twice)."""
     settings = OperatorSettings(playback=PlaybackSettings(ingress_enabled=True))
-    put(api, livestream("cam", recording={"auto": True, "standby": True}, playback={"ingress": {"host": "tv.example"}}))
+    api.add_in(
+        NS, livestream("cam", recording={"auto": True, "standby": True}, playback={"ingress": {"host": "tv.example"}})
+    )
     for _ in range(2):  # the first pass creates them, the second finds them
         api.clear_calls()
         body = api.object("LiveStream", NS, "cam")
@@ -96,7 +88,7 @@ def stream(api: FakeKubeApi) -> dict[str, Any]:
 
 def test_a_pod_from_before_handovers_is_labelled_before_its_services_select_by_the_label(api):
     """The upgrade path: no Service ever selects by a label its running Pod lacks (no cut)."""
-    put(api, livestream("cam"))
+    api.add_in(NS, livestream("cam"))
     reconcile_livestream(api, SETTINGS, stream(api))
     # As an operator before this one left them: no serving label, selectors without it.
     pod = api.modify("Pod", NS, "cam-ingest", {"metadata": {"labels": {SERVING_LABEL: None}}})
@@ -116,7 +108,7 @@ def test_a_pod_from_before_handovers_is_labelled_before_its_services_select_by_t
 
 
 def test_a_live_ingest_edited_gets_a_successor_in_the_free_slot_not_serving(api):
-    put(api, livestream("cam"))
+    api.add_in(NS, livestream("cam"))
     reconcile_livestream(api, SETTINGS, stream(api))
     running = api.object("Pod", NS, "cam-ingest") or {}
     api.modify("LiveStream", NS, "cam", {"spec": {"hls": {"segmentSeconds": 4}}})
@@ -145,7 +137,7 @@ def test_a_live_ingest_edited_gets_a_successor_in_the_free_slot_not_serving(api)
 
 
 def test_once_handed_over_the_successor_serves_and_the_predecessor_is_left_to_the_loop(api):
-    put(api, livestream("cam"))
+    api.add_in(NS, livestream("cam"))
     reconcile_livestream(api, SETTINGS, stream(api))
     api.modify("LiveStream", NS, "cam", {"spec": {"hls": {"segmentSeconds": 4}}})
     reconcile_livestream(api, SETTINGS, stream(api), primary_live=True)
@@ -168,7 +160,7 @@ def test_once_handed_over_the_successor_serves_and_the_predecessor_is_left_to_th
 
 
 def test_after_a_failed_handover_the_next_successor_waits_for_its_retry(api):
-    put(api, livestream("cam"))
+    api.add_in(NS, livestream("cam"))
     reconcile_livestream(api, SETTINGS, stream(api))
     failure = HandoverFailure(datetime.now(UTC).replace(microsecond=0), 1, "not Ready")
     api.modify("Pod", NS, "cam-ingest", {"metadata": {"annotations": {HANDOVER_FAILED_ANNOTATION: failure.record()}}})
@@ -183,7 +175,7 @@ def test_after_a_failed_handover_the_next_successor_waits_for_its_retry(api):
     ("policy", "action"), [("idle", "replace"), ("immediate", "replace"), ("handover", "handover")]
 )
 def test_the_streams_annotation_overrides_the_restart_policy_for_a_spec_edit(api, policy, action):
-    put(api, livestream("cam"))
+    api.add_in(NS, livestream("cam"))
     reconcile_livestream(api, SETTINGS, stream(api))
     api.modify(
         "LiveStream",
@@ -204,7 +196,7 @@ def test_the_streams_annotation_overrides_the_restart_policy_for_a_spec_edit(api
 
 def handing_over(api: FakeKubeApi) -> tuple[dict[str, Any], dict[str, Any]]:
     """A live ingest edited: its successor made, not serving yet."""
-    put(api, livestream("cam"))
+    api.add_in(NS, livestream("cam"))
     reconcile_livestream(api, SETTINGS, stream(api))
     api.modify("LiveStream", NS, "cam", {"spec": {"hls": {"segmentSeconds": 4}}})
     reconcile_livestream(api, SETTINGS, stream(api), primary_live=True)

@@ -1,12 +1,12 @@
 """A busy recorder handed over to a successor (control/recording/handover.py, and the reconcile's
-successor: plan.plan_successor through reconcile_recording against the fake API server): every step,
+successor: successor_pod.plan_successor through reconcile_recording against the fake API server): every step,
 bound and failure, once each. docs/design/handover.md, Part 5."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -15,22 +15,24 @@ from devtools.fake_kube import FakeKubeApi
 from streamops.contract.recorder import CONFIG_ENV, RELEASE_PATH, RecorderConfig, RecorderStatus
 from streamops.contract.worker import START_PATH
 from streamops.control.recording.handover import (
-    HANDED_OVER,
-    HANDOVER_FAILED,
-    READY_SECONDS,
     RELEASE_SLOT,
-    RESEND_SECONDS,
     START_SECONDS,
     START_SLOT,
-    DeleteRecorder,
-    PatchRecorder,
-    RecorderHandoverMemory,
     RecorderPair,
     recorder_handover,
 )
 from streamops.control.recording.reconcile import reconcile_recording
 from streamops.control.runtime.decisions import PostEvent, WorkerRequest
-from streamops.control.shared.settings import NodeLossSettings, OperatorSettings, WorkerSettings
+from streamops.control.runtime.handover_steps import (
+    HANDED_OVER,
+    HANDOVER_FAILED,
+    READY_SECONDS,
+    RESEND_SECONDS,
+    DeletePod,
+    HandoverMemory,
+    PatchPod,
+)
+from streamops.control.shared.settings import WorkerSettings
 from streamops.control.workers.handover_marks import (
     HANDOVER_FAILED_ANNOTATION,
     HANDOVER_FOR_ANNOTATION,
@@ -40,19 +42,9 @@ from streamops.control.workers.handover_marks import (
 from streamops.control.workers.pod_observation import PodObservation
 from streamops.control.workers.restarts import SPEC_PARTS_ANNOTATION, PodChange
 
-NOW = datetime(2026, 11, 30, 1, 0, 0, tzinfo=UTC)
-OLD = PodObservation(name="rec-recorder", exists=True, uid="old", phase="Running", ready=True, ip="10.0.0.9")
-NEW = PodObservation(
-    name="rec-recorder-b",
-    exists=True,
-    uid="new",
-    phase="Running",
-    ready=True,
-    ip="10.0.0.10",
-    created_at=NOW - timedelta(seconds=5),
-    successor_of="old",
-    handover_for="containers[record].image",
-)
+from tests.unit.control.runtime.test_handover_steps import HANDING_OVER, NOW, UPGRADED, worker_pair
+
+OLD, NEW = worker_pair("rec-recorder", "containers[record].image")
 CONFIG = RecorderConfig(
     feed_url="http://cam-ingest-internal:8081/feed",
     directory="default/rec",
@@ -69,13 +61,13 @@ TAKEN = RecorderStatus(state="recording", recording=True, duration=601.0)
 
 def step(
     pair: RecorderPair,
-    memory: RecorderHandoverMemory | None = None,
+    memory: HandoverMemory | None = None,
     in_flight: frozenset[str] = frozenset(),
     at: float = 0,
     config: RecorderConfig | None = CONFIG,
-) -> tuple[list[Any], str, RecorderHandoverMemory]:
+) -> tuple[list[Any], str, HandoverMemory]:
     actions, state, after = recorder_handover(
-        pair, config, "cam", NOW, 100.0 + at, in_flight, memory or RecorderHandoverMemory()
+        pair, config, "cam", NOW, 100.0 + at, in_flight, memory or HandoverMemory()
     )
     return actions, state.step, after
 
@@ -109,7 +101,7 @@ def test_the_predecessor_goes_once_its_part_ended_and_it_is_said_once() -> None:
     assert pair.telemetry == TAKEN, "the status is the successor's once it runs the Recording"
     actions, _, memory = step(RecorderPair(OLD, NEW, RELEASED, TAKEN))
     event = "recorder handed over from rec-recorder to rec-recorder-b because containers[record].image changed"
-    assert actions == [DeleteRecorder(OLD), PostEvent("Normal", HANDED_OVER, event)]
+    assert actions == [DeletePod(OLD), PostEvent("Normal", HANDED_OVER, event)]
     assert step(RecorderPair(OLD, NEW, RELEASED, TAKEN), memory)[0] == []
     assert RecorderPair(OLD, NEW, RECORDING, STANDBY).telemetry == RECORDING, "a standby's status is not shown"
 
@@ -132,10 +124,10 @@ def test_the_predecessor_goes_once_its_part_ended_and_it_is_said_once() -> None:
 def test_a_failed_successor_goes_and_the_predecessor_records_on(successor: PodObservation, why: str) -> None:
     actions, _, memory = step(RecorderPair(OLD, successor, RECORDING, STANDBY))
     patch, delete, event = actions
-    assert isinstance(patch, PatchRecorder) and patch.pod == OLD
+    assert isinstance(patch, PatchPod) and patch.pod == OLD
     record = HandoverFailure.parse(patch.patch["metadata"]["annotations"][HANDOVER_FAILED_ANNOTATION])
     assert record == HandoverFailure(NOW, 1, why)
-    assert delete == DeleteRecorder(successor)
+    assert delete == DeletePod(successor)
     message = f"recorder handover from rec-recorder to rec-recorder-b failed: {why}; rec-recorder keeps recording"
     assert event == PostEvent("Warning", HANDOVER_FAILED, f"{message}, tried again in 30 s")
     assert step(RecorderPair(OLD, successor, RECORDING, STANDBY), memory)[0] == [], "once"
@@ -144,33 +136,19 @@ def test_a_failed_successor_goes_and_the_predecessor_records_on(successor: PodOb
 def test_a_successor_failing_after_the_release_takes_the_predecessor_with_it() -> None:
     late = replace(NEW, created_at=NOW - timedelta(seconds=START_SECONDS + 1))
     actions, _, _ = step(RecorderPair(OLD, late, RELEASED, STANDBY))
-    assert actions[:2] == [DeleteRecorder(late), DeleteRecorder(OLD)], "a new recorder continues from the state file"
+    assert actions[:2] == [DeletePod(late), DeletePod(OLD)], "a new recorder continues from the state file"
     assert isinstance(actions[2], PostEvent) and "had released the video" in actions[2].message
 
 
 # --- the reconcile: the successor made in the other slot, as a warm recorder -----------------------
 
 NS = "default"
-SETTINGS = OperatorSettings(worker=WorkerSettings(restart_policy="handover"))
-UPGRADED = SETTINGS.model_copy(
-    update={"node_loss": NodeLossSettings(toleration_seconds=SETTINGS.node_loss.toleration_seconds + 7)}
-)
-
-
-@pytest.fixture
-def api() -> FakeKubeApi:
-    return FakeKubeApi()
-
-
-def put(api: FakeKubeApi, body: dict[str, Any]) -> None:
-    body["metadata"]["namespace"] = NS
-    api.add(body)
 
 
 def recording_recorder(api: FakeKubeApi, **spec: Any) -> dict[str, Any]:
-    put(api, livestream("cam"))
-    put(api, recording("rec", **spec))
-    reconcile_recording(api, SETTINGS, api.object("Recording", NS, "rec") or {})
+    api.add_in(NS, livestream("cam"))
+    api.add_in(NS, recording("rec", **spec))
+    reconcile_recording(api, HANDING_OVER, api.object("Recording", NS, "rec") or {})
     api.modify("Recording", NS, "rec", {"status": {"recording": True}})
     return api.object("Pod", NS, "rec-recorder") or {}
 
@@ -209,7 +187,7 @@ def test_a_busy_recorder_that_must_change_gets_a_warm_successor_in_the_other_slo
     # Idle, another change: the recorder in the second slot is the one replaced.
     api.modify("Recording", NS, "rec", {"status": {"recording": False}})
     api.clear_calls()
-    reconcile_recording(api, SETTINGS, api.object("Recording", NS, "rec") or {}, recorder="rec-recorder-b")
+    reconcile_recording(api, HANDING_OVER, api.object("Recording", NS, "rec") or {}, recorder="rec-recorder-b")
     assert [(c.verb, c.name) for c in api.writes if c.verb == "delete"] == [("delete", "rec-recorder-b")]
 
 
@@ -250,11 +228,11 @@ def test_on_the_host_network_the_successor_has_a_host_port_of_its_own(api: FakeK
     from streamops.control.livestream.reconcile import reconcile_livestream
     from streamops.control.workers.ports import PortAllocator
 
-    host = SETTINGS.model_copy(update={"worker": SETTINGS.worker.model_copy(update={"host_network": True})})
+    host = HANDING_OVER.model_copy(update={"worker": HANDING_OVER.worker.model_copy(update={"host_network": True})})
     upgraded = host.model_copy(update={"node_loss": UPGRADED.node_loss})
     ports = PortAllocator(range(25100, 25200))
-    put(api, livestream("cam"))
-    put(api, recording("rec"))
+    api.add_in(NS, livestream("cam"))
+    api.add_in(NS, recording("rec"))
     reconcile_livestream(api, host, api.object("LiveStream", NS, "cam") or {}, allocator=ports)
     reconcile_recording(api, host, api.object("Recording", NS, "rec") or {}, allocator=ports)
     api.modify("Recording", NS, "rec", {"status": {"recording": True}})

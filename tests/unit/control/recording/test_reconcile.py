@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from devtools.catalog import livestream, named_ladder, quality_set, recording
-from devtools.fake_kube import FakeKubeApi, operator_view
+from devtools.fake_kube import FakeKubeApi
 from streamops.control.recording import reconcile as reconcile_module
 from streamops.control.recording.reconcile import reconcile_recording
 from streamops.control.recording.status import StorageRefusal
@@ -20,16 +20,6 @@ from streamops.control.shared.tenancy import ALLOW_REFERENCE_LABELS
 NS = "media"
 S3 = {"endpoint": "https://s3.example.com", "bucket": "videos", "credentialsSecret": "s3-creds"}
 SETTINGS = OperatorSettings()
-
-
-@pytest.fixture
-def api() -> FakeKubeApi:
-    return operator_view()
-
-
-def put(api: FakeKubeApi, body: dict[str, Any]) -> dict[str, Any]:
-    body["metadata"]["namespace"] = NS
-    return api.add(body)
 
 
 def secret(name: str, **data: str) -> dict[str, Any]:
@@ -46,15 +36,15 @@ def reconcile(api: FakeKubeApi, settings: OperatorSettings = SETTINGS, **hints: 
 
 
 def test_missing_credentials_mean_no_pod_and_a_message_naming_the_secret(api):
-    put(api, livestream("cam"))
-    put(api, recording("rec", storage={"s3": {**S3, "caSecret": "s3-ca"}}))
+    api.add_in(NS, livestream("cam"))
+    api.add_in(NS, recording("rec", storage={"s3": {**S3, "caSecret": "s3-ca"}}))
     outcome = reconcile(api)
     assert outcome.storage_refused == StorageRefusal(
         "StorageCredentialsMissing", "Secret s3-creds (storage.s3.credentialsSecret) does not exist"
     )
     assert api.names("Pod") == [] and api.names("PersistentVolumeClaim") == []
 
-    put(api, secret("s3-creds", accessKeyId="AKID-VALUE"))
+    api.add_in(NS, secret("s3-creds", accessKeyId="AKID-VALUE"))
     outcome = reconcile(api)
     assert outcome.storage_refused is not None
     assert (
@@ -63,20 +53,20 @@ def test_missing_credentials_mean_no_pod_and_a_message_naming_the_secret(api):
     assert "AKID-VALUE" not in outcome.storage_refused.message
 
     api.store.pop(("Secret", NS, "s3-creds"), None)
-    put(api, secret("s3-creds", accessKeyId="AKID-VALUE", secretAccessKey="SECRET-VALUE"))
+    api.add_in(NS, secret("s3-creds", accessKeyId="AKID-VALUE", secretAccessKey="SECRET-VALUE"))
     outcome = reconcile(api)
     assert outcome.storage_refused == StorageRefusal(
         "CaSecretMissing", "Secret s3-ca (storage.s3.caSecret) does not exist"
     )
-    put(api, secret("s3-ca", **{"ca.crt": "-----BEGIN CERTIFICATE-----"}))
+    api.add_in(NS, secret("s3-ca", **{"ca.crt": "-----BEGIN CERTIFICATE-----"}))
     outcome = reconcile(api)
     assert outcome.storage_refused is None and api.names("Pod") == ["rec-recorder"]
     assert api.names("PersistentVolumeClaim") == [], "object storage needs no claim"
 
 
 def test_a_full_quota_means_no_pod_for_a_recording_that_has_none(api):
-    put(api, livestream("cam"))
-    put(api, recording("rec"))
+    api.add_in(NS, livestream("cam"))
+    api.add_in(NS, recording("rec"))
     outcome = reconcile(api, quota_full=True)
     assert outcome.no_space and api.names("Pod") == []
     outcome = reconcile(api, quota_full=False)
@@ -87,9 +77,9 @@ def test_a_full_quota_means_no_pod_for_a_recording_that_has_none(api):
 
 
 def test_a_transcoded_recording_of_a_stream_naming_a_set_keeps_the_sets_renditions(api):
-    put(api, quality_set("hd"))
-    put(api, livestream("cam", transcoding=named_ladder("hd"), recording={"type": "transcoded"}))
-    put(api, recording("rec"))
+    api.add_in(NS, quality_set("hd"))
+    api.add_in(NS, livestream("cam", transcoding=named_ladder("hd"), recording={"type": "transcoded"}))
+    api.add_in(NS, recording("rec"))
     reconcile(api)
     pod = api.object("Pod", NS, "rec-recorder") or {}
     config = json.loads(pod["spec"]["containers"][0]["env"][0]["value"])
@@ -132,7 +122,7 @@ def finished(api: FakeKubeApi, monkeypatch: pytest.MonkeyPatch) -> FakeKubeApi:
     body["metadata"]["uid"] = "r"
     later = (DELETE_AT + timedelta(days=1)).isoformat()
     body["status"] = {"storage": {"pvc": {"claimName": "videos"}}, "videos": [kept(1), kept(2, deleteAt=later)]}
-    put(api, body)
+    api.add_in(NS, body)
     return api
 
 
@@ -182,6 +172,6 @@ def test_originals_in_a_bucket_need_no_pod(api: FakeKubeApi, monkeypatch: pytest
     body["metadata"]["uid"] = "r"
     video = kept(1, url="s3://videos/k/record-1-origin.mp4", path=None, upload="uploaded")
     body["status"] = {"storage": {"s3": S3}, "videos": [video]}
-    put(api, body)
+    api.add_in(NS, body)
     reconcile(api, expire_origins=True)
     assert api.names("Pod") == [], "the operator deletes them itself (origin_expiry.py)"

@@ -1,5 +1,5 @@
 """A busy shared pusher handed over to a successor (control/restream/handover.py, and the reconcile's
-successor: plan.plan_successor through reconcile_restream against the fake API server): every step,
+successor: successor_pod.plan_successor through reconcile_restream against the fake API server): every step,
 bound and failure, once each. docs/design/handover.md, Part 5."""
 
 from __future__ import annotations
@@ -13,23 +13,19 @@ import pytest
 from devtools.catalog import livestream, restream
 from devtools.fake_kube import FakeKubeApi
 from streamops.contract.pusher import TARGETS_PATH, PusherSetStatus, PusherTargets
-from streamops.control.restream.handover import (
-    CONNECT_SECONDS,
-    HANDED_OVER,
-    HANDOVER_FAILED,
-    HANDOVER_SLOT,
-    READY_SECONDS,
-    RESEND_SECONDS,
-    DeletePusher,
-    PatchPusher,
-    PusherHandoverMemory,
-    PusherPair,
-    pair_of,
-    pusher_handover,
-)
+from streamops.control.restream.handover import CONNECT_SECONDS, HANDOVER_SLOT, PusherPair, pusher_handover
 from streamops.control.restream.reconcile import reconcile_restream
 from streamops.control.runtime.decisions import PostEvent, WorkerRequest
-from streamops.control.shared.settings import NodeLossSettings, OperatorSettings, WorkerSettings
+from streamops.control.runtime.handover_steps import (
+    HANDED_OVER,
+    HANDOVER_FAILED,
+    READY_SECONDS,
+    RESEND_SECONDS,
+    DeletePod,
+    HandoverMemory,
+    PatchPod,
+)
+from streamops.control.shared.settings import NodeLossSettings, WorkerSettings
 from streamops.control.workers.handover_marks import (
     HANDOVER_FAILED_ANNOTATION,
     HANDOVER_FOR_ANNOTATION,
@@ -39,19 +35,9 @@ from streamops.control.workers.handover_marks import (
 from streamops.control.workers.pod_observation import PodObservation
 from streamops.control.workers.restarts import PodChange
 
-NOW = datetime(2026, 11, 30, 1, 0, 0, tzinfo=UTC)
-OLD = PodObservation(name="cam-pusher", exists=True, uid="old", phase="Running", ready=True, ip="10.0.0.9")
-NEW = PodObservation(
-    name="cam-pusher-b",
-    exists=True,
-    uid="new",
-    phase="Running",
-    ready=True,
-    ip="10.0.0.10",
-    created_at=NOW - timedelta(seconds=5),
-    successor_of="old",
-    handover_for="containers[pushers].image",
-)
+from tests.unit.control.runtime.test_handover_steps import HANDING_OVER, NOW, UPGRADED, worker_pair
+
+OLD, NEW = worker_pair("cam-pusher", "containers[pushers].image")
 TARGET = {"id": "r1", "name": "out", "version": "3", "feedUrl": "http://cam/feed", "uri": "rtmp://t/live"}
 WANTED = PusherTargets.model_validate({"targets": [{**TARGET, "noAudioMode": "drop", "streamKey": "k"}]})
 RUNNING = PusherSetStatus.model_validate({"targets": [{**TARGET, "live": True, "state": "live"}]})
@@ -59,11 +45,9 @@ NONE = PusherSetStatus()
 
 
 def step(
-    pair: PusherPair, memory: PusherHandoverMemory | None = None, in_flight: frozenset[str] = frozenset(), at: float = 0
-) -> tuple[list[Any], str, PusherHandoverMemory]:
-    actions, state, after = pusher_handover(
-        pair, WANTED, "cam", NOW, 100.0 + at, in_flight, memory or PusherHandoverMemory()
-    )
+    pair: PusherPair, memory: HandoverMemory | None = None, in_flight: frozenset[str] = frozenset(), at: float = 0
+) -> tuple[list[Any], str, HandoverMemory]:
+    actions, state, after = pusher_handover(pair, WANTED, "cam", NOW, 100.0 + at, in_flight, memory or HandoverMemory())
     return actions, state.step, after
 
 
@@ -99,7 +83,7 @@ def test_once_the_predecessor_runs_no_target_the_successor_is_sent_the_set() -> 
 def test_once_the_successor_runs_the_set_the_predecessor_goes_and_it_is_said_once() -> None:
     actions, _, memory = step(PusherPair(OLD, NEW, NONE, RUNNING))
     assert actions == [
-        DeletePusher(OLD),
+        DeletePod(OLD),
         PostEvent(
             "Normal",
             HANDED_OVER,
@@ -109,7 +93,7 @@ def test_once_the_successor_runs_the_set_the_predecessor_goes_and_it_is_said_onc
     assert step(PusherPair(OLD, NEW, NONE, RUNNING), memory)[0] == []
     # Observed after an operator restart: the successor runs the set, so the predecessor goes (its
     # deletion ends whatever it still pushes), whatever it runs.
-    assert step(PusherPair(OLD, NEW, RUNNING, RUNNING))[0][0] == DeletePusher(OLD)
+    assert step(PusherPair(OLD, NEW, RUNNING, RUNNING))[0][0] == DeletePod(OLD)
 
 
 @pytest.mark.parametrize(
@@ -136,10 +120,10 @@ def test_a_failed_successor_goes_and_the_predecessor_keeps_running(
     old = replace(OLD, handover_failed=previous)
     actions, _, memory = step(PusherPair(old, successor, NONE, successor_set))
     patch, delete, event = actions
-    assert isinstance(patch, PatchPusher) and patch.pod == old
+    assert isinstance(patch, PatchPod) and patch.pod == old
     record = HandoverFailure.parse(patch.patch["metadata"]["annotations"][HANDOVER_FAILED_ANNOTATION])
     assert record == HandoverFailure(NOW, 2, why), "the second in a row: the next waits 60 s"
-    assert delete == DeletePusher(successor)
+    assert delete == DeletePod(successor)
     assert event == PostEvent(
         "Warning",
         HANDOVER_FAILED,
@@ -148,36 +132,15 @@ def test_a_failed_successor_goes_and_the_predecessor_keeps_running(
     assert step(PusherPair(old, successor, NONE, successor_set), memory)[0] == [], "once"
 
 
-def test_the_pair_is_told_by_the_successor_s_annotation_not_by_the_names() -> None:
-    turned = (replace(OLD, name="cam-pusher-b"), replace(NEW, name="cam-pusher"))
-    assert pair_of(list(turned)) == turned
-    assert pair_of([OLD, replace(NEW, successor_of="gone")]) is None
-    assert pair_of([OLD, replace(NEW, deleting=True)]) is None
-
-
 # --- the reconcile: the successor made in the other slot ------------------------------------------
 
 NS = "default"
-SETTINGS = OperatorSettings(worker=WorkerSettings(restart_policy="handover"))
-UPGRADED = SETTINGS.model_copy(
-    update={"node_loss": NodeLossSettings(toleration_seconds=SETTINGS.node_loss.toleration_seconds + 7)}
-)
-
-
-@pytest.fixture
-def api() -> FakeKubeApi:
-    return FakeKubeApi()
-
-
-def put(api: FakeKubeApi, body: dict[str, Any]) -> None:
-    body["metadata"]["namespace"] = NS
-    api.add(body)
 
 
 def live_pusher(api: FakeKubeApi) -> dict[str, Any]:
-    put(api, livestream("cam"))
-    put(api, restream("out", uri="rtmp://target.example/live/x"))
-    reconcile_restream(api, SETTINGS, api.object("Restream", NS, "out") or {})
+    api.add_in(NS, livestream("cam"))
+    api.add_in(NS, restream("out", uri="rtmp://target.example/live/x"))
+    reconcile_restream(api, HANDING_OVER, api.object("Restream", NS, "out") or {})
     api.modify("Restream", NS, "out", {"status": {"live": True}})
     return api.object("Pod", NS, "cam-pusher") or {}
 
@@ -202,7 +165,7 @@ def test_a_busy_pusher_that_must_change_gets_a_successor_in_the_other_slot(api: 
     # Idle, another change: the pusher in the second slot is the one replaced.
     api.modify("Restream", NS, "out", {"status": {"live": False}})
     api.clear_calls()
-    assert reconcile_restream(api, SETTINGS, api.object("Restream", NS, "out") or {}).pod_change.action == "replace"
+    assert reconcile_restream(api, HANDING_OVER, api.object("Restream", NS, "out") or {}).pod_change.action == "replace"
     assert [(c.verb, c.name) for c in api.writes if c.verb == "delete"] == [("delete", "cam-pusher-b")]
 
 
@@ -260,6 +223,6 @@ def test_during_a_handover_decide_takes_its_step_and_status_reads_the_successor(
     done = observed(Row("d", seen={"running": EMPTY, "successor": successor, "successor_running": moved}))
     assert done.telemetry == moved.of(UID)
     actions, _ = decide(done, QUIET)
-    assert DeletePusher(POD) in actions
+    assert DeletePod(POD) in actions
     assert [a.reason for a in actions if isinstance(a, PostEvent)] == [HANDED_OVER]
     assert not [a for a in actions if isinstance(a, WorkerRequest)], "no ordinary send during a handover"

@@ -26,11 +26,6 @@ def api() -> FakeKubeApi:
     return FakeKubeApi()
 
 
-def put(api: FakeKubeApi, body: dict[str, Any]) -> dict[str, Any]:
-    body["metadata"]["namespace"] = NS
-    return api.add(body)
-
-
 def mine(api: FakeKubeApi, name: str = "out") -> Restream:
     """The Restream as its reconcile is handed it."""
     return Restream.model_validate(api.object("Restream", NS, name))
@@ -38,15 +33,15 @@ def mine(api: FakeKubeApi, name: str = "out") -> Restream:
 
 def secret(api: FakeKubeApi, name: str, labelled: bool = True, **values: str) -> dict[str, Any]:
     metadata: dict[str, Any] = {"name": name, **({"labels": LABELS} if labelled else {})}
-    return put(api, {"apiVersion": "v1", "kind": "Secret", "metadata": metadata, **secret_data(**values)})
+    return api.add_in(NS, {"apiVersion": "v1", "kind": "Secret", "metadata": metadata, **secret_data(**values)})
 
 
 def pod(api: FakeKubeApi, name: str) -> dict[str, Any]:
-    return put(api, {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}})
+    return api.add_in(NS, {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}})
 
 
 def test_without_its_stream_it_reads_its_pods_and_nothing_more(api):
-    put(api, restream("out", streamKeySecretRef={"name": "yt"}))
+    api.add_in(NS, restream("out", streamKeySecretRef={"name": "yt"}))
     shared, legacy = pod(api, "cam-pusher"), pod(api, "out-pusher")
     api.clear_calls()
     seen = observe(api, mine(api), SETTINGS, host_network=True)
@@ -58,14 +53,14 @@ def test_without_its_stream_it_reads_its_pods_and_nothing_more(api):
 
 
 def test_the_stream_s_active_restreams_in_name_order_this_one_as_handed_over(api):
-    put(api, livestream("cam"))
-    put(api, restream("yt"))
-    put(api, restream("out"))
-    put(api, restream("off", active=False))
-    put(api, restream("elsewhere", streamRef={"name": "other"}))
+    api.add_in(NS, livestream("cam"))
+    api.add_in(NS, restream("yt"))
+    api.add_in(NS, restream("out"))
+    api.add_in(NS, restream("off", active=False))
+    api.add_in(NS, restream("elsewhere", streamRef={"name": "other"}))
     going = restream("going")
     going["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
-    put(api, going)
+    api.add_in(NS, going)
     handed = mine(api).model_copy(update={"spec": mine(api).spec.model_copy(update={"uri": "rtmp://192.0.2.1/new"})})
     seen = observe(api, handed, SETTINGS, host_network=False)
     assert [t.restream.metadata.name for t in seen.targets] == ["out", "yt"]
@@ -75,9 +70,9 @@ def test_the_stream_s_active_restreams_in_name_order_this_one_as_handed_over(api
 
 
 def test_an_inactive_restream_still_reads_its_siblings_targets(api):
-    put(api, livestream("cam"))
-    put(api, restream("out", active=False, streamKeySecretRef={"name": "gone"}))
-    put(api, restream("yt"))
+    api.add_in(NS, livestream("cam"))
+    api.add_in(NS, restream("out", active=False, streamKeySecretRef={"name": "gone"}))
+    api.add_in(NS, restream("yt"))
     seen = observe(api, mine(api), SETTINGS, host_network=False)
     assert [t.restream.metadata.name for t in seen.targets] == ["yt"]
     assert seen.key_missing is None and seen.key_refused is None, "an inactive one has no target to miss a key"
@@ -85,7 +80,7 @@ def test_an_inactive_restream_still_reads_its_siblings_targets(api):
 
 
 def test_a_target_with_its_key_and_ca_carries_their_values_and_versions_never_in_a_repr(api):
-    put(api, restream("out", streamKeySecretRef={"name": "yt"}, **WITH_CA))
+    api.add_in(NS, restream("out", streamKeySecretRef={"name": "yt"}, **WITH_CA))
     key = secret(api, "yt", streamKey="live_123_secret")
     ca = secret(api, "ca", **{"ca.crt": "-----BEGIN CERTIFICATE-----"})
     target = read_target(api, mine(api), SETTINGS)
@@ -110,8 +105,8 @@ def test_a_target_with_its_key_and_ca_carries_their_values_and_versions_never_in
 )
 def test_a_target_that_cannot_be_pushed_says_why(api, secrets, missing, refused):
     """A name ending in "!": the Secret exists without the tenancy label."""
-    put(api, livestream("cam"))
-    put(api, restream("out", streamKeySecretRef={"name": "yt"}, **WITH_CA))
+    api.add_in(NS, livestream("cam"))
+    api.add_in(NS, restream("out", streamKeySecretRef={"name": "yt"}, **WITH_CA))
     for name, values in secrets.items():
         secret(api, name.rstrip("!"), labelled=not name.endswith("!"), **values)
     seen = observe(api, mine(api), SETTINGS, host_network=False)
@@ -125,7 +120,7 @@ def test_a_target_that_cannot_be_pushed_says_why(api, secrets, missing, refused)
 
 
 def test_without_the_label_rule_an_unlabelled_key_is_used_and_a_missing_ca_still_fails_closed(api):
-    put(api, restream("out", streamKeySecretRef={"name": "yt"}, **WITH_CA))
+    api.add_in(NS, restream("out", streamKeySecretRef={"name": "yt"}, **WITH_CA))
     secret(api, "yt", labelled=False, streamKey="x")
     settings = OperatorSettings(tenancy=TenancySettings(require_secret_label=False))
     target = read_target(api, mine(api), settings)
@@ -137,8 +132,8 @@ def test_without_the_label_rule_an_unlabelled_key_is_used_and_a_missing_ca_still
 
 
 def test_its_own_secrets_are_read_now_a_sibling_s_as_read_a_moment_ago(api):
-    put(api, restream("out", streamKeySecretRef={"name": "k-out"}))
-    put(api, restream("yt", streamKeySecretRef={"name": "k-yt"}))
+    api.add_in(NS, restream("out", streamKeySecretRef={"name": "k-out"}))
+    api.add_in(NS, restream("yt", streamKeySecretRef={"name": "k-yt"}))
     secret(api, "k-out", streamKey="a")
     secret(api, "k-yt", streamKey="b")
     read_target(api, mine(api, "yt"), SETTINGS)  # yt's own reconcile, a moment ago
@@ -154,20 +149,20 @@ def test_its_own_secrets_are_read_now_a_sibling_s_as_read_a_moment_ago(api):
 
 
 def test_on_the_host_network_the_stream_s_ingest_ports_are_read(api):
-    put(api, livestream("cam"))
-    put(api, restream("out"))
+    api.add_in(NS, livestream("cam"))
+    api.add_in(NS, restream("out"))
     assert observe(api, mine(api), SETTINGS, host_network=True).ingest_ports is None, "not allocated yet"
     ports = '{"rtmp": 30001, "internal": 30002}'
     service = {"name": "cam-ingest", "annotations": {HOST_PORTS_ANNOTATION: ports}}
-    put(api, {"apiVersion": "v1", "kind": "Service", "metadata": service})
+    api.add_in(NS, {"apiVersion": "v1", "kind": "Service", "metadata": service})
     seen = observe(api, mine(api), SETTINGS, host_network=True)
     assert seen.host_network and seen.ingest_ports == {"rtmp": 30001, "internal": 30002}
 
 
 def test_a_restream_named_as_its_stream_has_no_legacy_pod_to_read(api):
     """`cam-pusher` is then both names: the shared Pod, never taken for an older operator's."""
-    put(api, livestream("cam"))
-    put(api, restream("cam"))
+    api.add_in(NS, livestream("cam"))
+    api.add_in(NS, restream("cam"))
     shared = pod(api, "cam-pusher")
     seen = observe(api, mine(api, "cam"), SETTINGS, host_network=False)
     assert seen.pusher == shared and seen.legacy_pusher is None

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from devtools.catalog import livestream, restream, stored_livestream
-from devtools.fake_kube import FakeKubeApi, operator_view
+from devtools.fake_kube import FakeKubeApi
 from streamops.control.livestream.reconcile import StreamOutcome, reconcile_livestream
 from streamops.control.livestream.status import IngestObservation, livestream_events, livestream_status
 from streamops.control.restream.reconcile import RestreamOutcome, reconcile_restream
@@ -32,16 +32,6 @@ from streamops.control.shared.tenancy import (
 NS = "media"
 SETTINGS = OperatorSettings()
 KEY = "s3cret-stream-key-value"
-
-
-@pytest.fixture
-def api() -> FakeKubeApi:
-    return operator_view()
-
-
-def put(api: FakeKubeApi, body: dict[str, Any]) -> dict[str, Any]:
-    body["metadata"]["namespace"] = NS
-    return api.add(body)
 
 
 def secret(name: str, labelled: bool, **data: str) -> dict[str, Any]:
@@ -109,7 +99,7 @@ def test_a_playback_path_stays_under_its_namespace(path: str, refused: bool) -> 
 @pytest.mark.parametrize("kind", ["ingress", "httpRoute"])
 def test_a_route_under_another_namespace_is_not_made_and_the_ingest_runs(api: FakeKubeApi, kind: str) -> None:
     playback = {kind: {"path": "/streams/other/cam"}}
-    put(api, livestream("cam", playback=playback))
+    api.add_in(NS, livestream("cam", playback=playback))
     outcome = reconcile(api)
     assert api.names("Ingress") == [] and api.names("HTTPRoute") == []
     assert outcome.route_refused
@@ -121,7 +111,7 @@ def test_a_route_under_another_namespace_is_not_made_and_the_ingest_runs(api: Fa
 def test_a_route_made_before_the_policy_is_removed(api: FakeKubeApi) -> None:
     """An upgrade: the route a stream got under the old rules goes (it could shadow another
     namespace's URLs); the stream's own prefix brings it back."""
-    put(api, livestream("cam", playback=routed(path="/")))
+    api.add_in(NS, livestream("cam", playback=routed(path="/")))
     reconcile(api, OperatorSettings(tenancy=TenancySettings(playback_path_any_prefix=True)))
     assert api.names("Ingress") == ["cam-playback"]
     reconcile(api)
@@ -133,7 +123,7 @@ def test_a_route_made_before_the_policy_is_removed(api: FakeKubeApi) -> None:
 
 def test_ingress_annotations_off_the_list_refuse_the_route(api: FakeKubeApi) -> None:
     snippet = {"nginx.ingress.kubernetes.io/configuration-snippet": "return 200;", "cert-manager.io/issuer": "mine"}
-    put(api, livestream("cam", playback=routed(annotations=snippet)))
+    api.add_in(NS, livestream("cam", playback=routed(annotations=snippet)))
     outcome = reconcile(api)
     assert api.names("Ingress") == []
     (refusal,) = outcome.policy_refusals
@@ -157,7 +147,7 @@ def test_ingress_annotations_off_the_list_refuse_the_route(api: FakeKubeApi) -> 
 
 
 def test_loadbalancer_only_when_allowed(api: FakeKubeApi) -> None:
-    put(api, livestream("cam", ingest={"service": {"type": "LoadBalancer", "externalTrafficPolicy": "Local"}}))
+    api.add_in(NS, livestream("cam", ingest={"service": {"type": "LoadBalancer", "externalTrafficPolicy": "Local"}}))
     outcome = reconcile(api)
     service = api.object("Service", NS, "cam-ingest")
     assert service is not None and service["spec"]["type"] == "ClusterIP", "the operator's default type, not the ask"
@@ -177,7 +167,7 @@ def test_loadbalancer_only_when_allowed(api: FakeKubeApi) -> None:
 
 
 def test_the_admins_default_loadbalancer_is_honoured(api: FakeKubeApi) -> None:
-    put(api, livestream("cam"))
+    api.add_in(NS, livestream("cam"))
     outcome = reconcile(api, OperatorSettings(ingest=IngestSettings(service_type="LoadBalancer")))
     service = api.object("Service", NS, "cam-ingest")
     assert outcome.policy_refusals == () and service is not None and service["spec"]["type"] == "LoadBalancer"
@@ -185,7 +175,7 @@ def test_the_admins_default_loadbalancer_is_honoured(api: FakeKubeApi) -> None:
 
 def test_service_annotations_off_the_list_are_not_set(api: FakeKubeApi) -> None:
     claim = {"metallb.universe.tf/loadBalancerIPs": "192.0.2.10"}
-    put(api, livestream("cam", ingest={"service": {"annotations": claim}}))
+    api.add_in(NS, livestream("cam", ingest={"service": {"annotations": claim}}))
     outcome = reconcile(api)
     service = api.object("Service", NS, "cam-ingest")
     assert service is not None and "metallb.universe.tf/loadBalancerIPs" not in service["metadata"]["annotations"]
@@ -197,8 +187,8 @@ def test_service_annotations_off_the_list_are_not_set(api: FakeKubeApi) -> None:
 
 
 def test_an_unlabelled_stream_key_secret_is_not_used(api: FakeKubeApi) -> None:
-    put(api, secret("mine", labelled=False, streamKey=KEY))
-    put(api, livestream("cam", source={"push": {"protocols": ["rtmp"], "streamKeySecretRef": {"name": "mine"}}}))
+    api.add_in(NS, secret("mine", labelled=False, streamKey=KEY))
+    api.add_in(NS, livestream("cam", source={"push": {"protocols": ["rtmp"], "streamKeySecretRef": {"name": "mine"}}}))
     outcome = reconcile(api)
     assert api.names("Pod") == [], "no ingest with a key the author may not have"
     (refusal,) = outcome.policy_refusals
@@ -213,16 +203,16 @@ def test_an_unlabelled_stream_key_secret_is_not_used(api: FakeKubeApi) -> None:
 
 
 def test_the_generated_key_secret_is_labelled(api: FakeKubeApi) -> None:
-    put(api, livestream("cam"))
+    api.add_in(NS, livestream("cam"))
     reconcile(api)
     generated = api.object("Secret", NS, "cam-stream-key")
     assert generated is not None and generated["metadata"]["labels"][ALLOW_REFERENCE_LABEL] == "true"
 
 
 def test_an_unlabelled_rtmps_certificate_is_not_used(api: FakeKubeApi) -> None:
-    put(api, secret("cam-tls", labelled=False, tls_crt="x", tls_key="y"))
+    api.add_in(NS, secret("cam-tls", labelled=False, tls_crt="x", tls_key="y"))
     rtmps = {"push": {"protocols": ["rtmp", "rtmps"], "tls": {"secretName": "cam-tls"}}}
-    put(api, livestream("cam", source=rtmps))
+    api.add_in(NS, livestream("cam", source=rtmps))
     outcome = reconcile(api)
     assert api.names("Pod") == []
     (refusal,) = outcome.policy_refusals
@@ -230,8 +220,8 @@ def test_an_unlabelled_rtmps_certificate_is_not_used(api: FakeKubeApi) -> None:
 
 
 def test_an_unlabelled_ice_servers_secret_is_not_mounted(api: FakeKubeApi) -> None:
-    put(api, secret("ice", labelled=False, iceServers='[{"urls": ["turn:turn.example:3478"]}]'))
-    put(api, livestream("cam", playback={"webrtc": {"iceServersSecretRef": {"name": "ice"}}}))
+    api.add_in(NS, secret("ice", labelled=False, iceServers='[{"urls": ["turn:turn.example:3478"]}]'))
+    api.add_in(NS, livestream("cam", playback={"webrtc": {"iceServersSecretRef": {"name": "ice"}}}))
     outcome = reconcile(api)
     pod = api.object("Pod", NS, "cam-ingest")
     assert pod is not None, "the ingest runs, without the Secret"
@@ -249,9 +239,9 @@ def test_an_unlabelled_ice_servers_secret_is_not_mounted(api: FakeKubeApi) -> No
 def test_an_unlabelled_pull_ca_is_not_trusted_and_the_origins_are_verified_all_the_same(api: FakeKubeApi) -> None:
     """The CA decides which origins are trusted: an unlabelled one is not mounted, and the ingest
     verifies the origins against the system's trust store instead (fail closed, never unverified)."""
-    put(api, secret("origin-ca", labelled=False, ca_crt="PEM"))
+    api.add_in(NS, secret("origin-ca", labelled=False, ca_crt="PEM"))
     tls = {"caSecretRef": {"name": "origin-ca"}}
-    put(api, livestream("cam", source={"pull": {"urls": ["rtmps://10.0.0.5:1936/live/s"], "tls": tls}}))
+    api.add_in(NS, livestream("cam", source={"pull": {"urls": ["rtmps://10.0.0.5:1936/live/s"], "tls": tls}}))
     outcome = reconcile(api)
     pod = api.object("Pod", NS, "cam-ingest")
     assert pod is not None, "the ingest runs, without the Secret"
@@ -269,8 +259,8 @@ def test_an_unlabelled_pull_ca_is_not_trusted_and_the_origins_are_verified_all_t
 
 
 def test_an_unlabelled_ingress_tls_secret_refuses_the_route(api: FakeKubeApi) -> None:
-    put(api, secret("wildcard-tls", labelled=False, tls_crt="x", tls_key="y"))
-    put(api, livestream("cam", playback=routed(tlsSecretName="wildcard-tls")))
+    api.add_in(NS, secret("wildcard-tls", labelled=False, tls_crt="x", tls_key="y"))
+    api.add_in(NS, livestream("cam", playback=routed(tlsSecretName="wildcard-tls")))
     outcome = reconcile(api)
     assert api.names("Ingress") == []
     (refusal,) = outcome.policy_refusals
@@ -289,10 +279,10 @@ def reconcile_rst(api: FakeKubeApi) -> RestreamOutcome:
 
 def test_a_restream_never_sends_an_unlabelled_secret(api: FakeKubeApi) -> None:
     """The target receives the key: an unlabelled Secret would go to any RTMP server its author names."""
-    put(api, livestream("cam"))
+    api.add_in(NS, livestream("cam"))
     reconcile(api)
-    put(api, secret("db-password", labelled=False, streamKey=KEY))
-    put(api, restream("out", uri="rtmp://203.0.113.7/live", streamKeySecretRef={"name": "db-password"}))
+    api.add_in(NS, secret("db-password", labelled=False, streamKey=KEY))
+    api.add_in(NS, restream("out", uri="rtmp://203.0.113.7/live", streamKeySecretRef={"name": "db-password"}))
     outcome = reconcile_rst(api)
     assert outcome.key_secret_refused is not None and "db-password" in outcome.key_secret_refused
     assert KEY not in outcome.key_secret_refused
@@ -370,13 +360,13 @@ def test_a_secret_that_does_not_exist_yet_is_not_given_to_the_ingest_until_it_is
     """On ec95e86 the Pod mounted it optionally: the kubelet filled it in once it appeared, labelled
     or not, and the worker offered its values to the spec's server (an RTSP URL of the author's)."""
     spec, data, field = AWAITED[which]
-    put(api, livestream("cam", **spec))
+    api.add_in(NS, livestream("cam", **spec))
     (refusal,) = reconcile(api).policy_refusals
     assert f"Secret later named in {field} does not exist yet" in refusal, refusal
     pod = api.object("Pod", NS, "cam-ingest")
     assert pod is not None and not uses(pod, "later"), "the ingest runs, without the Secret"
     # It appears unlabelled (cert-manager's output, a rotation): still not given to the Pod.
-    put(api, secret("later", labelled=False, **data))
+    api.add_in(NS, secret("later", labelled=False, **data))
     (refusal,) = reconcile(api).policy_refusals
     assert "is not labelled" in refusal and KEY not in refusal
     assert not uses(api.object("Pod", NS, "cam-ingest"), "later")
@@ -392,25 +382,25 @@ def test_a_secret_that_does_not_exist_yet_is_not_given_to_the_ingest_until_it_is
 
 def test_an_ingress_tls_secret_that_does_not_exist_yet_refuses_the_route(api: FakeKubeApi) -> None:
     """The Ingress controller would serve whatever Secret of that name appears, labelled or not."""
-    put(api, livestream("cam", playback=routed(tlsSecretName="later-tls")))
+    api.add_in(NS, livestream("cam", playback=routed(tlsSecretName="later-tls")))
     (refusal,) = reconcile(api).policy_refusals
     assert "Secret later-tls named in spec.playback.ingress.tlsSecretName does not exist yet" in refusal
     assert api.names("Ingress") == []
-    put(api, secret("later-tls", labelled=True, tls_crt="x", tls_key="y"))
+    api.add_in(NS, secret("later-tls", labelled=True, tls_crt="x", tls_key="y"))
     assert reconcile(api).policy_refusals == () and api.names("Ingress") == ["cam-playback"]
 
 
 def test_a_restream_ca_that_does_not_exist_yet_makes_no_pusher(api: FakeKubeApi) -> None:
     """The CA decides where the key goes: one that does not exist yet is refused too."""
-    put(api, livestream("cam"))
+    api.add_in(NS, livestream("cam"))
     reconcile(api)
-    put(api, secret("key", labelled=True, streamKey=KEY))
+    api.add_in(NS, secret("key", labelled=True, streamKey=KEY))
     tls = {"caSecretRef": {"name": "later-ca"}}
-    put(api, restream("out", uri="rtmps://203.0.113.7/live", streamKeySecretRef={"name": "key"}, tls=tls))
+    api.add_in(NS, restream("out", uri="rtmps://203.0.113.7/live", streamKeySecretRef={"name": "key"}, tls=tls))
     refused = reconcile_rst(api).key_secret_refused
     assert refused is not None and "Secret later-ca named in tls.caSecretRef does not exist yet" in refused
     assert "cam-pusher" not in api.names("Pod")
-    put(api, secret("later-ca", labelled=False, ca_crt="PEM"))
+    api.add_in(NS, secret("later-ca", labelled=False, ca_crt="PEM"))
     assert reconcile_rst(api).key_secret_refused is not None and "cam-pusher" not in api.names("Pod")
     api.modify("Secret", NS, "later-ca", {"metadata": {"labels": ALLOW_REFERENCE_LABELS}})
     outcome = reconcile_rst(api)

@@ -41,9 +41,9 @@ from streamops.control.webhook.subscription import (
 )
 from streamops.control.workers.pod_observation import PodObservation
 
-from tests.unit.control.shared.test_tenancy import put, secret
+from tests.unit.control.shared.test_tenancy import secret
 
-NS = "media"  # test_tenancy.put's
+NS = "media"
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 SETTINGS = OperatorSettings()
 UPGRADE_WINDOW = OperatorSettings(tenancy=TenancySettings(require_secret_label=False))
@@ -113,9 +113,9 @@ def reconcile_rec(api: FakeKubeApi, **hints: Any):
 
 
 def test_a_recording_never_hands_an_unlabelled_secret_to_a_recorder(api: FakeKubeApi) -> None:
-    put(api, livestream("cam"))
-    put(api, credentials(labelled=False))
-    put(api, recording("rec", storage={"s3": S3}))
+    api.add_in(NS, livestream("cam"))
+    api.add_in(NS, credentials(labelled=False))
+    api.add_in(NS, recording("rec", storage={"s3": S3}))
     outcome = reconcile_rec(api)
     refused = outcome.storage_refused
     assert refused is not None and refused.reason == "RefusedByPolicy"
@@ -135,9 +135,9 @@ def test_a_recording_never_hands_an_unlabelled_secret_to_a_recorder(api: FakeKub
 
 def test_a_stream_default_storage_is_checked_too(api: FakeKubeApi) -> None:
     """A Recording naming no storage uses its stream's: the stream's author named that Secret."""
-    put(api, livestream("cam", recording={"storage": {"s3": S3}}))
-    put(api, credentials(labelled=False))
-    put(api, recording("rec"))
+    api.add_in(NS, livestream("cam", recording={"storage": {"s3": S3}}))
+    api.add_in(NS, credentials(labelled=False))
+    api.add_in(NS, recording("rec"))
     outcome = reconcile_rec(api)
     assert outcome.storage_refused is not None and outcome.storage_refused.by_policy
     assert api.names("Pod") == []
@@ -166,11 +166,11 @@ def test_a_refused_storage_secret_stalls_the_recording_with_one_warning() -> Non
 
 
 def test_a_clip_never_hands_an_unlabelled_secret_to_a_clipper(api: FakeKubeApi) -> None:
-    put(api, livestream("cam", dvr={"enabled": True, "durationSeconds": 600}))
-    put(api, credentials(labelled=False))
+    api.add_in(NS, livestream("cam", dvr={"enabled": True, "durationSeconds": 600}))
+    api.add_in(NS, credentials(labelled=False))
     body = clip("best", lastSeconds=5, storage={"s3": S3})
     body["metadata"]["creationTimestamp"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    put(api, body)
+    api.add_in(NS, body)
     outcome = reconcile_clip(api, SETTINGS, api.object("Clip", NS, "best"), None)
     refusal = outcome.storage_refused
     assert refusal is not None and refusal.by_policy and api.names("Pod") == []
@@ -200,7 +200,7 @@ def test_retention_sends_nothing_with_an_unlabelled_secret(api: FakeKubeApi, mon
         return SimpleNamespace(delete_object=lambda Bucket, Key: deleted.append(Key))
 
     monkeypatch.setattr(retention, "s3_client", client)
-    put(api, credentials(labelled=False))
+    api.add_in(NS, credentials(labelled=False))
     s3 = S3Storage.model_validate(S3)
     video = Video.model_validate(stored_video("old.mp4"))
     with pytest.raises(ExpiryFailed) as failed:
@@ -264,7 +264,7 @@ class ApiState(SimpleNamespace):
 
 
 def test_the_delivery_task_signs_with_nothing_until_the_secret_is_labelled(api: FakeKubeApi) -> None:
-    put(api, secret("db", False, password=HOOK_KEY))
+    api.add_in(NS, secret("db", False, password=HOOK_KEY))
     state = ApiState(settings=SETTINGS, api=api)
     delivery = SubscriptionDelivery(subscription(), None, store=None, state=state, session=None)  # type: ignore[arg-type]
     assert asyncio.run(delivery._read_secrets()) is None, "no lane starts: nothing is signed or sent"

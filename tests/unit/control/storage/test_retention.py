@@ -16,7 +16,7 @@ from streamops.control.shared.settings import OperatorSettings
 from streamops.control.storage import retention
 from streamops.control.storage.retention import ExpiryFailed, delete_videos
 
-from tests.unit.control.shared.test_tenancy import NS, put, secret
+from tests.unit.control.shared.test_tenancy import NS, secret
 
 SETTINGS = OperatorSettings()
 S3 = S3Storage.model_validate({"endpoint": "https://s3.example", "bucket": "videos", "credentialsSecret": "s3"})
@@ -35,6 +35,6 @@ def test_a_missing_secret_sends_nothing_and_a_labelled_one_deletes_the_video_its
         delete_videos(api, SETTINGS, NS, S3, [OLD])
     assert failed.value.done == [] and deleted == []
 
-    put(api, secret("s3", True, accessKeyId="AKIA0000000000000001", secretAccessKey="not-a-real-secret-key"))
+    api.add_in(NS, secret("s3", True, accessKeyId="AKIA0000000000000001", secretAccessKey="not-a-real-secret-key"))
     assert delete_videos(api, SETTINGS, NS, S3, [OLD]) == [OLD.url]
     assert deleted == ["media/cam/old.mp4", "media/cam/old.json", "media/cam/old.html"]

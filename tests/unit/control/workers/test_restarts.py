@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from devtools.catalog import livestream, named_ladder, quality_set, recording, restream, stored_livestream
-from devtools.fake_kube import FakeKubeApi, operator_view
+from devtools.fake_kube import FakeKubeApi
 from pydantic import Field
 from streamops.api.common import Condition
 from streamops.contract.ingest import IngestConfig
@@ -161,22 +161,12 @@ def test_the_owners_annotation_overrides_the_restart_policy(annotation: str | No
 # --- reconciles against the fake API server ------------------------------------------------------
 
 
-@pytest.fixture
-def api() -> FakeKubeApi:
-    return operator_view()
-
-
-def put(api: FakeKubeApi, body: dict[str, Any]) -> dict[str, Any]:
-    body["metadata"]["namespace"] = NS
-    return api.add(body)
-
-
 def writes(api: FakeKubeApi) -> list[tuple[str, str, str]]:
     return [(c.verb, c.kind, c.name) for c in api.writes if c.result == "ok"]
 
 
 def test_a_live_ingest_waits_for_a_setting_and_is_replaced_once_idle(api: FakeKubeApi) -> None:
-    put(api, livestream("cam"))
+    api.add_in(NS, livestream("cam"))
     reconcile_livestream(api, SETTINGS, api.object("LiveStream", NS, "cam") or {})
     pod, body = api.object("Pod", NS, "cam-ingest") or {}, api.object("LiveStream", NS, "cam") or {}
     assert pod["metadata"]["annotations"][BUILT_FOR_ANNOTATION] == str(body["metadata"]["generation"])
@@ -207,7 +197,7 @@ def test_a_live_ingest_waits_for_a_setting_and_is_replaced_once_idle(api: FakeKu
 
 
 def test_the_owner_asks_for_the_restart_now(api: FakeKubeApi) -> None:
-    put(api, livestream("cam"))
+    api.add_in(NS, livestream("cam"))
     reconcile_livestream(api, SETTINGS, api.object("LiveStream", NS, "cam") or {})
     api.modify("LiveStream", NS, "cam", {"metadata": {"annotations": {RESTARTS_ANNOTATION: "immediate"}}})
     outcome = reconcile_livestream(api, UPGRADED, api.object("LiveStream", NS, "cam") or {}, primary_live=True)
@@ -215,7 +205,7 @@ def test_the_owner_asks_for_the_restart_now(api: FakeKubeApi) -> None:
 
 
 def test_a_spec_change_reaches_a_live_ingest_at_once(api: FakeKubeApi) -> None:
-    put(api, livestream("cam"))
+    api.add_in(NS, livestream("cam"))
     reconcile_livestream(api, SETTINGS, api.object("LiveStream", NS, "cam") or {})
     api.modify("LiveStream", NS, "cam", {"spec": {"hls": {"segmentSeconds": 4}}})
     outcome = reconcile_livestream(api, SETTINGS, api.object("LiveStream", NS, "cam") or {}, primary_live=True)
@@ -223,10 +213,10 @@ def test_a_spec_change_reaches_a_live_ingest_at_once(api: FakeKubeApi) -> None:
 
 
 def test_a_recording_recorder_and_a_pushing_pusher_wait_too(api: FakeKubeApi) -> None:
-    put(api, livestream("cam"))
+    api.add_in(NS, livestream("cam"))
     reconcile_livestream(api, SETTINGS, api.object("LiveStream", NS, "cam") or {})
-    put(api, recording("rec"))
-    put(api, restream("out", uri="rtmp://target.example/live/x"))
+    api.add_in(NS, recording("rec"))
+    api.add_in(NS, restream("out", uri="rtmp://target.example/live/x"))
     reconcile_recording(api, SETTINGS, api.object("Recording", NS, "rec") or {})
     reconcile_restream(api, SETTINGS, api.object("Restream", NS, "out") or {})
     assert api.object("Pod", NS, "rec-recorder") and api.object("Pod", NS, "cam-pusher")
@@ -305,8 +295,8 @@ def stream_body(api: FakeKubeApi) -> dict[str, Any]:
 
 
 def test_a_set_edited_while_live_waits_for_the_next_session_even_across_a_title_edit(api: FakeKubeApi) -> None:
-    put(api, quality_set("hd", *SET_LADDER))
-    put(api, livestream("cam", transcoding=named_ladder("hd")))
+    api.add_in(NS, quality_set("hd", *SET_LADDER))
+    api.add_in(NS, livestream("cam", transcoding=named_ladder("hd")))
     reconcile_livestream(api, SETTINGS, stream_body(api))
     assert ladder_of(api) == [("360p", 500), ("180p", 200)]
     pod_uid = (api.object("Pod", NS, "cam-ingest") or {})["metadata"]["uid"]
@@ -339,9 +329,9 @@ def test_a_set_edited_while_live_waits_for_the_next_session_even_across_a_title_
 
 
 def test_naming_another_set_reaches_a_live_ingest_at_once(api: FakeKubeApi) -> None:
-    put(api, quality_set("hd", *SET_LADDER))
-    put(api, quality_set("low", SET_LADDER[1]))
-    put(api, livestream("cam", transcoding=named_ladder("hd")))
+    api.add_in(NS, quality_set("hd", *SET_LADDER))
+    api.add_in(NS, quality_set("low", SET_LADDER[1]))
+    api.add_in(NS, livestream("cam", transcoding=named_ladder("hd")))
     reconcile_livestream(api, SETTINGS, stream_body(api))
     api.modify("LiveStream", NS, "cam", {"spec": {"transcoding": named_ladder("low")}})
     outcome = reconcile_livestream(api, SETTINGS, stream_body(api), primary_live=True)
@@ -349,8 +339,8 @@ def test_naming_another_set_reaches_a_live_ingest_at_once(api: FakeKubeApi) -> N
 
 
 def test_a_set_deleted_under_a_live_stream_leaves_its_ingest_running_and_says_why(api: FakeKubeApi) -> None:
-    put(api, quality_set("hd", *SET_LADDER))
-    put(api, livestream("cam", transcoding=named_ladder("hd")))
+    api.add_in(NS, quality_set("hd", *SET_LADDER))
+    api.add_in(NS, livestream("cam", transcoding=named_ladder("hd")))
     reconcile_livestream(api, SETTINGS, stream_body(api))
     api.delete("QualitySet", NS, "hd")
     api.clear_calls()
@@ -359,6 +349,6 @@ def test_a_set_deleted_under_a_live_stream_leaves_its_ingest_running_and_says_wh
     assert ladder_of(api) == [("360p", 500), ("180p", 200)], "nothing lost"
     assert outcome.quality_set_problem is not None and outcome.quality_set_problem[0] == "QualitySetNotFound"
     # Back: the stream has its ladder again, with no restart (the same set as before).
-    put(api, quality_set("hd", *SET_LADDER))
+    api.add_in(NS, quality_set("hd", *SET_LADDER))
     outcome = reconcile_livestream(api, SETTINGS, stream_body(api), primary_live=False)
     assert outcome.quality_set_problem is None and outcome.pod_changes == {}

@@ -1,7 +1,8 @@
-"""The handover's Pod writes (handover_writes.py) against the fake of our API adapter: a patch carries
-the Pod's uid (the API server refuses a uid change: never another Pod of the name), a deletion is
-preconditioned on it, and a failed write ends nothing (the next tick decides again). The decisions:
-test_handover.py; the real API server: tests/cluster/test_handover.py."""
+"""A handover's Pod writes (handover_writes.py: the ingest's, the recorder's, the pusher's) against
+the fake of our API adapter: a patch carries the Pod's uid (the API server refuses a uid change:
+never another Pod of the name), a deletion is preconditioned on it, and a failed write ends nothing
+(the next tick decides again). The decisions: each kind's test_handover.py; the real API server:
+tests/cluster/test_handover.py and test_worker_handover.py."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ from typing import Any
 import kopf
 from devtools.catalog import livestream, stored
 from devtools.fake_kube import FakeKubeApi
-from streamops.control.livestream.handover import DeletePod, PatchPod
-from streamops.control.livestream.handover_writes import delete_pod, patch_pod
 from streamops.control.livestream.loop import LIVESTREAM_LOOP
+from streamops.control.runtime.handover_steps import DeletePod, PatchPod
+from streamops.control.runtime.handover_writes import delete_pod, handover_write
 from streamops.control.runtime.object_loop import ObjectLoop
 from streamops.control.runtime.object_tasks import LiveObject
 from streamops.control.runtime.state import OperatorState
@@ -49,9 +50,9 @@ def test_a_patch_carries_the_pods_uid_and_a_deletion_is_preconditioned_on_it() -
     successor, predecessor = pod(api, "cam-ingest-b"), pod(api, "cam-ingest")
 
     async def check(loop: ObjectLoop[Any]) -> None:
-        await patch_pod(loop, PatchPod(successor, serve_patch()))
-        await delete_pod(loop, DeletePod(predecessor))
-        await delete_pod(loop, DeletePod(predecessor))  # gone already: fine
+        await handover_write(loop, PatchPod(successor, serve_patch()))
+        await handover_write(loop, DeletePod(predecessor))
+        await handover_write(loop, DeletePod(predecessor))  # gone already: fine
 
     with_loop(api, check)
     [patch] = [c.body for c in api.writes if c.verb == "patch"]

@@ -19,6 +19,7 @@ three scenarios ran, so that one run shows every figure, before and after the fe
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import signal
@@ -453,6 +454,13 @@ def test_drain_upgrade_and_dvr_edit_hand_a_live_channel_over_without_a_viewer_no
                     ),
                     timeout=150, interval=1, what=f"{slots[0]} handed over to the upgrade's image",
                 )  # fmt: skip
+            # The recorder's HandedOver comes once its successor recorded past the overlap: stop after.
+            with contextlib.suppress(AssertionError):
+                eventually(
+                    lambda: any("recorder handed over from " in e["message"]
+                                for e in cluster.events(ns, reason="HandedOver")),
+                    timeout=90, interval=1, what="the recorder's HandedOver",
+                )  # fmt: skip
             said = [e["message"] for e in cluster.events(ns, reason="HandedOver")]
             replaced = [e["message"] for e in cluster.events(ns, reason="WorkerReplaced")]
             print(f"HandedOver: {said}\nWorkerReplaced: {replaced}")
@@ -468,9 +476,11 @@ def test_drain_upgrade_and_dvr_edit_hand_a_live_channel_over_without_a_viewer_no
             sampler.stop()
             encoder.stop()
     videos = rec["status"]["videos"]
-    assert videos and all((volume / v["path"]).is_file() for v in videos), videos
+    assert all((volume / v["path"]).is_file() for v in videos), videos
     problems = [b for s in stand.scenarios for b in s.breaches()] + worker_problems
-    if len(videos) != 1:
+    if not videos:  # issue 56's "one video": seen once when the stop came in the recorder's handover
+        problems.append(f"no video (the Recording's status: {rec['status']})")
+    elif len(videos) != 1:
         spans = [(v["durationSeconds"], v["startedAt"], v["endedAt"]) for v in videos]
         problems.append(f"{len(videos)} videos, not one (duration, from, to): {spans}")
     else:

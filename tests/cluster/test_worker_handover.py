@@ -87,7 +87,9 @@ class FakeRecorder(FakeWorker):
 def test_a_recording_recorder_is_handed_over_to_a_warm_successor(cluster, operator, namespace):
     ns = namespace
     cluster.apply(ns, livestream("cam", screenshots={"enabled": False}))
-    cluster.apply(ns, recording("rec", minDurationSeconds=1))
+    asking = recording("rec", minDurationSeconds=1)  # a recorder is handed over when its Recording asks
+    asking["metadata"].setdefault("annotations", {})["streaming.streamops.dev/restarts"] = "handover"
+    cluster.apply(ns, asking)
     first = eventually(lambda: cluster.get("pods", ns, "rec-recorder"), what="the recorder Pod")
     on_air = {"state": "recording", "recording": True, "duration": 600.0}
     with serving(FakeRecorder(on_air), http_port(first)) as old:

@@ -19,7 +19,6 @@ three scenarios ran, so that one run shows every figure, before and after the fe
 
 from __future__ import annotations
 
-import contextlib
 import json
 import shutil
 import signal
@@ -371,11 +370,12 @@ def restored(release: Release) -> Iterator[Release]:
 
 
 @pytest.mark.xfail(
-    strict=True,
+    strict=False,
     raises=HandoverNotMet,
-    reason="issue 56 is open: the drain, the upgrade and the DVR edit are handed over (no 404, no reset, stalls "
-    "under one segment) but the restream target is silent 3.9-5.3 s (bound 3 s) and the one video is ~3.8 s short "
-    "of the broadcast (bound 1 s): recorders and pushers lose the feed's gap (docs/design/handover.md, Part 4)",
+    reason="issue 56 is open: every bound held in the run of 02:27 UTC (no 404, no reset, stalls under one "
+    "segment, target silent 2.0 s at most), but runs before ho-hold saw one 404, and a recorder's handover lost "
+    "the video (recorders now wait for idle unless their Recording asks): not yet shown over runs "
+    "(docs/design/handover.md, Part 4)",
 )
 def test_drain_upgrade_and_dvr_edit_hand_a_live_channel_over_without_a_viewer_noticing(
     cluster: LocalCluster, restored: Release, namespace: str, tmp_path: Path
@@ -443,32 +443,24 @@ def test_drain_upgrade_and_dvr_edit_hand_a_live_channel_over_without_a_viewer_no
             print(f"hlsload over the whole run: {json.dumps(summary['per_viewer'])}")
             (tmp_path / "hlsload.json").write_text(json.dumps(summary, indent=1))
 
-            # The upgrade's image reached the busy pusher and recorder by handover too (handover.md
-            # Part 5): a successor in either slot runs the new tag, and each owner says so.
-            for slots in (("cam-pusher", "cam-pusher-b"), ("rec-recorder", "rec-recorder-b")):
-                eventually(
-                    lambda slots=slots: any(
-                        (p := cluster.get("pods", ns, name))
-                        and any(c["image"].endswith(f":{tag}") for c in p["spec"]["containers"])
-                        for name in slots
-                    ),
-                    timeout=150, interval=1, what=f"{slots[0]} handed over to the upgrade's image",
-                )  # fmt: skip
-            # The recorder's HandedOver comes once its successor recorded past the overlap: stop after.
-            with contextlib.suppress(AssertionError):
-                eventually(
-                    lambda: any("recorder handed over from " in e["message"]
-                                for e in cluster.events(ns, reason="HandedOver")),
-                    timeout=90, interval=1, what="the recorder's HandedOver",
-                )  # fmt: skip
+            # The upgrade's image reached the busy pusher by handover too (handover.md Part 5): its
+            # successor in either slot runs the new tag, and the Restream says so. The recorder is
+            # handed over only when its Recording asks (Part 5): this one waits for idle, recording on.
+            eventually(
+                lambda: any(
+                    (p := cluster.get("pods", ns, name))
+                    and any(c["image"].endswith(f":{tag}") for c in p["spec"]["containers"])
+                    for name in ("cam-pusher", "cam-pusher-b")
+                ),
+                timeout=150, interval=1, what="the pusher handed over to the upgrade's image",
+            )  # fmt: skip
             said = [e["message"] for e in cluster.events(ns, reason="HandedOver")]
             replaced = [e["message"] for e in cluster.events(ns, reason="WorkerReplaced")]
             print(f"HandedOver: {said}\nWorkerReplaced: {replaced}")
-            worker_problems = [
-                f"no HandedOver for the {worker}"
-                for worker in ("pusher", "recorder")
-                if not any(f"{worker} handed over from " in m for m in said)
-            ] + [f"replaced, not handed over: {m}" for m in replaced if "pusher" in m or "recorder" in m]
+            worker_problems = (
+                [] if any("pusher handed over from " in m for m in said) else ["no HandedOver for the pusher"]
+            )
+            worker_problems += [f"replaced, not handed over: {m}" for m in replaced if "pusher" in m or "recorder" in m]
             rec = cluster.stop_recording(ns, "rec", timeout=120)
             sampler.stop()
             encoder.stop()

@@ -41,6 +41,7 @@ from streamops.control.workers.handover_marks import (
 )
 from streamops.control.workers.pod_observation import PodObservation
 from streamops.control.workers.restarts import SPEC_PARTS_ANNOTATION, PodChange
+from streamops.kube.naming import RESTARTS_ANNOTATION
 
 from tests.unit.control.runtime.test_handover_steps import HANDING_OVER, NOW, UPGRADED, worker_pair
 
@@ -145,9 +146,14 @@ def test_a_successor_failing_after_the_release_takes_the_predecessor_with_it() -
 NS = "default"
 
 
-def recording_recorder(api: FakeKubeApi, **spec: Any) -> dict[str, Any]:
+def recording_recorder(api: FakeKubeApi, asks: bool = True, **spec: Any) -> dict[str, Any]:
+    """`asks`: the Recording asks to be handed over (its annotation): the operator's policy alone
+    does not hand a recorder over."""
     api.add_in(NS, livestream("cam"))
-    api.add_in(NS, recording("rec", **spec))
+    body = recording("rec", **spec)
+    if asks:
+        body["metadata"].setdefault("annotations", {})[RESTARTS_ANNOTATION] = "handover"
+    api.add_in(NS, body)
     reconcile_recording(api, HANDING_OVER, api.object("Recording", NS, "rec") or {})
     api.modify("Recording", NS, "rec", {"status": {"recording": True}})
     return api.object("Pod", NS, "rec-recorder") or {}
@@ -192,7 +198,10 @@ def test_a_busy_recorder_that_must_change_gets_a_warm_successor_in_the_other_slo
 
 
 def test_under_the_policy_idle_or_on_a_one_pod_claim_a_busy_recorder_still_waits(api: FakeKubeApi) -> None:
-    recording_recorder(api)
+    recording_recorder(api, asks=False)
+    assert UPGRADED.worker.restart_policy == "handover"
+    outcome = reconcile_recording(api, UPGRADED, api.object("Recording", NS, "rec") or {})
+    assert outcome.pod_change.action == "wait", "the operator's policy handover alone: a recorder waits for idle"
     idle = UPGRADED.model_copy(update={"worker": WorkerSettings(restart_policy="idle")})
     assert reconcile_recording(api, idle, api.object("Recording", NS, "rec") or {}).pod_change.action == "wait"
     recordings = UPGRADED.recordings.model_copy(update={"access_mode": "ReadWriteOncePod"})
@@ -232,7 +241,9 @@ def test_on_the_host_network_the_successor_has_a_host_port_of_its_own(api: FakeK
     upgraded = host.model_copy(update={"node_loss": UPGRADED.node_loss})
     ports = PortAllocator(range(25100, 25200))
     api.add_in(NS, livestream("cam"))
-    api.add_in(NS, recording("rec"))
+    asking = recording("rec")
+    asking["metadata"].setdefault("annotations", {})[RESTARTS_ANNOTATION] = "handover"
+    api.add_in(NS, asking)
     reconcile_livestream(api, host, api.object("LiveStream", NS, "cam") or {}, allocator=ports)
     reconcile_recording(api, host, api.object("Recording", NS, "rec") or {}, allocator=ports)
     api.modify("Recording", NS, "rec", {"status": {"recording": True}})

@@ -191,10 +191,11 @@ class WorkerSettings(SettingsGroup):
         validation_alias="worker_restart_policy",
         description="What becomes of a busy worker that differs from what it should run (a new image, a setting, "
         "a spec edit): handover (a successor Pod starts beside it, catches up, takes the Services or the work, "
-        "then it goes: docs/design/handover.md; a recorder's successor continues the same video, a pusher's "
-        "reconnects each target once), idle (it keeps running until it is idle: RestartPending), immediate "
-        "(replaced now, cutting the broadcast). The object's annotation streaming.streamops.dev/restarts "
-        "overrides it. Recorders uploading to a bucket or on a ReadWriteOncePod claim wait for idle. With "
+        "then it goes: docs/design/handover.md; a pusher's successor reconnects each target once), idle (it keeps "
+        "running until it is idle: RestartPending), immediate (replaced now, cutting the broadcast). The "
+        "object's annotation streaming.streamops.dev/restarts overrides it. A recorder is handed over only when "
+        "its Recording's annotation says handover (it then continues the same video); otherwise handover means "
+        "idle for recorders. With "
         "handover each serving ingest has a PodDisruptionBudget, so that a node drain waits for the handover.",
     )
     network_policies_file: str = Field(

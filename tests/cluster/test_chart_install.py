@@ -262,6 +262,20 @@ def exercise_livestream(admin: Cluster, ns: str) -> None:
         timeout=60,
         what="the missing referenced key said in Ready",
     )
+    # Two streams naming a PlaybackPolicy: the namespace's rules ConfigMap made, then patched per stream.
+    rules = {"deniedCIDRs": ["192.0.2.0/24"]}
+    admin.apply(ns, {"apiVersion": f"{GROUP}/v1alpha1", "kind": "PlaybackPolicy", "metadata": {"name": "sites"},
+                     "spec": rules})  # fmt: skip
+    for name in ("ruled-a", "ruled-b"):
+        admin.apply(ns, livestream(name, playback={"policyRef": {"name": "sites"}}))
+    eventually(
+        lambda: (
+            {"ruled-a.json", "ruled-b.json"}
+            <= set((admin.get("configmaps", ns, "streamops-playback-rules") or {}).get("data") or {})
+        ),
+        timeout=60,
+        what="both streams' rules in the namespace's ConfigMap",
+    )
     # A warm recorder (recording.standby) handed over to a Recording: a patch of the Pod.
     admin.apply(ns, livestream("warm", recording={"standby": True}))
     standby = eventually(lambda: admin.get("pods", ns, "warm-recorder-1"), timeout=60, what="standby recorder")

@@ -44,6 +44,7 @@ from devtools.processes import child_env, proc_tree
 from devtools.versions import worker_ffmpeg_env
 from devtools.waits import wait_for
 from streamops.contract.recorder import SINGLE_PUT_MAX_BYTES
+from streamops.media.recorder.plan import JoinCuts
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -882,14 +883,14 @@ def test_a_repair_or_join_cut_short_by_a_full_disk_never_replaces_a_part(small_v
     assert part_path.read_bytes() == recorded and not part.closed, "the part stands as recorded"
     assert not list(recorder.parts_dir.glob("*.fixed.mp4")), "the cut-short remux is gone"
     with pytest.raises(OutOfSpace):
-        asyncio.run(recorder.finaliser.join("v", [part], [None]))
+        asyncio.run(recorder.finaliser.join("v", [part], JoinCuts([None], [None])))
     assert part_path.read_bytes() == recorded
     assert not list(recorder.out_dir.glob(".*.joining.mp4"))
 
     filler.unlink()  # room again: the same part is repaired and joined whole
     asyncio.run(recorder.finaliser.repair(part))
     assert part.closed
-    joined = asyncio.run(recorder.finaliser.join("v", [part], [None]))
+    joined = asyncio.run(recorder.finaliser.join("v", [part], JoinCuts([None], [None])))
     assert ffprobe_duration(joined) == pytest.approx(6.0, abs=0.1)
 
 

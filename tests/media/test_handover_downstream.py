@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from devtools.http_client import http_request
-from devtools.media.clock_source import ClockPublisher, read_strip
+from devtools.media.clock_source import ClockEncoder, read_strip
 from devtools.media.peers import NginxRtmp, TcpForwarder
 from devtools.media.reconnecting_publisher import Backoff, ReconnectingPublisher
 from devtools.media.workers import WORKER_AUTH
@@ -38,21 +38,6 @@ TARGET_SILENCE_SECONDS = 3.0  # issue 56: the restream resumes within 3 s ...
 # ingest, the feed and the relay add after the encoder's new first frame is held to the other two. The
 # test's encoder (a Python generator and its FFmpeg, started afresh) takes 1-2 s more on a loaded machine.
 PIPELINE_SECONDS = 2.0
-
-
-class ClockEncoder(ClockPublisher):
-    """The clock source as ReconnectingPublisher's encoder: a refused start leaves it stopped (the
-    watcher tries again after its backoff), as a Publisher's does."""
-
-    @property
-    def url(self) -> str:
-        return self.output
-
-    def start(self) -> Self:
-        try:
-            return super().start()
-        except (RuntimeError, AssertionError):
-            return self
 
 
 @dataclass

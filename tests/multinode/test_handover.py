@@ -38,7 +38,7 @@ from devtools.cluster.kubectl import condition
 from devtools.cluster.local_cluster import LocalCluster
 from devtools.cluster.network import OUTSIDE_IP
 from devtools.cluster.release import CHART, Release
-from devtools.media.clock_source import ClockPublisher, read_strip
+from devtools.media.clock_source import ClockEncoder, read_strip
 from devtools.media.peers import NginxRtmp, ffprobe_duration
 from devtools.media.reconnecting_publisher import ReconnectingPublisher
 from devtools.media.viewer_log import Figures, longest_gap, read_log
@@ -71,22 +71,6 @@ NEXT_FIELD = "nextVersionNote"  # the next chart version's new optional LiveStre
 
 class HandoverNotMet(AssertionError):
     """The figures break issue 56's bounds (the xfail until the feature lands expects only this)."""
-
-
-class ClockEncoder(ClockPublisher):
-    """The clock source as an OBS-like encoder for ReconnectingPublisher: `url` is where it pushes,
-    and a start that fails (a refused connection) leaves it stopped instead of raising, so the
-    watcher tries again after its backoff, as it does with a Publisher."""
-
-    @property
-    def url(self) -> str:
-        return self.output
-
-    def start(self) -> Self:
-        try:
-            return super().start()
-        except (RuntimeError, AssertionError):
-            return self
 
 
 @dataclass

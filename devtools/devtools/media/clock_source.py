@@ -355,6 +355,22 @@ class ClockPublisher(_Peer):
 # --- the browser side ---------------------------------------------------------------------------------
 
 
+class ClockEncoder(ClockPublisher):
+    """The clock source as an OBS-like encoder for ReconnectingPublisher: `url` is where it pushes,
+    and a start that fails (a refused connection) leaves it stopped instead of raising, so the
+    watcher tries again after its backoff, as it does with a Publisher."""
+
+    @property
+    def url(self) -> str:
+        return self.output
+
+    def start(self) -> Self:
+        try:
+            return super().start()
+        except (RuntimeError, AssertionError):
+            return self
+
+
 @dataclass(frozen=True)
 class LatencySample:
     """What clock_strip.js saw over a sampling window.

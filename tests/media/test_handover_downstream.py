@@ -12,7 +12,6 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
@@ -20,7 +19,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from devtools.http_client import http_request
-from devtools.media.clock_source import ClockEncoder, read_strip
+from devtools.media.clock_source import ClockEncoder, video_clock_ms
 from devtools.media.peers import NginxRtmp, TcpForwarder
 from devtools.media.reconnecting_publisher import Backoff, ReconnectingPublisher
 from devtools.media.workers import WORKER_AUTH
@@ -96,17 +95,7 @@ class TargetSampler:
 
 
 def clock_ms(video: Path, last: bool) -> int:
-    """The wall clock burned into the video's first (or last) frame that still reads."""
-    width, height = SIZE
-    args = ["ffmpeg", "-v", "error", *(["-sseof", "-1"] if last else []), "-i", str(video), "-map", "0:v:0",
-            *([] if last else ["-frames:v", "10"]), "-f", "rawvideo", "-pix_fmt", "gray", "-"]  # fmt: skip
-    raw = subprocess.run(args, capture_output=True, timeout=60, check=True).stdout
-    size = width * height
-    frames = [raw[i : i + size] for i in range(0, len(raw) - size + 1, size)]
-    for frame in reversed(frames) if last else frames:
-        if (ms := read_strip(frame, width, height)) is not None:
-            return ms
-    raise AssertionError(f"no readable clock in the {'last' if last else 'first'} frames of {video}")
+    return video_clock_ms(video, SIZE, last)
 
 
 def parts_of(recorder_dir: Path) -> list[dict[str, Any]]:

@@ -38,7 +38,7 @@ from devtools.cluster.kubectl import condition
 from devtools.cluster.local_cluster import LocalCluster
 from devtools.cluster.network import OUTSIDE_IP
 from devtools.cluster.release import CHART, Release
-from devtools.media.clock_source import ClockEncoder, read_strip
+from devtools.media.clock_source import ClockEncoder, video_clock_ms
 from devtools.media.peers import NginxRtmp, ffprobe_duration
 from devtools.media.reconnecting_publisher import ReconnectingPublisher
 from devtools.media.viewer_log import Figures, longest_gap, read_log
@@ -331,17 +331,7 @@ def playlist_window(cluster: LocalCluster, url: str) -> tuple[int, int] | None:
 
 
 def clock_ms(video: Path, last: bool) -> int:
-    """The wall clock burned into the video's first (or last) frame that still reads."""
-    width, height = CLOCK_SIZE
-    args = ["ffmpeg", "-v", "error", *(["-sseof", "-1"] if last else []), "-i", str(video), "-map", "0:v:0",
-            *([] if last else ["-frames:v", "10"]), "-f", "rawvideo", "-pix_fmt", "gray", "-"]  # fmt: skip
-    raw = subprocess.run(args, capture_output=True, timeout=60, check=True).stdout
-    size = width * height
-    frames = [raw[i : i + size] for i in range(0, len(raw) - size + 1, size)]
-    for frame in reversed(frames) if last else frames:
-        if (ms := read_strip(frame, width, height)) is not None:
-            return ms
-    raise AssertionError(f"no readable clock in the {'last' if last else 'first'} frames of {video}")
+    return video_clock_ms(video, CLOCK_SIZE, last)
 
 
 @pytest.fixture

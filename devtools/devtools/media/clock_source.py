@@ -371,6 +371,21 @@ class ClockEncoder(ClockPublisher):
             return self
 
 
+def video_clock_ms(video: Path, size: tuple[int, int], last: bool) -> int:
+    """The wall clock burned into a recorded video's first (or last) frame that still reads; `size`
+    is the clock source's frame size (width, height)."""
+    width, height = size
+    args = ["ffmpeg", "-v", "error", *(["-sseof", "-1"] if last else []), "-i", str(video), "-map", "0:v:0",
+            *([] if last else ["-frames:v", "10"]), "-f", "rawvideo", "-pix_fmt", "gray", "-"]  # fmt: skip
+    raw = subprocess.run(args, capture_output=True, timeout=60, check=True).stdout
+    pixels = width * height
+    frames = [raw[i : i + pixels] for i in range(0, len(raw) - pixels + 1, pixels)]
+    for frame in reversed(frames) if last else frames:
+        if (ms := read_strip(frame, width, height)) is not None:
+            return ms
+    raise AssertionError(f"no readable clock in the {'last' if last else 'first'} frames of {video}")
+
+
 @dataclass(frozen=True)
 class LatencySample:
     """What clock_strip.js saw over a sampling window.

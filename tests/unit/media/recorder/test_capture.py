@@ -178,6 +178,13 @@ def test_a_killed_runs_orphan_ffmpeg_of_the_original_is_killed_too(tmp_path: Pat
     made, owner, _ = capture(tmp_path, now=T0 + timedelta(seconds=1))
     orphan = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "v-origin.001.mp4"])
     try:
+        # Popen returns when exec closes the CLOEXEC error pipe, which is before the kernel writes the
+        # new argv: until then /proc/<pid>/cmdline is empty and recover() rightly sees no FFmpeg of ours
+        # (a loaded make check lost that race 3 times in 11). A real orphan is long past exec.
+        deadline = time.monotonic() + 60
+        while not orphan_ffmpeg_alive(orphan.pid, "v-origin.001.mp4") and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert orphan_ffmpeg_alive(orphan.pid, "v-origin.001.mp4"), "the stand-in orphan never started"
         owner.state.current = VideoState(
             name="v",
             started_at=T0,

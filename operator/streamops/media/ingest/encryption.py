@@ -73,7 +73,7 @@ class KeyRing:
     """The keys of one ingest process, each over a span of media sequence numbers: made on first use
     for a segment's epoch (msn // segments_per_key), or taken from a handover's predecessor
     (`adopt`: its spans as they were, whatever its rotation). Spans ending `kept` epochs before the
-    newest are forgotten (their segments left the window: 404), and never made again. `masters`:
+    newest segment are forgotten (their segments left the window: 404), and never made again. `masters`:
     the stream's signing keys now (current first; none: random keys), `stream` the identity they
     sign; `clock`: wall-clock seconds, which bounds the epochs a key may be derived for on request
     (sequence numbers never run ahead of it)."""
@@ -94,6 +94,7 @@ class KeyRing:
         self._firsts: list[int] = []  # each span's first, for bisect
         self._by_id: dict[str, ContentKey] = {}
         self._forgotten_below = 0  # segments older than this have no key any more
+        self._newest = -1  # the newest segment a key was asked for (a span may reach past it)
 
     def epoch(self, msn: int) -> int:
         return msn // self.segments_per_key
@@ -105,6 +106,7 @@ class KeyRing:
     def for_segment(self, msn: int) -> ContentKey | None:
         """The key of the segment `msn` (and its parts); made now when no span has it. None for a
         segment older than the kept spans (never made again: a key once forgotten stays so)."""
+        self._newest = max(self._newest, msn)
         i = self._at(msn)
         if i >= 0 and msn < self._spans[i].end:
             return self._spans[i].key
@@ -134,10 +136,9 @@ class KeyRing:
         self._by_id[span.key.kid] = span.key
 
     def _forget(self) -> None:
-        """Spans that ended `kept` epochs before the newest one's end go."""
-        if not self._spans:
-            return
-        horizon = self._spans[-1].end - self.kept * self.segments_per_key
+        """Spans that ended `kept` epochs before the newest segment go (not before the newest span's
+        end: a predecessor's span of a longer rotation reaches far past what is listed)."""
+        horizon = self._newest + 1 - self.kept * self.segments_per_key
         gone = 0
         while gone < len(self._spans) and self._spans[gone].end <= horizon:
             gone += 1
@@ -200,6 +201,7 @@ class KeyRing:
                 left_out += 1
                 continue
             self._insert(i + 1, span)
+            self._newest = max(self._newest, span.first)  # its first segment is listed, or was
         self._forget()
         return left_out
 

@@ -195,7 +195,7 @@ def encrypted_hls(
     config: IngestConfig, continuity: Continuity, gate: PlaybackGate, ring: KeyRing | None = None
 ) -> EncryptedHls | None:
     """`ring`: the stream's keys (the worker's, which a handover hands on; None: one of its own)."""
-    ring = ring or stream_key_ring(config, continuity, gate)
+    ring = ring if ring is not None else stream_key_ring(config, continuity, gate)
     return EncryptedHls(ring, continuity) if ring is not None else None
 
 

@@ -127,6 +127,20 @@ def test_a_chain_of_handovers_and_a_changed_rotation_keep_every_listed_key():
     assert c.for_segment(1013) is not None and c.for_segment(1013) == b.for_segment(1013), "b's epoch 337 goes on"
 
 
+def test_a_predecessor_s_longer_rotation_is_kept_whole_while_its_segments_are_listed():
+    """Rotated every 30 segments before, every 2 after (a window of 17 + 2 kept: 12 keys of 2): the
+    predecessor's current key reaches 29 segments past what it listed, which is no reason to forget
+    the keys of what is listed."""
+    before, after = KeyRing(30, 4, clock=lambda: 2000.0), KeyRing(2, 12, clock=lambda: 2000.0)
+    before.cover(1184, 1200)  # epoch 39 (1170..1199) and the first segment of epoch 40 (1200..1229)
+    after.adopt(before.spans())
+    for msn in range(1184, 1201):
+        assert after.for_segment(msn) == before.for_segment(msn), msn
+    assert after.for_segment(1229) == before.for_segment(1200)
+    new = after.for_segment(1230)
+    assert new is not None and new.kid == f"{after.run}-615"
+
+
 def test_what_a_successor_takes_is_bounded_and_forgotten_like_its_own():
     before = KeyRing(1, 5, clock=lambda: 2000.0)
     before.cover(1000, 1099)

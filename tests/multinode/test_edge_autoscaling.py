@@ -44,7 +44,8 @@ from tests.multinode.test_playback_plane import (
     load_result,
 )
 
-pytestmark = pytest.mark.timeout(900)
+# sets_release: its upgrade replaces what the test before it left (devtools.test_scopes.RELEASE_CHAIN).
+pytestmark = [pytest.mark.timeout(900), pytest.mark.sets_release]
 
 MIN_REPLICAS = 2  # the chart's edge.replicas
 MAX_REPLICAS = 4
@@ -154,4 +155,4 @@ def test_the_edge_scales_out_under_viewers_and_back_in_without_losing_them(
         (tmp_path / "replicas.json").write_text(json.dumps(replicas.samples, indent=1))
         if out := os.environ.get("STREAMOPS_EDGE_REPLICAS"):
             Path(out).write_text(json.dumps(replicas.samples, indent=1) + "\n")
-        release.upgrade()
+        release.restore_later()

@@ -25,22 +25,23 @@ BUCKET = "videos"
 LAN_PORT = 9443
 
 
-EARLY_METRICS_SERVER = pytest.StashKey[MetricsServer]()
+EARLY_METRICS_SERVER = pytest.StashKey[tuple[MetricsServer, "concurrent.futures.Future[None]"]]()
 EARLY_CERT_MANAGER = pytest.StashKey[tuple[CertManager, "concurrent.futures.Future[None]"]]()
 
 
 @pytest.fixture(scope="session")
 def cluster(local_cluster: LocalCluster, request: pytest.FixtureRequest) -> Iterator[LocalCluster]:
-    """The session's cluster, with the add-ons the session's tests use started at its first use, before
-    the tests that wait for them: metrics-server (started: ≈20 s until its metrics are served) and
-    cert-manager (installed in the background: images, helm install, webhook, issuers; ≈20-30 s), each
-    beside other tests rather than on the host scope's path. Both stay until the cluster goes."""
+    """The session's cluster, with the add-ons the session's tests use started in the background at
+    its first use, beside the tests before those that need them rather than on the host scope's path:
+    metrics-server (its image imported, its objects applied: ≈20 s more until its metrics are served)
+    and cert-manager (images, helm install, webhook, issuers: ≈20-30 s). Both stay until the cluster
+    goes."""
     used = {name for item in request.session.items for name in getattr(item, "fixturenames", ())}
     stash = request.config.stash
-    if "metrics_server" in used:
-        stash[EARLY_METRICS_SERVER] = MetricsServer(local_cluster)
-        stash[EARLY_METRICS_SERVER].start()
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:  # left at the end: the install over
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:  # the session's end waits for what runs
+        if "metrics_server" in used:
+            server = MetricsServer(local_cluster)
+            stash[EARLY_METRICS_SERVER] = (server, pool.submit(server.start))
         if "cert_manager" in used:
             cm = CertManager(local_cluster)
             stash[EARLY_CERT_MANAGER] = (cm, pool.submit(cm.install))
@@ -52,9 +53,12 @@ def metrics_server(cluster: LocalCluster, pytestconfig: pytest.Config) -> Metric
     """metrics-server (devtools.cluster.metrics_server), started by `cluster`: the resource metrics API the
     edge's HorizontalPodAutoscaler reads. Started, not waited for: a test calls wait_ready() when it
     needs metrics."""
-    if (server := pytestconfig.stash.get(EARLY_METRICS_SERVER, None)) is None:
+    if (early := pytestconfig.stash.get(EARLY_METRICS_SERVER, None)) is None:
         server = MetricsServer(cluster)
         server.start()
+        return server
+    server, starting = early
+    starting.result()
     return server
 
 

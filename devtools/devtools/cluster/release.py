@@ -129,7 +129,8 @@ class Release:
         return proc.stdout
 
     def install(self) -> Release:
-        """`helm upgrade --install` and wait for the operator Deployment to be available."""
+        """`helm upgrade --install` (the release namespace first, under PodSecurity `restricted`) and wait
+        for the operator Deployment to be available."""
         began = time.monotonic()
         self._install_with_values()
         self.install_seconds = time.monotonic() - began
@@ -137,7 +138,7 @@ class Release:
 
     def restore_later(self, then: Callable[[], None] | None = None) -> None:
         """The install (chart and values) back, not now: before the next test that needs it
-        (restore_if_due(), tests/conftest.py's release_as_installed), or never when the next helm
+        (restore_if_due(): tests/conftest.py's pytest_runtest_setup), or never when the next helm
         command is a test's own upgrade, which sets every value anew. `then` runs once the chart
         rendered with the test's values is gone (its CRDs' removal, say)."""
         self._restore_due = [*(self._restore_due or []), *([then] if then else [])]

@@ -36,19 +36,23 @@ from devtools.processes import kill_group
 from devtools.versions import REPO, helm_bin
 from devtools.waits import WaitTimeout, eventually
 
-pytestmark = pytest.mark.timeout(900)
+# sets_release: without_the_session_release uninstalls what the test before it left
+# (devtools.test_scopes.RELEASE_CHAIN).
+pytestmark = [pytest.mark.timeout(900), pytest.mark.sets_release]
 
 FIRST, LAST = "make cluster-up NODES=2", "make cluster-down"
 
 
 @pytest.fixture(scope="module")
 def without_the_session_release(cluster: LocalCluster, release: Release) -> Iterator[None]:
-    """The session's release uninstalled once for this module's blocks, installed again after them."""
+    """The session's release uninstalled once for this module's blocks, installed again after them when
+    the next test needs it (Release.restore_later: the next module of devtools.test_scopes.RELEASE_CHAIN
+    installs it with its own values)."""
     release.uninstall()
     try:
         yield
     finally:
-        release.install()
+        release.restore_later()
 
 
 def remove_what_the_blocks_made(cluster: LocalCluster, release: Release) -> None:

@@ -20,6 +20,7 @@ class Observed(StoringObserved):
     slots: tuple[str, str] = ("", "")  # the recorder's two Pod names (specs/names.recorder_slots)
     drain: str | None = None  # the recorder's node is cordoned: why it moves (workers/drain.py)
     budget: Manifest | None = None  # its PodDisruptionBudget (workers/worker_budget.py)
+    room: bool = True  # a node other than the recorder's takes Pods (workers/drain.room_elsewhere)
 
 
 @dataclass(frozen=True)

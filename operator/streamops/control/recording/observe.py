@@ -19,7 +19,7 @@ from streamops.control.storage.recordings_claim import on_default_claim
 from streamops.control.storage.storing_observation import fields_of
 from streamops.control.storage.storing_observe import observe_storing
 from streamops.control.workers.cluster_nodes import by_name
-from streamops.control.workers.drain import drain_reason, pod_node
+from streamops.control.workers.drain import drain_reason, pod_node, room_elsewhere
 from streamops.control.workers.handover_marks import marks_of, serving_index
 from streamops.kube.manifests import Manifest
 from streamops.kube.reads import KubeReads
@@ -57,7 +57,8 @@ def observe(
     storage = base.storage
     modes = claim_access_modes(api, namespace, storage, settings.recordings) if storage is not None else None
     expiring = _origin_expiry(api, recording, settings, origin_expiry, (storage, modes) if storage else None)
-    drain = drain_reason(base.worker, by_name(api.nodes() or []).get(pod_node(base.worker)))
+    nodes = api.nodes()
+    drain = drain_reason(base.worker, by_name(nodes or []).get(pod_node(base.worker)))
     budget = api.get("PodDisruptionBudget", namespace, slots[0])
     return Observed(
         **fields_of(base),
@@ -67,6 +68,7 @@ def observe(
         slots=slots,
         drain=drain,
         budget=budget,
+        room=room_elsewhere(base.worker, nodes),
     )
 
 

@@ -122,7 +122,7 @@ def plan_recorder(
     handover = chosen == "handover" and storage.s3 is None and not one_pod
     # Only a claim that many nodes mount lets the successor leave the node (a ReadWriteOnce one keeps
     # every recorder of it on its node: claim_affinity).
-    movable = handover and bool(SHARED_ACCESS_MODES & set(modes))
+    movable = handover and bool(SHARED_ACCESS_MODES & set(modes)) and observed.room
     cannot_move = None
     if observed.drain is not None and not movable and base.busy:
         why = _unmovable(chosen, storage, modes, recordings)
@@ -148,8 +148,10 @@ def _unmovable(
         return f"its restart policy is {chosen}"
     if storage.s3 is not None:
         return "it keeps its parts on its Pod's own scratch space until they are uploaded"
-    claim = recordings_claim_name(storage, recordings)
-    return f"its claim {claim} is {'/'.join(modes)} (only its node mounts it)"
+    if not SHARED_ACCESS_MODES & set(modes):
+        claim = recordings_claim_name(storage, recordings)
+        return f"its claim {claim} is {'/'.join(modes)} (only its node mounts it)"
+    return "no other node takes Pods"
 
 
 @dataclass(frozen=True)

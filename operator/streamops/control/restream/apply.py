@@ -65,7 +65,7 @@ def apply_plan(
         desired = in_place_of(wanted_pod(plan, settings, observed, host_ports), current)
         owner = our_owner(current, plan, observed)
         # A cordoned node is a reason to move only where the budget holds the pusher (else a drain evicts it).
-        moved = observed.drain if plan.handover else None
+        moved = observed.drain if plan.movable else None
         rolled = roll_pod(api, desired, current, owner, None, plan.busy, plan.immediate, moved, handover=plan.handover)
         # On the host network a successor has a host port of its own: it runs beside its predecessor.
         other = observed.other

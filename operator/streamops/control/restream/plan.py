@@ -36,9 +36,10 @@ class Plan:
     owner_patch: Manifest | None = None  # send this patch of the Restream's ownerReferences
     busy: bool = False  # a target of the pusher is live: a change of the Pod that can wait waits
     immediate: bool = False  # a Restream of the stream asks for a pending restart now (restarts.py)
-    # A busy pusher that must change is handed over (the restart policy handover); it then also has a
-    # PodDisruptionBudget, and its node cordoned is a reason to hand it over (workers/drain.py).
-    handover: bool = False
+    handover: bool = False  # a busy pusher that must change is handed over (the restart policy handover)
+    # ... and another node takes Pods: a PodDisruptionBudget holds it, and its node cordoned is a
+    # reason to hand it over there (workers/drain.py).
+    movable: bool = False
     stream: LiveStream | None = None  # the stream the pusher is built for
     waiting_for_stream: bool = False  # the stream (or its ingest ports) is missing
     key_missing: str | None = None
@@ -61,12 +62,14 @@ def plan_pusher(
     a host port of its own (apply.py): it runs beside its predecessor, on any node."""
     targets = tuple(t for t in observed.targets if t.missing is None and t.refused is None)
     owners = [t.restream for t in targets]
+    handover = restart_policy(restream.metadata.annotations.get(RESTARTS_ANNOTATION), policy) == "handover"
     base = Plan(
         restream,
         busy=any(r.status is not None and r.status.live for r in owners),
         immediate=any(r.metadata.annotations.get(RESTARTS_ANNOTATION) == IMMEDIATE for r in [restream, *owners]),
         remove_legacy=observed.legacy_pusher is not None,
-        handover=restart_policy(restream.metadata.annotations.get(RESTARTS_ANNOTATION), policy) == "handover",
+        handover=handover,
+        movable=handover and observed.room,
     )
     stream = observed.stream
     if stream is None:
@@ -142,9 +145,10 @@ def wanted_pod(
 def wanted_budget(
     plan: Plan, pod: Manifest, pods: Sequence[Manifest | None], slots: tuple[str, str]
 ) -> Manifest | None:
-    """The pusher's PodDisruptionBudget under the restart policy handover (None: an owned one goes,
-    and a drain evicts the pusher as any Pod): named as its first slot, owned as `pod` (the desired
+    """The pusher's PodDisruptionBudget under the restart policy handover, while another node takes
+    Pods (None: an owned one goes, and a drain evicts the pusher as any Pod; with nowhere to go a
+    budget would hold the drain for ever): named as its first slot, owned as `pod` (the desired
     pusher: by every Restream it pushes for), holding `pods` (its two slots after the writes)."""
-    if not plan.handover:
+    if not plan.movable:
         return None
     return worker_budget(pod, slots[0], (INSTANCE_LABEL, COMPONENT_LABEL), held_pods(pods))

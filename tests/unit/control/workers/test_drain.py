@@ -14,9 +14,9 @@ from streamops.control.recording.reconcile import reconcile_recording
 from streamops.control.restream.reconcile import reconcile_restream
 from streamops.control.shared.settings import OperatorSettings, WorkerSettings
 from streamops.control.workers.cluster_nodes import UNSCHEDULABLE_TAINT, node_entry
-from streamops.control.workers.drain import NODE_PART, drain_reason
+from streamops.control.workers.drain import NODE_PART, drain_reason, room_elsewhere
 from streamops.control.workers.handover_marks import HANDOVER_FOR_ANNOTATION
-from streamops.control.workers.restarts import REPLACED_FOR_ANNOTATION, PodChange
+from streamops.control.workers.restarts import KEEP, REPLACED_FOR_ANNOTATION, PodChange
 from streamops.kube.naming import COMPONENT_LABEL, INSTANCE_LABEL, RECORDING_LABEL, RESTARTS_ANNOTATION
 
 NS = "media"
@@ -223,3 +223,27 @@ def test_a_recorder_on_a_one_node_claim_gets_no_budget_and_says_why_it_cannot_mo
         "node w2 is cordoned (kubectl drain), but the recorder cannot be handed over to another node: its claim "
         "videos is ReadWriteOnce (only its node mounts it); a drain evicts it"
     )
+
+
+def test_with_no_other_node_to_go_to_a_pusher_has_no_budget_and_a_drain_evicts_it() -> None:
+    """A budget would hold the drain for ever: every successor would stay Pending."""
+    api = cluster_of_two()
+    pusher_on_w2(api, OperatorSettings())
+    for name in ("w1", "w2"):
+        api.modify("Node", "", name, {"spec": {"unschedulable": True}})
+    assert reconcile_restream(api, OperatorSettings(), api.object("Restream", NS, "out") or {}).pod_change == KEEP
+    assert api.object(POD_BUDGET, NS, "cam-pusher") is None and api.object("Pod", NS, "cam-pusher-b") is None
+
+
+@pytest.mark.parametrize(
+    ("nodes", "want"),
+    [
+        (None, True),  # the operator does not see the nodes
+        ([node("w2")], False),
+        ([node("w2"), node("w1", unschedulable=True)], False),
+        ([node("w2", unschedulable=True), node("w1")], True),
+    ],
+)
+def test_room_elsewhere(nodes: list[dict[str, Any]] | None, want: bool) -> None:
+    trimmed = [next(iter(node_entry(n).values())) for n in nodes] if nodes is not None else None
+    assert room_elsewhere(pod("w2"), trimmed) is want

@@ -53,11 +53,6 @@ class Plan:
     no_space: bool = False  # the quota was full before a recorder started
 
 
-def recorder_default(policy: RestartPolicy) -> RestartPolicy:
-    """What the operator's restart policy means for a Recording without an annotation of its own."""
-    return "idle" if policy == "handover" else policy
-
-
 def plan_recorder(
     recording: Recording,
     recordings: RecordingsSettings,
@@ -99,10 +94,7 @@ def plan_recorder(
     # A standby writes to the default claim: only a Recording that does too adopts it.
     adoptable = current is None and on_default_claim(storage, recordings) and stream.spec.recording.standby
     adopt = standby if standby and adoptable else None
-    # A recorder is handed over only when its Recording asks (the annotation handover): under the
-    # operator's policy handover a busy recorder waits for idle, because a Recording stopped during
-    # a recorder's handover ended with no video on the 2-node cluster (handover.md, Part 5).
-    chosen = restart_policy(recording.metadata.annotations.get(RESTARTS_ANNOTATION), recorder_default(policy))
+    chosen = restart_policy(recording.metadata.annotations.get(RESTARTS_ANNOTATION), policy)
     # ReadWriteOncePod admits one Pod: a successor could not mount the claim beside its predecessor.
     modes = observed.claim_access_modes or (recordings.access_mode,)
     one_pod = "ReadWriteOncePod" in modes

@@ -19,6 +19,7 @@ three scenarios ran, so that one run shows every figure, before and after the fe
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import signal
@@ -417,23 +418,34 @@ def test_drain_upgrade_and_dvr_edit_hand_a_live_channel_over_without_a_viewer_no
             print(f"hlsload over the whole run: {json.dumps(summary['per_viewer'])}")
             (tmp_path / "hlsload.json").write_text(json.dumps(summary, indent=1))
 
-            # The upgrade's image reached the busy pusher by handover too (handover.md Part 5): its
-            # successor in either slot runs the new tag, and the Restream says so. The recorder is
-            # handed over only when its Recording asks (Part 5): this one waits for idle, recording on.
-            eventually(
-                lambda: any(
-                    (p := cluster.get("pods", ns, name))
-                    and any(c["image"].endswith(f":{tag}") for c in p["spec"]["containers"])
-                    for name in ("cam-pusher", "cam-pusher-b")
-                ),
-                timeout=150, interval=1, what="the pusher handed over to the upgrade's image",
-            )  # fmt: skip
+            # The upgrade's image reached the busy pusher and recorder by handover too (handover.md
+            # Part 5, under the operator's policy alone): a successor in either slot runs the new tag,
+            # and each owner says so. The stop waits for the recorder's HandedOver, so that the video
+            # is measured across a whole handover (a stop in the middle: tests/media, tests/cluster).
+            for slots in (("cam-pusher", "cam-pusher-b"), ("rec-recorder", "rec-recorder-b")):
+                eventually(
+                    lambda slots=slots: any(
+                        (p := cluster.get("pods", ns, name))
+                        and any(c["image"].endswith(f":{tag}") for c in p["spec"]["containers"])
+                        for name in slots
+                    ),
+                    timeout=150, interval=1, what=f"{slots[0]} handed over to the upgrade's image",
+                )  # fmt: skip
+            with contextlib.suppress(WaitTimeout):
+                eventually(
+                    lambda: any("recorder handed over from " in e["message"]
+                                for e in cluster.events(ns, reason="HandedOver")),
+                    timeout=90, interval=1, what="the recorder's HandedOver",
+                )  # fmt: skip
             said = [e["message"] for e in cluster.events(ns, reason="HandedOver")]
             replaced = [e["message"] for e in cluster.events(ns, reason="WorkerReplaced")]
-            print(f"HandedOver: {said}\nWorkerReplaced: {replaced}")
-            worker_problems = (
-                [] if any("pusher handed over from " in m for m in said) else ["no HandedOver for the pusher"]
-            )
+            others = [f"{e['reason']}: {e['message']}" for e in cluster.events(ns, "Recording", "rec")
+                      if e.get("reason") in ("HandoverFailed", "HandoverCancelled")]  # fmt: skip
+            print(f"HandedOver: {said}\nWorkerReplaced: {replaced}\nthe recorder's other handover Events: {others}")
+            worker_problems = [
+                f"no HandedOver for the {kind}" for kind in ("pusher", "recorder")
+                if not any(f"{kind} handed over from " in m for m in said)
+            ]  # fmt: skip
             worker_problems += [f"replaced, not handed over: {m}" for m in replaced if "pusher" in m or "recorder" in m]
             rec = cluster.stop_recording(ns, "rec", timeout=120)
             sampler.stop()

@@ -172,10 +172,13 @@ def recorder_stop(
             return [*actions, *hurry], state, memory
         requests, memory = _stop(new, STOP_SLOT, pair.successor_status, stream, monotonic, in_flight, memory)
         return [*actions, *requests], state, memory
-    # The predecessor holds it (released: its stop takes it back), and the successor is never started.
+    # The predecessor holds it (released: its stop takes it back, unless the successor wrote the state
+    # file, which it checks), and the successor is never started: deleted once it is known not to
+    # have taken the video (it says standby, or the predecessor never released it).
     cancel: list[HandoverAction] = []
     key = f"cancelled/{new.uid}"
-    if key not in memory.done:
+    unreleased = pair.predecessor_status is not None and pair.predecessor_status.handover is None
+    if key not in memory.done and (pair.successor_status is not None or unreleased):
         message = (
             f"recorder handover from {old.name} to {new.name} cancelled: the recording ends; "
             f"{old.name} finalises the video"

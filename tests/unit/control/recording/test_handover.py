@@ -185,6 +185,13 @@ def test_before_the_successor_took_the_video_a_stop_cancels_and_goes_to_the_pred
     assert stop(said_stopped, memory, at=RESEND_SECONDS)[0] == []
 
 
+def test_a_successor_not_read_is_not_deleted_before_the_predecessor_said_it_never_released_the_video() -> None:
+    actions, memory = stop(RecorderPair(OLD, NEW, RELEASING, None))
+    assert actions == [STOP_OLD], "its stop takes the video back only if the successor never wrote the state file"
+    after, _ = stop(RecorderPair(OLD, NEW, RECORDING.model_copy(update={"state": "stopped"}), None), memory)
+    assert after == [DeletePod(NEW), CANCELLED], "taken back (released no more): the successor goes"
+
+
 @pytest.mark.parametrize("slot", [RELEASE_SLOT, START_SLOT])
 def test_a_release_or_a_start_in_flight_is_waited_for_its_answer_says_who_holds_the_video(slot: str) -> None:
     assert stop(RecorderPair(OLD, NEW, RELEASING, STANDBY), in_flight=frozenset({slot}))[0] == []

@@ -259,6 +259,7 @@ def test_a_busy_recorder_that_must_change_gets_a_warm_successor_in_the_other_slo
     old = recording_recorder(api)
     outcome = reconcile_recording(api, UPGRADED, api.object("Recording", NS, "rec") or {})
     assert outcome.pod_change == PodChange("handover", "spec.tolerations")
+    assert outcome.handover_config is not None, "the status loop starts it without waiting for another reconcile"
     assert api.object("Pod", NS, "rec-recorder") == old, "the predecessor records on"
     successor = api.object("Pod", NS, "rec-recorder-b") or {}
     annotations = successor["metadata"]["annotations"]

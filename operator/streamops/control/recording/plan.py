@@ -26,6 +26,7 @@ from streamops.control.storage.recordings_claim import on_default_claim
 from streamops.control.storage.storing_plan import claim_wanted, followed, storage_refusal, waiting_for_ports
 from streamops.control.storage.video_expiry import origin_expiry_due
 from streamops.control.storage.video_storage import StorageRefusal
+from streamops.control.workers.handover_marks import successor_of
 from streamops.control.workers.pod_observation import PodObservation
 from streamops.control.workers.ports import ports_of
 from streamops.control.workers.restarts import RestartPolicy, restart_policy
@@ -69,9 +70,13 @@ def plan_recorder(
     mount is handed over: with object storage its parts are on its own scratch space, which a
     successor cannot join; a ReadWriteOncePod claim admits no second Pod."""
     current = observed.worker
+    # A handover under way keeps its recorder busy: the successor's start (and the predecessor's
+    # part ending) may say "not recording" a moment, and a reconcile then must not replace both Pods.
+    uid = ((current or {}).get("metadata") or {}).get("uid")
+    handing_over = bool(uid) and successor_of(observed.other) == uid
     base = Plan(
         recording,
-        busy=bool(recording.status and recording.status.recording),
+        busy=bool(recording.status and recording.status.recording) or handing_over,
         immediate=recording.metadata.annotations.get(RESTARTS_ANNOTATION) == IMMEDIATE,
     )
     if recording.spec.stopped:

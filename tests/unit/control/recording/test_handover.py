@@ -268,8 +268,12 @@ def test_a_busy_recorder_that_must_change_gets_a_warm_successor_in_the_other_slo
     assert config_of(successor)["standby"] is True, "a warm recorder: the Recording comes by POST /start"
     assert config_of(old)["directory"] == "default/rec" or config_of(old)["directory"]
     assert successor["spec"]["volumes"] == old["spec"]["volumes"], "the same claim: the same state file"
-    # Reconciled again: the successor is sent the Recording's configuration, and left alone.
+    # Reconciled again: the successor is sent the Recording's configuration, and left alone, even
+    # while the status says not recording (the successor starting, the predecessor's part ended).
+    api.modify("Recording", NS, "rec", {"status": {"recording": False}})
     again = reconcile_recording(api, UPGRADED, api.object("Recording", NS, "rec") or {})
+    assert again.pod_change.action == "handover" and api.object("Pod", NS, "rec-recorder") == old
+    api.modify("Recording", NS, "rec", {"status": {"recording": True}})
     assert again.handover_config is not None and again.handover_config.directory == config_of(old)["directory"]
     assert (api.object("Pod", NS, "rec-recorder-b") or {})["metadata"]["uid"] == successor["metadata"]["uid"]
     # Once the predecessor is gone the successor is the recorder: nothing differs (its parts are the

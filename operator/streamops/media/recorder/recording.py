@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import errno
 import logging
-import os
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -74,7 +73,6 @@ class Recorder:
         self.first_attempt = asyncio.Event()  # the first FFmpeg started, or the feed is not live
         self._last_save = 0.0
         self.release: RecorderRelease | None = None  # handed over: the state file is the successor's
-        self._handed: tuple[int, int, int] | None = None  # the state file as handed over (file_stamp)
         self._taken_back = asyncio.Event()  # released, then stopped before the successor took the state file
         self._uploading: asyncio.Task[None] | None = None
         self._watching: asyncio.Task[None] | None = None
@@ -204,10 +202,10 @@ class Recorder:
             return "the recording was stopped: nothing to hand over"
         current = self.state.current
         handed = self.state.model_copy(deep=True)
+        handed.released = True  # until the successor loads it (taken())
         for video in [*handed.closing, *([handed.current] if handed.current else [])]:
             video.ffmpeg_pid = video.origin_ffmpeg_pid = None  # the successor must not kill it: it ends by itself
         self.save(handed)
-        self._handed = file_stamp(self.state_path)
         self.release = "releasing"
         if self._uploading is not None:
             self._uploading.cancel()  # the successor resumes them from the state file's acknowledged parts
@@ -243,8 +241,14 @@ class Recorder:
         return len(current.parts) > parts and current.parts[parts].source_start is not None
 
     def taken(self) -> bool:
-        """Released, and the successor took the state file: it wrote it (its start saves it at once)."""
-        return self.release is not None and file_stamp(self.state_path) != self._handed
+        """Released, and the successor took the state file: it cleared `released` (its start writes it
+        at once). Read, not stat'ed: an NFS client revalidates a file it opens, not a path's attributes."""
+        if self.release is None:
+            return False
+        try:
+            return not RecorderState.model_validate_json(self.state_path.read_text()).released
+        except (OSError, ValueError):
+            return False  # as handed over (each write is atomic: a reader sees the old or the new)
 
     def take_back(self) -> bool:
         """Stopped or terminated while released, before the successor took the state file (the operator
@@ -317,6 +321,7 @@ class Recorder:
     def _load(self) -> None:
         try:
             self.state = RecorderState.model_validate_json(self.state_path.read_text())
+            self.state.released = False  # taken: written so at once (recover), its releaser lets go of it
         except FileNotFoundError:
             self.state = RecorderState()
         except ValueError as e:
@@ -404,15 +409,6 @@ class Recorder:
                 log.warning("exiting with %d video(s) not uploaded: the state file keeps them", self.uploader.pending)
         finally:
             drained.cancel()
-
-
-def file_stamp(path: Path) -> tuple[int, int, int] | None:
-    """What tells one write of a file from the next (each atomic write is a new inode), None: no file."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return st.st_ino, st.st_mtime_ns, st.st_size
 
 
 async def run_until_exit(recorder: Recorder, recording: asyncio.Task[None]) -> int:

@@ -106,7 +106,6 @@ def test_stopped_before_its_successor_took_the_video_a_released_recorder_takes_i
     import asyncio
     import json
 
-    from streamops.media.atomic_file import write_atomically
     from streamops.media.recorder.state import PartState, VideoState
 
     async def taken_back() -> None:
@@ -127,9 +126,11 @@ def test_stopped_before_its_successor_took_the_video_a_released_recorder_takes_i
         assert watching.cancelled() and not recorder.stop_requested.is_set(), "its part records on until the stop"
 
         # Released again, and this time the successor took it (its start writes the state file).
-        assert recorder.hand_over() is None
-        write_atomically(recorder.state_path, recorder.state_path.read_text())
-        assert recorder.taken()
+        assert recorder.hand_over() is None and json.loads(recorder.state_path.read_text())["released"]
+        successor = Recorder(config(recordingsRoot=str(tmp_path)))
+        successor._load()
+        successor.save()
+        assert recorder.taken() and not json.loads(recorder.state_path.read_text())["released"]
         recorder.request_exit()  # the Pod deleted (the Recording deleted): the successor finalises it
         assert recorder.release == "releasing" and recorder.exit_requested.is_set()
         assert json.loads(recorder.state_path.read_text())["current"]["ffmpegPid"] is None, "not written"

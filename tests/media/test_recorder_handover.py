@@ -139,4 +139,5 @@ def test_a_recording_ended_right_after_the_release_is_one_video_finalised_by_the
     check_videos(predecessor, state)
     assert "back: its successor never took it" in predecessor.log()
     expected = feed_end(str(session.ts_path)) - recorded_from
+    print(f"{ending} after the release: one video of {video['durationSeconds']:.3f} s for {expected:.3f} s published")
     assert abs(video["durationSeconds"] - expected) <= 0.5, (video["durationSeconds"], expected, predecessor.log())

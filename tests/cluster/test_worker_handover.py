@@ -68,43 +68,76 @@ def test_a_pushing_pusher_is_handed_over_and_each_target_reconnects_once(cluster
 
 
 class FakeRecorder(FakeWorker):
-    """/status from `status`; POST /handover/release says releasing, POST /start starts recording;
-    every POST's path and JSON body in `posts`."""
+    """/status from `status`; POST /handover/release says releasing, POST /start starts recording
+    (or is refused: `refuse_start`), POST /stop stops: a predecessor whose successor took the
+    video says released, one whose successor never did takes it back (handover cleared); every
+    POST's path and JSON body in `posts`."""
 
-    def __init__(self, status: dict[str, Any]) -> None:
+    def __init__(self, status: dict[str, Any], refuse_start: bool = False, taken: bool = True) -> None:
         super().__init__(status)
         self.posts: list[tuple[str, dict[str, Any]]] = []
+        self.refuse_start, self.taken = refuse_start, taken
 
     def took(self, method: str, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any] | None]:
         self.posts.append((path, body))
         if path == "/handover/release":
             self.status = {**self.status, "handover": self.status.get("handover") or "releasing"}
+        elif path == "/start" and self.refuse_start:
+            return 503, {"error": "not now"}
         elif path == "/start":
             self.status = {"state": "recording", "recording": True, "duration": 601.0}
+        elif path == "/stop":
+            handover = "released" if self.status.get("handover") and self.taken else None
+            self.status = {**self.status, "state": "stopped", "recording": False, "handover": handover}
         return 200, self.status
 
 
-def test_a_recording_recorder_is_handed_over_to_a_warm_successor(cluster, operator, namespace):
+def stop(cluster: Any, ns: str, name: str) -> None:
+    cluster.kubectl("patch", "rec", name, "-n", ns, "--type=merge", "-p", '{"spec":{"stopped":true}}')
+
+
+def succeeded(cluster: Any, ns: str, name: str) -> bool:
+    conditions = (cluster.get("recordings", ns, name).get("status") or {}).get("conditions") or []
+    return any(c["type"] == "Succeeded" and c["status"] == "True" for c in conditions)
+
+
+def test_a_recording_recorder_is_handed_over_to_a_warm_successor_and_a_stop_reaches_the_video(
+    cluster, operator, namespace
+):
+    """`rec`: handed over under the operator's policy, stopped once the successor took the video;
+    `cut`: stopped once its predecessor released the video, its successor never started."""
     ns = namespace
     cluster.apply(ns, livestream("cam", screenshots={"enabled": False}))
-    asking = recording("rec", minDurationSeconds=1)  # a recorder is handed over when its Recording asks
-    asking["metadata"].setdefault("annotations", {})["streaming.streamops.dev/restarts"] = "handover"
-    cluster.apply(ns, asking)
-    first = eventually(lambda: cluster.get("pods", ns, "rec-recorder"), what="the recorder Pod")
+    cluster.apply(ns, recording("rec", minDurationSeconds=1), recording("cut", minDurationSeconds=1))
+    first, cut_first = (
+        eventually(lambda n=n: cluster.get("pods", ns, n), what=n) for n in ("rec-recorder", "cut-recorder")
+    )
     on_air = {"state": "recording", "recording": True, "duration": 600.0}
-    with serving(FakeRecorder(on_air), http_port(first)) as old:
+    with (
+        serving(FakeRecorder(on_air), http_port(first)) as old,
+        serving(FakeRecorder(on_air, taken=False), http_port(cut_first)) as cut_old,
+    ):
         running(cluster, ns, "rec-recorder")
-        eventually(lambda: (cluster.get("recordings", ns, "rec").get("status") or {}).get("recording"), what="on air")
+        running(cluster, ns, "cut-recorder")
+        for name in ("rec", "cut"):
+            eventually(
+                lambda n=name: (cluster.get("recordings", ns, n).get("status") or {}).get("recording"), what=name
+            )
 
         with operator.with_env({"STREAMOPS_NODE_LOST_TOLERATION_SECONDS": "307"}):
             successor = eventually(lambda: cluster.get("pods", ns, "rec-recorder-b"), what="the successor")
+            cut_next = eventually(lambda: cluster.get("pods", ns, "cut-recorder-b"), what="cut's successor")
             annotations = successor["metadata"]["annotations"]
             assert annotations["streaming.streamops.dev/successor-of"] == first["metadata"]["uid"]
             assert annotations["streaming.streamops.dev/handover-for"] == "spec.tolerations"
             config = json.loads(successor["spec"]["containers"][0]["env"][0]["value"])
             assert config["standby"] is True and config["httpPort"] == http_port(successor) != http_port(first)
-            with serving(FakeRecorder({"state": "standby"}), http_port(successor)) as new:
+            with (
+                serving(FakeRecorder({"state": "standby"}), http_port(successor)) as new,
+                serving(FakeRecorder({"state": "standby"}, refuse_start=True), http_port(cut_next)) as cut_new,
+            ):
                 running(cluster, ns, "rec-recorder-b")
+                running(cluster, ns, "cut-recorder-b")
                 # Ready: the predecessor releases the video, then the successor gets the Recording.
                 eventually(lambda: [p for p, _ in old.posts] == ["/handover/release"], what="POST /handover/release")
                 [(path, sent)] = eventually(lambda: new.posts, what="POST /start to the successor")
@@ -112,11 +145,29 @@ def test_a_recording_recorder_is_handed_over_to_a_warm_successor(cluster, operat
                 assert cluster.get("pods", ns, "rec-recorder")["metadata"]["uid"] == first["metadata"]["uid"], (
                     "kept until its part has ended"
                 )
-                old.status = {**old.status, "state": "stopped", "recording": False, "handover": "released"}
+                eventually(
+                    lambda: cluster.get("recordings", ns, "rec")["status"]["duration"] == 601.0,
+                    what="its status read from the successor",
+                )
+                # Stopped now: the successor holds the video. The predecessor's part is stopped, it
+                # goes once released, and the successor is stopped: it finalises the video.
+                stop(cluster, ns, "rec")
                 eventually(lambda: cluster.get("pods", ns, "rec-recorder") is None, what="the predecessor deleted")
+                assert [p for p, _ in old.posts] == ["/handover/release", "/stop"]
                 [event] = eventually(lambda: cluster.events(ns, "Recording", "rec", "HandedOver"), what="HandedOver")
                 assert event["message"] == (
                     "recorder handed over from rec-recorder to rec-recorder-b because spec.tolerations changed"
                 )
-                status = cluster.get("recordings", ns, "rec")["status"]
-                assert status["recording"] and status["duration"] == 601.0, "its status read from the successor"
+                eventually(lambda: [p for p, _ in new.posts] == ["/start", "/stop"], what="the successor stopped")
+                eventually(lambda: succeeded(cluster, ns, "rec"), what="rec finished")
+
+                # `cut` was released, and its successor refuses the Recording: stopped now, the
+                # handover is cancelled and the predecessor, which takes the video back, is stopped.
+                eventually(lambda: [p for p, _ in cut_new.posts][:1] == ["/start"], what="cut: POST /start refused")
+                assert cut_old.status["handover"] == "releasing"
+                stop(cluster, ns, "cut")
+                eventually(lambda: cluster.get("pods", ns, "cut-recorder-b") is None, what="cut's successor deleted")
+                eventually(lambda: [p for p, _ in cut_old.posts] == ["/handover/release", "/stop"], what="cut stopped")
+                [event] = eventually(lambda: cluster.events(ns, "Recording", "cut", "HandoverCancelled"), what="said")
+                assert "cancelled: the recording ends; cut-recorder finalises the video" in event["message"]
+                eventually(lambda: succeeded(cluster, ns, "cut"), what="cut finished")

@@ -12,6 +12,7 @@ import subprocess
 import urllib.request
 from typing import Any
 
+import pytest
 from devtools.media.workers import WORKER_AUTH
 from devtools.waits import wait_for
 
@@ -104,3 +105,39 @@ def test_a_handed_over_recording_is_one_video_with_no_second_lost_or_twice(
     expected = feed_end(str(session.ts_path)) - recorded_from
     assert abs(video["durationSeconds"] - expected) <= 0.3, (video["durationSeconds"], expected, third.log())
     assert third.log().count("replays its last") == 2, "each overlap was cut at the successor's first frame"
+
+
+@pytest.mark.parametrize("ending", ["stopped", "deleted"])
+def test_a_recording_ended_right_after_the_release_is_one_video_finalised_by_the_predecessor(
+    feed: FeedSource,  # noqa: F811
+    recorders: RecorderFactory,  # noqa: F811
+    ending: str,
+) -> None:
+    """The operator's steps when the recording ends before the successor took the video
+    (control/recording/handover.py, recorder_stop): the successor is deleted, never started; the
+    predecessor is stopped (spec.stopped) or terminated (the Recording deleted: both Pods end), and
+    takes the video back it had released."""
+    config = {"reconnectWindowSeconds": 10, "minDurationSeconds": 2}
+    session = feed.go_online()
+    predecessor = recorders(**config)
+    wait_recorded(predecessor, 3)
+    first = wait_for(lambda: (s := state_of(predecessor))["current"]["parts"][0].get("sourceStart") is not None and s)
+    recorded_from = first["current"]["parts"][0]["sourceStart"]
+    successor = recorders(standby=True, **config)
+    code, answer = release(predecessor)
+    assert code == 200 and answer["handover"] == "releasing", answer
+    assert successor.terminate() == 0, successor.log()  # the handover cancelled: it never took the video
+    feed.go_offline()  # the broadcast's end: what was published is the session
+    if ending == "stopped":
+        stopped = predecessor.post_stop()
+        assert stopped["state"] == "stopped" and stopped["handover"] is None, stopped
+    else:
+        assert predecessor.terminate() == 0, predecessor.log()
+    state = state_of(predecessor)
+    [video] = state["videos"]
+    assert state["current"] is None and state["closing"] == []
+    check_videos(predecessor, state)
+    assert "back: its successor never took it" in predecessor.log()
+    expected = feed_end(str(session.ts_path)) - recorded_from
+    print(f"{ending} after the release: one video of {video['durationSeconds']:.3f} s for {expected:.3f} s published")
+    assert abs(video["durationSeconds"] - expected) <= 0.5, (video["durationSeconds"], expected, predecessor.log())

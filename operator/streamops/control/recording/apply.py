@@ -122,7 +122,10 @@ def apply_plan(
     runs = start_config(plan, settings, observed, current) if current and successor_of(current) else None
     uid_now = ((current or {}).get("metadata") or {}).get("uid")
     following = other is not None and successor.delete is None and successor_of(other) == uid_now
-    handing = start_config(plan, settings, observed, other) if following and other is not None else None
+    # The successor made now is sent it too: a Pod's own events ask for no reconcile, so the status
+    # loop would otherwise wait for the resync (120 s) to start it (the 2-node run of 02:27 UTC).
+    under_way = other if following else successor.create
+    handing = start_config(plan, settings, observed, under_way) if under_way is not None else None
     return Applied(start_config=runs, pod_change=successor.change, handover_config=handing)
 
 

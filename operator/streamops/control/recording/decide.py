@@ -9,7 +9,8 @@ tick observed (loop_observe.py) and what the loop decided before (RecordingMemor
    a missing storage Secret looked for again soon;
 4. the recorder's commands: POST /start to an adopted standby that waits (at most every
    START_AGAIN_SECONDS), POST /stop once per Pod (spec.stopped, or the quota is full); during a
-   handover of the recorder (handover.py) its step instead;
+   handover of the recorder (handover.py) its step instead, or, when the recording ends, its stop
+   to the Pod that holds the state file;
 5. retention: the videos past deleteAfterDays (a DeleteVideos action), the originals past deleteAt;
 6. the status, when what it is made of changed (in a handover: the successor's telemetry once it
    runs the Recording), with its Events; once it is final (stopped, every video finalised), a
@@ -26,7 +27,7 @@ from typing import Any
 from streamops.api import Recording, RecordingStatus
 from streamops.contract.recorder import RecorderStatus
 from streamops.contract.worker import START_PATH, STOP_PATH
-from streamops.control.recording.handover import RecorderPair, recorder_handover
+from streamops.control.recording.handover import STOP_SLOT, RecorderPair, recorder_handover, recorder_stop
 from streamops.control.recording.origin_expiry import Origins, OriginsDecided, expire_origins
 from streamops.control.recording.outcome import RecordingOutcome
 from streamops.control.recording.reasons import RECORDER_CANNOT_MOVE
@@ -176,10 +177,15 @@ def commands(observed: RecordingObserved, memory: RecordingMemory) -> tuple[list
     pod, telemetry, outcome, facts = observed.pod, observed.telemetry, observed.outcome, observed.facts
     pair = observed.pair
     if pair is not None and outcome is not None:
-        config = outcome.handover_config
-        actions, _, handover = recorder_handover(
-            pair, config, observed.stream_ref, facts.now, facts.monotonic, facts.in_flight, memory.handover
-        )
+        stream, now, monotonic, in_flight = observed.stream_ref, facts.now, facts.monotonic, facts.in_flight
+        if observed.stopped or observed.quota_full:
+            # The recording ends mid-handover: the stop goes to the Pod that holds the state file.
+            actions, _, handover = recorder_stop(pair, stream, now, monotonic, in_flight, memory.handover)
+            stopped = [a.pod.uid for a in actions if isinstance(a, WorkerRequest) and a.slot == STOP_SLOT]
+            memory = replace(memory, stop_sent_to=stopped[-1]) if stopped else memory
+        else:
+            config = outcome.handover_config
+            actions, _, handover = recorder_handover(pair, config, stream, now, monotonic, in_flight, memory.handover)
         return list(actions), replace(memory, handover=handover)
     if pod is None or telemetry is None or outcome is None:
         return [], memory

@@ -13,12 +13,20 @@ successor-of its uid) and of each one's /status.
 3. the successor records (or waits for the feed, not as a standby any more) and the predecessor
    said released: the predecessor is deleted, a Normal Event HandedOver.
 
+The recording ends during the handover (stopped, its quota full: recorder_stop): the stop goes to
+whichever Pod holds the state file. The successor once it took it (it runs the Recording): the
+predecessor's part is stopped at once (it finalises nothing), it is deleted as in step 3, then the
+successor is stopped and finalises the video. Before that the handover is cancelled: the successor
+is deleted (it is never started now), the predecessor is stopped and finalises the video; if it was
+released already, its stop takes the video back (media/recorder/recording.py: the successor never
+wrote the state file). A release or a start in flight is waited for: its answer says who holds it.
+
 A successor not Ready within READY_SECONDS of its creation, not started within START_SECONDS, or
 Failed, is deleted, and a Warning Event HandoverFailed says why. Before the release the predecessor
 keeps recording and records the failure (the next try waits 30 s, doubling to 10 min). After it,
-the video is the state file's: the predecessor, which writes no state any more, is deleted too, and
-the reconcile's new recorder continues the video from the state file within the reconnect window
-(what the gap between the two held is lost: the Event says so)."""
+the predecessor is deleted too: if the successor took the state file, the reconcile's new recorder
+continues the video from it within the reconnect window (what the gap between the two held is lost:
+the Event says so); if not, the predecessor takes the video back as it ends and finalises it."""
 
 from __future__ import annotations
 
@@ -28,10 +36,11 @@ from datetime import datetime
 from typing import Literal
 
 from streamops.contract.recorder import RELEASE_PATH, RecorderConfig, RecorderStatus
-from streamops.contract.worker import START_PATH
+from streamops.contract.worker import START_PATH, STOP_PATH
 from streamops.control.runtime.decisions import PostEvent, WorkerRequest
 from streamops.control.runtime.handover_steps import (
     HANDED_OVER,
+    HANDOVER_CANCELLED,
     HANDOVER_FAILED,
     READY_SECONDS,
     DeletePod,
@@ -48,8 +57,9 @@ from streamops.control.workers.pod_observation import PodObservation
 
 START_SECONDS = 120.0  # ... and records (or waits for the feed) within this long of its creation
 RELEASE_SLOT, START_SLOT = "handover-release", "handover-start"  # the WorkerRequest slots
+STOP_SLOT, HURRY_SLOT = "stop", "handover-stop"  # the holder's stop (decide's own slot), the predecessor's
 
-Step = Literal["Starting", "Releasing", "Continuing", "Ending"]
+Step = Literal["Starting", "Releasing", "Continuing", "Ending", "Stopping"]
 
 
 @dataclass(frozen=True)
@@ -138,6 +148,64 @@ def recorder_handover(
     return [DeletePod(old), event], state, done(memory, key)
 
 
+def recorder_stop(
+    pair: RecorderPair,
+    stream: str,
+    now: datetime,
+    monotonic: float,
+    in_flight: frozenset[str],
+    memory: HandoverMemory,
+) -> tuple[list[HandoverAction], RecorderHandoverState, HandoverMemory]:
+    """The recording ends during the handover (the module's docstring): its stop to the Pod that
+    holds the state file, each stop sent again after RESEND_SECONDS until the Pod says stopped."""
+    old, new = pair.predecessor, pair.successor
+    state = RecorderHandoverState("Stopping", old.name, new.name, new.handover_for)
+    if RELEASE_SLOT in in_flight or START_SLOT in in_flight:
+        return [], state, memory  # its answer says who holds the state file
+    if pair.started:
+        # The successor holds it: the predecessor's part stopped now (the successor finalises the
+        # parts once it has ended), the predecessor deleted once released, then the successor stopped.
+        actions, _, memory = recorder_handover(pair, None, stream, now, monotonic, in_flight, memory)
+        status = pair.predecessor_status
+        if status is not None and status.handover == "releasing":
+            hurry, memory = _stop(old, HURRY_SLOT, status, stream, monotonic, in_flight, memory)
+            return [*actions, *hurry], state, memory
+        requests, memory = _stop(new, STOP_SLOT, pair.successor_status, stream, monotonic, in_flight, memory)
+        return [*actions, *requests], state, memory
+    # The predecessor holds it (released: its stop takes it back, unless the successor wrote the state
+    # file, which it checks), and the successor is never started: deleted once it is known not to
+    # have taken the video (it says standby, or the predecessor never released it).
+    cancel: list[HandoverAction] = []
+    key = f"cancelled/{new.uid}"
+    unreleased = pair.predecessor_status is not None and pair.predecessor_status.handover is None
+    if key not in memory.done and (pair.successor_status is not None or unreleased):
+        message = (
+            f"recorder handover from {old.name} to {new.name} cancelled: the recording ends; "
+            f"{old.name} finalises the video"
+        )
+        cancel = [DeletePod(new), PostEvent("Normal", HANDOVER_CANCELLED, message)]
+        memory = done(memory, key)
+    requests, memory = _stop(old, STOP_SLOT, pair.predecessor_status, stream, monotonic, in_flight, memory)
+    return [*cancel, *requests], state, memory
+
+
+def _stop(
+    pod: PodObservation,
+    slot: str,
+    status: RecorderStatus | None,
+    stream: str,
+    monotonic: float,
+    in_flight: frozenset[str],
+    memory: HandoverMemory,
+) -> tuple[list[HandoverAction], HandoverMemory]:
+    """POST /stop to `pod` on `slot`, unless it says stopped, or one is in flight or was sent under
+    RESEND_SECONDS ago."""
+    key = f"stop/{pod.uid}"
+    if (status is not None and status.state == "stopped") or slot in in_flight or not due(memory, key, monotonic):
+        return [], memory
+    return [WorkerRequest(pod, "POST", STOP_PATH, stream, slot)], sent(memory, [key], monotonic)
+
+
 def _fail(
     pair: RecorderPair, why: str, now: datetime, memory: HandoverMemory
 ) -> tuple[list[HandoverAction], RecorderHandoverState, HandoverMemory]:
@@ -148,8 +216,12 @@ def _fail(
         return [], state, memory
     prefix = f"recorder handover from {old.name} to {new.name} failed: {why}"
     if pair.released:
-        # The state file is no longer the predecessor's: a new recorder continues the video from it.
-        message = f"{prefix}; {old.name} had released the video: a new recorder continues it from the state file"
+        # Taken by the successor: a new recorder continues the video from the state file; else the
+        # predecessor takes it back as it ends (media/recorder/recording.py) and finalises it.
+        message = (
+            f"{prefix}; {old.name} had released the video: a new recorder continues it from the state file "
+            f"if {new.name} took it, else {old.name} finalises it as it ends"
+        )
         actions: list[HandoverAction] = [DeletePod(new), DeletePod(old)]
         return [*actions, PostEvent("Warning", HANDOVER_FAILED, message)], state, done(memory, key)
     failure = next_failure(old, why, now)

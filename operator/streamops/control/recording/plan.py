@@ -27,6 +27,7 @@ from streamops.control.storage.recordings_claim import SHARED_ACCESS_MODES, on_d
 from streamops.control.storage.storing_plan import claim_wanted, followed, storage_refusal, waiting_for_ports
 from streamops.control.storage.video_expiry import origin_expiry_due
 from streamops.control.storage.video_storage import StorageRefusal
+from streamops.control.workers.handover_marks import successor_of
 from streamops.control.workers.pod_observation import PodObservation
 from streamops.control.workers.ports import ports_of
 from streamops.control.workers.restarts import RestartPolicy, restart_policy
@@ -66,11 +67,6 @@ class Plan:
     no_space: bool = False  # the quota was full before a recorder started
 
 
-def recorder_default(policy: RestartPolicy) -> RestartPolicy:
-    """What the operator's restart policy means for a Recording without an annotation of its own."""
-    return "idle" if policy == "handover" else policy
-
-
 def plan_recorder(
     recording: Recording,
     recordings: RecordingsSettings,
@@ -87,9 +83,13 @@ def plan_recorder(
     mount is handed over: with object storage its parts are on its own scratch space, which a
     successor cannot join; a ReadWriteOncePod claim admits no second Pod."""
     current = observed.worker
+    # A handover under way keeps its recorder busy: the successor's start (and the predecessor's
+    # part ending) may say "not recording" a moment, and a reconcile then must not replace both Pods.
+    uid = ((current or {}).get("metadata") or {}).get("uid")
+    handing_over = bool(uid) and successor_of(observed.other) == uid
     base = Plan(
         recording,
-        busy=bool(recording.status and recording.status.recording),
+        busy=bool(recording.status and recording.status.recording) or handing_over,
         immediate=recording.metadata.annotations.get(RESTARTS_ANNOTATION) == IMMEDIATE,
     )
     if recording.spec.stopped:
@@ -112,10 +112,7 @@ def plan_recorder(
     # A standby writes to the default claim: only a Recording that does too adopts it.
     adoptable = current is None and on_default_claim(storage, recordings) and stream.spec.recording.standby
     adopt = standby if standby and adoptable else None
-    # A recorder is handed over only when its Recording asks (the annotation handover): under the
-    # operator's policy handover a busy recorder waits for idle, because a Recording stopped during
-    # a recorder's handover ended with no video on the 2-node cluster (handover.md, Part 5).
-    chosen = restart_policy(recording.metadata.annotations.get(RESTARTS_ANNOTATION), recorder_default(policy))
+    chosen = restart_policy(recording.metadata.annotations.get(RESTARTS_ANNOTATION), policy)
     # ReadWriteOncePod admits one Pod: a successor could not mount the claim beside its predecessor.
     modes = observed.claim_access_modes or (recordings.access_mode,)
     one_pod = "ReadWriteOncePod" in modes

@@ -18,6 +18,7 @@ from streamops.kube.manifests import Manifest
 READY_SECONDS = 60.0  # a successor is Ready within this long of its creation (image pulled, started)
 RESEND_SECONDS = 2.0  # a request or patch whose effect is not observed yet is sent again after this
 HANDED_OVER, HANDOVER_FAILED = "HandedOver", "HandoverFailed"  # the Events' reasons
+HANDOVER_CANCELLED = "HandoverCancelled"  # ... and a recorder's handover given up as its recording ends
 
 
 @dataclass(frozen=True)

@@ -193,9 +193,8 @@ class WorkerSettings(SettingsGroup):
         "a spec edit): handover (a successor Pod starts beside it, catches up, takes the Services or the work, "
         "then it goes: docs/design/handover.md; a pusher's successor reconnects each target once), idle (it keeps "
         "running until it is idle: RestartPending), immediate (replaced now, cutting the broadcast). The "
-        "object's annotation streaming.streamops.dev/restarts overrides it. A recorder is handed over only when "
-        "its Recording's annotation says handover (it then continues the same video); otherwise handover means "
-        "idle for recorders. With "
+        "object's annotation streaming.streamops.dev/restarts overrides it. A recorder's successor continues the "
+        "same video (on a claim two Pods can mount; to a bucket it waits for idle). With "
         "handover each serving ingest has a PodDisruptionBudget, so that a node drain waits for the handover.",
     )
     network_policies_file: str = Field(

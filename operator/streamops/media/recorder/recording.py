@@ -2,7 +2,8 @@
 videos, in the background), the disk (room to record and to join) and, when videos go to object
 storage, the uploader; it holds the state file, answers `/status` and runs the lifecycle: pick up
 what a killed run left, record until stopped, finalise, wait for the uploads; or hand the video
-over to a successor recorder (`POST /handover/release`, docs/design/handover.md, Part 5)."""
+over to a successor recorder (`POST /handover/release`, docs/design/handover.md, Part 5), or take it
+back when stopped before the successor took it."""
 
 from __future__ import annotations
 
@@ -72,6 +73,7 @@ class Recorder:
         self.first_attempt = asyncio.Event()  # the first FFmpeg started, or the feed is not live
         self._last_save = 0.0
         self.release: RecorderRelease | None = None  # handed over: the state file is the successor's
+        self._taken_back = asyncio.Event()  # released, then stopped before the successor took the state file
         self._uploading: asyncio.Task[None] | None = None
         self._watching: asyncio.Task[None] | None = None
 
@@ -169,8 +171,7 @@ class Recorder:
         from streamops.media.small_http import Reply, registry_metrics, worker_routes
 
         async def stop(_: bytes) -> Reply:
-            self.stop_requested.set()
-            await self.stopped.wait()
+            await self.stop_recording()
             return Reply.json(self.status().to_json_dict())
 
         async def release(_: bytes) -> Reply:
@@ -201,6 +202,7 @@ class Recorder:
             return "the recording was stopped: nothing to hand over"
         current = self.state.current
         handed = self.state.model_copy(deep=True)
+        handed.released = True  # until the successor loads it (taken())
         for video in [*handed.closing, *([handed.current] if handed.current else [])]:
             video.ffmpeg_pid = video.origin_ffmpeg_pid = None  # the successor must not kill it: it ends by itself
         self.save(handed)
@@ -238,7 +240,42 @@ class Recorder:
             return True
         return len(current.parts) > parts and current.parts[parts].source_start is not None
 
+    def taken(self) -> bool:
+        """Released, and the successor took the state file: it cleared `released` (its start writes it
+        at once). Read, not stat'ed: an NFS client revalidates a file it opens, not a path's attributes."""
+        if self.release is None:
+            return False
+        try:
+            return not RecorderState.model_validate_json(self.state_path.read_text()).released
+        except (OSError, ValueError):
+            return False  # as handed over (each write is atomic: a reader sees the old or the new)
+
+    def take_back(self) -> bool:
+        """Stopped or terminated while released, before the successor took the state file (the operator
+        sends it no POST /start once the recording ends: docs/design/handover.md, Part 5): the video
+        is this recorder's again, and it ends as if never released: finalised once, here. Nothing to do
+        (False) when not released, or when the successor took it (that one finalises it)."""
+        if self.release is None or self.taken():
+            return False
+        self.release = None
+        if self._watching is not None:
+            self._watching.cancel()
+        current = self.state.current
+        if current is not None:
+            current.name = current.name.removesuffix(RELEASED_MARK)
+        self.save()
+        self._taken_back.set()
+        log.info("took %s back: its successor never took it", current.name if current else "no video")
+        return True
+
+    async def stop_recording(self) -> None:
+        """`POST /stop`: record no more, finalise (released: only a video taken back), return once done."""
+        self.take_back()
+        self.stop_requested.set()
+        await self.stopped.wait()
+
     def request_exit(self) -> None:
+        self.take_back()
         self.exit_requested.set()
         self.stop_requested.set()
 
@@ -284,6 +321,7 @@ class Recorder:
     def _load(self) -> None:
         try:
             self.state = RecorderState.model_validate_json(self.state_path.read_text())
+            self.state.released = False  # taken: written so at once (recover), its releaser lets go of it
         except FileNotFoundError:
             self.state = RecorderState()
         except ValueError as e:
@@ -307,6 +345,7 @@ class Recorder:
                 await self.capture.recover()
                 try:
                     await self.capture.record_until_stopped()
+                    await self._until_taken()
                 finally:
                     if self.state.current is not None and self.release is None:
                         self.finaliser.close_video()
@@ -331,6 +370,15 @@ class Recorder:
         self.stopped.set()
         self.first_attempt.set()
         log.info("stopped: %d video(s), %d discarded", len(self.state.videos), len(self.state.discarded))
+
+    async def _until_taken(self) -> None:
+        """Released, its part ended: wait until the successor took the state file, or until this
+        recorder takes the video back (stopped or terminated first)."""
+        if self.release is not None and not self.taken():
+            self.not_recording("waiting")
+        while self.release is not None and not self.taken():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._taken_back.wait(), RELEASE_POLL_SECONDS)
 
     async def _upload_once_started(self) -> None:
         assert self.uploader is not None

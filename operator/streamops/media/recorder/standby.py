@@ -86,8 +86,7 @@ class Standby:
         async def stop(_: bytes) -> Reply:
             if self.recorder is None:
                 return Reply.json(STANDBY_STATUS)
-            self.recorder.stop_requested.set()
-            await self.recorder.stopped.wait()
+            await self.recorder.stop_recording()
             return Reply.json(self.recorder.status().to_json_dict())
 
         async def release(_: bytes) -> Reply:

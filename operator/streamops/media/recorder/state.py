@@ -64,3 +64,9 @@ class RecorderState(KubeModel):
     videos: list[Video] = Field(default_factory=list)  # as /status and the Recording show them
     discarded: list[DiscardedFragment] = Field(default_factory=list)
     uploads: list[UploadState] = Field(default_factory=list)  # in the order the videos ended
+    released: bool = Field(
+        default=False,
+        description="Handed over by a recorder that released it (POST /handover/release) and not taken yet: the "
+        "recorder that loads it next clears this and writes it at once, which tells the one that released it that "
+        "the video is no longer its own to take back.",
+    )

@@ -13,18 +13,22 @@ import pytest
 from devtools.catalog import livestream, recording
 from devtools.fake_kube import FakeKubeApi
 from streamops.contract.recorder import CONFIG_ENV, RELEASE_PATH, RecorderConfig, RecorderStatus
-from streamops.contract.worker import START_PATH
+from streamops.contract.worker import START_PATH, STOP_PATH
 from streamops.control.recording.handover import (
+    HURRY_SLOT,
     RELEASE_SLOT,
     START_SECONDS,
     START_SLOT,
+    STOP_SLOT,
     RecorderPair,
     recorder_handover,
+    recorder_stop,
 )
 from streamops.control.recording.reconcile import reconcile_recording
 from streamops.control.runtime.decisions import PostEvent, WorkerRequest
 from streamops.control.runtime.handover_steps import (
     HANDED_OVER,
+    HANDOVER_CANCELLED,
     HANDOVER_FAILED,
     READY_SECONDS,
     RESEND_SECONDS,
@@ -141,18 +145,105 @@ def test_a_successor_failing_after_the_release_takes_the_predecessor_with_it() -
     assert isinstance(actions[2], PostEvent) and "had released the video" in actions[2].message
 
 
+# --- the recording ends mid-handover: its stop to the Pod that holds the state file ------------------
+
+
+def stop(
+    pair: RecorderPair, memory: HandoverMemory | None = None, in_flight: frozenset[str] = frozenset(), at: float = 0
+) -> tuple[list[Any], HandoverMemory]:
+    actions, state, after = recorder_stop(pair, "cam", NOW, 100.0 + at, in_flight, memory or HandoverMemory())
+    assert state.step == "Stopping"
+    return actions, after
+
+
+CANCELLED = PostEvent(
+    "Normal",
+    HANDOVER_CANCELLED,
+    "recorder handover from rec-recorder to rec-recorder-b cancelled: the recording ends; rec-recorder finalises "
+    "the video",
+)
+STOP_OLD = WorkerRequest(OLD, "POST", STOP_PATH, "cam", STOP_SLOT)
+
+
+@pytest.mark.parametrize(
+    "pair",
+    [
+        RecorderPair(OLD, replace(NEW, ready=False), RECORDING),  # Starting
+        RecorderPair(OLD, NEW, RECORDING, STANDBY),  # Releasing: not asked yet, or refused (409)
+        RecorderPair(OLD, NEW, RELEASING, STANDBY),  # Continuing: released, the successor not started
+        RecorderPair(OLD, NEW, None, STANDBY),  # the predecessor not read: it holds it unless it said released
+    ],
+    ids=["starting", "releasing", "released-not-taken", "predecessor-unread"],
+)
+def test_before_the_successor_took_the_video_a_stop_cancels_and_goes_to_the_predecessor(pair: RecorderPair) -> None:
+    actions, memory = stop(pair)
+    assert actions == [DeletePod(pair.successor), CANCELLED, STOP_OLD], "never started now; a release taken back"
+    assert stop(pair, memory, at=RESEND_SECONDS / 2)[0] == [], "once, and the stop not before the resend bound"
+    assert stop(pair, memory, at=RESEND_SECONDS)[0] == [STOP_OLD], "no answer yet: sent again"
+    assert stop(pair, memory, frozenset({STOP_SLOT}), RESEND_SECONDS)[0] == [], "in flight"
+    said_stopped = replace(pair, predecessor_status=RECORDING.model_copy(update={"state": "stopped"}))
+    assert stop(said_stopped, memory, at=RESEND_SECONDS)[0] == []
+
+
+def test_a_successor_not_read_is_not_deleted_before_the_predecessor_said_it_never_released_the_video() -> None:
+    actions, memory = stop(RecorderPair(OLD, NEW, RELEASING, None))
+    assert actions == [STOP_OLD], "its stop takes the video back only if the successor never wrote the state file"
+    after, _ = stop(RecorderPair(OLD, NEW, RECORDING.model_copy(update={"state": "stopped"}), None), memory)
+    assert after == [DeletePod(NEW), CANCELLED], "taken back (released no more): the successor goes"
+
+
+@pytest.mark.parametrize("slot", [RELEASE_SLOT, START_SLOT])
+def test_a_release_or_a_start_in_flight_is_waited_for_its_answer_says_who_holds_the_video(slot: str) -> None:
+    assert stop(RecorderPair(OLD, NEW, RELEASING, STANDBY), in_flight=frozenset({slot}))[0] == []
+
+
+def test_once_the_successor_took_the_video_the_predecessor_s_part_ends_then_the_successor_is_stopped() -> None:
+    actions, memory = stop(RecorderPair(OLD, NEW, RELEASING, TAKEN))
+    assert actions == [WorkerRequest(OLD, "POST", STOP_PATH, "cam", HURRY_SLOT)], "its part, now: it finalises nothing"
+    actions, memory = stop(RecorderPair(OLD, NEW, RELEASED, TAKEN), memory)
+    event = "recorder handed over from rec-recorder to rec-recorder-b because containers[record].image changed"
+    stop_new = WorkerRequest(NEW, "POST", STOP_PATH, "cam", STOP_SLOT)
+    assert actions == [DeletePod(OLD), PostEvent("Normal", HANDED_OVER, event), stop_new]
+    assert stop(RecorderPair(OLD, NEW, RELEASED, TAKEN), memory)[0] == []
+    assert stop(RecorderPair(OLD, NEW, None, TAKEN))[0][-1] == stop_new, "the predecessor gone: the successor's stop"
+
+
+def test_decide_sends_the_stop_of_a_stopped_recording_to_the_holder_once() -> None:
+    from streamops.control.recording.decide import RecordingMemory, decide
+    from streamops.control.recording.outcome import RecordingOutcome
+
+    from tests.unit.control.recording.test_decide import POD, SEEN, STOPPED, observed, telemetry
+
+    successor = replace(NEW, successor_of=POD.uid, created_at=None)
+    outcome = RecordingOutcome(generation=1, stream_uid="stream-uid")  # stopped: no configuration for it
+    body = STOPPED
+    released = telemetry("recording").model_copy(update={"handover": "releasing"})
+    seen = observed(outcome=outcome, body=body, successor=successor, successor_telemetry=STANDBY, telemetry=released)
+    actions, after = decide(seen, SEEN)
+    requests = [(a.pod.name, a.path) for a in actions if isinstance(a, WorkerRequest)]
+    assert requests == [("rec-recorder", STOP_PATH)] and DeletePod(successor) in actions
+    assert after.stop_sent_to == POD.uid
+    # The successor deleted: the pair is over, and the ordinary stop does not send it again.
+    alone = replace(seen, successor=None, successor_telemetry=None)
+    again, _ = decide(alone, after)
+    assert [a for a in again if isinstance(a, WorkerRequest)] == []
+    taken = replace(seen, successor_telemetry=TAKEN, telemetry=RELEASED)
+    actions, _ = decide(taken, RecordingMemory(client_fields=()))
+    requests = [(a.pod.name, a.path) for a in actions if isinstance(a, WorkerRequest)]
+    assert requests == [("rec-recorder-b", STOP_PATH)] and DeletePod(POD) in actions
+
+
 # --- the reconcile: the successor made in the other slot, as a warm recorder -----------------------
 
 NS = "default"
 
 
-def recording_recorder(api: FakeKubeApi, asks: bool = True, **spec: Any) -> dict[str, Any]:
-    """`asks`: the Recording asks to be handed over (its annotation): the operator's policy alone
-    does not hand a recorder over."""
+def recording_recorder(api: FakeKubeApi, restarts: str | None = None, **spec: Any) -> dict[str, Any]:
+    """`restarts`: the Recording's own restart policy (its annotation; None: the operator's)."""
     api.add_in(NS, livestream("cam"))
     body = recording("rec", **spec)
-    if asks:
-        body["metadata"].setdefault("annotations", {})[RESTARTS_ANNOTATION] = "handover"
+    if restarts is not None:
+        body["metadata"].setdefault("annotations", {})[RESTARTS_ANNOTATION] = restarts
     api.add_in(NS, body)
     reconcile_recording(api, HANDING_OVER, api.object("Recording", NS, "rec") or {})
     api.modify("Recording", NS, "rec", {"status": {"recording": True}})
@@ -168,6 +259,7 @@ def test_a_busy_recorder_that_must_change_gets_a_warm_successor_in_the_other_slo
     old = recording_recorder(api)
     outcome = reconcile_recording(api, UPGRADED, api.object("Recording", NS, "rec") or {})
     assert outcome.pod_change == PodChange("handover", "spec.tolerations")
+    assert outcome.handover_config is not None, "the status loop starts it without waiting for another reconcile"
     assert api.object("Pod", NS, "rec-recorder") == old, "the predecessor records on"
     successor = api.object("Pod", NS, "rec-recorder-b") or {}
     annotations = successor["metadata"]["annotations"]
@@ -176,8 +268,12 @@ def test_a_busy_recorder_that_must_change_gets_a_warm_successor_in_the_other_slo
     assert config_of(successor)["standby"] is True, "a warm recorder: the Recording comes by POST /start"
     assert config_of(old)["directory"] == "default/rec" or config_of(old)["directory"]
     assert successor["spec"]["volumes"] == old["spec"]["volumes"], "the same claim: the same state file"
-    # Reconciled again: the successor is sent the Recording's configuration, and left alone.
+    # Reconciled again: the successor is sent the Recording's configuration, and left alone, even
+    # while the status says not recording (the successor starting, the predecessor's part ended).
+    api.modify("Recording", NS, "rec", {"status": {"recording": False}})
     again = reconcile_recording(api, UPGRADED, api.object("Recording", NS, "rec") or {})
+    assert again.pod_change.action == "handover" and api.object("Pod", NS, "rec-recorder") == old
+    api.modify("Recording", NS, "rec", {"status": {"recording": True}})
     assert again.handover_config is not None and again.handover_config.directory == config_of(old)["directory"]
     assert (api.object("Pod", NS, "rec-recorder-b") or {})["metadata"]["uid"] == successor["metadata"]["uid"]
     # Once the predecessor is gone the successor is the recorder: nothing differs (its parts are the
@@ -198,10 +294,11 @@ def test_a_busy_recorder_that_must_change_gets_a_warm_successor_in_the_other_slo
 
 
 def test_under_the_policy_idle_or_on_a_one_pod_claim_a_busy_recorder_still_waits(api: FakeKubeApi) -> None:
-    recording_recorder(api, asks=False)
+    recording_recorder(api, restarts="idle")
     assert UPGRADED.worker.restart_policy == "handover"
     outcome = reconcile_recording(api, UPGRADED, api.object("Recording", NS, "rec") or {})
-    assert outcome.pod_change.action == "wait", "the operator's policy handover alone: a recorder waits for idle"
+    assert outcome.pod_change.action == "wait", "the Recording's own policy idle: it waits for idle"
+    api.modify("Recording", NS, "rec", {"metadata": {"annotations": {RESTARTS_ANNOTATION: None}}})
     idle = UPGRADED.model_copy(update={"worker": WorkerSettings(restart_policy="idle")})
     assert reconcile_recording(api, idle, api.object("Recording", NS, "rec") or {}).pod_change.action == "wait"
     recordings = UPGRADED.recordings.model_copy(update={"access_mode": "ReadWriteOncePod"})

@@ -100,3 +100,39 @@ def test_a_release_hands_the_state_file_over_and_writes_it_no_more(tmp_path: Pat
         assert recorder.stop_requested.is_set()
 
     asyncio.run(released())
+
+
+def test_stopped_before_its_successor_took_the_video_a_released_recorder_takes_it_back(tmp_path: Path) -> None:
+    import asyncio
+    import json
+
+    from streamops.media.recorder.state import PartState, VideoState
+
+    async def taken_back() -> None:
+        recorder = Recorder(config(recordingsRoot=str(tmp_path)))
+        recorder.out_dir.mkdir(parents=True)
+        part = PartState(file="record-1.001.mp4", seconds=4.0, source_start=1.5, source_read_at=1e9)
+        recorder.state = RecorderState(
+            started_at=T0, current=VideoState(name="record-1", started_at=T0, parts=[part], ffmpeg_pid=4242)
+        )
+        assert not recorder.take_back(), "not released: nothing to take back"
+        assert recorder.hand_over() is None and not recorder.taken()
+        assert recorder.take_back() and recorder.release is None, "the successor never wrote the state file"
+        saved = json.loads(recorder.state_path.read_text())["current"]
+        assert saved["name"] == "record-1" and saved["ffmpegPid"] == 4242, "ours again: finalised by us"
+        watching = recorder._watching
+        assert watching is not None
+        await asyncio.gather(watching, return_exceptions=True)
+        assert watching.cancelled() and not recorder.stop_requested.is_set(), "its part records on until the stop"
+
+        # Released again, and this time the successor took it (its start writes the state file).
+        assert recorder.hand_over() is None and json.loads(recorder.state_path.read_text())["released"]
+        successor = Recorder(config(recordingsRoot=str(tmp_path)))
+        successor._load()
+        successor.save()
+        assert recorder.taken() and not json.loads(recorder.state_path.read_text())["released"]
+        recorder.request_exit()  # the Pod deleted (the Recording deleted): the successor finalises it
+        assert recorder.release == "releasing" and recorder.exit_requested.is_set()
+        assert json.loads(recorder.state_path.read_text())["current"]["ffmpegPid"] is None, "not written"
+
+    asyncio.run(taken_back())

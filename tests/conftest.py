@@ -1,3 +1,4 @@
+import concurrent.futures
 import json
 import os
 import subprocess
@@ -12,7 +13,7 @@ from devtools.cluster.local_cluster import LocalCluster
 from devtools.cluster.release import Release
 from devtools.media.peers import Publisher
 from devtools.media.workers import Ingest
-from devtools.test_scopes import scope_of
+from devtools.test_scopes import release_chain_rank, scope_of
 from xdist.scheduler import LoadScopeScheduling
 
 from devtools import netns
@@ -61,11 +62,12 @@ def _relative(item: pytest.Item) -> str:
 
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
-    def tier(item: pytest.Item) -> int:
-        name = _relative(item).split("/", 1)[0]
-        return TIER_ORDER.index(name) if name in TIER_ORDER else len(TIER_ORDER)
+    def tier(item: pytest.Item) -> tuple[int, int]:
+        path = _relative(item)
+        name = path.split("/", 1)[0]
+        return (TIER_ORDER.index(name) if name in TIER_ORDER else len(TIER_ORDER), release_chain_rank(path))
 
-    items.sort(key=tier)  # stable: the order inside a tier is unchanged
+    items.sort(key=tier)  # stable: the order inside a tier is unchanged, but for RELEASE_CHAIN's modules
 
 
 class HostScopeScheduling(LoadScopeScheduling):
@@ -143,10 +145,13 @@ def local_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalClu
     harness = LocalCluster(tmp_path_factory.mktemp("multinode"), nodes=2)
     before = host_network_state(harness.network.prefix)
     harness.start()
+    print(f"\n# the cluster up: {harness.timings}")
     try:
         yield harness
     finally:
+        began = time.monotonic()
         left = harness.stop()
+        print(f"\n# the cluster stopped in {time.monotonic() - began:.1f}s")
         after = host_network_state(harness.network.prefix)
         changed = {k: (before[k], after[k]) for k in before if before[k] != after[k]}
         left += [f"mount {m}" for m in mounts_mentioning(str(harness.dir))]
@@ -154,15 +159,36 @@ def local_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalClu
         assert not changed, f"the host's network changed: {json.dumps(changed, indent=1)}"
 
 
+SESSION_RELEASE = pytest.StashKey[Release]()
+
+
 @pytest.fixture(scope="session")
-def release(local_cluster: LocalCluster) -> Release:
+def release(local_cluster: LocalCluster, pytestconfig: pytest.Config) -> Release:
     """streamops installed with the chart from the cluster's registry (operator in-cluster, workers
-    on the pod network). Every node then pulls the worker image, as the import at the nodes' start
-    used to put it there: a test's first worker Pod on a node is not timed against a 106 MiB pull."""
-    release = Release(local_cluster).install()
-    pulled = local_cluster.pull_images([local_cluster.worker_image])
-    print(f"\n# the worker image pulled from the cluster's registry: {pulled}")
+    on the pod network). Every node pulls the worker image meanwhile, as the import at the nodes' start
+    used to put it there: a test's first worker Pod on a node is not timed against a 106 MiB pull.
+    A test that changes it leaves it to be put back (Release.restore_later), before the next test
+    that uses it: pytest_runtest_setup below."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:  # the pull beside the install: neither needs the other
+        pulling = pool.submit(local_cluster.pull_images, [local_cluster.worker_image])
+        release = Release(local_cluster).install()
+        pulled = pulling.result()
+    print(f"\n# installed in {release.install_seconds:.1f}s; the worker image pulled from the registry: {pulled}")
+    pytestconfig.stash[SESSION_RELEASE] = release
     return release
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """The session's release as installed before a test that uses it sets up its fixtures (a module's
+    among them), unless the test sets it itself (mark `sets_release`): a helm upgrade a test left to
+    the next one (Release.restore_later) is then never run (devtools.test_scopes.RELEASE_CHAIN)."""
+    release = item.config.stash.get(SESSION_RELEASE, None)
+    if (
+        release is not None
+        and "release" in getattr(item, "fixturenames", ())
+        and not item.get_closest_marker("sets_release")
+    ):
+        release.restore_if_due()
 
 
 @pytest.fixture

@@ -41,3 +41,25 @@ def scope_name(nodeid: str) -> str:
     """The scope of a test id (`tests/media/test_x.py::test_y`): host, cluster, else its module."""
     path = nodeid.split("::", 1)[0].removeprefix("tests/")
     return scope_of(path) or path
+
+
+# The host scope's modules that change the session's release (tests/conftest.py's `release`), last and
+# in this order: each leaves the install to be put back (Release.restore_later) and the next one sets
+# the release itself first (mark `sets_release`: an uninstall or an upgrade with its values), so no
+# put-back runs between them, nor after the last (the cluster goes at the end of the session). The
+# operator-only upgrade begins from the install; the by-hand install uninstalls it. test_handover.py
+# (a chart of its own) and test_network_policy.py (its namespaces deleted after the put-back) put it
+# back at once.
+RELEASE_CHAIN = (
+    "multinode/test_upgrade.py",
+    "multinode/test_hand_install.py",
+    "multinode/test_edge_autoscaling.py",
+    "multinode/test_lan_storage.py",
+    "multinode/test_prometheus_operator.py",
+)
+
+
+def release_chain_rank(path: str) -> int:
+    """0 for a module outside RELEASE_CHAIN (`path` relative to tests/), else its place there from 1: the
+    order of a tier's modules after the tier itself."""
+    return RELEASE_CHAIN.index(path) + 1 if path in RELEASE_CHAIN else 0

@@ -4,7 +4,9 @@ with them, a key without the viewer's token is refused, segments and parts on th
 not the bytes on disk and decrypt to them, another ingest of the stream (a handover's successor)
 answers the same key under the same id, the DVR files are clear, the feed recordings are made
 from is clear, and a clip of the encrypted stream (the clipper reads the public playlist like a
-player) is clear media in S3."""
+player) is clear media in S3. A public stream (random keys) handed over: the successor answers
+every key the predecessor listed, with the same bytes, and the same ciphertext, so a player (or a
+cache) holding the predecessor's playlist plays on from the successor."""
 
 from __future__ import annotations
 
@@ -19,13 +21,17 @@ from typing import Any
 
 from devtools.http_client import http_request
 from devtools.media.clipper import ClipperWorker, probe
-from devtools.media.peers import Publisher
+from devtools.media.peers import Publisher, TcpForwarder
 from devtools.media.playback_keys import write_playback_keys
+from devtools.media.reconnecting_publisher import Backoff, ReconnectingPublisher
 from devtools.media.s3_server import S3Server
 from devtools.media.workers import WORKER_AUTH
 from devtools.waits import wait_for
+from streamops.contract.ingest import HANDOVER_FOLLOW_PATH, HANDOVER_RELEASE_PATH
 from streamops.contract.playback_token import sign
 from streamops.media.aes_cbc import aes_128_cbc
+
+from tests.media.test_handover import handover, post
 
 HLS = {"segmentSeconds": 1, "latencyMode": "low", "cmaf": True, "mpegts": True}
 KEY = re.compile(r'#EXT-X-KEY:METHOD=AES-128,URI="([^"]+)",IV=0x([0-9a-f]{32})')
@@ -170,3 +176,93 @@ def test_encrypted_hls_plays_through_the_gate_and_files_and_clips_stay_clear(ing
             info = probe(local)
             assert {s["codec_type"] for s in info["streams"]} == {"video", "audio"}, info
             assert float(info["format"]["duration"]) >= 3
+
+
+def keyed_segments(text: str) -> dict[str, tuple[str, str]]:
+    """Each segment of a playlist and the (key URI, IV) in force for it."""
+    found: dict[str, tuple[str, str]] = {}
+    in_force = ("", "")
+    for line in text.split("\n"):
+        if (key := KEY.match(line)) is not None:
+            in_force = (key[1], key[2])
+        elif line.startswith("#EXT-X-KEY:METHOD=NONE"):
+            in_force = ("", "")
+        elif SEGMENT.match(line):
+            found[line] = in_force
+    return found
+
+
+def finished_copy(text: str, base: str, variant: str, path: Path) -> Path:
+    """`text` (base/hls/<variant>/index.m3u8's) as a finished playlist file whose URIs all point at
+    `base`: what a player that read it asks for next, whichever ingest answers."""
+    text = text.replace('URI="../../key/', f'URI="{base}/key/').replace(
+        'URI="init-', f'URI="{base}/hls/{variant}/init-'
+    )
+    text = SEGMENT.sub(lambda m: f"{base}/hls/{variant}/{m[1]}", text)
+    path.write_text(text.rstrip("\n") + "\n#EXT-X-ENDLIST\n")
+    return path
+
+
+def plays(playlist: Path) -> None:
+    result = subprocess.run(
+        ["ffmpeg", "-v", "error", "-protocol_whitelist", "file,http,tcp,crypto", "-i", str(playlist),
+         "-f", "null", "-"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    errors = result.stderr.lower()
+    assert result.returncode == 0 and "decrypt" not in errors and "unable to open key" not in errors, errors[-2000:]
+    assert "invalid data" not in errors, errors[-2000:]
+
+
+def test_a_public_stream_s_keys_are_handed_over_with_its_window(ingest_factory, tmp_path: Path):
+    began = time.monotonic()
+    encryption, source = {"method": "AES-128", "rotateSeconds": 10}, {"push": {"protocols": ["rtmp"]}}
+    dvr = {"enabled": True, "durationSeconds": 30}
+    before = ingest_factory("predecessor", hls=HLS, dvr=dvr, source=source, encryption=encryption)
+    after = ingest_factory("successor", hls=HLS, dvr=dvr, source=source, encryption=encryption)
+    service = TcpForwarder(before.ports["rtmp"], tmp_path / "service").start()
+    encoder = ReconnectingPublisher(
+        lambda: Publisher(f"rtmp://127.0.0.1:{service.port}/live/{before.KEY}", size="320x180", rate=25, gop_seconds=1),
+        Backoff(first=0.2, ceiling=1.0),
+    ).start()
+    try:
+        before.wait_live(timeout=20)
+        for variant in ("ts", "cmaf"):
+            playlist(f"{before.http}/hls/{variant}/index.m3u8")
+        assert (
+            post(after.internal + HANDOVER_FOLLOW_PATH, {"predecessorUrl": before.internal, "predecessorPod": "a"})
+            == 200
+        )
+        wait_for(lambda: handover(after).get("phase") == "caught-up", timeout=20)
+        service.upstream = ("127.0.0.1", after.ports["rtmp"])
+        assert post(before.internal + HANDOVER_RELEASE_PATH) == 202
+        wait_for(lambda: handover(before).get("release") == "released", timeout=20)
+        last = {v: get(f"{before.http}/hls/{v}/index.m3u8")[2].decode() for v in ("ts", "cmaf")}
+
+        def continued(variant: str) -> str | None:
+            text = get(f"{after.http}/hls/{variant}/index.m3u8")[2].decode()
+            return text if SEGMENT.search(text.partition("#EXT-X-DISCONTINUITY\n")[2]) else None
+
+        wait_for(lambda: handover(after).get("phase") == "on-air", timeout=30, what="the successor's own media")
+        texts = {v: wait_for(lambda v=v: continued(v), timeout=30, what=f"{v} continued") for v in ("ts", "cmaf")}
+        for variant, text in last.items():
+            theirs, ours = keyed_segments(text), keyed_segments(texts[variant])
+            kids = {uri.removeprefix("../../key/") for uri, _ in theirs.values()}
+            assert theirs and "" not in kids, text
+            for kid in kids:  # every key the predecessor listed: 200 from the successor, the same 16 bytes
+                code, _, key = get(f"{after.http}/key/{kid}")
+                assert code == 200 and key == get(f"{before.http}/key/{kid}")[2] and len(key) == 16, kid
+            for name, keyed in theirs.items():  # listed under the same key and IV, the same ciphertext
+                assert ours.get(name, keyed) == keyed, (name, text, texts[variant])
+                assert get(f"{after.http}/hls/{variant}/{name}")[2] == get(f"{before.http}/hls/{variant}/{name}")[2]
+            new = {uri.removeprefix("../../key/") for n, (uri, _) in ours.items() if n not in theirs} - kids
+            assert all(get(f"{before.http}/key/{kid}")[0] == 404 for kid in new), "new keys: ids of the successor's own"
+        # A player holding the predecessor's last playlist gets every segment and key from the
+        # successor and decrypts them; one reading the successor's plays across the discontinuity.
+        plays(finished_copy(last["ts"], after.http, "ts", tmp_path / "before.m3u8"))
+        plays(finished_copy(texts["ts"], after.http, "ts", tmp_path / "after.m3u8"))
+        load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+        print(f"MEASURED encrypted handover test: {time.monotonic() - began:.1f} s (load {load})")
+    finally:
+        encoder.stop()
+        service.stop()

@@ -6,6 +6,8 @@ namespace. Nothing here skips: a machine that cannot run the cluster fails the t
 
 from __future__ import annotations
 
+import concurrent.futures
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -23,28 +25,55 @@ BUCKET = "videos"
 LAN_PORT = 9443
 
 
-@pytest.fixture(scope="session")
-def cluster(local_cluster: LocalCluster) -> LocalCluster:
-    return local_cluster
+EARLY_METRICS_SERVER = pytest.StashKey[tuple[MetricsServer, "concurrent.futures.Future[None]"]]()
+EARLY_CERT_MANAGER = pytest.StashKey[tuple[CertManager, "concurrent.futures.Future[None]"]]()
 
 
 @pytest.fixture(scope="session")
-def metrics_server(cluster: LocalCluster) -> MetricsServer:
-    """metrics-server (devtools.cluster.metrics_server), started at its first use in the session: the
-    resource metrics API the edge's HorizontalPodAutoscaler reads. Started, not waited for: a test calls
-    wait_ready() when it needs metrics, so that its own setup overlaps metrics-server's (≈20 s). It
-    stays until the cluster goes."""
-    server = MetricsServer(cluster)
-    server.start()
+def cluster(local_cluster: LocalCluster, request: pytest.FixtureRequest) -> Iterator[LocalCluster]:
+    """The session's cluster, with the add-ons the session's tests use started in the background at
+    its first use, beside the tests before those that need them rather than on the host scope's path:
+    metrics-server (its image imported, its objects applied: ≈20 s more until its metrics are served)
+    and cert-manager (images, helm install, webhook, issuers: ≈20-30 s). Both stay until the cluster
+    goes."""
+    used = {name for item in request.session.items for name in getattr(item, "fixturenames", ())}
+    stash = request.config.stash
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:  # the session's end waits for what runs
+        if "metrics_server" in used:
+            server = MetricsServer(local_cluster)
+            stash[EARLY_METRICS_SERVER] = (server, pool.submit(server.start))
+        if "cert_manager" in used:
+            cm = CertManager(local_cluster)
+            stash[EARLY_CERT_MANAGER] = (cm, pool.submit(cm.install))
+        yield local_cluster
+
+
+@pytest.fixture(scope="session")
+def metrics_server(cluster: LocalCluster, pytestconfig: pytest.Config) -> MetricsServer:
+    """metrics-server (devtools.cluster.metrics_server), started by `cluster`: the resource metrics API the
+    edge's HorizontalPodAutoscaler reads. Started, not waited for: a test calls wait_ready() when it
+    needs metrics."""
+    if (early := pytestconfig.stash.get(EARLY_METRICS_SERVER, None)) is None:
+        server = MetricsServer(cluster)
+        server.start()
+        return server
+    server, starting = early
+    starting.result()
     return server
 
 
 @pytest.fixture(scope="session")
-def cert_manager(cluster: LocalCluster) -> CertManager:
-    """cert-manager (devtools.cluster.cert_manager) with its ClusterIssuers, installed at its first use in
-    the session; it stays until the cluster goes."""
-    cm = CertManager(cluster)
-    cm.install()
+def cert_manager(cluster: LocalCluster, pytestconfig: pytest.Config) -> CertManager:
+    """cert-manager (devtools.cluster.cert_manager) with its ClusterIssuers, installed by `cluster` in the
+    background."""
+    if (early := pytestconfig.stash.get(EARLY_CERT_MANAGER, None)) is None:
+        cm = CertManager(cluster)
+        cm.install()
+    else:
+        cm, installing = early
+        began = time.monotonic()
+        installing.result()
+        print(f"\ncert-manager's install waited for: {time.monotonic() - began:.1f}s")
     print(f"\ncert-manager installed, webhook answering, ClusterIssuers Ready: {cm.install_seconds:.1f}s")
     return cm
 

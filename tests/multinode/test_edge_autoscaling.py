@@ -44,7 +44,8 @@ from tests.multinode.test_playback_plane import (
     load_result,
 )
 
-pytestmark = pytest.mark.timeout(900)
+# sets_release: its upgrade replaces what the test before it left (devtools.test_scopes.RELEASE_CHAIN).
+pytestmark = [pytest.mark.timeout(900), pytest.mark.sets_release]
 
 MIN_REPLICAS = 2  # the chart's edge.replicas
 MAX_REPLICAS = 4
@@ -93,8 +94,12 @@ def test_the_edge_scales_out_under_viewers_and_back_in_without_losing_them(
         url = f"http://{cluster.ingress_address}/streams/{ns}/cam/hls/cmaf/index.m3u8"
         eventually(lambda: lan_request(url, cluster)[0] == 200, timeout=60, what="the playlist through the edge")
         # The HPA reads the edge's CPU from metrics-server before anything is asked of it.
+        waited = time.monotonic()
         metrics_server.wait_ready()
-        print(f"\nmetrics-server started -> every node's metrics served: {metrics_server.install_seconds:.1f}s")
+        print(
+            f"\nmetrics-server started -> every node's metrics served: {metrics_server.install_seconds:.1f}s"
+            f" (waited for here: {time.monotonic() - waited:.1f}s)"
+        )
         eventually(
             lambda: EDGE_NAME in {p.rsplit("-", 2)[0] for p in metrics_server.pod_metrics(ns)},
             timeout=90, interval=2, what="the edge Pods' metrics",
@@ -154,4 +159,4 @@ def test_the_edge_scales_out_under_viewers_and_back_in_without_losing_them(
         (tmp_path / "replicas.json").write_text(json.dumps(replicas.samples, indent=1))
         if out := os.environ.get("STREAMOPS_EDGE_REPLICAS"):
             Path(out).write_text(json.dumps(replicas.samples, indent=1) + "\n")
-        release.upgrade()
+        release.restore_later()

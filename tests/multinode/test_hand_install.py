@@ -34,21 +34,25 @@ from devtools.doc_blocks import documented_block
 from devtools.media.peers import Publisher
 from devtools.processes import kill_group
 from devtools.versions import REPO, helm_bin
-from devtools.waits import eventually
+from devtools.waits import WaitTimeout, eventually
 
-pytestmark = pytest.mark.timeout(900)
+# sets_release: without_the_session_release uninstalls what the test before it left
+# (devtools.test_scopes.RELEASE_CHAIN).
+pytestmark = [pytest.mark.timeout(900), pytest.mark.sets_release]
 
 FIRST, LAST = "make cluster-up NODES=2", "make cluster-down"
 
 
 @pytest.fixture(scope="module")
 def without_the_session_release(cluster: LocalCluster, release: Release) -> Iterator[None]:
-    """The session's release uninstalled once for this module's blocks, installed again after them."""
+    """The session's release uninstalled once for this module's blocks, installed again after them when
+    the next test needs it (Release.restore_later: the next module of devtools.test_scopes.RELEASE_CHAIN
+    installs it with its own values)."""
     release.uninstall()
     try:
         yield
     finally:
-        release.install()
+        release.restore_later()
 
 
 def remove_what_the_blocks_made(cluster: LocalCluster, release: Release) -> None:
@@ -244,10 +248,17 @@ def test_the_quick_start_works_as_written(cluster: LocalCluster, quick_start: st
         assert frames and frames[-1].isdigit() and int(frames[-1]) > 0, log.read_text()[-2000:]
         for command in rest[play + 1 :]:
             run(command)
-        eventually(
-            lambda: ((cluster.get("rec", "default", "obs-studio-keynote") or {}).get("status") or {}).get("recording"),
-            timeout=60, interval=0.5, what="obs-studio-keynote recording",
-        )  # fmt: skip
+
+        def recording() -> object:
+            return ((cluster.get("rec", "default", "obs-studio-keynote") or {}).get("status") or {}).get("recording")
+
+        try:
+            eventually(recording, timeout=60, interval=0.5, what="obs-studio-keynote recording")
+        except WaitTimeout as e:  # ci41 (load 8): not recording after 60 s, and nothing said why
+            rec = cluster.kubectl("get", "rec", "obs-studio-keynote", "-n", "default", "-o", "yaml", check=False)
+            logs = cluster.kubectl("logs", "-n", "default", "obs-studio-keynote-recorder", "--tail=60", check=False)
+            told = f"{rec.stdout}\n{cluster.diagnose('default')}\n--- recorder:\n{logs.stdout}{logs.stderr}"
+            raise AssertionError(f"{e}\n{told}") from e
         videos = cluster.dir / "recordings" / "default"
         eventually(
             lambda: any(p.is_file() and p.stat().st_size > 0 for p in videos.rglob("*")),

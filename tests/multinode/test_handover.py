@@ -62,8 +62,8 @@ INGEST = "app.kubernetes.io/instance=cam,app.kubernetes.io/component=ingest"
 TARGET_RESUME_SECONDS = 3.0
 VIDEO_SLACK_SECONDS = 1.0
 SETTLE_SECONDS = 120  # the longest a scenario may take to replace the ingest (or say it will not)
-# A taint no worker tolerates, to keep the restream's pusher off the node the drain empties (a
-# cordon would be the drain signal itself); NoSchedule: nothing running is evicted.
+# A taint no worker tolerates, to keep the restream's pusher off the recorder's node
+# (pusher_on_drained_node).
 STEER = "streamops.test/handover=steer:NoSchedule"
 CLOCK_SIZE = (640, 360)
 NEXT_FIELD = "nextVersionNote"  # the next chart version's new optional LiveStream field (next_chart)
@@ -276,9 +276,12 @@ class Stand:
 
 def drain(cluster: LocalCluster, node: str, timeout: float = SETTLE_SECONDS) -> subprocess.Popen[str]:
     """`kubectl drain` as an admin types it, in the background: with a PodDisruptionBudget it waits
-    for the handover (it retries the eviction until the budget allows it)."""
+    for the handover (it retries the eviction until the budget allows it). `--force`: the stream's
+    shared pusher declares no controller (docs/design/shared-pusher.md), which kubectl refuses to
+    drain without it ("cannot delete Pods that declare no controller"); it is still evicted through
+    the eviction API, so its budget holds it until it is handed over (handover.md, Part 5)."""
     argv = [str(cluster.binary), "--kubeconfig", str(cluster.kubeconfig), "drain", node, "--ignore-daemonsets",
-            "--delete-emptydir-data", f"--timeout={timeout:.0f}s"]  # fmt: skip
+            "--delete-emptydir-data", "--force", f"--timeout={timeout:.0f}s"]  # fmt: skip
     return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
@@ -371,16 +374,10 @@ def test_drain_upgrade_and_dvr_edit_hand_a_live_channel_over_without_a_viewer_no
             encoder.wait_live(
                 lambda: bool((cluster.get("lst", ns, "cam") or {}).get("status", {}).get("live")), 60, "the channel"
             )
-            cluster.kubectl("taint", "node", there.name, STEER)
-            try:
-                applied = time.monotonic()
-                cluster.apply(ns, recording("rec", minDurationSeconds=1), restream("out", uri=target.app_url()))
-                eventually(
-                    lambda: (cluster.get("pods", ns, "cam-pusher") or {}).get("spec", {}).get("nodeName"),
-                    timeout=60, what="the pusher scheduled",
-                )  # fmt: skip
-            finally:
-                cluster.kubectl("taint", "node", there.name, f"{STEER.split('=')[0]}-")
+            applied = time.monotonic()
+            pusher_on_drained_node(cluster, ns, here.name, restream("out", uri=target.app_url()))
+            recorded = time.monotonic()
+            cluster.apply(ns, recording("rec", minDurationSeconds=1))
             eventually(target.publishing, timeout=90, what="nginx-rtmp on the LAN receives the restream")
             timing("Restream apply (stream live) -> target receiving (multi-node)", time.monotonic() - applied)
             eventually(
@@ -389,7 +386,7 @@ def test_drain_upgrade_and_dvr_edit_hand_a_live_channel_over_without_a_viewer_no
             )  # fmt: skip
             timing(
                 "Recording apply (stream live) -> first bytes, cold recorder Pod (multi-node)",
-                time.monotonic() - applied,
+                time.monotonic() - recorded,
             )
             cluster.wait_status("rec", ns, "rec", lambda o: o["status"].get("recording"), "recording", 90)
             cluster.wait_status("rst", ns, "out", lambda o: o["status"].get("live"), "restream live", 90)
@@ -399,7 +396,7 @@ def test_drain_upgrade_and_dvr_edit_hand_a_live_channel_over_without_a_viewer_no
             placed = {p["metadata"]["name"]: p["spec"]["nodeName"] for p in cluster.list("pods", ns)}
             recorders = [name for name, node in placed.items() if name.startswith("rec") and node == here.name]
             assert recorders, f"the recorder runs on {here.name}, beside its volume: {placed}"
-            assert ingest_node(cluster, ns) == there.name and placed["cam-pusher"] == here.name, placed
+            assert ingest_node(cluster, ns) == there.name and placed["cam-pusher"] == there.name, placed
             log = tmp_path / "viewer.jsonl"
             with hlsload_on_lan(
                 cluster, playlist, 900, "-log", str(log), "-per-viewer", "-rejoin", viewers=1
@@ -434,6 +431,8 @@ def test_drain_upgrade_and_dvr_edit_hand_a_live_channel_over_without_a_viewer_no
             worker_problems = (
                 [] if any("pusher handed over from " in m for m in said) else ["no HandedOver for the pusher"]
             )
+            if not any("pusher handed over from " in m and "because node changed" in m for m in said):
+                worker_problems.append("the pusher was not handed over off the drained node in (b)")
             worker_problems += [f"replaced, not handed over: {m}" for m in replaced if "pusher" in m or "recorder" in m]
             rec = cluster.stop_recording(ns, "rec", timeout=120)
             sampler.stop()
@@ -465,9 +464,25 @@ def test_drain_upgrade_and_dvr_edit_hand_a_live_channel_over_without_a_viewer_no
         raise HandoverNotMet("; ".join(problems))
 
 
+def pusher_on_drained_node(cluster: LocalCluster, ns: str, away: str, body: dict[str, Any]) -> None:
+    """The Restream applied while `away` (the recorder's node) takes no new Pod, until its pusher is
+    scheduled: the pusher runs on the ingest's node, which (b) drains, so that its PodDisruptionBudget
+    and the drain signal hand it over too (docs/design/handover.md, Part 5, "Drains"). A taint, not a
+    cordon (the drain signal itself); NoSchedule: nothing running is evicted."""
+    cluster.kubectl("taint", "node", away, STEER)
+    try:
+        cluster.apply(ns, body)
+        eventually(
+            lambda: (cluster.get("pods", ns, "cam-pusher") or {}).get("spec", {}).get("nodeName"),
+            timeout=60, what="the pusher scheduled",
+        )  # fmt: skip
+    finally:
+        cluster.kubectl("taint", "node", away, f"{STEER.split('=')[0]}-")
+
+
 def scenarios(stand: Stand, release: Release, node: str, playlist: str) -> str:
-    """(b), (a), (c) in turn on the live channel: the drain first, while the ingest is on `node` and
-    the recorder and the pusher are not. Returns the upgrade's worker image tag."""
+    """(b), (a), (c) in turn on the live channel: the drain first, while the ingest and the pusher
+    are on `node` and the recorder is not. Returns the upgrade's worker image tag."""
     cluster, ns = stand.cluster, stand.ns
 
     # (b) `kubectl drain` of the ingest's node: with a PodDisruptionBudget the eviction waits for a

@@ -21,7 +21,8 @@ from devtools.media.s3_server import S3Server
 
 from tests.multinode.test_streaming import rtmp_url, start_stream, wait_live
 
-pytestmark = pytest.mark.timeout(900)
+# sets_release: short_days replaces what the test before it left (devtools.test_scopes.RELEASE_CHAIN).
+pytestmark = [pytest.mark.timeout(900), pytest.mark.sets_release]
 
 DAY_SECONDS = 15  # a video with deleteAfterDays 1 expires 15 s after its end
 
@@ -32,7 +33,7 @@ def short_days(release: Release) -> Iterator[Release]:
     try:
         yield release
     finally:
-        release.upgrade()
+        release.restore_later()
 
 
 def is_true(obj: dict[str, Any], kind: str) -> bool:

@@ -12,6 +12,7 @@ stopped by PID fires StreamopsStreamOffline, started again clears it.
 
 from __future__ import annotations
 
+import concurrent.futures
 import io
 import json
 import math
@@ -44,7 +45,8 @@ from streamops.contract.metrics import ALL_METRICS
 
 from tests.multinode.test_streaming import rtmp_url, start_stream, wait_live
 
-pytestmark = pytest.mark.timeout(600)
+# sets_release: operator_prometheus replaces what the test before it left (devtools.test_scopes.RELEASE_CHAIN).
+pytestmark = [pytest.mark.timeout(600), pytest.mark.sets_release]
 
 SCRAPE_INTERVAL = "5s"
 OFFLINE_ALERT = "StreamopsStreamOffline"  # active, ingest running, no media: what a stopped encoder is
@@ -86,14 +88,21 @@ def operator_prometheus(cluster: LocalCluster, release: Release) -> Iterator[Ope
     try:
         began = time.monotonic()
         prom.install_crds()
-        release.upgrade(MONITORING)
-        print(f"\nCRDs + helm upgrade with monitoring {time.monotonic() - began:.1f}s")
-        prom.start()
+        # The Prometheus Operator's images imported and its objects applied while the chart's rollout
+        # runs: each needs only the CRDs.
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            started = pool.submit(prom.start)
+            release.upgrade(MONITORING)
+            started.result()
+        print(
+            f"\nCRDs + helm upgrade with monitoring, the Prometheus Operator started: {time.monotonic() - began:.1f}s"
+        )
         yield prom
     finally:
         prom.remove()
-        release.upgrade()
-        prom.remove_crds()
+        # The CRDs go once the chart's monitors do: a helm upgrade over a release whose objects' kinds
+        # are gone cannot map them.
+        release.restore_later(then=prom.remove_crds)
 
 
 def pod_components(cluster: LocalCluster, ns: str) -> dict[str, str]:

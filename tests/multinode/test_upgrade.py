@@ -43,11 +43,12 @@ def restart_pending(obj: dict[str, Any]) -> bool:
 
 @pytest.fixture
 def restored(release: Release) -> Iterator[Release]:
-    """The session's release, upgraded back to the install's chart and values afterwards."""
+    """The session's release, upgraded back to the install's chart and values before the next test that
+    needs them (Release.restore_later: the next module of devtools.test_scopes.RELEASE_CHAIN does not)."""
     try:
         yield release
     finally:
-        release.upgrade()
+        release.restore_later()
 
 
 def worker_pods(cluster: LocalCluster, ns: str) -> dict[str, str]:

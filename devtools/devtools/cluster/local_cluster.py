@@ -243,9 +243,13 @@ class LocalCluster(Kubectl, Lifecycle):
                     f.result()
                 self.timings["nodes Ready"] = round(time.monotonic() - began, 1)
                 pushed.result()
-            self._timed("cluster DNS", self._start_dns)
-            if self.ingress_controller:
-                self._timed("ingress controller", self._start_ingress_controller)
+            # CoreDNS and Traefik side by side: neither needs the other, each waits on its own rollout.
+            with concurrent.futures.ThreadPoolExecutor(2) as pool:
+                addons_up = [pool.submit(self._timed, "cluster DNS", self._start_dns)]
+                if self.ingress_controller:
+                    addons_up.append(pool.submit(self._timed, "ingress controller", self._start_ingress_controller))
+                for up in addons_up:
+                    up.result()
         except BaseException:
             with contextlib.suppress(Exception):
                 self.stop()
@@ -258,10 +262,12 @@ class LocalCluster(Kubectl, Lifecycle):
         self.timings[what] = round(time.monotonic() - began, 1)
 
     def stop(self) -> list[str]:
-        """Stop every node, the control plane and the island; returns what was left behind."""
-        for node in self.nodes:
-            with contextlib.suppress(Exception):
-                node.stop()
+        """Stop every node (side by side: each has its own processes, mounts and cgroups), the control
+        plane and the island; returns what was left behind."""
+        with concurrent.futures.ThreadPoolExecutor(max(1, len(self.nodes))) as pool:
+            for f in [pool.submit(node.stop) for node in self.nodes]:
+                with contextlib.suppress(Exception):
+                    f.result()
         self.plane.stop()
         self.registry.stop()
         self.network.down()

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +121,11 @@ class Release:
             images["edge"] = {"image": image_values(cluster, cluster.edge_image)}
         self.values = merged(merged(images, local_values(cluster)), values or {})
         self.install_seconds = 0.0
+        self.installed = False
+        # Set by restore_later(): the install is put back by the next helm command (a test's own upgrade
+        # replaces every value, so the put-back is skipped) or by restore_if_due(); the callables run
+        # after it (what may go only once the chart no longer renders it).
+        self._restore_due: list[Callable[[], None]] | None = None
 
     def helm(self, *args: str, timeout: float = 300) -> str:
         argv = [str(helm_bin()), "--kubeconfig", str(self.cluster.kubeconfig), *args]
@@ -129,17 +135,24 @@ class Release:
         return proc.stdout
 
     def install(self) -> Release:
-        """`helm upgrade --install` and wait for the operator Deployment to be available."""
+        """`helm upgrade --install` (the release namespace first, under PodSecurity `restricted`) and wait
+        for the operator Deployment to be available."""
         began = time.monotonic()
-        namespace = {
-            "apiVersion": "v1",
-            "kind": "Namespace",
-            "metadata": {"name": NAMESPACE, "labels": {"pod-security.kubernetes.io/enforce": "restricted"}},
-        }
-        self.cluster.apply_objects([namespace])
         self._install_with_values()
         self.install_seconds = time.monotonic() - began
         return self
+
+    def restore_later(self, then: Callable[[], None] | None = None) -> None:
+        """The install (chart and values) back, not now: before the next test that needs it
+        (restore_if_due(): tests/conftest.py's pytest_runtest_setup), or never when the next helm
+        command is a test's own upgrade, which sets every value anew. `then` runs once the chart
+        rendered with the test's values is gone (its CRDs' removal, say)."""
+        self._restore_due = [*(self._restore_due or []), *([then] if then else [])]
+
+    def restore_if_due(self) -> None:
+        """The install put back if a test left it changed (restore_later())."""
+        if self._restore_due is not None:
+            self._install_with_values()
 
     def chart_args(self, chart: Path | None = None) -> list[str]:
         """`chart` (a directory: another version of the chart), else the chart in the cluster's
@@ -150,16 +163,34 @@ class Release:
         return [self.cluster.chart_ref, "--version", self.cluster.chart_version, "--plain-http"]
 
     def _install_with_values(self, values: Mapping[str, Any] | None = None, chart: Path | None = None) -> None:
+        if not self.installed:
+            namespace = {
+                "apiVersion": "v1",
+                "kind": "Namespace",
+                "metadata": {"name": NAMESPACE, "labels": {"pod-security.kubernetes.io/enforce": "restricted"}},
+            }
+            self.cluster.apply_objects([namespace])
         argv = [
             str(helm_bin()), "--kubeconfig", str(self.cluster.kubeconfig),
             "upgrade", "--install", RELEASE, *self.chart_args(chart), "--namespace", NAMESPACE,
             "--values", "-", "--wait", "--timeout", "240s",
         ]  # fmt: skip
         values = self.values if values is None else values
+        began = time.monotonic()
         proc = subprocess.run(argv, input=json.dumps(values), capture_output=True, text=True, timeout=300)
         if proc.returncode != 0:
             raise ReleaseError(f"helm install failed: {(proc.stderr or proc.stdout).strip()}\n{self.diagnose()}")
+        self.installed = True
+        self._after_the_restore()
         self._wait_for_a_current_leader()
+        print(f"# helm upgrade --install and a new leader: {time.monotonic() - began:.1f}s", file=sys.stderr)
+
+    def _after_the_restore(self) -> None:
+        """What restore_later() left to do once the changed release is replaced (by the install's
+        values or by a test's own)."""
+        due, self._restore_due = self._restore_due or [], None
+        for then in due:
+            then()
 
     def _wait_for_a_current_leader(self, timeout: float = 60) -> None:
         """Until the leader is a Pod of the Deployment's newest ReplicaSet and not going away. `--wait`
@@ -177,13 +208,10 @@ class Release:
                 return
             if time.monotonic() > deadline:
                 raise ReleaseError(f"no operator of the new rollout leads after {timeout:.0f}s\n{self.diagnose()}")
-            time.sleep(1)
+            time.sleep(0.2)  # API reads: a poll costs milliseconds, and every helm command of a test waits here
 
     def _newest_template_hash(self) -> str:
-        out = self.cluster.kubectl(
-            "get", "replicasets", "-n", NAMESPACE, "-l", f"app.kubernetes.io/instance={RELEASE}", "-o", "json"
-        )
-        sets = json.loads(out.stdout)["items"]
+        sets = self.cluster.list("replicasets.apps", NAMESPACE, f"app.kubernetes.io/instance={RELEASE}")
         revision = "deployment.kubernetes.io/revision"
         newest = max(sets, key=lambda rs: int(rs["metadata"].get("annotations", {}).get(revision, "0")), default=None)
         return str(((newest or {}).get("metadata", {}).get("labels") or {}).get("pod-template-hash", ""))
@@ -204,10 +232,7 @@ class Release:
             self._install_with_values()
 
     def operator_pods(self) -> list[dict[str, Any]]:
-        out = self.cluster.kubectl(
-            "get", "pods", "-n", NAMESPACE, "-l", f"app.kubernetes.io/instance={RELEASE}", "-o", "json"
-        )
-        return list(json.loads(out.stdout)["items"])
+        return self.cluster.list("pods", NAMESPACE, f"app.kubernetes.io/instance={RELEASE}")
 
     def leader(self) -> str:
         """The operator Pod holding the leader election Lease (named after the release): the one that
@@ -232,3 +257,5 @@ class Release:
 
     def uninstall(self) -> None:
         self.helm("uninstall", RELEASE, "--namespace", NAMESPACE, "--wait")
+        self.installed = False
+        self._after_the_restore()

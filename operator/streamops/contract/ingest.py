@@ -697,6 +697,28 @@ class HandoverDash(WorkerConfig):
     head: str | None = Field(default=None, max_length=HANDOVER_MPD_CHARS_MAX)
 
 
+# The content keys in a HandoverState: one per rotation epoch kept (the longest DVR window of 1 s
+# segments rotated at every segment is 14,405 epochs), or the newest this many.
+HANDOVER_KEYS_MAX = HANDOVER_SEGMENTS_MAX
+HANDOVER_KEY_SEGMENTS_MAX = 86400  # rotateSeconds' bound: 86400 segments of 1 s under one key
+KEY_ID_PATTERN = r"^[0-9a-f]{8}-[0-9]{1,19}$"  # <run or signing-key prefix>-<epoch> (media/ingest/encryption.py)
+KEY_HEX_PATTERN = r"^[0-9a-f]{32}$"  # 16 bytes
+
+
+class HandoverKey(WorkerConfig):
+    """One content key of an encrypted stream and the media sequence numbers it encrypts
+    (`first_segment` and the `segments` after it): a successor serves the predecessor's segments
+    (and, for the rest of that rotation, its own) under the same key and IV, so that players and
+    caches holding the predecessor's playlists or ciphertext go on decrypting
+    (docs/design/protection.md). Key and IV are left out of the repr."""
+
+    kid: str = Field(max_length=28, pattern=KEY_ID_PATTERN)
+    key: str = Field(min_length=32, max_length=32, pattern=KEY_HEX_PATTERN, repr=False)
+    iv: str = Field(min_length=32, max_length=32, pattern=KEY_HEX_PATTERN, repr=False)
+    first_segment: int = Field(ge=0, le=10**18)
+    segments: int = Field(ge=1, le=HANDOVER_KEY_SEGMENTS_MAX)
+
+
 class HandoverState(WorkerConfig):
     """GET HANDOVER_STATE_PATH on a predecessor: what it serves, for its successor to mirror and
     continue (docs/design/handover.md). Unknown fields and other versions are refused: a successor
@@ -713,6 +735,25 @@ class HandoverState(WorkerConfig):
     )
     live: bool = Field(default=False, description="Its own media flows now.")
     release: ReleasePhase | None = None
+    keys: list[HandoverKey] | None = Field(
+        default=None,
+        max_length=HANDOVER_KEYS_MAX,
+        description="An encrypted stream's content keys (spec.playback.encryption), oldest first: every key of "
+        "a segment listed, the current one with its whole rotation. None: not encrypted.",
+    )
+
+    @model_validator(mode="after")
+    def _keys_apart(self) -> HandoverState:
+        """Keys in order, their segments apart, one key per id: anything else is refused whole."""
+        by_id: dict[str, tuple[str, str]] = {}
+        end = -1
+        for k in self.keys or ():
+            if k.first_segment < end:
+                raise ValueError("keys must be in order, their segments apart")
+            end = k.first_segment + k.segments
+            if by_id.setdefault(k.kid, (k.key, k.iv)) != (k.key, k.iv):
+                raise ValueError("one key id, two keys")
+        return self
 
 
 HandoverPhase = Literal["following", "caught-up", "on-air", "failed"]

@@ -71,7 +71,7 @@ from streamops.control.storage.recorder_pod import RECORDER_COMPONENT
 from streamops.control.webhook.notifier import Notifier, webhook_session
 from streamops.control.workers.cluster_nodes import node_entry
 from streamops.control.workers.endpoint_slices import SERVICE_NAME_LABEL, EndpointSliceIndex, endpoint_slice_entry
-from streamops.control.workers.node_changes import NodeMemory, streams_to_reconcile
+from streamops.control.workers.node_changes import NodeMemory, movers_to_reconcile, streams_to_reconcile
 from streamops.control.workers.ports import PortAllocator, ports_of
 from streamops.control.workers.worker_client import http_client
 from streamops.kube.client import KubeApi, api_connection_limit, kopf_session, watched_object
@@ -428,12 +428,18 @@ async def worker_pod_event(type: str, body: kopf.Body, memo: kopf.Memo, **_: obj
 @kopf.on.event("v1", "nodes")
 async def node_event(type: str | None, body: kopf.Body, memo: kopf.Memo, **kwargs: object) -> None:
     """A node cordoned or uncordoned: the streams whose ingest runs there reconcile (it moves, or stops
-    waiting to: workers/drain.py). A change of what placement looks at: the streams with a backup
-    reconcile (workers/placement.py; a running backup takes it by the restart rules)."""
+    waiting to: workers/drain.py), and the Restreams and Recordings whose pusher or recorder does. A
+    change of what placement looks at: the streams with a backup reconcile (workers/placement.py; a
+    running backup takes it by the restart rules)."""
     change = memo.nodes.observe(type, body)
     pods = cast(PodIndex, kwargs["worker_pods"])
     for namespace, name in streams_to_reconcile(change, pods):
         memo.state.wake((LIVESTREAM.kind, namespace, name), reconcile=True)
+    for kind, namespace, name in movers_to_reconcile(change, pods):
+        if kind == LIVESTREAM.kind:  # its shared pusher: the stream's Restreams
+            memo.state.wake_followers(namespace, name, reconcile=True, kind=RESTREAM.kind)
+        else:
+            memo.state.wake((kind, namespace, name), reconcile=True)
 
 
 @kopf.on.event("networking.k8s.io", "v1", "ingresses", labels={MANAGED_BY_LABEL: MANAGED_BY})

@@ -728,7 +728,11 @@ def test_restream_gets_its_stream_as_owner_once_and_a_pusher(api):
         patched_at,
     )
     assert outcome.targets is not None and [t.name for t in outcome.targets.targets] == ["out"]
-    assert done(api) == [("create", "Pod", "cam-pusher"), ("patch", "Restream", "out")], "the pusher first"
+    assert done(api) == [
+        ("create", "Pod", "cam-pusher"),
+        ("create", "PodDisruptionBudget", "cam-pusher"),  # (the restart policy handover: handover.md, Part 5)
+        ("patch", "Restream", "out"),
+    ], "the pusher first"
     # The loop's body lags behind the patch until the watch shows it: no second patch meanwhile ...
     api.clear_calls()
     assert reconcile_restream(api, SETTINGS, rst, owner_patched_at=patched_at).owner_patched_at == patched_at
@@ -760,7 +764,8 @@ def test_inactive_restream_has_no_pusher(api):
     api.modify("Restream", NS, "out", {"spec": {"active": False}})
     api.clear_calls()
     assert reconcile_rst(api) == RestreamOutcome(generation=2), "no target: no set to send"
-    assert done(api) == [("delete", "Pod", "cam-pusher")] and api.names("Pod") == []
+    assert done(api) == [("delete", "Pod", "cam-pusher"), ("delete", "PodDisruptionBudget", "cam-pusher")]
+    assert api.names("Pod") == []
     assert_idempotent(api, lambda: reconcile_rst(api))
     api.modify("Restream", NS, "out", {"spec": {"active": True}})
     reconcile_rst(api)
@@ -851,7 +856,9 @@ def test_the_restreams_of_a_stream_share_one_pusher_whose_owners_follow_them(api
     api.clear_calls()
     outcome = reconcile_rst(api, "yt")
     assert outcome.targets is not None and [t.name for t in outcome.targets.targets] == ["out"]
-    assert done(api) == [("patch", "Pod", "cam-pusher")], "its owners only: the Pod stays"
+    assert done(api) == [("patch", "PodDisruptionBudget", "cam-pusher"), ("patch", "Pod", "cam-pusher")], (
+        "their owners only: the Pod stays"
+    )
     assert owners(api.object("Pod", NS, "cam-pusher")) == [("Restream", first["metadata"]["uid"])]
     assert_idempotent(api, lambda: reconcile_rst(api))
 

@@ -1,6 +1,5 @@
-"""A LiveStream's status loop (runtime/tick.py): loop_observe.py reads, decide.py decides (status,
-reconciles, the overlay switch, the player page's settings, handovers), tick.py and the actuators
-below act."""
+"""A LiveStream's status loop (runtime/tick.py): loop_observe.py reads, decide.py decides (status, reconciles,
+the overlay switch, the player page's settings, handovers), tick.py and the actuators below act."""
 
 from __future__ import annotations
 
@@ -12,8 +11,6 @@ from streamops.control.livestream.outcome import StreamOutcome
 from streamops.control.livestream.overlay_switching import switch_overlays
 from streamops.control.livestream.reconcile import reconcile_livestream
 from streamops.control.runtime import operator_metrics
-from streamops.control.runtime.handover_steps import DeletePod, PatchPod
-from streamops.control.runtime.handover_writes import handover_write
 from streamops.control.runtime.indexes import Indexes
 from streamops.control.runtime.object_loop import KindLoop, ObjectLoop
 from streamops.control.runtime.object_tasks import LiveObject
@@ -48,8 +45,6 @@ class LiveStreamTick(LiveStreamReads, KindTick[StreamOutcome, LiveStreamObserved
         match action:
             case SwitchOverlays():
                 await switch_overlays(loop, action)
-            case PatchPod() | DeletePod():
-                await handover_write(loop, action)
             case StreamMetrics(active=active, restarts=restarts):
                 operator_metrics.stream_active(loop.namespace, loop.name, active)
                 loop.report_restarts(loop.name, dict(restarts))

@@ -3,8 +3,9 @@ the order the writes must come (docs/design/reconcile-plan.md): the recorder rem
 default claim, then the stream's standby adopted, then the recorder's own Pod. Whether the
 adoption took decides what follows, so this asks plan.py's second-phase functions then. A busy
 recorder to be handed over gets its successor in its other slot (workers/successor_pod.py, run as
-a warm recorder: plan.as_standby). The origin expiry Pod (keepOrigin on a claim) is created or
-removed apart: it depends on none of them."""
+a warm recorder: plan.as_standby); one on a claim any node mounts also leaves a cordoned node so,
+and has a PodDisruptionBudget, made after its Pods (it holds as many as there are). The origin
+expiry Pod (keepOrigin on a claim) is created or removed apart: it depends on none of them."""
 
 from __future__ import annotations
 
@@ -21,13 +22,14 @@ from streamops.control.recording.plan import (
     as_standby,
     standby_config,
     start_config,
+    wanted_budget,
     wanted_pod,
 )
 from streamops.control.recording.specs.adoption import adoption_patch
 from streamops.control.runtime.object_loop import utcnow
 from streamops.control.shared.settings import OperatorSettings
 from streamops.control.storage.storing_apply import clear_the_way, worker_host_ports
-from streamops.control.workers.children import remove_pod, roll_pod
+from streamops.control.workers.children import ensure_owned, remove_pod, roll_pod
 from streamops.control.workers.handover_marks import successor_of
 from streamops.control.workers.ports import PortAllocator, ports_of
 from streamops.control.workers.restarts import KEEP, PodChange
@@ -82,6 +84,8 @@ def apply_plan(
     clear_the_way(api, settings, namespace, uid, observed.worker, plan.remove, claim, allocator)
     if plan.remove and observed.other is not None:
         remove_pod(api, observed.other, uid, allocator)
+    if plan.remove:
+        ensure_owned(api, None, observed.budget, "PodDisruptionBudget", uid)
     if not plan.recorder or plan.stream is None:
         return Applied()
     pod = observed.worker
@@ -92,7 +96,9 @@ def apply_plan(
     host_ports = worker_host_ports(pod, allocator)
     desired = in_place_of(wanted_pod(plan, settings, observed, host_ports), pod)
     generation = recording.metadata.generation
-    rolled = roll_pod(api, desired, pod, uid, generation, plan.busy, plan.immediate, handover=plan.handover)
+    # A cordoned node is a reason to move only for a recorder that can (its budget holds it meanwhile).
+    moved = observed.drain if plan.movable else None
+    rolled = roll_pod(api, desired, pod, uid, generation, plan.busy, plan.immediate, moved, handover=plan.handover)
     # On the host network a successor has a host port of its own: it runs beside its predecessor.
     other, slots = observed.other, observed.slots
     fresh = allocator is not None and other is None and rolled.change.action == "handover"
@@ -108,6 +114,9 @@ def apply_plan(
         remove_pod(api, successor.delete, uid, allocator)
     if successor.create is not None:
         api.create(successor.create)  # already there: the pod index lagged, and the one there goes on
+    kept = None if successor.delete is not None else other
+    budget = wanted_budget(plan, desired, [rolled.pod, kept, successor.create], slots)
+    ensure_owned(api, budget, observed.budget, "PodDisruptionBudget", uid)
     # A successor (under way, or the recorder now) is configured by POST /start, as an adopted standby.
     current = rolled.pod
     runs = start_config(plan, settings, observed, current) if current and successor_of(current) else None

@@ -29,11 +29,13 @@ from streamops.contract.worker import START_PATH, STOP_PATH
 from streamops.control.recording.handover import RecorderPair, recorder_handover
 from streamops.control.recording.origin_expiry import Origins, OriginsDecided, expire_origins
 from streamops.control.recording.outcome import RecordingOutcome
+from streamops.control.recording.reasons import RECORDER_CANNOT_MOVE
 from streamops.control.recording.specs.names import recorder_pod_name
 from streamops.control.recording.status import SUCCEEDED, RecorderObservation, recording_events, recording_status
 from streamops.control.runtime.decisions import (
     Action,
     LoopFacts,
+    PostEvent,
     Reconcile,
     WorkerRequest,
     WriteStatus,
@@ -131,6 +133,7 @@ class RecordingMemory:
     videos: Retention = field(default_factory=Retention)
     origins: Origins = field(default_factory=Origins)
     handover: HandoverMemory = field(default_factory=HandoverMemory)
+    cannot_move: str = ""  # the RecorderCannotMove message last said (said again only once it changed)
 
 
 def hints(observed: RecordingObserved) -> dict[str, str | bool | None]:
@@ -275,6 +278,9 @@ def decide(observed: RecordingObserved, memory: RecordingMemory) -> tuple[list[o
         # Said before a reconcile due at once (the replaced Pod's DELETED event asks for one) passes over it.
         actions += replaced_events({"recorder": (recorder_pod_name(facts.name), outcome.pod_change)})
         memory = replace(memory, announced=facts.reconciles)
+    if outcome is not None and (outcome.cannot_move or "") != memory.cannot_move:
+        actions += [PostEvent("Warning", RECORDER_CANNOT_MOVE, outcome.cannot_move)] if outcome.cannot_move else []
+        memory = replace(memory, cannot_move=outcome.cannot_move or "")
     deletions, asked, memory = retention(observed, memory)
     if _reconcile(observed, memory, asked):
         memory = replace(memory, quota_full=observed.quota_full)

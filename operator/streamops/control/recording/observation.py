@@ -18,6 +18,9 @@ class Observed(StoringObserved):
     origin_expiry: OriginExpiryObserved | None = None  # read only when the status loop asks
     other: Manifest | None = None  # the Pod in the recorder's other slot: a successor, or one left over
     slots: tuple[str, str] = ("", "")  # the recorder's two Pod names (specs/names.recorder_slots)
+    drain: str | None = None  # the recorder's node is cordoned: why it moves (workers/drain.py)
+    budget: Manifest | None = None  # its PodDisruptionBudget (workers/worker_budget.py)
+    room: bool = True  # a node other than the recorder's takes Pods (workers/drain.room_elsewhere)
 
 
 @dataclass(frozen=True)

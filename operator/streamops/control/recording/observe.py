@@ -1,7 +1,8 @@
 """What a Recording's reconcile reads before it decides anything (docs/design/reconcile-plan.md):
 its recorder Pod, its stream, the Secrets and the claim of the storage its videos go to, the
 stream's ingest ports; when the status loop asks, the origin expiry Pod (keepOrigin on a claim) and
-the access modes of the claim it would mount. Reads only; plan.py decides from what this returns.
+the access modes of the claim it would mount; the recorder's node (a cordoned one: the drain signal)
+and its PodDisruptionBudget. Reads only; plan.py decides from what this returns.
 The stream's standby recorder is read where it is adopted (apply.py): the adoption is a write whose
 answer decides."""
 
@@ -17,6 +18,8 @@ from streamops.control.shared.settings import OperatorSettings, RecordingsSettin
 from streamops.control.storage.recordings_claim import on_default_claim
 from streamops.control.storage.storing_observation import fields_of
 from streamops.control.storage.storing_observe import observe_storing
+from streamops.control.workers.cluster_nodes import by_name
+from streamops.control.workers.drain import drain_reason, pod_node, room_elsewhere
 from streamops.control.workers.handover_marks import marks_of, serving_index
 from streamops.kube.manifests import Manifest
 from streamops.kube.reads import KubeReads
@@ -54,7 +57,19 @@ def observe(
     storage = base.storage
     modes = claim_access_modes(api, namespace, storage, settings.recordings) if storage is not None else None
     expiring = _origin_expiry(api, recording, settings, origin_expiry, (storage, modes) if storage else None)
-    return Observed(**fields_of(base), claim_access_modes=modes, origin_expiry=expiring, other=other, slots=slots)
+    nodes = api.nodes()
+    drain = drain_reason(base.worker, by_name(nodes or []).get(pod_node(base.worker)))
+    budget = api.get("PodDisruptionBudget", namespace, slots[0])
+    return Observed(
+        **fields_of(base),
+        claim_access_modes=modes,
+        origin_expiry=expiring,
+        other=other,
+        slots=slots,
+        drain=drain,
+        budget=budget,
+        room=room_elsewhere(base.worker, nodes),
+    )
 
 
 def _recorders(api: KubeReads, namespace: str, slots: tuple[str, str]) -> tuple[str, Manifest | None]:

@@ -36,3 +36,4 @@ class RecordingOutcome:
     no_space: bool = False  # no Pod: the quota was full before the recorder started
     pod_change: PodChange = KEEP  # the recorder Pod replaced, or kept until it is idle (restarts.py)
     origin_expiry_ended: ExpiryPodEnded | None = None  # the origin expiry Pod that ended, removed now
+    cannot_move: str | None = None  # its node is cordoned and it records: why no handover moves it (a drain evicts it)

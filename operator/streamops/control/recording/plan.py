@@ -8,6 +8,7 @@ that point."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -22,7 +23,7 @@ from streamops.control.recording.specs.origin_expiry_pod import expiry_config, o
 from streamops.control.recording.specs.pod import recorder_pod
 from streamops.control.recording.specs.worker_config import recorder_config
 from streamops.control.shared.settings import OperatorSettings, RecordingsSettings
-from streamops.control.storage.recordings_claim import on_default_claim
+from streamops.control.storage.recordings_claim import SHARED_ACCESS_MODES, on_default_claim, recordings_claim_name
 from streamops.control.storage.storing_plan import claim_wanted, followed, storage_refusal, waiting_for_ports
 from streamops.control.storage.video_expiry import origin_expiry_due
 from streamops.control.storage.video_storage import StorageRefusal
@@ -30,8 +31,16 @@ from streamops.control.workers.pod_observation import PodObservation
 from streamops.control.workers.ports import ports_of
 from streamops.control.workers.restarts import RestartPolicy, restart_policy
 from streamops.control.workers.successor_pod import Successor
+from streamops.control.workers.worker_budget import held_pods, worker_budget
 from streamops.kube.manifests import Manifest
-from streamops.kube.naming import ADOPTED_ANNOTATION, IMMEDIATE, RESTARTS_ANNOTATION
+from streamops.kube.naming import (
+    ADOPTED_ANNOTATION,
+    COMPONENT_LABEL,
+    IMMEDIATE,
+    INSTANCE_LABEL,
+    RECORDING_LABEL,
+    RESTARTS_ANNOTATION,
+)
 
 
 @dataclass(frozen=True)
@@ -46,6 +55,10 @@ class Plan:
     busy: bool = False  # the recorder records (status.recording): a change that can wait waits
     immediate: bool = False  # the owner asks for a pending restart now (restarts.py)
     handover: bool = False  # a busy recorder that must change is handed over (the restart policy handover)
+    # It can also leave its node by a handover (its claim is mounted on any node): a PodDisruptionBudget
+    # holds it, and its node cordoned is a reason to hand it over (workers/drain.py).
+    movable: bool = False
+    cannot_move: str | None = None  # its node is cordoned, it records, and it cannot be handed over: why
     stream: LiveStream | None = None  # the stream the recorder is built for
     waiting_for_stream: bool = False  # the stream (or its ingest ports) is missing
     storage: RecordingStorage | None = None
@@ -107,7 +120,38 @@ def plan_recorder(
     modes = observed.claim_access_modes or (recordings.access_mode,)
     one_pod = "ReadWriteOncePod" in modes
     handover = chosen == "handover" and storage.s3 is None and not one_pod
-    return replace(with_stream, create_claim=create_claim, recorder=True, adopt=adopt, handover=handover)
+    # Only a claim that many nodes mount lets the successor leave the node (a ReadWriteOnce one keeps
+    # every recorder of it on its node: claim_affinity).
+    movable = handover and bool(SHARED_ACCESS_MODES & set(modes)) and observed.room
+    cannot_move = None
+    if observed.drain is not None and not movable and base.busy:
+        why = _unmovable(chosen, storage, modes, recordings)
+        cannot_move = (
+            f"{observed.drain}, but the recorder cannot be handed over to another node: {why}; a drain evicts it"
+        )
+    return replace(
+        with_stream,
+        create_claim=create_claim,
+        recorder=True,
+        adopt=adopt,
+        handover=handover,
+        movable=movable,
+        cannot_move=cannot_move,
+    )
+
+
+def _unmovable(
+    chosen: RestartPolicy, storage: RecordingStorage, modes: tuple[str, ...], recordings: RecordingsSettings
+) -> str:
+    """Why a recorder whose node is cordoned is not handed over off it (the drain evicts it)."""
+    if chosen != "handover":
+        return f"its restart policy is {chosen}"
+    if storage.s3 is not None:
+        return "it keeps its parts on its Pod's own scratch space until they are uploaded"
+    if not SHARED_ACCESS_MODES & set(modes):
+        claim = recordings_claim_name(storage, recordings)
+        return f"its claim {claim} is {'/'.join(modes)} (only its node mounts it)"
+    return "no other node takes Pods"
 
 
 @dataclass(frozen=True)
@@ -209,3 +253,15 @@ def as_standby(successor: Successor, standby: str) -> Successor:
         for c in pod["spec"]["containers"]
     ]
     return replace(successor, create={**pod, "spec": {**pod["spec"], "containers": containers}})
+
+
+def wanted_budget(
+    plan: Plan, pod: Manifest, pods: Sequence[Manifest | None], slots: tuple[str, str]
+) -> Manifest | None:
+    """The recorder's PodDisruptionBudget while it can be handed over to another node (None: an owned
+    one goes, and a drain evicts the recorder as any Pod; with no budget a drain of a recorder that
+    cannot move never waits for ever): named as its first slot, owned by the Recording as `pod` (the
+    desired recorder), holding `pods` (its two slots after the writes)."""
+    if not plan.movable:
+        return None
+    return worker_budget(pod, slots[0], (INSTANCE_LABEL, COMPONENT_LABEL, RECORDING_LABEL), held_pods(pods))

@@ -46,3 +46,4 @@ RECORDING_SPLIT = "RecordingSplit"
 RECORDING_FINISHED = "RecordingFinished"
 RECORDING_DISCARDED = "RecordingDiscarded"
 VIDEO_UPLOADED = "VideoUploaded"  # a video is verified in the bucket
+RECORDER_CANNOT_MOVE = "RecorderCannotMove"  # Warning: its node is cordoned and a handover cannot move it off

@@ -76,4 +76,5 @@ def _outcome(generation: int | None, plan: Plan, applied: Applied, expiring: Ori
         pod_change=applied.pod_change,
         handover_config=applied.handover_config,
         origin_expiry_ended=expiring.remove,
+        cannot_move=plan.cannot_move,
     )

@@ -1,8 +1,8 @@
 """A Restream's part of its status loop (runtime/tick.py's KindTick): every read of a tick (its
 stream's shared pusher in the pod index, the pusher's /status through the stream's one shared
 reader, the stream's facts, the last outcome, the object as last seen), decide.py's decide, and its
-own actions performed (the RestreamBackoff Event's write, the pusher's restarts as a metric, a
-handover's Pod writes). During a handover (handover.py) both pusher Pods are read."""
+own actions performed (the RestreamBackoff Event's write, the pusher's restarts as a metric). During a
+handover (handover.py) both pusher Pods are read."""
 
 from __future__ import annotations
 
@@ -15,8 +15,7 @@ from streamops.control.restream.backoff_writes import perform_backoff_write
 from streamops.control.restream.decide import ReportRestarts, RestreamMemory, RestreamObserved, decide
 from streamops.control.restream.outcome import RestreamOutcome
 from streamops.control.restream.specs.names import PUSHER_COMPONENT
-from streamops.control.runtime.handover_steps import DeletePod, PatchPod, worker_and_successor
-from streamops.control.runtime.handover_writes import handover_write
+from streamops.control.runtime.handover_steps import worker_and_successor
 from streamops.control.runtime.indexes import Indexes, index_values, indexed_stream
 from streamops.control.runtime.object_loop import ObjectLoop
 from streamops.control.runtime.tick import KindTick, loop_facts
@@ -77,7 +76,5 @@ class RestreamTick(KindTick[RestreamOutcome, RestreamObserved, RestreamMemory]):
                 self.written = await perform_backoff_write(loop, action) or self.written
             case ReportRestarts(stream=stream, pod=pod):
                 loop.report_restarts(stream, {"pusher": [pod]})
-            case PatchPod() | DeletePod():
-                await handover_write(loop, action)
             case _:
                 await super().perform(loop, action)

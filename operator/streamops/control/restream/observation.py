@@ -40,3 +40,6 @@ class Observed:
     legacy_pusher: Manifest | None = None  # this Restream's own pusher Pod, made by an older operator
     other: Manifest | None = None  # the Pod in the pusher's other slot: a successor, or one left over
     slots: tuple[str, str] = ("", "")  # the pusher's two Pod names (specs/names.pusher_slots)
+    drain: str | None = None  # the pusher's node is cordoned: why it moves (workers/drain.py)
+    budget: Manifest | None = None  # its PodDisruptionBudget (restart policy handover: workers/worker_budget.py)
+    room: bool = True  # a node other than the pusher's takes Pods (workers/drain.room_elsewhere)

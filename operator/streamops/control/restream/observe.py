@@ -2,7 +2,8 @@
 its stream, the stream's shared pusher Pod (docs/design/shared-pusher.md) and every active Restream
 of the stream with the key and CA Secrets it references (values kept in memory only, as SecretStr;
 read once for all the stream's reconciles within a short while, secret_reads.py),
-the stream's ingest ports, and the Restream's own pusher Pod of an older operator. Reads only;
+the stream's ingest ports, the Restream's own pusher Pod of an older operator, the pusher's node (a
+cordoned one: the drain signal) and its PodDisruptionBudget. Reads only;
 plan.py decides from what this returns."""
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from streamops.control.shared.spec_checks import parse
 from streamops.control.shared.spec_reads import read_stream
 from streamops.control.shared.tenancy import secret_reference_refusal, secret_use_refusal
 from streamops.control.workers.allocated_ports import allocated_ingest_ports
+from streamops.control.workers.cluster_nodes import by_name
+from streamops.control.workers.drain import drain_reason, pod_node, room_elsewhere
 from streamops.control.workers.handover_marks import marks_of, serving_index
 from streamops.kube.manifests import Manifest
 from streamops.kube.reads import KubeReads
@@ -115,11 +118,13 @@ def observe(api: KubeReads, restream: Restream, settings: OperatorSettings, host
     stream_name = restream.spec.stream_ref.name
     slots = pusher_slots(stream_name)
     current, other = _pushers(api, namespace, slots)
+    nodes = api.nodes()
+    drain, room = drain_reason(current, by_name(nodes or []).get(pod_node(current))), room_elsewhere(current, nodes)
     own_name = pusher_pod_name(name)
     legacy = api.get("Pod", namespace, own_name) if own_name != shared_pusher_pod_name(stream_name) else None
     stream = read_stream(api, namespace, stream_name)
     if stream is None:
-        return Observed(current, legacy_pusher=legacy, other=other, slots=slots)
+        return Observed(current, legacy_pusher=legacy, other=other, slots=slots, drain=drain, room=room)
     targets = tuple(
         read_target(api, r, settings, fresh=r.metadata.uid == restream.metadata.uid)
         for r in stream_restreams(api, restream)
@@ -136,6 +141,9 @@ def observe(api: KubeReads, restream: Restream, settings: OperatorSettings, host
         legacy_pusher=legacy,
         other=other,
         slots=slots,
+        drain=drain,
+        budget=api.get("PodDisruptionBudget", namespace, slots[0]),  # (from the operator's index)
+        room=room,
     )
 
 

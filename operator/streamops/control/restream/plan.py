@@ -10,6 +10,7 @@ host ports, which apply.py has."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from streamops.api import LiveStream, Restream
@@ -20,8 +21,9 @@ from streamops.control.restream.specs.pod import shared_pusher_pod
 from streamops.control.restream.specs.worker_config import pusher_target
 from streamops.control.shared.settings import OperatorSettings
 from streamops.control.workers.restarts import RestartPolicy, restart_policy
+from streamops.control.workers.worker_budget import held_pods, worker_budget
 from streamops.kube.manifests import Body, Manifest
-from streamops.kube.naming import IMMEDIATE, RESTARTS_ANNOTATION
+from streamops.kube.naming import COMPONENT_LABEL, IMMEDIATE, INSTANCE_LABEL, RESTARTS_ANNOTATION
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,9 @@ class Plan:
     busy: bool = False  # a target of the pusher is live: a change of the Pod that can wait waits
     immediate: bool = False  # a Restream of the stream asks for a pending restart now (restarts.py)
     handover: bool = False  # a busy pusher that must change is handed over (the restart policy handover)
+    # ... and another node takes Pods: a PodDisruptionBudget holds it, and its node cordoned is a
+    # reason to hand it over there (workers/drain.py).
+    movable: bool = False
     stream: LiveStream | None = None  # the stream the pusher is built for
     waiting_for_stream: bool = False  # the stream (or its ingest ports) is missing
     key_missing: str | None = None
@@ -57,12 +62,14 @@ def plan_pusher(
     a host port of its own (apply.py): it runs beside its predecessor, on any node."""
     targets = tuple(t for t in observed.targets if t.missing is None and t.refused is None)
     owners = [t.restream for t in targets]
+    handover = restart_policy(restream.metadata.annotations.get(RESTARTS_ANNOTATION), policy) == "handover"
     base = Plan(
         restream,
         busy=any(r.status is not None and r.status.live for r in owners),
         immediate=any(r.metadata.annotations.get(RESTARTS_ANNOTATION) == IMMEDIATE for r in [restream, *owners]),
         remove_legacy=observed.legacy_pusher is not None,
-        handover=restart_policy(restream.metadata.annotations.get(RESTARTS_ANNOTATION), policy) == "handover",
+        handover=handover,
+        movable=handover and observed.room,
     )
     stream = observed.stream
     if stream is None:
@@ -133,3 +140,15 @@ def wanted_pod(
     """The stream's pusher Pod; `host_ports`: its own, as kept or allocated."""
     assert plan.stream is not None, "a pusher is planned for a stream"
     return shared_pusher_pod(plan.stream, [t.restream for t in plan.targets], settings, host_ports)
+
+
+def wanted_budget(
+    plan: Plan, pod: Manifest, pods: Sequence[Manifest | None], slots: tuple[str, str]
+) -> Manifest | None:
+    """The pusher's PodDisruptionBudget under the restart policy handover, while another node takes
+    Pods (None: an owned one goes, and a drain evicts the pusher as any Pod; with nowhere to go a
+    budget would hold the drain for ever): named as its first slot, owned as `pod` (the desired
+    pusher: by every Restream it pushes for), holding `pods` (its two slots after the writes)."""
+    if not plan.movable:
+        return None
+    return worker_budget(pod, slots[0], (INSTANCE_LABEL, COMPONENT_LABEL), held_pods(pods))

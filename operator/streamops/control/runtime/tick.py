@@ -5,9 +5,9 @@ A kind gives a `KindTick`: `observe` reads (the indexes, its workers' /status, t
 seen, `loop_facts`) into a typed observation; `decide(observed, memory)` is pure (decisions.py: no
 await, no I/O, no clock — the clocks come in the observation) and returns the actions to take, in
 order, and its next typed memory (what it decided before: a request sent and when, a report
-already acted on); `act` here performs them — the generic actions of decisions.py, and the kind's
-own (S3 deletions, a signed command) through the kind's `perform`. A kind's loop.py is wiring:
-`run_tick_loop(state, KIND_LOOP, obj, tick)`. Reasoning: docs/design/status-loops.md.
+already acted on); `act` here performs them — the generic actions of decisions.py and a handover's
+Pod writes, and the kind's own (S3 deletions, a signed command) through the kind's `perform`. A
+kind's loop.py is wiring: `run_tick_loop(state, KIND_LOOP, obj, tick)`. Reasoning: docs/design/status-loops.md.
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ from streamops.control.runtime.decisions import (
     WorkerRequest,
     WriteStatus,
 )
+from streamops.control.runtime.handover_steps import DeletePod, PatchPod
+from streamops.control.runtime.handover_writes import handover_write
 from streamops.control.runtime.object_loop import KindLoop, ObjectLoop, OutcomeT
 from streamops.control.runtime.object_tasks import LiveObject
 from streamops.control.runtime.state import OperatorState
@@ -110,6 +112,8 @@ async def act(loop: ObjectLoop[OutcomeT], actions: Sequence[object], tick: KindT
             case Wake(timeout=timeout):
                 await wait(loop, timeout)
                 woke = True
+            case PatchPod() | DeletePod():  # a worker handover's Pod writes (the ingest's, pusher's, recorder's)
+                await handover_write(loop, action)
             case _:
                 await tick.perform(loop, action)
     if not woke:

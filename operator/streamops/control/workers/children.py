@@ -169,6 +169,9 @@ def ensure_owned(api: KubeApi, desired: Manifest | None, current: Manifest | Non
     if have != meta["annotations"][SPEC_HASH_ANNOTATION]:
         patch: Manifest = {"metadata": {"labels": meta["labels"]}, "spec": desired["spec"]}
         patch["metadata"]["annotations"] = annotations_patch(meta, current["metadata"]) or meta["annotations"]
+        owners = meta.get("ownerReferences")
+        if owners and owners != current["metadata"].get("ownerReferences"):
+            patch["metadata"]["ownerReferences"] = owners  # (a shared pusher's budget: its Restreams)
         api.patch(kind, meta["namespace"], meta["name"], patch)
 
 

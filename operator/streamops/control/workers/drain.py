@@ -6,7 +6,9 @@ the cordoned node."""
 
 from __future__ import annotations
 
-from streamops.control.workers.cluster_nodes import cordoned, node_name
+from collections.abc import Sequence
+
+from streamops.control.workers.cluster_nodes import cordoned, node_name, schedulable
 from streamops.kube.manifests import Manifest
 
 NODE_PART = "node"  # the restart part of a Pod that must leave its node
@@ -25,3 +27,12 @@ def drain_reason(pod: Manifest | None, node: Manifest | None) -> str | None:
     if pod_node(pod) != node_name(node) or not cordoned(node):
         return None
     return f"node {node_name(node)} is cordoned (kubectl drain)"
+
+
+def room_elsewhere(pod: Manifest | None, nodes: Sequence[Manifest] | None) -> bool:
+    """A node other than the Pod's takes Pods (True when the operator does not see the nodes): a
+    successor has somewhere to go. Where none has, a PodDisruptionBudget would hold a drain for
+    ever (the pusher's and the recorder's have none then, worker_budget.py)."""
+    if nodes is None:
+        return True
+    return any(schedulable(n) and node_name(n) != pod_node(pod) for n in nodes)

@@ -1,8 +1,8 @@
 """Which node events matter to the streams (docs/design/handover.md): a node cordoned or
-uncordoned (the ingest Pods on it move, or stop waiting to), and a change of what placement looks at
-(a node that comes, goes, changes zone or schedulability: the backups' spread may change). Everything
-else a node's watch brings (its status, its images) is nothing to them. Pure but for its memory of
-what each node was."""
+uncordoned (the ingest, pusher and recorder Pods on it move, or stop waiting to), and a change of
+what placement looks at (a node that comes, goes, changes zone or schedulability: the backups'
+spread may change). Everything else a node's watch brings (its status, its images) is nothing to
+them. Pure but for its memory of what each node was."""
 
 from __future__ import annotations
 
@@ -62,3 +62,21 @@ def streams_to_reconcile(
         if on_node or (change.placement and key[3] == backup):
             found.add((key[0], key[2]))
     return found
+
+
+MOVER_COMPONENTS = {("LiveStream", "pusher"), ("Recording", "recorder")}  # as the pod index files them
+
+
+def movers_to_reconcile(
+    change: NodeChange, pods: Mapping[tuple[str, str, str, str], Iterable[PodObservation]]
+) -> set[tuple[str, str, str]]:
+    """(owner kind, namespace, name) as the pod index files the pushers and recorders on a node
+    cordoned or uncordoned: a stream's shared pusher under its LiveStream (its Restreams reconcile),
+    a recorder under its Recording. They move by a handover too (docs/design/handover.md, Part 5)."""
+    if not change.cordon:
+        return set()
+    return {
+        (key[1], key[0], key[2])
+        for key in list(pods)
+        if len(key) == 4 and (key[1], key[3]) in MOVER_COMPONENTS and any(p.node == change.node for p in pods[key])
+    }

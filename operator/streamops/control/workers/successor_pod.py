@@ -9,10 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from streamops.control.workers.drain import NODE_PART
 from streamops.control.workers.handover_marks import (
     HANDOVER_FOR_ANNOTATION,
     SUCCESSOR_OF_ANNOTATION,
     handover_failure,
+    handover_for,
     successor_of,
 )
 from streamops.control.workers.restarts import PodChange, pod_difference
@@ -73,11 +75,12 @@ def plan_successor(
     `change`: what roll_pod decided for `current`; `for_other`: the desired Pod with the other slot's
     host ports (on the host network; else `desired`). A successor under way for the wanted spec is
     left to the status loop (the kind's handover.py); any other Pod there goes (a successor of an
-    older spec, one left when no handover is wanted any more); after a failed handover the next
-    waits."""
+    older spec, one left when no handover is wanted any more, but not one moving the worker off a node
+    that is no longer cordoned: `_moving`); after a failed handover the next waits."""
     leaving = other is None or bool(((other or {}).get("metadata") or {}).get("deletionTimestamp"))
     if change.action != "handover" or desired is None or current is None:
-        return Successor(change, delete=None if leaving else other)
+        moving = change.action == "keep" and _moving(current, for_other or desired, other)
+        return Successor(change, delete=None if leaving or moving else other)
     wanted = for_other if for_other is not None else desired
     if other is not None:
         under_way = successor_of(other) == current["metadata"].get("uid") and pod_difference(wanted, other) is None
@@ -88,3 +91,14 @@ def plan_successor(
     annotations = dict(wanted["metadata"].get("annotations") or {}) | successor_annotations(current, change)
     meta = {**wanted["metadata"], "name": other_slot(current, slots), "annotations": annotations}
     return Successor(change, create={**wanted, "metadata": meta})
+
+
+def _moving(current: Manifest | None, wanted: Manifest | None, other: Manifest | None) -> bool:
+    """`other` is `current`'s successor made to leave a cordoned node (drain.NODE_PART) for the spec
+    wanted: it completes though the node was uncordoned since. Its status loop may be past the
+    point of no return (a pusher's targets let go, a recorder's video released), where a cancel
+    would cost a second reconnect or a gap; a completed one costs a move to another node."""
+    if current is None or other is None or wanted is None:
+        return False
+    mine = successor_of(other) == current["metadata"].get("uid")
+    return mine and handover_for(other) == NODE_PART and pod_difference(wanted, other) is None

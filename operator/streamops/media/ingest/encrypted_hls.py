@@ -18,12 +18,14 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from streamops.api.livestream import PlaybackEncryption
+from streamops.contract.ingest import IngestConfig
 from streamops.media.aes_cbc import aes_128_cbc
 from streamops.media.ingest.continuity import Continuity
 from streamops.media.ingest.encrypted_playlist import key_uri_base, with_keys
 from streamops.media.ingest.encryption import ContentKey, KeyRing, segments_per_key
 from streamops.media.ingest.hls_timeline import SEGMENT_PREFIX, SEGMENTS_KEPT_BEYOND_WINDOW
 from streamops.media.ingest.llhls.playlist import part_number
+from streamops.media.ingest.playback_access import PlaybackGate
 
 KEY_PATH = "/key/{kid}"
 KEY_CONTENT_TYPE = "application/octet-stream"
@@ -46,6 +48,15 @@ def key_ring(
     per_key = segments_per_key(encryption.rotate_seconds, segment_seconds)
     kept = (window_segments + SEGMENTS_KEPT_BEYOND_WINDOW + per_key - 1) // per_key + 3
     return KeyRing(per_key, kept, stream, masters)
+
+
+def stream_key_ring(config: IngestConfig, continuity: Continuity, gate: PlaybackGate) -> KeyRing | None:
+    """An encrypted stream's keys (None: not encrypted): a signed stream's derive from its signing
+    keys (the gate's), a public one's are random (and handed over: handover.py)."""
+    if config.encryption is None:
+        return None
+    masters = gate.keys.keys if gate.keys is not None else None
+    return key_ring(config.encryption, config.hls.segment_seconds, continuity.window, gate.stream, masters)
 
 
 def _segment_msn(name: str) -> int | None:

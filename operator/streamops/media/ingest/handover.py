@@ -2,13 +2,14 @@
 stream's worker credential (docs/design/handover.md):
 
 - the predecessor answers HANDOVER_STATE_PATH (HandoverState: what it serves, continuity.py's
-  timelines) and HANDOVER_FILES_PATH (the bytes of each segment and init segment listed), and on
-  HANDOVER_RELEASE_PATH stops taking media — its publishers cut, new ones refused, the pull
-  stopped — while it goes on serving what it has (its playlists never end);
+  timelines, an encrypted stream's content keys) and HANDOVER_FILES_PATH (the bytes of each
+  segment and init segment listed), and on HANDOVER_RELEASE_PATH stops taking media — its
+  publishers cut, new ones refused, the pull stopped — while it goes on serving what it has (its
+  playlists never end);
 - the successor, on HANDOVER_FOLLOW_PATH, mirrors the predecessor's window and keeps following it
-  (every FOLLOW_POLL_SECONDS) so that it serves the same playlists with the same numbers and bytes;
-  its own first session then continues them (continuity.py: the mirrored window is its earlier
-  sessions).
+  (every FOLLOW_POLL_SECONDS) so that it serves the same playlists with the same numbers and bytes
+  (encrypted, under the same keys: taken before the playlists that list them); its own first
+  session then continues them (continuity.py: the mirrored window is its earlier sessions).
 """
 
 from __future__ import annotations
@@ -28,15 +29,18 @@ from pydantic import ValidationError
 from streamops.contract.ingest import (
     HANDOVER_FILES_PATH,
     HANDOVER_FOLLOW_PATH,
+    HANDOVER_KEYS_MAX,
     HANDOVER_RELEASE_PATH,
     HANDOVER_STATE_PATH,
     HandoverDash,
     HandoverFollow,
+    HandoverKey,
     HandoverPlaylist,
     HandoverReport,
     HandoverState,
 )
 from streamops.media.ingest.continuity import Continuity
+from streamops.media.ingest.encryption import ContentKey, KeyRing, KeySpan
 from streamops.media.ingest.llhls.playlist import segment_number
 
 FOLLOW_POLL_SECONDS = 0.5
@@ -71,11 +75,14 @@ class Handover:
         mirror_dir: Path,
         credential: Callable[[], dict[str, str]],
         log: logging.Logger,
+        keys: KeyRing | None = None,
     ) -> None:
         """`mirror_dir`: where a successor keeps the predecessor's files (outside the sessions');
-        `credential`: the headers presenting the stream's worker credential to the predecessor."""
+        `credential`: the headers presenting the stream's worker credential to the predecessor;
+        `keys`: an encrypted stream's content keys (handed over with the window, in memory only)."""
         self.continuity, self.worker, self.mirror_dir, self.credential = continuity, worker, mirror_dir, credential
-        self.log = log
+        self.log, self.keys = log, keys
+        self.keys_left_out = 0
         self.following: HandoverFollow | None = None
         self.phase: str | None = None
         self.error: str | None = None
@@ -104,12 +111,14 @@ class Handover:
 
     # --- the predecessor ------------------------------------------------------------------------------
     def state(self) -> HandoverState:
+        playlists = self.continuity.exported()
         return HandoverState(
-            playlists=self.continuity.exported(),
+            playlists=playlists,
             dash=self.continuity.dash_exported(),
             multivariant=self.continuity.multivariant_text(),
             live=self.worker.live,
             release=self.release,  # type: ignore[arg-type]
+            keys=exported_keys(self.keys, playlists) if self.keys is not None else None,
         )
 
     def file(self, variant: str, rendition: str, name: str) -> bytes | Path | None:
@@ -185,6 +194,7 @@ class Handover:
                 if self.continuity.dir is not None:
                     self.log.info("handover: an own session is on air; following ends")
                     return
+                self._adopt_keys(state)  # before the playlists: a segment is never listed under a key of our own
                 self.continuity.adopt(state.playlists, self.mirror_dir, state.multivariant)
                 self.continuity.adopt_dash(state.dash, self.mirror_dir / DASH_MIRROR)
                 self._forget(state)
@@ -194,6 +204,14 @@ class Handover:
                     return
                 # Releasing: its encoder is being cut and retries now; take it as soon as released.
                 await asyncio.sleep(RELEASING_POLL_SECONDS if state.release else FOLLOW_POLL_SECONDS)
+
+    def _adopt_keys(self, state: HandoverState) -> None:
+        if self.keys is None or not state.keys:
+            return
+        left_out = self.keys.adopt([adopted_span(k) for k in state.keys])
+        if left_out > self.keys_left_out:  # counted, never shown: they are keys
+            self.keys_left_out = left_out
+            self.log.warning("handover: %d of the predecessor's content keys left out (they overlap ours)", left_out)
 
     async def _read_state(self, http: aiohttp.ClientSession, base: str) -> HandoverState:
         async with http.get(base + HANDOVER_STATE_PATH, headers=self.credential(), timeout=ASK_TIMEOUT) as resp:
@@ -250,6 +268,29 @@ class Handover:
 STATE_BYTES_MAX = 16 * 1024 * 1024  # a HandoverState at its bounds is ≈ 3 MB a playlist
 DASH_MIRROR = "dash"  # under the mirror: each DASH Period's files in <key>/dash/
 DASH_FILE = re.compile(r"^(init|chunk)-[0-9A-Za-z_-]+\.m4s$")  # FFmpeg's names (commands.dash_options)
+
+
+def exported_keys(ring: KeyRing, playlists: list[HandoverPlaylist]) -> list[HandoverKey]:
+    """The keys of every segment listed and of the one being written (made now if no viewer asked
+    yet: the successor must list them under these), then every key kept, the newest
+    HANDOVER_KEYS_MAX."""
+    for p in playlists:
+        numbers = [s.number for s in p.segments[:1] + p.segments[-1:]] + (
+            [p.next_number] if p.next_number is not None else []
+        )
+        if numbers:
+            ring.cover(min(numbers), max(numbers))
+    return [
+        HandoverKey(
+            kid=s.key.kid, key=s.key.key.hex(), iv=s.key.iv.hex(), first_segment=s.first, segments=s.end - s.first
+        )
+        for s in ring.spans()[-HANDOVER_KEYS_MAX:]
+    ]
+
+
+def adopted_span(key: HandoverKey) -> KeySpan:
+    content = ContentKey(key.kid, bytes.fromhex(key.key), bytes.fromhex(key.iv))
+    return KeySpan(key.first_segment, key.first_segment + key.segments, content)
 
 
 async def read_bounded(resp: aiohttp.ClientResponse, limit: int, what: str) -> bytes:

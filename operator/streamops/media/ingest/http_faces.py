@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry
 
 from streamops.contract.ingest import IngestConfig, IngestStatus
 from streamops.contract.worker_credential import CredentialCheck
+from streamops.media.ingest.encryption import KeyRing
 from streamops.media.ingest.handover import Handover, add_handover_routes
 from streamops.media.ingest.key_bearing import https_only
 from streamops.media.ingest.load_caps import LoadCaps
@@ -81,6 +82,11 @@ class Served(Protocol):
     def handover(self) -> Handover: ...
 
     @property
+    def key_ring(self) -> KeyRing | None:
+        """An encrypted stream's content keys (the public face serves with them, a handover hands them on)."""
+        ...
+
+    @property
     def accepting(self) -> bool:
         """Readiness (/readyz)."""
         ...
@@ -107,7 +113,15 @@ def faces(parts: Served, handlers: asyncio.AbstractEventLoop | None = None) -> t
     screenshot = parts.outputs.screenshot
     continuity = parts.outputs.continuity
     add_playback_routes(
-        public, config, gate, parts.served, screenshot, webrtc.ice_servers, parts.page_settings, continuity
+        public,
+        config,
+        gate,
+        parts.served,
+        screenshot,
+        webrtc.ice_servers,
+        parts.page_settings,
+        continuity,
+        parts.key_ring,
     )
     # What the operator and the stream's own workers read and send: nothing here is playback, so
     # no CORS (a web page never reads it) and no playback gate (none of it is reachable from

@@ -45,7 +45,8 @@ from streamops.media.ingest.commands import DASH_CLOCK_URL, LL_VARIANT, ll_rendi
 from streamops.media.ingest.continuity import DASH_MANIFEST_NAME, Continuity
 from streamops.media.ingest.dash_chunks import GrowingSegments
 from streamops.media.ingest.dash_chunks import is_segment as is_dash_segment
-from streamops.media.ingest.encrypted_hls import KEY_PATH, EncryptedHls, key_ring
+from streamops.media.ingest.encrypted_hls import KEY_PATH, EncryptedHls, stream_key_ring
+from streamops.media.ingest.encryption import KeyRing
 from streamops.media.ingest.feed import FeedHub
 from streamops.media.ingest.hls_timeline import SEGMENT_PREFIX
 from streamops.media.ingest.llhls.packager import BLOCKING_TARGET_DURATIONS, LlHlsPackager, PlaylistRequestError
@@ -153,17 +154,19 @@ def add_playback_routes(
     ice_servers: IceServersFile,
     page_settings: PageSettings | None = None,
     continuity: Continuity | None = None,
+    key_ring: KeyRing | None = None,
 ) -> None:
     """HLS, DASH, the screenshot, the clock and the player page at each of media_prefixes() and under
     its token segment, through the playback gate; `ice_servers`: the player pages' STUN/TURN servers;
     `page_settings`: the page's projection now (POST /player-settings; None: regular); `continuity`:
-    the HLS served across sessions (the worker's; None: one of its own)."""
+    the HLS served across sessions (the worker's; None: one of its own); `key_ring`: an encrypted
+    stream's keys (the worker's; None: one of its own)."""
     files = MediaFiles(
         config, served, screenshot, continuity or Continuity(config, served, logging.getLogger("ingest"))
     )
     guard = gate.guard
     hls = gate.guard_by_name(hls_kind, files.hls)
-    encrypted = encrypted_hls(config, files.continuity, gate)
+    encrypted = encrypted_hls(config, files.continuity, gate, key_ring)
     if encrypted is not None:  # spec.playback.encryption: segments and parts encrypted as served
         hls = gate.guard_by_name(hls_kind, encrypted.wrap(files.hls))
     dash = gate.guard_by_name(dash_kind, files.dash)
@@ -188,13 +191,12 @@ def add_playback_routes(
         add_broadcast_routes(app, prefix, current_settings, guard)
 
 
-def encrypted_hls(config: IngestConfig, continuity: Continuity, gate: PlaybackGate) -> EncryptedHls | None:
-    """A signed stream's keys derive from its signing keys (the gate's), a public one's are random."""
-    if config.encryption is None:
-        return None
-    masters = gate.keys.keys if gate.keys is not None else None
-    ring = key_ring(config.encryption, config.hls.segment_seconds, continuity.window, gate.stream, masters)
-    return EncryptedHls(ring, continuity)
+def encrypted_hls(
+    config: IngestConfig, continuity: Continuity, gate: PlaybackGate, ring: KeyRing | None = None
+) -> EncryptedHls | None:
+    """`ring`: the stream's keys (the worker's, which a handover hands on; None: one of its own)."""
+    ring = ring if ring is not None else stream_key_ring(config, continuity, gate)
+    return EncryptedHls(ring, continuity) if ring is not None else None
 
 
 def page_options(

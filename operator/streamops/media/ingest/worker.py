@@ -33,6 +33,7 @@ from streamops.media.ingest.backup_link import BackupOffer
 from streamops.media.ingest.commands import relay_input
 from streamops.media.ingest.dash_chunks import may_be_held
 from streamops.media.ingest.early_refusal import serve_public
+from streamops.media.ingest.encrypted_hls import stream_key_ring
 from streamops.media.ingest.feed import FeedHub
 from streamops.media.ingest.handover import Handover
 from streamops.media.ingest.http_faces import faces
@@ -129,7 +130,6 @@ class IngestWorker:
             else None
         )
         readers = self.readers
-        self.handover = Handover(self.outputs.continuity, self, media_dir / "handover", self.credential.header, log)
         self.playback = PlaybackGate(
             config,
             self.registry,
@@ -138,6 +138,10 @@ class IngestWorker:
             lambda: self.webrtc.whep_viewers,
             reader_viewers=lambda protocol: readers.viewers[protocol] if readers else 0,
         )
+        # An encrypted stream's content keys: the public face serves with them, a handover hands them on.
+        self.key_ring = stream_key_ring(config, self.outputs.continuity, self.playback)
+        continuity = self.outputs.continuity
+        self.handover = Handover(continuity, self, media_dir / "handover", self.credential.header, log, self.key_ring)
         if readers is not None:  # its callers are asked about by the gate's rules (readers.py)
             readers.rules = lambda: self.playback.rules
         held = may_be_held if config.dash_low_latency else (lambda _: False)

@@ -16,6 +16,7 @@ from streamops.contract.recorder import RecorderStatus
 from streamops.contract.worker import START_PATH, STOP_PATH
 from streamops.control.recording.decide import RecordingMemory, RecordingObserved, decide
 from streamops.control.recording.outcome import RecordingOutcome
+from streamops.control.recording.reasons import RECORDER_CANNOT_MOVE
 from streamops.control.recording.specs.worker_config import recorder_config
 from streamops.control.runtime.decisions import (
     ForceDelete,
@@ -210,3 +211,14 @@ def test_a_replaced_recorder_is_announced_even_when_a_reconcile_is_due_at_once()
     seen = observed(outcome=REPLACED, facts=replace(FACTS, reconciles=2, reconcile_due=True))
     actions, memory = decide(seen, replace(SEEN, announced=1))
     assert [type(a).__name__ for a in actions][:2] == ["PostEvent", "Reconcile"] and memory.announced == 2
+
+
+def test_a_recorder_that_cannot_leave_a_cordoned_node_is_said_once_per_reason() -> None:
+    why = "node w2 is cordoned (kubectl drain), but the recorder cannot be handed over to another node: ..."
+    stays = replace(OUTCOME, cannot_move=why)
+    actions, memory = decide(observed(outcome=stays), SEEN)
+    assert PostEvent("Warning", RECORDER_CANNOT_MOVE, why) in actions and memory.cannot_move == why
+    again, memory = decide(observed(outcome=stays), memory)
+    assert not [a for a in again if isinstance(a, PostEvent)], "said once"
+    _, memory = decide(observed(), memory)  # uncordoned
+    assert memory.cannot_move == ""

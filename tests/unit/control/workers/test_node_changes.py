@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from streamops.control.workers.cluster_nodes import ZONE_TOPOLOGY
-from streamops.control.workers.node_changes import NodeChange, NodeMemory, streams_to_reconcile
+from streamops.control.workers.node_changes import NodeChange, NodeMemory, movers_to_reconcile, streams_to_reconcile
 from streamops.control.workers.pod_observation import PodObservation
 
 
@@ -48,3 +48,17 @@ def test_the_streams_to_reconcile_from_the_pod_index() -> None:
     assert streams_to_reconcile(NodeChange("w3", placement=True), index) == {("ns", "b")}
     assert streams_to_reconcile(NodeChange("w2", cordon=True, placement=True), index) == {("ns", "a"), ("ns", "b")}
     assert streams_to_reconcile(NodeChange("w2"), index) == set()
+
+
+def test_the_pushers_and_recorders_on_a_node_cordoned_or_uncordoned() -> None:
+    index: dict[Any, list[Any]] = {
+        ("ns", "LiveStream", "a", "pusher"): [PodObservation("a-pusher", exists=True, node="w2")],
+        ("ns", "LiveStream", "b", "pusher"): [PodObservation("b-pusher-b", exists=True, node="w1")],
+        ("ns", "LiveStream", "a", "ingest"): [PodObservation("a-ingest", exists=True, node="w2")],
+        ("ns", "Recording", "r", "recorder"): [PodObservation("r-recorder", exists=True, node="w2")],
+        ("ns", "Clip", "c", "clipper"): [PodObservation("c-clipper", exists=True, node="w2")],
+        ("ns", "a-pusher"): [{"metadata": {"name": "a-pusher"}}],
+    }
+    want = {("LiveStream", "ns", "a"), ("Recording", "ns", "r")}  # (a stream's pusher: its Restreams reconcile)
+    assert movers_to_reconcile(NodeChange("w2", cordon=True), index) == want
+    assert movers_to_reconcile(NodeChange("w2", placement=True), index) == set()

@@ -363,7 +363,7 @@ def test_addon_objects_pass_the_api_server_and_pod_security_restricted(plane: Co
 
     admin.kubectl("create", "namespace", "psa-restricted")
     admin.kubectl("label", "namespace", "psa-restricted", "pod-security.kubernetes.io/enforce=restricted")
-    for deployment in [o for o in coredns + traefik if o["kind"] == "Deployment"]:
+    for deployment in [o for o in coredns + traefik if o["kind"] in ("Deployment", "DaemonSet")]:
         spec = dict(deployment["spec"]["template"]["spec"])
         # Not PodSecurity's business: the priority class is kube-system's, the account absent here.
         spec.pop("priorityClassName", None)

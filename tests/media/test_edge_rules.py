@@ -3,7 +3,8 @@ through LuaJIT's FFI) in front of a real LL-HLS ingest with real FFmpeg, on 127.
 (docs/design/playback-rules.md): a refused viewer gets 403 with the rule, counted by reason, and
 never an object the edge has cached for an allowed one; countries from a GeoIP database built for
 the test with MaxMind's writer; the ingest's own refusal of a viewer the edge let through is never
-kept or shared; a rules edit reaches the running edge."""
+kept or shared; a rules edit reaches the running edge. The viewer's address: a forged X-Forwarded-For
+sent straight to the edge is ignored, and through a trusted proxy the rightmost untrusted hop counts."""
 
 from __future__ import annotations
 
@@ -140,6 +141,8 @@ def test_a_refused_viewer_gets_the_rule_and_never_a_cached_object(stand: Stand) 
 
     cases = [
         ("127.0.0.3", [CHROME], "address"),
+        # A denied viewer naming an allowed address: the edge trusts no proxy here, so it is not believed.
+        ("127.0.0.3", [CHROME, ("X-Forwarded-For", "127.0.0.2"), ("X-Real-IP", "127.0.0.2")], "address"),
         ("127.0.0.4", [CHROME], "country"),
         ("127.0.0.2", [CHROME, ("Origin", "https://evil.test")], "referrer"),
         ("127.0.0.2", [("User-Agent", "Wget/1.21")], "user_agent"),
@@ -152,9 +155,9 @@ def test_a_refused_viewer_gets_the_rule_and_never_a_cached_object(stand: Stand) 
             assert "X-Streamops-Refused" in headers.get("Access-Control-Expose-Headers", "")
     assert stand.edge.total("streamops_edge_origin_requests_total", stream=NAME) == origin, "refused at the edge"
     refusals = stand.refusals()
-    assert {r: refusals.get(r) for r in ("address", "country", "referrer", "user_agent")} == dict.fromkeys(
-        ("address", "country", "referrer", "user_agent"), 4.0
-    )
+    assert {r: refusals.get(r) for r in ("address", "country", "referrer", "user_agent")} == {
+        "address": 8.0, "country": 4.0, "referrer": 4.0, "user_agent": 4.0,
+    }  # fmt: skip
     # Allowed: a partner's page, no page at all, the stream's own (its Host).
     for lines in ([CHROME, ("Referer", "https://www.partner.test/")], [CHROME], [CHROME, ("Origin", stand.edge.http)]):
         assert get_from("127.0.0.2", stand.url(f"hls/cmaf/{segment}"), lines)[0] == 200, lines
@@ -220,10 +223,17 @@ def ask(port: int, path: str, headers: list[tuple[str, str]]) -> tuple[int, dict
         connection.close()
 
 
+# Left of the proxy's own entry, what a viewer wrote: placed nowhere and in no row's ranges, so an edge
+# that believed it would turn the address and country rows' verdicts.
+WRITTEN_BY_THE_VIEWER = "192.0.2.66"
+
+
 def test_the_edge_decides_the_ingest_s_table(tmp_path: Path) -> None:
     """Every row of the ingest's decision table (tests/unit/media/ingest/test_playback_rules.py) asked of
     the edge, a stream of its own per row, the viewer's address through a trusted proxy's
-    X-Forwarded-For, a country from a database that places it: the same verdict from the Lua."""
+    X-Forwarded-For after an entry the viewer wrote itself (the rightmost untrusted hop counts: as
+    Traefik, appending, hands it on), a country from a database that places it: the same verdict from
+    the Lua."""
     rows, networks = [], {}
     for i, (name, rules, facts, verdict) in enumerate(ROWS):
         facts = dict(facts)
@@ -255,7 +265,8 @@ def test_the_edge_decides_the_ingest_s_table(tmp_path: Path) -> None:
         with edge:
             wrong = []
             for stream, name, _, facts, verdict in rows:
-                headers = [("X-Forwarded-For", facts["address"]), ("Host", facts.get("host") or "edge.test")]
+                forwarded = f"{WRITTEN_BY_THE_VIEWER}, {facts['address']}"
+                headers = [("X-Forwarded-For", forwarded), ("Host", facts.get("host") or "edge.test")]
                 headers += [(h, facts[k]) for k, h in HEADERS.items() if facts.get(k) is not None]
                 status, answer = ask(edge.http_port, f"/streams/{NAMESPACE}/{stream}/time", headers)
                 got = answer.get("X-Streamops-Refused")

@@ -4,11 +4,16 @@ so the ingest sees the viewer's own address) a viewer in a denied CIDR and one p
 by the GeoIP database (built here with MaxMind's writer, mounted through the chart's playback.geoip) get
 403 with the rule on every path, an allowed one plays; ffprobe reads the stream over SRT and RTSP with
 the right codecs and size and is refused without a token; status.viewers counts SRT and RTSP readers;
-an edit of the policy reaches the live ingest and the edge (through Traefik) without a Pod replaced.
+an edit of the policy reaches the live ingest and the edge without a Pod replaced.
 
-Through Traefik the edge sees Traefik's Pod address, not the LAN's (its NodePort masquerades, and the
-session's release trusts no proxy): the edge's verdicts on the LAN's own addresses are
-tests/media/test_edge_rules.py's; here the edge refuses by the country the database gives that address.
+Through Traefik the edge judges the LAN viewer's own address too (docs/design/playback-rules.md,
+"Behind an ingress controller"): Traefik's NodePort keeps it (externalTrafficPolicy Local, a Traefik on
+every node), Traefik appends it to X-Forwarded-For, and the release trusts exactly Traefik's Pods
+(playback.trustedProxyCIDRs). So the edge refuses the denied CIDR and country on the playlists and a
+segment, before its cache (its own answer: the ingest behind it sees only the edge's Pod), and a denied
+viewer's forged X-Forwarded-For naming an allowed address changes nothing: Traefik drops a client's
+own, and the edge would take the rightmost untrusted hop anyway (a forged header straight to the edge:
+tests/media/test_edge_rules.py).
 """
 
 from __future__ import annotations
@@ -43,9 +48,10 @@ pytestmark = pytest.mark.timeout(600)
 
 DENIED = "10.241.0.201"  # in the policy's deniedCIDRs
 ABROAD = "10.241.0.202"  # placed in FR, a denied country
+LATER = "10.241.0.203"  # denied by the policy's edit
 EDGE_PODS = f"app.kubernetes.io/instance={EDGE_NAME}"
-# The LAN in DE, ABROAD in FR; what the edge may see of a viewer through Traefik (its Pod, or a node's
-# address) in NL.
+# The LAN in DE, ABROAD in FR; in NL, denied by nothing, what the edge would see of a viewer if the
+# chain lost its address (Traefik's Pod, a node's masquerading address): then DENIED and ABROAD play.
 NETWORKS = {"10.241.0.0/24": "DE", f"{ABROAD}/32": "FR", str(CLUSTER_CIDR): "NL"}
 
 
@@ -61,12 +67,14 @@ def lan_addresses(cluster: LocalCluster, *addresses: str) -> Iterator[None]:
             netns.ip("addr", "del", f"{address}/32", "dev", LAN_BRIDGE, netns=cluster.network.outside, check=False)
 
 
-def get_from(cluster: LocalCluster, source: str, url: str) -> tuple[int, dict[str, str], bytes]:
+def get_from(
+    cluster: LocalCluster, source: str, url: str, headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, str], bytes]:
     parts = urlsplit(url)
     with netns.entered(cluster.network.outside):
         connection = http.client.HTTPConnection(parts.netloc, timeout=10, source_address=(source, 0))
         try:
-            connection.request("GET", parts.path + (f"?{parts.query}" if parts.query else ""))
+            connection.request("GET", parts.path + (f"?{parts.query}" if parts.query else ""), headers=headers or {})
             response = connection.getresponse()
             return response.status, dict(response.getheaders()), response.read()
         finally:
@@ -98,6 +106,7 @@ def test_rules_and_readers_from_the_lan(
     cluster: LocalCluster, release: Release, namespace: str, publishers: list[Publisher], tmp_path: Path
 ) -> None:
     ns = namespace
+    release.trust_the_ingress_controller()  # its Pods' addresses, as the edges created below get them
     networks = NETWORKS | {f"{node.ip}/32": "NL" for node in cluster.network.nodes}
     database = country_database(tmp_path / "country.mmdb", networks).read_bytes()
     geoip = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "streamops-geoip", "namespace": ns},
@@ -144,7 +153,21 @@ def test_rules_and_readers_from_the_lan(
             for source, rule in ((DENIED, "address"), (ABROAD, "country")):
                 status, headers, _ = get_from(cluster, source, url)
                 assert (status, headers.get("X-Streamops-Refused")) == (403, rule), (source, url, status, headers)
-        eventually(lambda: get_from(cluster, OUTSIDE_IP, edge_playlist)[0] == 200, timeout=30, what="via the edge")
+
+        # Through Traefik and the edge: the edge's own refusals (no X-Streamops-Edge-Cache: before its
+        # cache, not the ingest's answer passed on), a forged X-Forwarded-For (and its kin) included.
+        edge_media, edge_segments = eventually(
+            lambda: (found := media_playlist(edge_playlist, allowed))[1] and found,
+            timeout=60, what="the allowed viewer's playlist through Traefik and the edge",
+        )  # fmt: skip
+        edge_segment = edge_media.rsplit("/", 1)[0] + "/" + edge_segments[-1]
+        forged = {"X-Forwarded-For": OUTSIDE_IP, "X-Real-IP": OUTSIDE_IP, "Forwarded": f"for={OUTSIDE_IP}"}
+        for url in (edge_playlist, edge_media, edge_segment):
+            assert get_from(cluster, OUTSIDE_IP, url)[0] == 200, url
+            for source, rule, lines in ((DENIED, "address", {}), (ABROAD, "country", {}), (DENIED, "address", forged)):
+                status, headers, _ = get_from(cluster, source, url, lines)
+                assert (status, headers.get("X-Streamops-Refused")) == (403, rule), (source, lines, url, headers)
+                assert "X-Streamops-Edge-Cache" not in headers, ("the edge's own refusal", source, url, headers)
 
     # Readers through the NodePort: ffprobe over SRT and RTSP, the token where each takes it.
     srt = on_node(playback_url(cluster, ns, "--format", "srt", "--expires", "10m"), node)
@@ -173,15 +196,26 @@ def test_rules_and_readers_from_the_lan(
             reader.kill()
             reader.wait(timeout=10)
 
-    # An edit of the policy: the edge (which sees Traefik's Pod, placed in NL) refuses; the ingest
-    # still plays the LAN's allowed viewer; no ingest or edge Pod replaced.
+    # An edit of the policy denies LATER: the edge refuses it by itself (the ingest behind it sees the
+    # edge's Pod), so does the live ingest at its NodePort; the LAN's allowed viewer still plays; no
+    # ingest or edge Pod replaced.
     edges = {p["metadata"]["uid"] for p in cluster.list("pods", ns, EDGE_PODS)}
-    cluster.apply(ns, policy(ns, deniedCIDRs=[f"{DENIED}/32"], deniedCountries=["FR", "NL"]))
-    _, headers, _ = eventually(
-        lambda: (r := get_from(cluster, OUTSIDE_IP, edge_playlist))[0] == 403 and r,
-        timeout=60, what="the edit at the edge (the kubelet's sync)",
-    )  # fmt: skip
-    assert headers.get("X-Streamops-Refused") == "country", headers
-    assert get_from(cluster, OUTSIDE_IP, playlist)[0] == 200
+
+    def refused_by_all(url: str) -> list[dict[str, str]] | None:
+        """The headers of LATER's 403s on four requests in a row (Traefik takes turns between the edge
+        replicas, whose mounts the kubelet updates one by one), or None while one is not refused."""
+        answers = [get_from(cluster, LATER, url) for _ in range(4)]
+        return [headers for _, headers, _ in answers] if all(a[0] == 403 for a in answers) else None
+
+    with lan_addresses(cluster, LATER):
+        assert get_from(cluster, LATER, edge_playlist)[0] == 200
+        cluster.apply(ns, policy(ns, deniedCIDRs=[f"{DENIED}/32", f"{LATER}/32"], deniedCountries=["FR"]))
+        for url in (edge_playlist, playlist):
+            answers = eventually(
+                lambda url=url: refused_by_all(url), timeout=90, what=f"the edit at {url} (the kubelet's sync)"
+            )
+            assert all(headers.get("X-Streamops-Refused") == "address" for headers in answers), answers
+            assert url == playlist or not any("X-Streamops-Edge-Cache" in h for h in answers), "the edge's own"
+        assert get_from(cluster, OUTSIDE_IP, edge_playlist)[0] == get_from(cluster, OUTSIDE_IP, playlist)[0] == 200
     assert (cluster.get("pods", ns, "cam-ingest") or {})["metadata"]["uid"] == pod["metadata"]["uid"]
     assert {p["metadata"]["uid"] for p in cluster.list("pods", ns, EDGE_PODS)} == edges

@@ -332,11 +332,16 @@ def traefik_manifests(
     web_port: int = TRAEFIK_WEB_PORT,
     status_address: str | None = None,
     default_class: bool = False,
-    replicas: int = 1,
 ) -> list[Obj]:
     """Traefik serving Ingresses of class `traefik` and routes attached to the Gateway `traefik`
-    (in `namespace`, listener `web` on `web_port`, routes from all namespaces), reachable on every
-    node at `node_port`. The Gateway API CRDs (gateway_api_manifests) must be Established first."""
+    (in `namespace`, listener `web` on `web_port`, routes from all namespaces), a Pod on every node
+    at `node_port`. The Gateway API CRDs (gateway_api_manifests) must be Established first.
+
+    The viewer's address reaches the routes' backends (docs/design/playback-rules.md, "Behind an
+    ingress controller"): the Service's externalTrafficPolicy is Local, so kube-proxy hands each
+    node's NodePort connections to that node's Traefik without masquerading them (hence a Pod on
+    every node: a DaemonSet), and Traefik appends that address to X-Forwarded-For after dropping a
+    client's own X-Forwarded-* (no forwardedHeaders.trustedIPs: nothing is in front of it)."""
     labels = {"app.kubernetes.io/name": "traefik"}
     part_of = {**labels, "app.kubernetes.io/part-of": "streamops-local-cluster"}
     meta: Obj = {"namespace": namespace, "labels": part_of}
@@ -386,11 +391,11 @@ def traefik_manifests(
         *service_account_with_cluster_role("traefik", "traefik", namespace, TRAEFIK_RULES, part_of),
         {
             "apiVersion": "apps/v1",
-            "kind": "Deployment",
+            "kind": "DaemonSet",
             "metadata": {"name": "traefik", **meta},
             "spec": {
-                "replicas": replicas,
                 "selector": {"matchLabels": labels},
+                "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1}},
                 "template": {
                     "metadata": {"labels": labels},
                     "spec": {
@@ -408,6 +413,8 @@ def traefik_manifests(
             "metadata": {"name": "traefik", **meta},
             "spec": {
                 "type": "NodePort",
+                # Never masqueraded: Traefik sees the LAN viewer's own address (see above).
+                "externalTrafficPolicy": "Local",
                 "selector": labels,
                 "ports": [{"name": "web", "port": 80, "targetPort": "web", "nodePort": node_port, "protocol": "TCP"}],
             },

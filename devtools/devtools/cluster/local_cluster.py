@@ -463,12 +463,27 @@ class LocalCluster(Kubectl, Lifecycle):
         self.apply_objects(addons.gateway_api_manifests(crds_only=True))
         self.wait_established("gateways.gateway.networking.k8s.io", "httproutes.gateway.networking.k8s.io")
         self.apply_objects(addons.traefik_manifests(self.builder.traefik().short, INGRESS_NODE_PORT))
-        self.kubectl("-n", addons.TRAEFIK_NAMESPACE, "rollout", "status", "deployment/traefik", "--timeout=120s")
+        self.wait_ingress_controller()
+
+    def wait_ingress_controller(self, timeout: float = 120) -> None:
+        """Until Traefik's Pod on every node is available (after a node's loss and return too)."""
+        self.kubectl(
+            "-n", addons.TRAEFIK_NAMESPACE, "rollout", "status", "daemonset/traefik", f"--timeout={timeout:.0f}s"
+        )  # fmt: skip
 
     @property
     def ingress_address(self) -> str:
-        """host:port of the ingress controller as the LAN reaches it (any node's address)."""
+        """host:port of the ingress controller as the LAN reaches it (any node's address: each has a
+        Traefik of its own, externalTrafficPolicy Local)."""
         return f"{self.network.nodes[0].ip}:{INGRESS_NODE_PORT}"
+
+    def ingress_controller_cidrs(self) -> list[str]:
+        """Traefik's Pod addresses, each a /32: what the session's release trusts as a proxy
+        (playback.trustedProxyCIDRs). Exactly these, not the Pod range: kube-proxy masquerades a
+        NodePort's clients into a node's bridge address, which is in it."""
+        pods = self.list("pods", addons.TRAEFIK_NAMESPACE, "app.kubernetes.io/name=traefik")
+        live = [p for p in pods if not p["metadata"].get("deletionTimestamp")]
+        return sorted({f"{ip}/32" for p in live if (ip := (p.get("status") or {}).get("podIP"))})
 
     def install_crds(self) -> None:
         self.kubectl("apply", "-f", str(REPO / "crds"))

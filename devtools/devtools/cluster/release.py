@@ -73,14 +73,20 @@ def local_values(cluster: LocalCluster) -> dict[str, Any]:
     """The values a user of this cluster would set: ingest Services on NodePorts, with the first
     node's address as the external host status URLs are built with (any node's works: the
     Services' externalTrafficPolicy is Cluster), and each node as a regional ingest point (a zone of
-    one node); NetworkPolicies for this cluster's addresses."""
+    one node); NetworkPolicies for this cluster's addresses; Traefik's Pods as the proxies whose
+    X-Forwarded-For names the viewer."""
     regions = [{"name": node.name, "externalHost": node.ip} for node in cluster.network.nodes]
+    playback: dict[str, Any] = {"viewerWindowSeconds": LOCAL_VIEWER_WINDOW_SECONDS, "geoip": LOCAL_GEOIP}
+    if cluster.ingress_controller:
+        # Behind an ingress controller, as docs/design/playback-rules.md tells an admin: the edge (and
+        # an ingest Traefik routes to) judge the LAN viewer's address, not Traefik's Pod.
+        playback["trustedProxyCIDRs"] = cluster.ingress_controller_cidrs()
     return {
         "ingest": {"service": {"type": "NodePort"}, "externalHost": cluster.network.nodes[0].ip, "regions": regions},
         "worker": {"nodeLoss": LOCAL_NODE_LOSS, "telemetry": {"metricsWriteSeconds": LOCAL_METRICS_WRITE_SECONDS}},
         # A GeoIP database as an admin may give one (playback.geoip): a ConfigMap of each namespace that
         # wants countries (optional: the others mount nothing); tests/multinode/test_playback_rules_lan.py.
-        "playback": {"viewerWindowSeconds": LOCAL_VIEWER_WINDOW_SECONDS, "geoip": LOCAL_GEOIP},
+        "playback": playback,
         # Its NodePorts are plain HTTP (no TLS route on the LAN): WHIP and the publish page there.
         "publish": {"allowPlainHttp": True},
         **network_policy_values(),
@@ -214,6 +220,16 @@ class Release:
         """`helm upgrade` (waiting for the rollout) with `values` over the install's, as a user edits
         their values file; `chart`: another version of the chart. `upgrade()` puts the install back."""
         self._install_with_values(merged(self.values, values or {}), chart)
+
+    def trust_the_ingress_controller(self) -> None:
+        """Upgrade when Traefik's Pod addresses are no longer the ones the release trusts (a node lost
+        and back gives its Pod a new one: tests/multinode/test_operator_ha.py); nothing otherwise.
+        Edges and ingests created after it get the new list."""
+        self.cluster.wait_ingress_controller()
+        cidrs = self.cluster.ingress_controller_cidrs()
+        if self.values["playback"].get("trustedProxyCIDRs") != cidrs:
+            self.values = merged(self.values, {"playback": {"trustedProxyCIDRs": cidrs}})
+            self._install_with_values()
 
     def operator_pods(self) -> list[dict[str, Any]]:
         return self.cluster.list("pods", NAMESPACE, f"app.kubernetes.io/instance={RELEASE}")

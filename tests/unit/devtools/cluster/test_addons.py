@@ -125,9 +125,12 @@ def test_traefik_objects() -> None:
     svc = one(objects, "Service")
     assert svc["spec"]["type"] == "NodePort"
     assert svc["spec"]["ports"][0]["nodePort"] == 30080
-    deploy = one(objects, "Deployment")
-    pod = deploy["spec"]["template"]["spec"]
-    assert svc["spec"]["selector"] == deploy["spec"]["template"]["metadata"]["labels"]
+    # The viewer's own address reaches Traefik: never masqueraded, so a Traefik on every node.
+    assert svc["spec"]["externalTrafficPolicy"] == "Local"
+    daemons = one(objects, "DaemonSet")
+    pod = daemons["spec"]["template"]["spec"]
+    assert svc["spec"]["selector"] == daemons["spec"]["template"]["metadata"]["labels"]
+    assert not any("forwardedheaders" in a.lower() for a in pod["containers"][0]["args"]), "no client's X-Forwarded-*"
     assert_restricted(pod)
     assert one(objects, "IngressClass")["spec"]["controller"] == "traefik.io/ingress-controller"
     assert one(objects, "GatewayClass")["spec"]["controllerName"] == "traefik.io/gateway-controller"

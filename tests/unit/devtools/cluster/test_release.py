@@ -1,7 +1,9 @@
 """The session release's put-back (devtools.cluster.release.Release.restore_later): what a test changed is
 put back by the next helm command, which is the next test's own upgrade when it sets its values itself,
 and what waits on the put-back runs after whichever command replaced the changed release. helm is a
-stand-in recording its arguments (the real one: the multinode tier)."""
+stand-in recording its arguments (the real one: the multinode tier). Behind Traefik, its Pods are the
+trusted proxies (docs/design/playback-rules.md, "Behind an ingress controller"), and the release follows
+their addresses when they change."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from typing import Any
 
 import pytest
 from devtools.cluster import release as release_module
-from devtools.cluster.release import Release, merged
+from devtools.cluster.release import Release, local_values, merged
 from devtools.test_scopes import RELEASE_CHAIN, release_chain_rank
 
 TESTS = Path(__file__).resolve().parents[3]
@@ -26,7 +28,7 @@ def fake_cluster() -> Any:
         operator_image="operator", worker_image="worker", overlay_image=None, edge_image=None,
         image_ref=lambda image: f"registry.lan/streamops/{image}:abc", network=SimpleNamespace(nodes=nodes),
         kubeconfig=Path("/nonexistent/kubeconfig"), chart_ref="oci://registry.lan/streamops", chart_version="0.1.0",
-        apply_objects=applied.extend, applied=applied,
+        apply_objects=applied.extend, applied=applied, ingress_controller=False,
     )  # fmt: skip
 
 
@@ -96,3 +98,41 @@ def test_the_release_chain_names_host_scope_modules_that_run_last_in_its_order()
     assert all((TESTS / path).is_file() for path in RELEASE_CHAIN), RELEASE_CHAIN
     assert [release_chain_rank(path) for path in RELEASE_CHAIN] == list(range(1, len(RELEASE_CHAIN) + 1))
     assert release_chain_rank("multinode/test_network.py") == 0
+
+
+class TraefikCluster:
+    def __init__(self, cidrs: list[str], ingress_controller: bool = True) -> None:
+        self.cidrs = cidrs
+        self.ingress_controller = ingress_controller
+        self.network = SimpleNamespace(nodes=[SimpleNamespace(name="node-1", ip="10.241.0.11")])
+        self.operator_image = self.worker_image = SimpleNamespace(repository="streamops", version="1")
+        self.overlay_image = self.edge_image = None
+        self.waited = 0
+
+    def image_ref(self, image: Any) -> str:
+        return f"10.241.0.1:5000/{image.repository}:{image.version}"
+
+    def ingress_controller_cidrs(self) -> list[str]:
+        return list(self.cidrs)
+
+    def wait_ingress_controller(self) -> None:
+        self.waited += 1
+
+
+def test_traefik_s_pods_are_the_trusted_proxies_and_nothing_else() -> None:
+    values = local_values(TraefikCluster(["10.242.0.7/32", "10.242.1.4/32"]))
+    assert values["playback"]["trustedProxyCIDRs"] == ["10.242.0.7/32", "10.242.1.4/32"]
+    assert "trustedProxyCIDRs" not in local_values(TraefikCluster([], ingress_controller=False))["playback"]
+
+
+def test_the_release_upgrades_only_when_traefik_s_addresses_changed(monkeypatch: pytest.MonkeyPatch) -> None:
+    cluster = TraefikCluster(["10.242.0.7/32", "10.242.1.4/32"])
+    release = Release(cluster)
+    installed: list[dict[str, Any]] = []
+    monkeypatch.setattr(release, "_install_with_values", lambda: installed.append(release.values))
+    release.trust_the_ingress_controller()
+    assert installed == [] and cluster.waited == 1
+    cluster.cidrs = ["10.242.0.7/32", "10.242.1.9/32"]  # node-2's Traefik came back with a new address
+    release.trust_the_ingress_controller()
+    assert [v["playback"]["trustedProxyCIDRs"] for v in installed] == [["10.242.0.7/32", "10.242.1.9/32"]]
+    assert installed[0]["playback"]["geoip"] == release_module.LOCAL_GEOIP, "the other values kept"

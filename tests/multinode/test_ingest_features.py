@@ -229,5 +229,7 @@ def hand_back_then_switch_over(cluster: LocalCluster, ns: str, playlist: str, ba
     print(f"the HLS viewer across the planned switchover: {figures.line()}")
     numbers = [(round(r.t - edited, 2), r.numbers) for r in requests if r.kind in PLAYLIST_KINDS and r.t >= edited]
     print(f"its playlists' numbers (s after the edit): {numbers}")
+    failed = [(round(r.t - edited, 2), r.kind, r.status, r.url) for r in requests if r.status != 200]
+    print(f"its answers other than 200 (s after the edit, kind, status, URL): {failed}")
     if figures.not_found or figures.resets or figures.ended:
         raise SwitchoverNotMet(figures.line())

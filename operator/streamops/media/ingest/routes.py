@@ -275,6 +275,11 @@ class MediaFiles:
         (on a handover's successor, one its predecessor listed since the last poll: held)."""
         continuity = self.continuity
         if name == "index.m3u8":
+            if continuity.moved.is_set():
+                # A released predecessor's playlist stands still while its successor's goes on: a
+                # player that read the successor's must not get this one on a kept-alive connection
+                # (the numbers would go back).
+                return moved_on(request)
             served = continuity.playlist(key)
             if served is None:
                 raise web.HTTPNotFound()
@@ -290,6 +295,8 @@ class MediaFiles:
         else:
             timeout = BLOCKING_TARGET_DURATIONS * self.config.hls.segment_seconds  # as a blocking reload's
             path = await held_segment(continuity, key, name, timeout)
+        if (path is None or not path.is_file()) and continuity.moved.is_set():
+            return moved_on(request)  # one its successor listed: a released predecessor never has it
         if path is None or not path.is_file():
             raise web.HTTPNotFound()
         return media_file(path)

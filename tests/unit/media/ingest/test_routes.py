@@ -337,3 +337,38 @@ def test_a_standard_hls_successor_holds_the_segment_and_init_segment_its_predece
             assert (segment.status, await segment.read()) == (200, b"backup-9000")
 
     asyncio.run(scenario())
+
+
+def test_a_released_standard_hls_predecessor_sends_players_on_for_its_playlist_and_what_it_lacks(tmp_path):
+    """A released predecessor's playlist stands still while its successor's goes on: asked on a
+    connection kept alive from before (a Service's move does not move it), it answers 307 to the
+    same URL (a new connection reaches the successor), not its old playlist (the numbers would go
+    back) nor a 404 for a segment or init segment the successor listed. What it has it still
+    serves; every answer closes the connection."""
+    from streamops.media.ingest.continuity import Continuity
+
+    config = IngestConfig.model_validate(
+        {"stream": "cam", "source": {"push": {}}, "hls": {"cmaf": True, "mpegts": False, "segmentSeconds": 2}}
+    )
+    served = ServedMedia(FeedHub(), FeedHub())
+    continuity = Continuity(config, served, log)
+    app = web.Application()
+    gate = PlaybackGate(config, CollectorRegistry(), {"stream": "cam", "role": "primary"}, log)
+    add_playback_routes(app, config, gate, served, tmp_path / "x.jpg", IceServersFile(None, log), None, continuity)
+
+    async def check(client: TestClient[Any, Any]) -> None:
+        served.dir = session_dir(tmp_path / "own", PLAYLIST)
+        (served.dir / "cmaf" / "seg-000040.m4s").write_bytes(b"media")
+        continuity.go_on_air(served.dir, {})
+        assert (await client.get("/hls/cmaf/index.m3u8")).status == 200
+        continuity.hold()
+        continuity.moved.set()  # released
+        for path in ("/hls/cmaf/index.m3u8", "/hls/cmaf/seg-41.m4s", "/hls/cmaf/init-41.mp4"):
+            response = await client.get(path, allow_redirects=False)
+            assert response.status == 307 and response.headers["Location"] == path, path
+            assert response.headers.get("Connection", "").lower() == "close", path
+        kept = await client.get("/hls/cmaf/seg-40.m4s")
+        assert kept.status == 200 and await kept.read() == b"media"
+        assert kept.headers.get("Connection", "").lower() == "close"
+
+    serve(app, check)

@@ -99,12 +99,6 @@ class SwitchoverNotMet(AssertionError):
     """Issue 56's viewer bound across the planned switchover (no 404, no reset, no ENDLIST) broken."""
 
 
-@pytest.mark.xfail(
-    raises=SwitchoverNotMet,
-    strict=False,
-    reason="issue 56: one run in four saw one 404 across the planned switchover (docs/design/handover.md "
-    "Part 2); anything else that fails here fails the test",
-)
 def test_backup_on_another_node_takes_over_and_hands_back(
     cluster: LocalCluster,
     release: Release,

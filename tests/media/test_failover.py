@@ -9,29 +9,39 @@ after failback.stableSeconds. Every process is stopped by PID.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import signal
+import subprocess
 import time
 import urllib.error
 import urllib.request
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 from devtools.http_client import http_get
-from devtools.media.peers import NginxRtmp, Publisher, ffprobe_duration
+from devtools.media.peers import NginxRtmp, Publisher, TcpForwarder, ffprobe_duration
+from devtools.media.reconnecting_publisher import Backoff, ReconnectingPublisher
+from devtools.media.viewer_log import Figures, Request, read_log
 from devtools.media.workers import WORKER_AUTH, Ingest, Worker
 from devtools.ports import free_port
+from devtools.versions import hlsload_bin
 from devtools.waits import wait_for
+from streamops.contract.ingest import HANDOVER_FOLLOW_PATH, HANDOVER_STATE_PATH, HandoverState
 
 pytestmark = pytest.mark.timeout(240)
 
 STABLE = 6  # failback.stableSeconds (the default is 10: shorter here, same rule)
 POLL = 0.05
+PLAYLIST = "/hls/cmaf/index.m3u8"
+SEGMENT_URI = re.compile(r"/seg-(\d+)\.m4s$")
 SIZE = "640x360"  # small publishers: four FFmpeg encoders and relays share two cores with the suite
 
 
@@ -284,30 +294,109 @@ def post_text(url: str) -> tuple[int, str]:
         return e.code, e.read().decode()
 
 
-def test_a_planned_switchover_yields_to_the_backup_and_the_release_ends_its_relay(pair):
-    """Issue 56's planned switchover, the worker's side: both publishers live, the primary asked to
-    yield puts the backup's media on air though its own still sends; released (the handover's
-    next step), it stops asking for the backup and its relay ends, and it refuses to yield again."""
+def test_a_planned_switchover_yields_to_the_backup_and_the_successor_holds_what_was_listed(
+    pair, ingest_factory, tmp_path
+):
+    """Issue 56's planned switchover, the workers' side: both publishers live, a successor caught up
+    with the primary, an HLS viewer (standard HLS, as the multinode switchover's) reading through a
+    forwarder that stands in for the Service. The primary asked to yield puts the backup's media on
+    air though its own still sends; its playlist then gains the relay's first segment with an init
+    segment of its own while the successor serves the mirror of a poll before: the successor holds
+    both (asked of it at once: a 404 each before), and the viewer, sent to the successor when the
+    label moves, never gets an answer but 200 nor a playlist that goes back. Released, the primary
+    stops asking for the backup, its relay ends, it refuses to yield again; the successor goes on
+    with its own publisher."""
+    successor = ingest_factory("successor", source={"push": {"protocols": ["rtmp"]}}, screenshots={"enabled": False})
     pair.publish(pair.backup, "backup-publisher")
     pair.publish(pair.primary, "primary-publisher")
     pair.backup.wait_live()
     pair.primary.wait_live()
     wait_for(lambda: pair.serves_session("rtmp"), timeout=15)
-    asked = time.monotonic()
-    assert post_text(f"{pair.primary.internal}/handover/yield")[0] == 202
-    switched = first_times(
-        {
-            "status": lambda: pair.status()["activeIngest"] == "backup",
-            "hls": lambda: pair.serves_session("backup"),
-        },
-        asked,
-        timeout=15,
+    web = TcpForwarder(pair.primary.ports["http"], tmp_path / "http").start()
+    log = tmp_path / "viewer.jsonl"
+    viewer = subprocess.Popen(
+        [str(hlsload_bin()), "-url", f"http://127.0.0.1:{web.port}{PLAYLIST}", "-mode", "hls",
+         "-viewers", "1", "-ramp", "0s", "-duration", "120s", "-log", str(log)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    encoder: ReconnectingPublisher | None = None
+    try:
+        wait_for(lambda: log.exists() and '"segment"' in log.read_text(), timeout=20, what="the viewer playing")
+        follow = {"predecessorUrl": pair.primary.internal, "predecessorPod": "ingest-0"}
+        assert post_json(successor.internal + HANDOVER_FOLLOW_PATH, follow) == 200
+        wait_for(lambda: (successor.status().get("handover") or {}).get("phase") == "caught-up", timeout=20)
+        yielded, asked = time.time(), time.monotonic()
+        assert post_text(f"{pair.primary.internal}/handover/yield")[0] == 202
+        wait_for(lambda: pair.status()["activeIngest"] == "backup", timeout=15, interval=POLL)
+        switched = {"status": round(time.monotonic() - asked, 2)}
+        # The relay's first segment gets the next number, and an init segment named after it: asked
+        # of the successor now, as a player that read the primary's playlist may ask it.
+        first = next_number(pair.primary)
+        names = (f"init-{first}.mp4", f"seg-{first}.m4s")
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            asking = pool.map(lambda name: timed_get(f"{successor.http}/hls/cmaf/{name}"), names)
+            web.upstream = ("127.0.0.1", successor.ports["http"])  # the label moves: new connections go there
+            wait_for(lambda: pair.serves_session("backup"), timeout=15, interval=POLL)
+            switched["hls"] = round(time.monotonic() - asked, 2)
+            held = list(asking)
+        print(f"\nMEASURED planned switchover, yield -> backup media: {switched} s; the successor held "
+              f"{names}: {[(code, took) for code, took, _ in held]} s ({load()})")  # fmt: skip
+        assert [code for code, _, _ in held] == [200, 200], "held until mirrored, not a 404"
+        for (_, _, body), name in zip(held, names, strict=True):
+            assert body == http_get(f"{pair.primary.http}/hls/cmaf/{name}")[1], f"{name}: the primary's bytes"
+        assert pair.status()["live"]  # the primary's own publisher still sends: not a failover
+        released = time.monotonic()
+        assert post_text(f"{pair.primary.internal}/handover/release")[0] == 202
+        wait_for(lambda: (pair.status().get("handover") or {}).get("release") == "released", timeout=15)
+        wait_for(lambda: not pair.status()["backupWanted"] and pair.status()["activeIngest"] is None, timeout=10)
+        print(f"MEASURED release with the backup on air -> released, relay ended: {time.monotonic() - released:.2f} s")
+        assert post_text(f"{pair.primary.internal}/handover/yield")[0] == 409
+        # The encoder reconnects as OBS does: refused until the successor saw the release.
+        encoder = ReconnectingPublisher(lambda: Publisher(successor.rtmp_url(), size=SIZE), Backoff(first=0.2))
+        encoder.start()
+        wait_for(lambda: (successor.status().get("handover") or {}).get("phase") == "on-air", timeout=30)
+        own = next_number(successor)  # its own session's next segment
+        wait_for(lambda: max(received(read_log(log.read_text())), default=0) > own, timeout=30,
+                 what="the viewer reading the successor's own segments")  # fmt: skip
+    finally:
+        if encoder is not None:
+            encoder.stop()
+        viewer.send_signal(signal.SIGINT)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            viewer.communicate(timeout=30)
+        if viewer.poll() is None:
+            viewer.kill()
+            viewer.communicate(timeout=30)
+        web.stop()
+    requests = read_log(log.read_text())
+    figures = Figures.of(requests, yielded, requests[-1].t, segment_seconds=2)
+    print(f"MEASURED the HLS viewer across the planned switchover: {figures.line()}")
+    errors = [(round(r.t - yielded, 2), r.kind, r.status, r.url) for r in requests if r.status != 200]
+    assert not errors and not figures.resets, (errors, figures.line())
+
+
+def next_number(ingest: Ingest) -> int:
+    """The number the next segment of the CMAF playlist gets (its handover state's)."""
+    code, body = http_get(f"{ingest.internal}{HANDOVER_STATE_PATH}", headers=WORKER_AUTH)
+    assert code == 200, body
+    state = HandoverState.model_validate_json(body)
+    return next(p.next_number for p in state.playlists if p.variant == "cmaf" and p.next_number is not None)
+
+
+def received(requests: list[Request]) -> list[int]:
+    """The numbers of the segments a viewer's log says it received."""
+    return [int(m[1]) for r in requests if r.status == 200 and (m := SEGMENT_URI.search(r.url))]
+
+
+def timed_get(url: str) -> tuple[int, float, bytes]:
+    began = time.monotonic()
+    code, body = http_get(url, timeout=20)
+    return code, round(time.monotonic() - began, 2), body
+
+
+def post_json(url: str, body: dict[str, Any]) -> int:
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), method="POST", headers={"Content-Type": "application/json", **WORKER_AUTH}
     )
-    print(f"\nMEASURED planned switchover, yield -> backup media: {switched} s ({load()})")
-    assert pair.status()["live"]  # the primary's own publisher still sends: not a failover
-    released = time.monotonic()
-    assert post_text(f"{pair.primary.internal}/handover/release")[0] == 202
-    wait_for(lambda: (pair.status().get("handover") or {}).get("release") == "released", timeout=15)
-    wait_for(lambda: not pair.status()["backupWanted"] and pair.status()["activeIngest"] is None, timeout=10)
-    print(f"MEASURED release with the backup on air -> released, relay ended: {time.monotonic() - released:.2f} s")
-    assert post_text(f"{pair.primary.internal}/handover/yield")[0] == 409
+    with urllib.request.urlopen(request, timeout=30) as r:
+        return int(r.status)

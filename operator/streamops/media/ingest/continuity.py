@@ -213,8 +213,10 @@ class Continuity:
     # --- LL-HLS parts -----------------------------------------------------------------------------------
     @property
     def mirroring(self) -> bool:
-        """A handover's successor serving its predecessor's mirrored window (no own session on air)."""
-        return self.dir is None and any(t.source == MIRROR for t in self.ll.values())
+        """A handover's successor serving its predecessor's mirrored window (no own session on air).
+        Standard variants' timelines count too: a stream without LL-HLS has none else (its
+        segments were never held: 404s across the multinode switchover)."""
+        return self.dir is None and any(t.source == MIRROR for t in (*self.ll.values(), *self.standard.values()))
 
     def part(self, rendition: str, number: int) -> bytes | None:
         """LL-HLS part `number`: the packager's on air, or one of a complete segment of an earlier
@@ -261,7 +263,9 @@ class Continuity:
 
     def segment_may_come(self, key: Key, number: int) -> bool:
         """While it serves a predecessor's mirrored window: a segment the predecessor completed since
-        the last poll or is writing (the next two numbers), held until the mirror has it."""
+        the last poll or is writing (the next two numbers), held until the mirror has it; also the
+        init segment named after such a number (a session the predecessor put on air since the
+        last poll: a planned switchover's backup relay)."""
         timeline = self.standard.get(key) if key[0] in self.fmp4 else self.ll.get(key[1])
         if not self.mirroring or timeline is None or timeline.next_number is None:
             return False

@@ -48,7 +48,7 @@ from streamops.media.ingest.dash_chunks import is_segment as is_dash_segment
 from streamops.media.ingest.encrypted_hls import KEY_PATH, EncryptedHls, stream_key_ring
 from streamops.media.ingest.encryption import KeyRing
 from streamops.media.ingest.feed import FeedHub
-from streamops.media.ingest.hls_timeline import SEGMENT_PREFIX
+from streamops.media.ingest.hls_timeline import INIT_PREFIX, SEGMENT_PREFIX
 from streamops.media.ingest.llhls.packager import BLOCKING_TARGET_DURATIONS, LlHlsPackager, PlaylistRequestError
 from streamops.media.ingest.llhls.playlist import INIT_URI, part_number, segment_number
 from streamops.media.ingest.load_caps import HeldFileResponse, LoadCaps, Refused
@@ -277,6 +277,11 @@ class MediaFiles:
         (on a handover's successor, one its predecessor listed since the last poll: held)."""
         continuity = self.continuity
         if name == "index.m3u8":
+            if continuity.moved.is_set():
+                # A released predecessor's playlist stands still while its successor's goes on: a
+                # player that read the successor's must not get this one on a kept-alive connection
+                # (the numbers would go back).
+                return moved_on(request)
             served = continuity.playlist(key)
             if served is None:
                 raise web.HTTPNotFound()
@@ -292,6 +297,8 @@ class MediaFiles:
         else:
             timeout = BLOCKING_TARGET_DURATIONS * self.config.hls.segment_seconds  # as a blocking reload's
             path = await held_segment(continuity, key, name, timeout)
+        if (path is None or not path.is_file()) and continuity.moved.is_set():
+            return moved_on(request)  # one its successor listed: a released predecessor never has it
         if path is None or not path.is_file():
             raise web.HTTPNotFound()
         return media_file(path)
@@ -401,6 +408,8 @@ async def low_latency_hls(
     if earlier is not None and earlier.is_file():
         return media_file(earlier)
     packager = continuity.packagers.get(rendition, packager)
+    if name == packager.init_uri and packager.init is not None:  # held until its own session went on air
+        return web.Response(body=packager.init.data, content_type="video/mp4")
     path = packager.dir / name
     if segment_number(name) is None or not path.is_file():
         raise web.HTTPNotFound()
@@ -497,16 +506,21 @@ async def held(
 
 async def held_segment(continuity: Continuity, key: tuple[str, str], name: str, timeout: float) -> Path | None:
     """The file behind a served segment or init URI of playlist `key`; on a handover's successor a
-    segment its predecessor listed since the last poll (or is writing) is held until mirrored."""
-    number = served_segment_number(name)
+    segment its predecessor listed since the last poll (or is writing) is held until mirrored, and
+    so is that segment's init segment when it begins a session (named after it: init-<n>.mp4)."""
+    number = served_number(name)
     return await held(continuity, None, timeout, _now(lambda: continuity.file(key, name)),
                       lambda: number is not None and continuity.segment_may_come(key, number))  # fmt: skip
 
 
-def served_segment_number(name: str) -> int | None:
-    """The number in a served segment URI (seg-<n>.ts|.m4s), None for any other name."""
-    stem, dot, suffix = name.removeprefix(SEGMENT_PREFIX).partition(".")
-    return decimal(stem) if name.startswith(SEGMENT_PREFIX) and dot and suffix in ("ts", "m4s") else None
+def served_number(name: str) -> int | None:
+    """The number in a served segment URI (seg-<n>.ts|.m4s) or init segment URI (init-<n>.mp4: the
+    first segment's of its session, hls_timeline.extend), None for any other name."""
+    for prefix, suffixes in ((SEGMENT_PREFIX, ("ts", "m4s")), (INIT_PREFIX, ("mp4",))):
+        stem, dot, suffix = name.removeprefix(prefix).partition(".")
+        if name.startswith(prefix) and dot and suffix in suffixes:
+            return decimal(stem)
+    return None
 
 
 def moved_on(request: web.Request) -> web.Response:

@@ -266,3 +266,109 @@ def test_a_hinted_part_waits_across_a_session_switch(tmp_path):
         assert response.status == 200 and await response.read() == second.parts[hinted]
 
     serve(app, check)
+
+
+def test_a_standard_hls_successor_holds_the_segment_and_init_segment_its_predecessor_put_on_air(tmp_path):
+    """A planned switchover (issue 56) of a stream with standard HLS only: the predecessor yields to
+    its backup while its successor already serves the mirrored window, so the predecessor's
+    playlist gains the relay session's first segment after a discontinuity, with an init segment of
+    its own (init-<n>.mp4). A player that read it there may ask the successor (another connection
+    through the Service) for both before the successor's next poll mirrored them: both are held
+    until then. Before, both were a 404 at once (the multinode switchover's 404): a successor
+    counted as mirroring only by its LL-HLS timelines, and an init segment was never held. Far
+    ahead: 404 at once, as the predecessor answers."""
+    import shutil
+
+    from streamops.contract.ingest import HandoverState
+    from streamops.media.ingest.continuity import Continuity
+    from streamops.media.ingest.handover import listed_files
+
+    config = IngestConfig.model_validate(
+        {"stream": "cam", "source": {"push": {}}, "hls": {"cmaf": True, "mpegts": False, "segmentSeconds": 2}}
+    )
+    key = ("cmaf", "")
+
+    def session(name: str, first: int, count: int) -> Path:
+        directory = tmp_path / "p" / name / "cmaf"
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "init.mp4").write_bytes(f"init of {name}".encode())
+        lines = ["#EXTM3U", "#EXT-X-TARGETDURATION:2", f"#EXT-X-MEDIA-SEQUENCE:{first}", '#EXT-X-MAP:URI="init.mp4"']
+        for n in range(first, first + count):
+            (directory / f"seg-{n}.m4s").write_bytes(f"{name}-{n}".encode())
+            lines += ["#EXTINF:2.000000,", f"seg-{n}.m4s"]
+        (directory / "index.m3u8").write_text("\n".join(lines) + "\n")
+        return directory.parent
+
+    def mirror(predecessor: Continuity, into: Path) -> list[Any]:
+        state = HandoverState.model_validate_json(HandoverState(playlists=predecessor.exported()).to_json())
+        for (variant, rendition, name), target in listed_files(state.playlists, into):
+            source = predecessor.file((variant, rendition), name)
+            assert source is not None, name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(source, target)
+        return list(state.playlists)
+
+    async def scenario() -> None:
+        predecessor = Continuity(config, ServedMedia(FeedHub(), FeedHub()), log)
+        predecessor.go_on_air(session("own", 500, 0), {})
+        session("own", 500, 3)
+        predecessor.refresh_all()
+        served = ServedMedia(FeedHub(), FeedHub())
+        successor = Continuity(config, served, log)
+        successor.adopt(mirror(predecessor, tmp_path / "mirror"), tmp_path / "mirror")
+        app = web.Application()
+        gate = PlaybackGate(config, CollectorRegistry(), {"stream": "cam", "role": "primary"}, log)
+        add_playback_routes(app, config, gate, served, tmp_path / "x.jpg", IceServersFile(None, log), None, successor)
+        async with TestClient(TestServer(app, host="127.0.0.1", port=0)) as client:
+            predecessor.go_on_air(session("backup", 9000, 0), {})  # the yield: the relay goes on air
+            session("backup", 9000, 1)
+            text = (predecessor.playlist(key) or ("", 0.0))[0]
+            assert text.endswith(
+                '#EXT-X-DISCONTINUITY\n#EXT-X-MAP:URI="init-503.mp4"\n#EXTINF:2.000000,\nseg-503.m4s\n'
+            )
+            asked = [asyncio.ensure_future(client.get(f"/hls/cmaf/{n}")) for n in ("init-503.mp4", "seg-503.m4s")]
+            far = await client.get("/hls/cmaf/init-510.mp4")
+            assert far.status == 404, "a number the predecessor is not near: at once, as it answers"
+            await asyncio.sleep(0.2)
+            assert not any(a.done() for a in asked), [(a.result().status, a.result().url) for a in asked if a.done()]
+            successor.adopt(mirror(predecessor, tmp_path / "mirror"), tmp_path / "mirror")  # the next poll
+            init, segment = [await asyncio.wait_for(a, 5) for a in asked]
+            assert (init.status, await init.read()) == (200, b"init of backup")
+            assert (segment.status, await segment.read()) == (200, b"backup-9000")
+
+    asyncio.run(scenario())
+
+
+def test_a_released_standard_hls_predecessor_sends_players_on_for_its_playlist_and_what_it_lacks(tmp_path):
+    """A released predecessor's playlist stands still while its successor's goes on: asked on a
+    connection kept alive from before (a Service's move does not move it), it answers 307 to the
+    same URL (a new connection reaches the successor), not its old playlist (the numbers would go
+    back) nor a 404 for a segment or init segment the successor listed. What it has it still
+    serves; every answer closes the connection."""
+    from streamops.media.ingest.continuity import Continuity
+
+    config = IngestConfig.model_validate(
+        {"stream": "cam", "source": {"push": {}}, "hls": {"cmaf": True, "mpegts": False, "segmentSeconds": 2}}
+    )
+    served = ServedMedia(FeedHub(), FeedHub())
+    continuity = Continuity(config, served, log)
+    app = web.Application()
+    gate = PlaybackGate(config, CollectorRegistry(), {"stream": "cam", "role": "primary"}, log)
+    add_playback_routes(app, config, gate, served, tmp_path / "x.jpg", IceServersFile(None, log), None, continuity)
+
+    async def check(client: TestClient[Any, Any]) -> None:
+        served.dir = session_dir(tmp_path / "own", PLAYLIST)
+        (served.dir / "cmaf" / "seg-000040.m4s").write_bytes(b"media")
+        continuity.go_on_air(served.dir, {})
+        assert (await client.get("/hls/cmaf/index.m3u8")).status == 200
+        continuity.hold()
+        continuity.moved.set()  # released
+        for path in ("/hls/cmaf/index.m3u8", "/hls/cmaf/seg-41.m4s", "/hls/cmaf/init-41.mp4"):
+            response = await client.get(path, allow_redirects=False)
+            assert response.status == 307 and response.headers["Location"] == path, path
+            assert response.headers.get("Connection", "").lower() == "close", path
+        kept = await client.get("/hls/cmaf/seg-40.m4s")
+        assert kept.status == 200 and await kept.read() == b"media"
+        assert kept.headers.get("Connection", "").lower() == "close"
+
+    serve(app, check)

@@ -10,6 +10,7 @@ cache) holding the predecessor's playlist plays on from the successor."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -27,7 +28,7 @@ from devtools.media.reconnecting_publisher import Backoff, ReconnectingPublisher
 from devtools.media.s3_server import S3Server
 from devtools.media.workers import WORKER_AUTH
 from devtools.waits import wait_for
-from streamops.contract.ingest import HANDOVER_FOLLOW_PATH, HANDOVER_RELEASE_PATH
+from streamops.contract.ingest import HANDOVER_FOLLOW_PATH, HANDOVER_RELEASE_PATH, HANDOVER_STATE_PATH
 from streamops.contract.playback_token import sign
 from streamops.media.aes_cbc import aes_128_cbc
 
@@ -234,10 +235,15 @@ def test_a_public_stream_s_keys_are_handed_over_with_its_window(ingest_factory, 
             == 200
         )
         wait_for(lambda: handover(after).get("phase") == "caught-up", timeout=20)
+        # The predecessor's last playlists, read before its release: once released it sends players
+        # on to its successor (307) for the playlist.
+        last = {v: get(f"{before.http}/hls/{v}/index.m3u8")[2].decode() for v in ("ts", "cmaf")}
         service.upstream = ("127.0.0.1", after.ports["rtmp"])
         assert post(before.internal + HANDOVER_RELEASE_PATH) == 202
         wait_for(lambda: handover(before).get("release") == "released", timeout=20)
-        last = {v: get(f"{before.http}/hls/{v}/index.m3u8")[2].decode() for v in ("ts", "cmaf")}
+        code, _, state = http_request("GET", before.internal + HANDOVER_STATE_PATH, None, WORKER_AUTH)
+        assert code == 200, state
+        held = {k["kid"] for k in json.loads(state).get("keys") or []}
 
         def continued(variant: str) -> str | None:
             text = get(f"{after.http}/hls/{variant}/index.m3u8")[2].decode()
@@ -255,7 +261,8 @@ def test_a_public_stream_s_keys_are_handed_over_with_its_window(ingest_factory, 
             for name, keyed in theirs.items():  # listed under the same key and IV, the same ciphertext
                 assert ours.get(name, keyed) == keyed, (name, text, texts[variant])
                 assert get(f"{after.http}/hls/{variant}/{name}")[2] == get(f"{before.http}/hls/{variant}/{name}")[2]
-            new = {uri.removeprefix("../../key/") for n, (uri, _) in ours.items() if n not in theirs} - kids
+            # Segments the predecessor listed after `last` was read carry its keys too: its state names them.
+            new = {uri.removeprefix("../../key/") for n, (uri, _) in ours.items() if n not in theirs} - kids - held
             assert all(get(f"{before.http}/key/{kid}")[0] == 404 for kid in new), "new keys: ids of the successor's own"
         # A player holding the predecessor's last playlist gets every segment and key from the
         # successor and decrypts them; one reading the successor's plays across the discontinuity.

@@ -387,8 +387,7 @@ def test_a_stream_listed_public_has_its_token_stripped_not_checked(stand: Stand)
         assert stand.origin_requests("playlist") > before
     finally:
         stand.edge.set_routes({PREFIX: NAME})
-        # Every worker reads the file again within a second (later on a loaded machine): until a run of
-        # requests, spread over both workers, is refused.
+        stand.edge.every_worker_reads()
         wait_for(
             lambda: all(get(stand.edge_url(PLAYLIST, token=expired))[0] == 403 for _ in range(6)),
             timeout=10,
@@ -409,8 +408,8 @@ def test_a_token_of_the_previous_key_plays_until_that_key_is_dropped(stand: Stan
         assert get(stand.edge_url(PLAYLIST, token=old_token))[0] == 200
         write_keys(stand.keys, new, None)  # the next rotation drops the old key
         wait_for(lambda: get(stand.edge_url(PLAYLIST, token=old_token))[0] == 403, timeout=5, what="old key gone")
-        # One worker has read the files again; every one has within a second (later on a loaded
-        # machine): until a run of requests, spread over both workers, is refused so.
+        stand.edge.files_written()
+        stand.edge.every_worker_reads()  # one worker has read the files again; now every one will
         unknown = (Refusal.UNKNOWN_KEY.status, Refusal.UNKNOWN_KEY.body + "\n")
 
         def refused_unknown() -> bool:
@@ -425,6 +424,8 @@ def test_a_token_of_the_previous_key_plays_until_that_key_is_dropped(stand: Stan
         wait_for(lambda: get(stand.edge_url(PLAYLIST, token=new_token))[0] == 200, timeout=5, what="new key plays")
     finally:
         write_keys(stand.keys, old, os.urandom(32))
+        stand.edge.files_written()
+        stand.edge.every_worker_reads()
         # The ingest reads the same files (within a second too): until it has them back, it would
         # refuse what the edge lets through, and the edge's worker would refuse that token a minute.
         wait_for(lambda: get(stand.origin_url(PLAYLIST))[0] == 200, timeout=5, what="ingest keys back")

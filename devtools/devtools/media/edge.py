@@ -6,9 +6,11 @@ from the environment, here with a state directory under the caller's work dir an
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
+import time
 from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,19 @@ LUA_MODULE = Path("/usr/lib/nginx/modules/ngx_http_lua_module.so")
 
 class EdgeError(RuntimeError):
     pass
+
+
+def files_check_seconds() -> float:
+    """How often a worker of the edge reads its routes, keys and rules files again at most (the Lua
+    modules' *CHECK_SECONDS, read from them: one figure for all three)."""
+    found = {
+        float(value)
+        for name in ("edge.lua", "edge_token.lua", "edge_rules.lua")
+        for value in re.findall(r"^local \w*CHECK_SECONDS = ([\d.]+)$", (edge_files.FILES_DIR / name).read_text(), re.M)
+    }
+    if len(found) != 1:
+        raise EdgeError(f"the edge's files are read again at more than one period: {sorted(found)}")
+    return found.pop()
 
 
 def missing_packages() -> list[str]:
@@ -61,6 +76,7 @@ class Edge:
         self.keys_dir = keys_dir or workdir / "keys"
         self.keys_dir.mkdir(parents=True, exist_ok=True)
         self.routes_path = workdir / "routes"
+        self.written_at = float("-inf")  # the last write of a file the workers read (files_written)
         self.routes_path.write_text(edge_files.routes_file(routes or {}))
         self.access_log = workdir / "access.log"
         self.log_path = workdir / "edge.log"
@@ -105,6 +121,20 @@ class Edge:
         tmp = self.routes_path.with_suffix(".tmp")
         tmp.write_text(edge_files.routes_file(routes, public))
         tmp.replace(self.routes_path)
+        self.files_written()
+
+    def files_written(self) -> None:
+        """Note a write of a file the workers read (routes, keys, rules): see every_worker_reads."""
+        self.written_at = time.monotonic()
+
+    def every_worker_reads(self) -> None:
+        """Return once every worker's next request reads the files as last written. A worker reads them
+        again on its first request at least files_check_seconds() after its last read, so past that
+        period after the write none can answer from what it read before (a run of requests proves
+        nothing: nginx need not spread them over its workers, ci43 met a worker still public)."""
+        left = self.written_at + files_check_seconds() + 0.05 - time.monotonic()
+        if left > 0:
+            time.sleep(left)
 
     def _command(self, *args: str) -> list[str]:
         return ["sh", str(edge_files.FILES_DIR / edge_files.ENTRYPOINT), *args]

@@ -25,10 +25,10 @@ from dataclasses import dataclass, replace
 
 from streamops.contract.ingest import HandoverReport, Role
 from streamops.control.runtime.decisions import PostEvent
-from streamops.control.runtime.handover_steps import DeletePod, HandoverAction, HandoverMemory
+from streamops.control.runtime.handover_steps import HANDOVER_CANCELLED, DeletePod, HandoverAction, HandoverMemory
 from streamops.control.workers.pod_observation import PodObservation
 
-HANDOVER_CANCELLED, HANDOVER_CUT = "HandoverCancelled", "HandoverCut"  # the Events' reasons
+HANDOVER_CUT = "HandoverCut"  # the Event's reason (HANDOVER_CANCELLED: handover_steps, shared with recorders)
 
 
 @dataclass(frozen=True)

@@ -260,13 +260,17 @@ def test_a_primary_with_a_live_backup_switches_to_it_is_replaced_and_switches_ba
         primary.status = {"live": True, "activeIngest": "primary", "handover": caught_up}
         backup.status = {"live": True, "activeIngest": "backup", "handover": caught_up}
         eventually(lambda: primary.posted("/handover/yield"), what="POST /handover/yield to the primary")
-        # (one condition for both roles: its reason the primary's step)
+        # (one condition for both roles: its reason the primary's step). Each role's report is read by
+        # its own poll, so the backup's part may say "follows" for a tick after the primary's switched.
+        waiting = "cam-ingest-backup-b has caught up and waits for the primary ingest's handover"
         handing = eventually(
-            lambda: (c := stream_condition(cluster, ns, "HandingOver")) and c["reason"] == "SwitchingToBackup" and c,
-            what="HandingOver: switching to the backup",
+            lambda: (c := stream_condition(cluster, ns, "HandingOver"))
+            and c["reason"] == "SwitchingToBackup"
+            and waiting in c["message"]
+            and c,
+            what="HandingOver: switching to the backup, the backup's successor waiting",
         )
         assert "switching to the backup ingest's media (through cam-ingest)" in handing["message"], handing
-        assert "cam-ingest-backup-b has caught up and waits for the primary ingest's handover" in handing["message"]
         assert not labelled(cluster, ns, "cam-ingest-b") and not labelled(cluster, ns, "cam-ingest-backup-b")
 
         # The backup's media on air: the primary's Services move, its predecessor releases (yielding

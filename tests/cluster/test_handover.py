@@ -264,10 +264,12 @@ def test_a_primary_with_a_live_backup_switches_to_it_is_replaced_and_switches_ba
         # its own poll, so the backup's part may say "follows" for a tick after the primary's switched.
         waiting = "cam-ingest-backup-b has caught up and waits for the primary ingest's handover"
         handing = eventually(
-            lambda: (c := stream_condition(cluster, ns, "HandingOver"))
-            and c["reason"] == "SwitchingToBackup"
-            and waiting in c["message"]
-            and c,
+            lambda: (
+                (c := stream_condition(cluster, ns, "HandingOver"))
+                and c["reason"] == "SwitchingToBackup"
+                and waiting in c["message"]
+                and c
+            ),
             what="HandingOver: switching to the backup, the backup's successor waiting",
         )
         assert "switching to the backup ingest's media (through cam-ingest)" in handing["message"], handing

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import json
 import logging
 import os
 import resource
@@ -21,14 +22,17 @@ from prometheus_client import Counter
 from streamops.api.recording import DiscardedFragment, Video, VideoOrigin, VideoRendition
 from streamops.contract.recorder import RecorderConfig
 from streamops.contract.worker import utc_seconds
-from streamops.media.ffmpeg import FfmpegProcess
+from streamops.media.ffmpeg import FfmpegProcess, probe_file
 from streamops.media.recorder.commands import join_command, repair_command
 from streamops.media.recorder.disk import OutOfSpace, file_size
 from streamops.media.recorder.plan import (
+    FrameGrid,
     JoinCuts,
     PartTimeline,
     concat_list,
     discard_reason,
+    frame_grid,
+    grid_spans,
     origin_name,
     part_gaps,
     part_outpoints,
@@ -248,8 +252,28 @@ class Finaliser:
             if gap:
                 log.info("%s: the broadcast went on %.2f s before the next part: kept as a freeze", part.file, gap)
         total = sum(cut if cut is not None else d for cut, d in zip(outpoints, durations, strict=True))
-        spans = [p.seconds + g if g else None for p, g in zip(parts, gaps, strict=True)]
+        spans: list[float | None] = [p.seconds + g if g else None for p, g in zip(parts, gaps, strict=True)]
+        if len(parts) > 1:  # each part's video on the frame grid of the one before (plan.grid_spans)
+            grids = [await self._frame_grid(p) for p in parts]
+            wanted = [p.seconds + g for p, g in zip(parts, gaps, strict=True)]
+            aligned = grid_spans(wanted, grids, [p.seconds for p in parts])
+            spans = [a if a is not None else s for a, s in zip(aligned, spans, strict=True)]
         return parts, JoinCuts(outpoints, spans), total
+
+    async def _frame_grid(self, part: PartState) -> FrameGrid | None:
+        """Where the part's video frames lie (its first three packets, then its last two seconds:
+        a seek there starts at the keyframe before); None without video."""
+        tail_from = max(0.0, part.seconds - 2.0)
+        out = await probe_file(
+            self.parts_dir / part.file,
+            *("-select_streams", "v:0", "-read_intervals", f"%+#3,{tail_from:.3f}%"),
+            *("-show_entries", "format=start_time:stream=r_frame_rate:packet=pts_time", "-of", "json"),
+        )
+        try:
+            found = json.loads(out)
+        except ValueError:
+            return None
+        return frame_grid(found) if isinstance(found, dict) else None
 
     async def _joined(self, name: str, parts: list[PartState], cuts: JoinCuts, total: float) -> tuple[Path, float]:
         """The parts joined into `<name>.mp4` (repaired and joined again when the join lost some), and its seconds."""

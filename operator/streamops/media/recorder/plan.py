@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from streamops.api.recording import Video
 from streamops.contract.recorder import ORIGIN_SUFFIX
@@ -166,6 +166,74 @@ def part_gaps(parts: Sequence[PartTimeline], outpoints: Sequence[float | None]) 
         if gap >= MIN_GAP_SECONDS:
             gaps[k] = round(gap, 6)
     return gaps
+
+
+# A frame rate outside this is no frame grid to keep (a time base taken for a rate, a still image).
+MIN_GRID_FPS, MAX_GRID_FPS = 1.0, 240.0
+
+
+@dataclass(frozen=True)
+class FrameGrid:
+    """A part's video frames on the part's own clock (seconds from its start, where the concat
+    demuxer places it): the frame interval, its first and last frames, and a frame on its grid."""
+
+    frame: float  # 1 / its frame rate
+    first: float
+    on_grid: float  # its second frame: FFmpeg's fragmented MP4 moves the first back to the part's start
+    last: float
+
+
+def frame_grid(probe: dict[str, Any]) -> FrameGrid | None:
+    """The FrameGrid of an ffprobe JSON answer (`format=start_time`, the first video stream's
+    `r_frame_rate`, its packets' `pts_time`: the part's first three, then its last seconds'); None
+    without two frames or a frame rate."""
+    streams = probe.get("streams") or []
+    packets = [float(p["pts_time"]) for p in probe.get("packets") or [] if _is_number(p.get("pts_time"))]
+    rate = str(streams[0].get("r_frame_rate", "")) if streams else ""
+    num, _, den = rate.partition("/")
+    if len(packets) < 2 or not (num.isdigit() and den.isdigit() and int(den)):
+        return None
+    fps = int(num) / int(den)
+    if not MIN_GRID_FPS <= fps <= MAX_GRID_FPS:
+        return None
+    fmt = probe.get("format") or {}
+    start = float(fmt["start_time"]) if _is_number(fmt.get("start_time")) else 0.0
+    head, tail = packets[:3], packets[3:] or packets
+    return FrameGrid(1 / fps, min(head) - start, packets[1] - start, max(tail) - start)
+
+
+def _is_number(value: object) -> bool:
+    try:
+        float(str(value))
+    except ValueError:
+        return False
+    return True
+
+
+def grid_spans(
+    wanted: Sequence[float], grids: Sequence[FrameGrid | None], seconds: Sequence[float]
+) -> list[float | None]:
+    """How long each part spans before the next starts (None: as `wanted` says, the last part's
+    too), so that the next part's video goes on the frame grid of the one before.
+
+    `wanted` is where the next part would start (a part's seconds, and a reconnect's gap after it).
+    Its video's frames sit anywhere within a frame of that: half a frame off the grid (a chance of
+    ≈3 in 100 at each join of an RTMP feed, whose millisecond timestamps are 33 and 34 ms apart at
+    30 fps), two frames fall on one tick of a 1/fps time base, and FFmpeg decoding the video says
+    "non monotonically increasing dts" (tests/media/test_ingest_robustness.py's encoder restart).
+    The start moves to the nearest whole number of frames from a frame of the part before, never
+    before the part's own end (its audio would overlap) nor onto its last frame."""
+    spans: list[float | None] = [None] * len(wanted)
+    for k in range(len(wanted) - 1):
+        part, after = grids[k], grids[k + 1]
+        if part is None or after is None or abs(part.frame - after.frame) > 1e-6:
+            continue  # no video, or another frame rate: no grid to go on
+        offset = part.on_grid - after.on_grid  # a span of `offset` puts the two reference frames together
+        span = offset + round((wanted[k] - offset) / part.frame) * part.frame
+        while span < seconds[k] or span + after.first < part.last + part.frame / 2:
+            span += part.frame
+        spans[k] = round(span, 6)
+    return spans
 
 
 def concat_list(

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import itertools
 import json
+import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,9 @@ from typing import Any
 import pytest
 from streamops.api.recording import Video, VideoRendition
 from streamops.contract.recorder import RecorderConfig
+from streamops.media.ffmpeg import FFMPEG, FFPROBE
 from streamops.media.recorder import finalise as finalise_module
+from streamops.media.recorder.commands import FRAGMENTED_MP4
 from streamops.media.recorder.disk import OutOfSpace
 from streamops.media.recorder.finalise import FinaliseCounters, Finaliser, VideoUploads
 from streamops.media.recorder.state import PartState, RecorderState, VideoState
@@ -68,8 +72,7 @@ def finaliser(
         directory="rec",
         reconnect_window_seconds=10,
         max_segment_seconds=3600,
-        min_duration_seconds=10,
-        **config,
+        **{"min_duration_seconds": 10, **config},
     )
     out_dir = tmp_path / "rec"
     (out_dir / ".parts").mkdir(parents=True)
@@ -260,3 +263,68 @@ def test_no_original_recorded_keeps_the_video_and_says_so(tmp_path: Path, monkey
     asyncio.run(made.finalise_video(video))
     assert owner.state.videos[0].origin is None
     assert owner.errors == ["v: no original was recorded (the origin feed gave no media)"]
+
+
+# --- a reconnect's freeze on the frame grid (real FFmpeg) -------------------------------------------
+
+PART_SECONDS = 2
+
+
+def rtmp_like_part(path: Path, flv: Path) -> None:
+    """A part as the recorder writes one of an RTMP publisher: fragmented MP4 copied from FLV, whose
+    millisecond timestamps put 30 fps frames 33 and 34 ms apart."""
+    if not flv.exists():
+        subprocess.run(
+            [FFMPEG, "-v", "error", "-nostdin", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=30",
+             "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-c:v", "libx264", "-preset", "ultrafast",
+             "-tune", "zerolatency", "-g", "60", "-c:a", "aac", "-t", str(PART_SECONDS), "-f", "flv", str(flv)],
+            check=True, timeout=60,
+        )  # fmt: skip
+    subprocess.run(
+        [FFMPEG, "-v", "error", "-nostdin", "-i", str(flv), "-map", "0", "-c", "copy", "-movflags", FRAGMENTED_MP4,
+         "-frag_duration", "1000000", "-f", "mp4", str(path)],
+        check=True, timeout=60,
+    )  # fmt: skip
+
+
+def video_pts(path: Path) -> list[float]:
+    done = subprocess.run(
+        [FFPROBE, "-v", "error", "-select_streams", "v:0", "-show_entries", "packet=pts_time", "-of", "csv=p=0",
+         str(path)],
+        capture_output=True, text=True, check=True, timeout=60,
+    )  # fmt: skip
+    return [float(t) for t in done.stdout.split() if t != "N/A"]
+
+
+def test_a_reconnects_freeze_keeps_the_next_parts_frames_on_the_video_frame_grid(tmp_path: Path) -> None:
+    """The encoder restart of tests/media/test_ingest_robustness.py, which failed 1 run in a few at
+    "the video decodes": the wall clock's gap put the second part's frames half a frame off the
+    first's grid, so two frames 33 ms apart fell on one tick of a 1/30 s time base."""
+    owner = Owner()
+    made, _ = finaliser(tmp_path, owner, Space(room=True), min_duration_seconds=1)
+    parts = [PartState(file=f"v.00{n}.mp4", closed=True) for n in (1, 2)]
+    for part in parts:
+        rtmp_like_part(made.parts_dir / part.file, tmp_path / "publisher.flv")
+    # By the wall clock, the second part starts ≈2.35 s after the first: where its frames (from its
+    # second: see below) fall half a frame off the ticks of 1/30 s from the video's start.
+    second_frame = video_pts(made.parts_dir / parts[1].file)[1]
+    parts[0].wall_start, parts[1].wall_start = 1000.0, 1000.0 + 71.5 / 30 - second_frame
+    video = VideoState(name="v", started_at=T0, last_data_at=T0, parts=parts)
+    asyncio.run(made.finalise_video(video))
+    assert owner.errors == []
+    joined = made.out_dir / "v.mp4"
+    pts = video_pts(joined)
+    freeze = max(range(1, len(pts)), key=lambda i: pts[i] - pts[i - 1])
+    assert pts[freeze] == pytest.approx(2.35, abs=1 / 30), "the freeze keeps the wall clock's gap, within a frame"
+    decoded = subprocess.run(
+        ["ffmpeg", "-v", "error", "-nostdin", "-i", str(joined), "-map", "0:v", "-f", "null", "-"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert (decoded.returncode, decoded.stderr.strip()) == (0, ""), "the video decodes"
+    # The first part's grid, from its second frame: the fragmented MP4 moves each part's first frame
+    # back to the part's start (here 21 ms, where its audio starts).
+    frames = [(t - pts[1]) * 30 for t in pts[1:freeze] + pts[freeze + 1 :]]
+    off_grid = [f for f in frames if abs(f - round(f)) > 0.25]
+    assert not off_grid, f"{len(off_grid)} frames off the first part's grid, first {off_grid[:3]}"
+    ticks = [round(t * 30) for t in pts]
+    assert all(b > a for a, b in itertools.pairwise(ticks)), "one frame per tick of 1/30 s"

@@ -10,10 +10,13 @@ from devtools.catalog import recorded_video
 from streamops.api.recording import Video
 from streamops.media.recorder.plan import (
     IN_FLIGHT_SECONDS,
+    FrameGrid,
     PartTimeline,
     after_gap,
     concat_list,
     discard_reason,
+    frame_grid,
+    grid_spans,
     live_start,
     part_gaps,
     part_name,
@@ -270,3 +273,54 @@ def test_stored_bytes_count_videos_not_expired_and_parts() -> None:
     gone = video_info(3, size=1000)
     gone.expired_at = T0
     assert stored_bytes([kept, gone], part_bytes=7) == 107
+
+
+# --- the frame grid across a join ---
+
+FRAME = 1 / 30
+
+
+def rtmp_part(seconds: float) -> FrameGrid:
+    """A part of an RTMP feed at 30 fps: millisecond timestamps, its first frame moved back to 0."""
+    return FrameGrid(FRAME, first=0.0, on_grid=0.054, last=round(seconds - 0.054, 3))
+
+
+def test_a_freeze_ends_on_the_frame_grid_of_the_part_before() -> None:
+    # 6.0 s and a gap of 0.3 s, 0.0167 s more: the next part's frames would sit half a frame off.
+    wanted = 6.0 + 0.3 + FRAME / 2
+    [span, last] = grid_spans([wanted, 5.0], [rtmp_part(6.0), rtmp_part(5.0)], [6.0, 5.0])
+    assert last is None
+    assert span is not None and abs(span - wanted) <= FRAME / 2 + 1e-6, "the gap kept, within half a frame"
+    frames_apart = (span + 0.054 - 0.054) / FRAME  # the two parts' reference frames
+    assert frames_apart == pytest.approx(round(frames_apart), abs=1e-3)
+
+
+def test_the_next_part_never_starts_before_the_end_of_the_one_before() -> None:
+    # No gap (a replay cut elsewhere, or under the noise): it would start where the part ends, at
+    # 6.021 s, where its audio ends; the grid's nearest start is earlier: the next one is taken.
+    [span, _] = grid_spans([6.021, 5.0], [rtmp_part(6.0), rtmp_part(5.0)], [6.021, 5.0])
+    assert span is not None and 6.021 <= span < 6.021 + FRAME
+    assert round(span / FRAME, 3) == round(span / FRAME)
+    # Nor on the last frame: the next part's first frame is a frame after it at least.
+    late_first = FrameGrid(FRAME, first=0.0, on_grid=0.021, last=5.0)
+    [span, _] = grid_spans([4.9, 5.0], [FrameGrid(FRAME, 0.0, 0.033, 5.0), late_first], [4.9, 5.0])
+    assert span is not None and span >= 5.0 + FRAME / 2
+
+
+def test_no_grid_is_kept_without_video_on_both_sides_or_at_another_frame_rate() -> None:
+    wanted, seconds = [6.3, 5.0], [6.0, 5.0]
+    assert grid_spans(wanted, [None, rtmp_part(5.0)], seconds) == [None, None], "audio only"
+    assert grid_spans(wanted, [rtmp_part(6.0), FrameGrid(1 / 25, 0.0, 0.04, 4.96)], seconds) == [None, None]
+
+
+def test_a_parts_frame_grid_is_read_from_ffprobe() -> None:
+    probe = {
+        "format": {"start_time": "0.000000"},
+        "streams": [{"r_frame_rate": "30/1"}],
+        "packets": [{"pts_time": t} for t in ("0.000000", "0.054000", "0.088000", "4.021000", "5.988000")],
+    }
+    assert frame_grid(probe) == FrameGrid(pytest.approx(FRAME), 0.0, 0.054, 5.988)
+    assert frame_grid({**probe, "streams": [{"r_frame_rate": "90000/1"}]}) is None, "a time base, not a rate"
+    assert frame_grid({**probe, "streams": [{"r_frame_rate": "0/0"}]}) is None
+    assert frame_grid({**probe, "packets": probe["packets"][:1]}) is None, "one frame: no grid"
+    assert frame_grid({}) is None

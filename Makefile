@@ -102,12 +102,15 @@ format: venv ## ruff format + autofix
 # A first run builds side by side, as the demo does: Kubernetes' and Traefik's Go builds beside the
 # images' debootstrap and FFmpeg's C build (-j3: one job's downloads overlap another's compiling).
 # Only what those builds start with is installed first (hack/deps.sh tools: Go, python3-venv, npm);
-# FFmpeg's and the image layers' recipes install the rest beside them.
+# FFmpeg's and the image layers' recipes install the rest beside them. Then what the tests need (the
+# images, the bytecode) and the Go components' tests (real FFmpeg peers: timed, so before pytest, not
+# beside it); the checks that only compute (lint, the generated files, the fuzz targets) run at nice 19
+# beside pytest, on the CPU its waits leave idle (hack/beside.sh, docs/design/test-harness.md).
 test: ## everything: lint, the WebRTC component's go tests, unit, publish (images and chart to a real registry), media (real FFmpeg + peers), cluster (real API server), e2e (real node) and multinode (pod-network cluster, chart installed, real add-ons) tests
 	@bash hack/deps.sh tools
 	@$(MAKE) --no-print-directory -j3 DEPS= kube image-layers test-images helm s3server webrtc rtmp relay readers hlsload kube-network-policies crane registry addons venv
-	@$(MAKE) --no-print-directory -j3 --output-sync=target DEPS= lint crds-check chart-check test-webrtc test-rtmp test-relay test-readers test-hlsload images bytecode
-	$(PY) -m pytest tests $(PARALLEL) $(PYTEST_ARGS)
+	@$(MAKE) --no-print-directory -j3 --output-sync=target DEPS= test-webrtc test-rtmp test-relay test-readers test-hlsload images bytecode
+	@bash hack/beside.sh "$(MAKE) --no-print-directory -j2 --output-sync=target DEPS= lint crds-check chart-check fuzz" -- $(PY) -m pytest tests $(PARALLEL) $(PYTEST_ARGS)
 
 # A first run's image layers that need no compiled binary (debootstrap, apt, pip: mostly downloads),
 # beside the compiles rather than after them. Like FFmpeg's, its recipe runs hack/deps.sh (debootstrap);
@@ -299,35 +302,41 @@ test-webrtc: $(DEPS) ## the WebRTC component's go tests: real pion peers and rea
 # no input written. New-coverage inputs are minimized for 50 runs only: the default 60 s per input
 # stalled the runs.
 FUZZ_EXECS ?= FuzzFLV=100000 FuzzPreauth=60000 FuzzCommand=50000 FuzzFeed=10000 FuzzSRTHandshake=50000 FuzzStreamID=50000 FuzzToken=50000 FuzzRTSPRequest=30000
-rtmp: ## build streamops-rtmp (components/rtmp: the ingest's RTMP/RTMPS front, the stream key checked before FFmpeg, gortmplib pinned in go.sum) into the cache, keyed by its sources
-	@bash hack/build-rtmp.sh
-
-test-rtmp: $(DEPS) ## the RTMP front's go tests (real FFmpeg publishers, TLS, FIFOs; 127.0.0.1 only), then each fuzz target for its FUZZ_EXECS executions (≈10 s each)
-	cd components/rtmp && $(GO_CHECK) go test -count=1 ./...
-	cd components/rtmp && export $(GO_CHECK) && for target in $$(go test -list '^Fuzz' . | grep '^Fuzz'); do \
+# $(call fuzz_each,COMPONENT): each fuzz target of components/COMPONENT for its FUZZ_EXECS executions.
+define fuzz_each
+	cd components/$(1) && export $(GO_CHECK) && for target in $$(go test -list '^Fuzz' . | grep '^Fuzz'); do \
 	  execs=$$(for kv in $(FUZZ_EXECS); do [ "$${kv%%=*}" = "$$target" ] && echo "$${kv#*=}"; done); \
 	  [ -n "$$execs" ] || { echo "FUZZ_EXECS has no count for $$target" >&2; exit 1; }; \
 	  go test -run '^$$' -fuzz "^$$target$$" -fuzztime "$${execs}x" -fuzzminimizetime 50x -parallel 1 . || exit 1; done
+endef
+rtmp: ## build streamops-rtmp (components/rtmp: the ingest's RTMP/RTMPS front, the stream key checked before FFmpeg, gortmplib pinned in go.sum) into the cache, keyed by its sources
+	@bash hack/build-rtmp.sh
+
+test-rtmp: $(DEPS) ## the RTMP front's go tests (real FFmpeg publishers, TLS, FIFOs; 127.0.0.1 only)
+	cd components/rtmp && $(GO_CHECK) go test -count=1 ./...
+
+fuzz-rtmp: $(DEPS) ## the RTMP front's fuzz targets, each for its FUZZ_EXECS executions (≈10 s each)
+	$(call fuzz_each,rtmp)
 
 relay: ## build streamops-relay (components/relay: the shared pusher's media relay, one feed read once and written to every RTMP/RTMPS target; gortmplib and mediacommon pinned in go.sum) into the cache, keyed by its sources
 	@bash hack/build-relay.sh
 
-test-relay: $(DEPS) ## the relay's go tests (a real FFmpeg-made feed over HTTP, RTMP targets in the test; 127.0.0.1 only), then each fuzz target for its FUZZ_EXECS executions
+test-relay: $(DEPS) ## the relay's go tests (a real FFmpeg-made feed over HTTP, RTMP targets in the test; 127.0.0.1 only)
 	cd components/relay && $(GO_CHECK) go test -count=1 ./...
-	cd components/relay && export $(GO_CHECK) && for target in $$(go test -list '^Fuzz' . | grep '^Fuzz'); do \
-	  execs=$$(for kv in $(FUZZ_EXECS); do [ "$${kv%%=*}" = "$$target" ] && echo "$${kv#*=}"; done); \
-	  [ -n "$$execs" ] || { echo "FUZZ_EXECS has no count for $$target" >&2; exit 1; }; \
-	  go test -run '^$$' -fuzz "^$$target$$" -fuzztime "$${execs}x" -fuzzminimizetime 50x -parallel 1 . || exit 1; done
+
+fuzz-relay: $(DEPS) ## the relay's fuzz targets, each for its FUZZ_EXECS executions
+	$(call fuzz_each,relay)
 
 readers: ## build streamops-readers (components/readers: the live stream for SRT callers and RTSP/RTSPS clients, playback tokens checked; gosrt, gortsplib and mediacommon pinned in go.sum) into the cache, keyed by its sources
 	@bash hack/build-readers.sh
 
-test-readers: $(DEPS) ## the readers component's go tests (a real FFmpeg-made feed over HTTP, ffprobe and ffmpeg reading over SRT and RTSP; 127.0.0.1 only), then each fuzz target for its FUZZ_EXECS executions
+test-readers: $(DEPS) ## the readers component's go tests (a real FFmpeg-made feed over HTTP, ffprobe and ffmpeg reading over SRT and RTSP; 127.0.0.1 only)
 	cd components/readers && $(GO_CHECK) go test -count=1 ./...
-	cd components/readers && export $(GO_CHECK) && for target in $$(go test -list '^Fuzz' . | grep '^Fuzz'); do \
-	  execs=$$(for kv in $(FUZZ_EXECS); do [ "$${kv%%=*}" = "$$target" ] && echo "$${kv#*=}"; done); \
-	  [ -n "$$execs" ] || { echo "FUZZ_EXECS has no count for $$target" >&2; exit 1; }; \
-	  go test -run '^$$' -fuzz "^$$target$$" -fuzztime "$${execs}x" -fuzzminimizetime 50x -parallel 1 . || exit 1; done
+
+fuzz-readers: $(DEPS) ## the readers component's fuzz targets, each for its FUZZ_EXECS executions
+	$(call fuzz_each,readers)
+
+fuzz: fuzz-rtmp fuzz-relay fuzz-readers ## every Go component's fuzz targets, each for its FUZZ_EXECS executions
 
 hlsload: ## build hlsload (components/hlsload: the LL-HLS/HLS load client of bench-playback, Go stdlib only) into the cache, keyed by its sources
 	@bash hack/build-hlsload.sh

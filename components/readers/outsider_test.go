@@ -17,6 +17,7 @@ import (
 // v0.9.0 panicked on it in Accept2, before any SYN cookie check: one packet from anyone stopped the
 // process.
 func TestMalformedHandshakeKeepsTheListener(t *testing.T) {
+	t.Parallel() // each its own component, feed and ports: two at a time (GOMAXPROCS)
 	crash := []byte("\x80\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x05\x00\x00\x00\x05" +
 		"\x00\x00\x00\x00\x00\x00\x05\xdc\x00\x00 \x00\xff\xff\xff\xff\x00\x00\x00\x01\x00\x00\x00\x00\x01\x00\x00\x7f" +
 		"\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00")
@@ -48,6 +49,7 @@ func closedWithin(t *testing.T, conn net.Conn, d time.Duration) {
 }
 
 func TestRTSPBoundsBeforeAuthorization(t *testing.T) {
+	t.Parallel() // each its own component, feed and ports: two at a time (GOMAXPROCS)
 	s := serveFeed(t, tsFeed(t, 2), 2*time.Second)
 
 	// Time: a connection that says nothing is closed at the deadline.

@@ -218,6 +218,7 @@ func testToken(ip string) string {
 }
 
 func TestPublicStreamReadOverSRTAndRTSP(t *testing.T) {
+	t.Parallel() // each its own component, feed and ports: two at a time (GOMAXPROCS)
 	feed := serveFeed(t, tsFeed(t, 12), 12*time.Second)
 	c := start(t, feed.URL+"/feed", false, nil)
 	p, err := probe(t, "srt://"+c.addrs["srt"]+"?mode=caller")
@@ -227,6 +228,7 @@ func TestPublicStreamReadOverSRTAndRTSP(t *testing.T) {
 }
 
 func TestSignedStreamTokens(t *testing.T) {
+	t.Parallel() // each its own component, feed and ports: two at a time (GOMAXPROCS)
 	feed := serveFeed(t, tsFeed(t, 20), 20*time.Second)
 	c := start(t, feed.URL+"/feed", true, nil)
 	token := testToken("")
@@ -270,6 +272,7 @@ func TestSignedStreamTokens(t *testing.T) {
 }
 
 func TestViewerCounts(t *testing.T) {
+	t.Parallel() // each its own component, feed and ports: two at a time (GOMAXPROCS)
 	feed := serveFeed(t, tsFeed(t, 30), 30*time.Second)
 	c := start(t, feed.URL+"/feed", false, nil)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -296,6 +299,7 @@ func TestViewerCounts(t *testing.T) {
 }
 
 func TestNotLiveIsRefused(t *testing.T) {
+	t.Parallel() // each its own component, feed and ports: two at a time (GOMAXPROCS)
 	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}))
@@ -314,6 +318,7 @@ func TestNotLiveIsRefused(t *testing.T) {
 // A reader that joins while the last one's read is ending rides a read of its own, not the end of
 // the old one.
 func TestAReaderJoiningAfterTheLastLeftGetsANewRead(t *testing.T) {
+	t.Parallel() // each its own component, feed and ports: two at a time (GOMAXPROCS)
 	feed := serveFeed(t, tsFeed(t, 4), 4*time.Second)
 	h := newHub(feed.URL+"/feed", "")
 	h.credFile = filepath.Join(t.TempDir(), "credential")

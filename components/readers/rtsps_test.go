@@ -44,6 +44,7 @@ func selfSigned(t *testing.T) (string, string) {
 }
 
 func TestRTSPSWithADigestToken(t *testing.T) {
+	t.Parallel() // each its own component, feed and ports: two at a time (GOMAXPROCS)
 	cert, key := selfSigned(t)
 	feed := serveFeed(t, tsFeed(t, 10), 10*time.Second)
 	c := start(t, feed.URL+"/feed", true, func(o *options) {

@@ -62,6 +62,7 @@ func (w *worker) refused(t *testing.T, protocol, reason string) {
 }
 
 func TestThePolicysRulesAreAskedBeforeTheToken(t *testing.T) {
+	t.Parallel() // each its own component, feed and ports: two at a time (GOMAXPROCS)
 	feed := serveFeed(t, tsFeed(t, 20), 20*time.Second)
 	c := start(t, feed.URL+"/feed", true, func(o *options) { o.rules = true })
 	w := answering(t, c)

@@ -36,24 +36,26 @@ type viewer struct {
 	client *http.Client
 	url    string // the media playlist (after picking a rendition)
 
-	mu        sync.Mutex
-	items     map[int64]*item
-	first     int64 // the first item it tracks (-1 until its first playlist)
-	receipts  []time.Time
-	lags      []float64 // ms, of items announced within the measuring window
-	requests  map[string]map[string]int
-	errs      map[string]int
-	bytes     int64
-	joined    time.Time
-	fetches   sync.WaitGroup
-	initURI   string // the EXT-X-MAP fetched (or being fetched): a new one after a discontinuity is fetched too
-	partTgt   float64
-	targetDur float64
-	log       *requestLog
-	furthest  position
-	resets    int
-	reset     bool // the last playlist was a reset (rejoinIfReset takes it)
-	rejoins   int
+	mu       sync.Mutex
+	items    map[int64]*item
+	first    int64 // the first item it tracks (-1 until its first playlist)
+	receipts []time.Time
+	lags     []float64 // ms, of items announced within the measuring window
+	requests map[string]map[string]int
+	errs     map[string]int
+	bytes    int64
+	joined   time.Time
+	// the last media playlist received within the window (its last byte)
+	lastPlaylist time.Time
+	fetches      sync.WaitGroup
+	initURI      string // the EXT-X-MAP fetched (or being fetched): a new one after a discontinuity is fetched too
+	partTgt      float64
+	targetDur    float64
+	log          *requestLog
+	furthest     position
+	resets       int
+	reset        bool // the last playlist was a reset (rejoinIfReset takes it)
+	rejoins      int
 }
 
 func newViewer(id int, cfg *Config) *viewer {
@@ -191,6 +193,9 @@ func (v *viewer) playlist(ctx context.Context, kind, raw string) (*Playlist, tim
 		if v.furthest.advance(pl) {
 			v.resets++
 			v.reset = true
+		}
+		if at.Before(v.cfg.deadline()) {
+			v.lastPlaylist = at
 		}
 		v.mu.Unlock()
 	}

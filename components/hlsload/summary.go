@@ -153,19 +153,7 @@ func summarise(cfg *Config, viewers []*viewer, elapsed time.Duration) *Summary {
 			s.PartTarget, s.TargetDuration = v.partTgt, v.targetDur
 		}
 	}
-	margin := time.Duration(3 * s.PartTarget * float64(time.Second))
-	if cfg.Mode == "hls" {
-		margin = time.Duration(s.TargetDuration * float64(time.Second))
-	}
-	cutoff := cfg.deadline().Add(-margin)
-	last := int64(-1) // the last item any viewer heard of before the cutoff
-	for _, v := range viewers {
-		for n, it := range v.items {
-			if it.announced.Before(cutoff) && n > last {
-				last = n
-			}
-		}
-	}
+	last := cfg.lastExpected() // the same the viewers caught up to after the window's end
 	var lags, gaps, playlistAges []float64
 	total := 0
 	for _, v := range viewers {
@@ -191,10 +179,7 @@ func summarise(cfg *Config, viewers []*viewer, elapsed time.Duration) *Summary {
 		s.Resets += v.resets
 		if v.first >= 0 && last >= v.first {
 			f.Expected = last - v.first + 1
-			furthest := int64(-1)
-			for n := range v.items {
-				furthest = max(furthest, n)
-			}
+			furthest := v.furthestItem()
 			for n := v.first; n <= last; n++ {
 				if reason, ok := v.missReason(n, furthest); ok {
 					f.Received++
@@ -240,6 +225,35 @@ func summarise(cfg *Config, viewers []*viewer, elapsed time.Duration) *Summary {
 	s.Client = ClientCost{UserSeconds: round3(user), SystemSeconds: round3(system), CPUSeconds: round3(user + system),
 		PctOfCore: round(100 * (user + system) / elapsed.Seconds()), MaxRSSKiB: rss}
 	return s
+}
+
+// lastNamed is the last item any viewer heard of before the window's end minus the margin (3 part
+// targets for LL-HLS, a target duration for HLS): the last one every viewer is expected to get.
+func lastNamed(cfg *Config, viewers []*viewer) int64 {
+	var partTarget, targetDuration float64
+	for _, v := range viewers {
+		v.mu.Lock()
+		if !v.joined.IsZero() {
+			partTarget, targetDuration = v.partTgt, v.targetDur
+		}
+		v.mu.Unlock()
+	}
+	margin := time.Duration(3 * partTarget * float64(time.Second))
+	if cfg.Mode == "hls" {
+		margin = time.Duration(targetDuration * float64(time.Second))
+	}
+	cutoff := cfg.deadline().Add(-margin)
+	last := int64(-1)
+	for _, v := range viewers {
+		v.mu.Lock()
+		for n, it := range v.items {
+			if it.announced.Before(cutoff) && n > last {
+				last = n
+			}
+		}
+		v.mu.Unlock()
+	}
+	return last
 }
 
 func round3(x float64) float64 { return math.Round(x*1000) / 1000 }

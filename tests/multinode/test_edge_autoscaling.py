@@ -93,7 +93,10 @@ def what_the_viewers_saw(result: dict[str, Any], log: Path, t0: float, events: l
 
 
 def no_viewer_lost(result: dict[str, Any], who: str, explain: Callable[[], str], segments: int = 1) -> None:
-    """Every viewer got ≥ 95 % of what was due and waited at most `segments` segments for any of it."""
+    """Every viewer got ≥ 95 % of what was due and waited at most `segments` segments for any of it.
+    Due: every part named (to any viewer) before the window's end; a viewer whose playlists came
+    late then hears of them in hlsload's grace (components/hlsload, README), so what is counted is
+    what the edge delivered, not where a busy client was when the window was cut."""
     delivery, gaps = result["delivery"], result["max_gap_ms"]
     over = segments * SEGMENT_SECONDS * 1000
     ok = gaps["max"] <= over and delivery["received"] >= 0.95 * delivery["expected"]

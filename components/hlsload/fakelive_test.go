@@ -20,6 +20,9 @@ type fakeLive struct {
 	partDur         time.Duration
 	partsPerSegment int
 	refuse          func(part int) bool // answer 404 for these parts, always
+	// hold each LL-HLS playlist this long after rendering it, for a viewer (_sid): a client or a
+	// path that is late, so that its playlists are old when they arrive
+	late func(sid string) time.Duration
 
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced at every new part
@@ -173,6 +176,9 @@ func (f *fakeLive) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		text := f.lowLatency(q.Get("_HLS_skip") == "YES")
 		f.mu.Unlock()
+		if f.late != nil {
+			time.Sleep(f.late(q.Get("_sid")))
+		}
 		fmt.Fprint(w, text)
 	case r.URL.Path == "/std/index.m3u8":
 		f.count(r, "playlist")

@@ -73,6 +73,38 @@ func TestMissingPartsAreCounted(t *testing.T) {
 	}
 }
 
+// What became of the missed items is in the summary: refused ones failed. A viewer whose playlists
+// arrive late has not heard of the window's last parts when it ends: it catches up on them during
+// the grace (viewer.playing), so that none is missed for being behind when the window was cut.
+func TestMissedItemsAreToldApartByWhatBecameOfThem(t *testing.T) {
+	f, server := newFakeLive(t, 50*time.Millisecond, 4)
+	f.refuse = func(part int) bool { return part%7 == 0 }
+	f.late = func(sid string) time.Duration {
+		if sid == "t-0" {
+			return 400 * time.Millisecond // 8 parts: far past the 3-part margin
+		}
+		return 0
+	}
+	cfg := config(server.URL+"/ll/index.m3u8", "llhls", 3, 1500*time.Millisecond)
+	cfg.PerViewer = true
+	s := Run(cfg)
+	missed := s.Delivery.Missed
+	var sum int64
+	for _, n := range missed {
+		sum += n
+	}
+	if sum != s.Delivery.Expected-s.Delivery.Received || missed[missedFailed] < 2 || len(missed) != 1 {
+		t.Fatalf("missed by reason %v, delivery %+v", missed, s.Delivery)
+	}
+	late, onTime := s.PerViewer[0], s.PerViewer[1]
+	if len(late.Missed) != 1 || late.Missed[missedFailed] == 0 || onTime.Expected-onTime.Received != onTime.Missed[missedFailed] {
+		t.Fatalf("the late viewer %+v, one on time %+v", late, onTime)
+	}
+	if s.LastPlaylistAgeMs.Count != 3 || s.LastPlaylistAgeMs.Max > 1000 {
+		t.Fatalf("last playlists' ages: %+v", s.LastPlaylistAgeMs)
+	}
+}
+
 func TestStopGapDetection(t *testing.T) {
 	f, server := newFakeLive(t, 50*time.Millisecond, 4)
 	go func() {

@@ -39,6 +39,10 @@ type Config struct {
 
 	start, windowStart time.Time
 	deadlineNs         atomic.Int64 // the window's end; moved to the moment of SIGINT/SIGTERM (stopEarly)
+
+	viewers      []*viewer
+	lastOnce     sync.Once
+	lastExpected func() int64 // after the window's end: lastNamed, computed once (viewer.playing)
 }
 
 // deadline is the end of the measuring window.
@@ -99,6 +103,12 @@ func Run(cfg *Config) *Summary {
 	defer signal.Stop(signals)
 	go stopEarly(ctx, cfg, signals, cancel, cancelFetches)
 	viewers := make([]*viewer, cfg.Viewers)
+	cfg.viewers = viewers
+	var last int64
+	cfg.lastExpected = func() int64 {
+		cfg.lastOnce.Do(func() { last = lastNamed(cfg, cfg.viewers) })
+		return last
+	}
 	var wg sync.WaitGroup
 	for i := range viewers {
 		viewers[i] = newViewer(i, cfg)

@@ -15,29 +15,32 @@ import (
 // one only its delivery. Counted for items first named within the measuring window (after the
 // ramp-up, before the end).
 type Summary struct {
-	Mode              string                    `json:"mode"`
-	URL               string                    `json:"url"`
-	Viewers           int                       `json:"viewers"`
-	Joined            int                       `json:"joined"`
-	RampSeconds       float64                   `json:"ramp_s"`
-	WindowSeconds     float64                   `json:"window_s"`
-	ElapsedSeconds    float64                   `json:"elapsed_s"`
-	PartTarget        float64                   `json:"part_target_s"`
-	TargetDuration    float64                   `json:"target_duration_s"`
-	Item              string                    `json:"item"` // part or segment
-	Requests          map[string]map[string]int `json:"requests"`
-	Errors            map[string]int            `json:"errors"`
-	Delivery          Delivery                  `json:"delivery"`
-	LagMs             Distribution              `json:"lag_ms"`
-	GapMs             Distribution              `json:"max_gap_ms"`
-	Non200            map[string]int            `json:"non_200"` // answers other than 200 by status ("error": none), every kind
-	Resets            int                       `json:"resets"`  // times a media playlist's numbers went back (position.advance)
-	GapThresholdMs    float64                   `json:"gap_threshold_ms,omitempty"`
-	ViewersGapOver    *int                      `json:"viewers_gap_over_threshold,omitempty"`
-	Bytes             int64                     `json:"bytes"`
-	Client            ClientCost                `json:"client"`
-	PerViewer         []ViewerFigures           `json:"per_viewer,omitempty"`
-	RequestsPerSecond float64                   `json:"requests_per_s"`
+	Mode           string                    `json:"mode"`
+	URL            string                    `json:"url"`
+	Viewers        int                       `json:"viewers"`
+	Joined         int                       `json:"joined"`
+	RampSeconds    float64                   `json:"ramp_s"`
+	WindowSeconds  float64                   `json:"window_s"`
+	ElapsedSeconds float64                   `json:"elapsed_s"`
+	PartTarget     float64                   `json:"part_target_s"`
+	TargetDuration float64                   `json:"target_duration_s"`
+	Item           string                    `json:"item"` // part or segment
+	Requests       map[string]map[string]int `json:"requests"`
+	Errors         map[string]int            `json:"errors"`
+	Delivery       Delivery                  `json:"delivery"`
+	LagMs          Distribution              `json:"lag_ms"`
+	GapMs          Distribution              `json:"max_gap_ms"`
+	Non200         map[string]int            `json:"non_200"` // answers other than 200 by status ("error": none), every kind
+	Resets         int                       `json:"resets"`  // times a media playlist's numbers went back (position.advance)
+	// How long before the window's end each viewer's last media playlist arrived: a viewer whose
+	// last one is older than the delivery margin was behind when the window ended (missed "behind").
+	LastPlaylistAgeMs Distribution    `json:"last_playlist_age_ms"`
+	GapThresholdMs    float64         `json:"gap_threshold_ms,omitempty"`
+	ViewersGapOver    *int            `json:"viewers_gap_over_threshold,omitempty"`
+	Bytes             int64           `json:"bytes"`
+	Client            ClientCost      `json:"client"`
+	PerViewer         []ViewerFigures `json:"per_viewer,omitempty"`
+	RequestsPerSecond float64         `json:"requests_per_s"`
 }
 
 // Delivery says whether every viewer received every item: expected for a viewer are the items
@@ -50,6 +53,37 @@ type Delivery struct {
 	ViewersComplete  int     `json:"viewers_complete"`
 	ViewersCompleteP float64 `json:"viewers_complete_pct"`
 	MostMissed       int64   `json:"most_missed_by_a_viewer"`
+	// Missed items by what became of them (missReason): which a failure message names.
+	Missed map[string]int64 `json:"missed"`
+}
+
+// The reasons an expected item was not received, for a viewer.
+const (
+	// never named to it, past the last item it was told of: it was behind when the window ended.
+	missedBehind = "not_named_behind"
+	// never named to it, though it was told of later ones: its playlists skipped past it.
+	missedSkipped = "not_named_skipped"
+	// its fetch failed (errors, non_200 say how) and no later playlist listed it again.
+	missedFailed = "failed"
+	// its fetch was still going when the grace after the window ended.
+	missedUnfinished = "unfinished"
+)
+
+// missReason says why item n, expected, was not received (ok: it was).
+func (v *viewer) missReason(n, furthest int64) (reason string, ok bool) {
+	it := v.items[n]
+	switch {
+	case it == nil && n > furthest:
+		return missedBehind, false
+	case it == nil:
+		return missedSkipped, false
+	case it.state == received:
+		return "", true
+	case it.state == failed:
+		return missedFailed, false
+	default:
+		return missedUnfinished, false
+	}
 }
 
 // Distribution is nearest-rank percentiles.
@@ -72,17 +106,20 @@ type ClientCost struct {
 
 // ViewerFigures is one viewer's part of the summary (-per-viewer).
 type ViewerFigures struct {
-	ID         int            `json:"id"`
-	Expected   int64          `json:"expected"`
-	Received   int64          `json:"received"`
-	MaxGapMs   float64        `json:"max_gap_ms"`
-	FirstMs    float64        `json:"first_item_ms"` // join (first playlist) -> first item received
-	Errors     map[string]int `json:"errors,omitempty"`
-	Non200     map[string]int `json:"non_200,omitempty"`
-	Resets     int            `json:"resets"`
-	Rejoins    int            `json:"rejoins,omitempty"`
-	LagP99Ms   float64        `json:"lag_p99_ms"`
-	BytesTotal int64          `json:"bytes"`
+	ID       int              `json:"id"`
+	Expected int64            `json:"expected"`
+	Received int64            `json:"received"`
+	MaxGapMs float64          `json:"max_gap_ms"`
+	FirstMs  float64          `json:"first_item_ms"` // join (first playlist) -> first item received
+	Errors   map[string]int   `json:"errors,omitempty"`
+	Non200   map[string]int   `json:"non_200,omitempty"`
+	Resets   int              `json:"resets"`
+	Rejoins  int              `json:"rejoins,omitempty"`
+	Missed   map[string]int64 `json:"missed,omitempty"`
+	// The window's end minus its last media playlist's arrival (-1: none).
+	LastPlaylistAgeMs float64 `json:"last_playlist_age_ms"`
+	LagP99Ms          float64 `json:"lag_p99_ms"`
+	BytesTotal        int64   `json:"bytes"`
 }
 
 func distribution(values []float64) Distribution {
@@ -106,6 +143,7 @@ func summarise(cfg *Config, viewers []*viewer, elapsed time.Duration) *Summary {
 		RampSeconds: cfg.Ramp.Seconds(), WindowSeconds: round(cfg.deadline().Sub(cfg.windowStart).Seconds()), ElapsedSeconds: round(elapsed.Seconds()),
 		Requests: map[string]map[string]int{}, Errors: map[string]int{}, Non200: map[string]int{},
 	}
+	s.Delivery.Missed = map[string]int64{}
 	if cfg.Mode == "hls" {
 		s.Item = "segment"
 	}
@@ -115,20 +153,8 @@ func summarise(cfg *Config, viewers []*viewer, elapsed time.Duration) *Summary {
 			s.PartTarget, s.TargetDuration = v.partTgt, v.targetDur
 		}
 	}
-	margin := time.Duration(3 * s.PartTarget * float64(time.Second))
-	if cfg.Mode == "hls" {
-		margin = time.Duration(s.TargetDuration * float64(time.Second))
-	}
-	cutoff := cfg.deadline().Add(-margin)
-	last := int64(-1) // the last item any viewer heard of before the cutoff
-	for _, v := range viewers {
-		for n, it := range v.items {
-			if it.announced.Before(cutoff) && n > last {
-				last = n
-			}
-		}
-	}
-	var lags, gaps []float64
+	last := cfg.lastExpected() // the same the viewers caught up to after the window's end
+	var lags, gaps, playlistAges []float64
 	total := 0
 	for _, v := range viewers {
 		for kind, byStatus := range v.requests {
@@ -153,12 +179,24 @@ func summarise(cfg *Config, viewers []*viewer, elapsed time.Duration) *Summary {
 		s.Resets += v.resets
 		if v.first >= 0 && last >= v.first {
 			f.Expected = last - v.first + 1
-			for n, it := range v.items {
-				if n >= v.first && n <= last && it.state == received {
+			furthest := v.furthestItem()
+			for n := v.first; n <= last; n++ {
+				if reason, ok := v.missReason(n, furthest); ok {
 					f.Received++
+				} else {
+					if f.Missed == nil {
+						f.Missed = map[string]int64{}
+					}
+					f.Missed[reason]++
+					s.Delivery.Missed[reason]++
 				}
 			}
 		} // a viewer that never joined expects nothing here: it is missing from Joined and ViewersComplete
+		f.LastPlaylistAgeMs = -1
+		if !v.lastPlaylist.IsZero() {
+			f.LastPlaylistAgeMs = round(float64(cfg.deadline().Sub(v.lastPlaylist).Microseconds()) / 1000)
+			playlistAges = append(playlistAges, f.LastPlaylistAgeMs)
+		}
 		f.MaxGapMs, f.FirstMs = v.gaps(cfg.deadline())
 		gaps = append(gaps, f.MaxGapMs)
 		s.Delivery.Expected += f.Expected
@@ -172,7 +210,7 @@ func summarise(cfg *Config, viewers []*viewer, elapsed time.Duration) *Summary {
 		}
 	}
 	s.Delivery.ViewersCompleteP = round(100 * float64(s.Delivery.ViewersComplete) / float64(len(viewers)))
-	s.LagMs, s.GapMs = distribution(lags), distribution(gaps)
+	s.LagMs, s.GapMs, s.LastPlaylistAgeMs = distribution(lags), distribution(gaps), distribution(playlistAges)
 	if cfg.GapThreshold > 0 {
 		over := 0
 		for _, g := range gaps {
@@ -187,6 +225,35 @@ func summarise(cfg *Config, viewers []*viewer, elapsed time.Duration) *Summary {
 	s.Client = ClientCost{UserSeconds: round3(user), SystemSeconds: round3(system), CPUSeconds: round3(user + system),
 		PctOfCore: round(100 * (user + system) / elapsed.Seconds()), MaxRSSKiB: rss}
 	return s
+}
+
+// lastNamed is the last item any viewer heard of before the window's end minus the margin (3 part
+// targets for LL-HLS, a target duration for HLS): the last one every viewer is expected to get.
+func lastNamed(cfg *Config, viewers []*viewer) int64 {
+	var partTarget, targetDuration float64
+	for _, v := range viewers {
+		v.mu.Lock()
+		if !v.joined.IsZero() {
+			partTarget, targetDuration = v.partTgt, v.targetDur
+		}
+		v.mu.Unlock()
+	}
+	margin := time.Duration(3 * partTarget * float64(time.Second))
+	if cfg.Mode == "hls" {
+		margin = time.Duration(targetDuration * float64(time.Second))
+	}
+	cutoff := cfg.deadline().Add(-margin)
+	last := int64(-1)
+	for _, v := range viewers {
+		v.mu.Lock()
+		for n, it := range v.items {
+			if it.announced.Before(cutoff) && n > last {
+				last = n
+			}
+		}
+		v.mu.Unlock()
+	}
+	return last
 }
 
 func round3(x float64) float64 { return math.Round(x*1000) / 1000 }

@@ -36,24 +36,26 @@ type viewer struct {
 	client *http.Client
 	url    string // the media playlist (after picking a rendition)
 
-	mu        sync.Mutex
-	items     map[int64]*item
-	first     int64 // the first item it tracks (-1 until its first playlist)
-	receipts  []time.Time
-	lags      []float64 // ms, of items announced within the measuring window
-	requests  map[string]map[string]int
-	errs      map[string]int
-	bytes     int64
-	joined    time.Time
-	fetches   sync.WaitGroup
-	initURI   string // the EXT-X-MAP fetched (or being fetched): a new one after a discontinuity is fetched too
-	partTgt   float64
-	targetDur float64
-	log       *requestLog
-	furthest  position
-	resets    int
-	reset     bool // the last playlist was a reset (rejoinIfReset takes it)
-	rejoins   int
+	mu       sync.Mutex
+	items    map[int64]*item
+	first    int64 // the first item it tracks (-1 until its first playlist)
+	receipts []time.Time
+	lags     []float64 // ms, of items announced within the measuring window
+	requests map[string]map[string]int
+	errs     map[string]int
+	bytes    int64
+	joined   time.Time
+	// the last media playlist received within the window (its last byte)
+	lastPlaylist time.Time
+	fetches      sync.WaitGroup
+	initURI      string // the EXT-X-MAP fetched (or being fetched): a new one after a discontinuity is fetched too
+	partTgt      float64
+	targetDur    float64
+	log          *requestLog
+	furthest     position
+	resets       int
+	reset        bool // the last playlist was a reset (rejoinIfReset takes it)
+	rejoins      int
 }
 
 func newViewer(id int, cfg *Config) *viewer {
@@ -191,6 +193,9 @@ func (v *viewer) playlist(ctx context.Context, kind, raw string) (*Playlist, tim
 		if v.furthest.advance(pl) {
 			v.resets++
 			v.reset = true
+		}
+		if at.Before(v.cfg.deadline()) {
+			v.lastPlaylist = at
 		}
 		v.mu.Unlock()
 	}
@@ -333,14 +338,16 @@ func (v *viewer) runLowLatency(ctx, fetchCtx context.Context) {
 	v.reset = false
 	v.mu.Unlock()
 	v.announceParts(fetchCtx, pl, at)
-	for ctx.Err() == nil {
+	// Playlists go on fetchCtx: a blocking reload in flight at the window's end is not cut, and a
+	// viewer behind then catches up during the grace (v.playing).
+	for v.playing(ctx, fetchCtx) {
 		if pl.EndList {
 			if !v.cfg.Rejoin {
 				break
 			}
 			// -rejoin: as a user reloading the page, until the stream is live again.
-			sleep(ctx, time.Duration(pl.PartTarget*float64(time.Second)))
-			if next, t, err := v.playlist(ctx, "playlist", v.url); err == nil {
+			sleep(fetchCtx, time.Duration(pl.PartTarget*float64(time.Second)))
+			if next, t, err := v.playlist(fetchCtx, "playlist", v.url); err == nil {
 				pl, at = next, t
 				v.rejoinIfReset(pl, true)
 				v.announceParts(fetchCtx, pl, at)
@@ -352,14 +359,14 @@ func (v *viewer) runLowLatency(ctx, fetchCtx context.Context) {
 		if v.cfg.Delta && pl.CanSkipUntil > 0 {
 			query += "&_HLS_skip=YES"
 		}
-		next, at, err := v.playlist(ctx, "playlist_blocking", v.url+"?"+query)
+		next, at, err := v.playlist(fetchCtx, "playlist_blocking", v.url+"?"+query)
 		if err != nil {
-			if ctx.Err() != nil {
+			if fetchCtx.Err() != nil {
 				break
 			}
 			// Behind or ahead of the server (a 400 or 503): start again from a full playlist.
-			sleep(ctx, time.Duration(pl.PartTarget*float64(time.Second)))
-			if next, at, err = v.playlist(ctx, "playlist", v.url); err != nil {
+			sleep(fetchCtx, time.Duration(pl.PartTarget*float64(time.Second)))
+			if next, at, err = v.playlist(fetchCtx, "playlist", v.url); err != nil {
 				continue
 			}
 		}
@@ -370,6 +377,33 @@ func (v *viewer) runLowLatency(ctx, fetchCtx context.Context) {
 		v.rejoinIfReset(pl, false)
 		v.announceParts(fetchCtx, pl, at)
 	}
+}
+
+// playing: within the window; after its end, during the grace, only while the viewer has not yet
+// heard of the last item it is expected to receive (cfg.lastExpected). A viewer whose playlists
+// were late when the window ended (a busy client, a slow path) still hears of the parts named
+// before the end, as it still fetches those it heard of: what the delivery counts is whether it
+// got them, not where it was when the window was cut.
+func (v *viewer) playing(ctx, fetchCtx context.Context) bool {
+	if ctx.Err() == nil {
+		return true
+	}
+	if fetchCtx.Err() != nil {
+		return false
+	}
+	target := v.cfg.lastExpected()
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.furthestItem() < target
+}
+
+// furthestItem is the highest item number the viewer has heard of (v.mu held); -1 for none.
+func (v *viewer) furthestItem() int64 {
+	furthest := int64(-1)
+	for n := range v.items {
+		furthest = max(furthest, n)
+	}
+	return furthest
 }
 
 // joinAt makes the playlist's live edge the first part tracked (v.mu held): its preload hint, else

@@ -6,13 +6,13 @@ never asserted as a time here)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from devtools.media.browser import Browser, Page
 from devtools.media.clock_source import ClockPublisher, glass_to_glass
-from devtools.media.player_page import PLAYING, VIDEO
+from devtools.media.player_page import PLAYING, VIDEO, request_timeline, watch_requests
 from devtools.media.workers import Ingest
 
 DVR = {"dvr": {"enabled": True, "durationSeconds": 30}}
@@ -23,11 +23,20 @@ DVR = {"dvr": {"enabled": True, "durationSeconds": 30}}
 PLAY_SECONDS = 20
 
 
-def plays_without_stall(page: Page, seconds: float = PLAY_SECONDS) -> None:
+def plays_without_stall(page: Page, seconds: float = PLAY_SECONDS, context: Callable[[], str] = str) -> None:
+    """`seconds` of play without a stall; a stall names the page's slow requests and its 'waiting'
+    events in time (request_timeline) and what `context` adds (where the requests went)."""
     stalls = page.evaluate("window.streamopsPlayer.stalls", await_promise=False)
+    watch_requests(page)
     sample = glass_to_glass(page, VIDEO, seconds)
-    print(f"{page.evaluate('window.streamopsPlayer.format', await_promise=False)}: {sample.summary()}")
-    assert sample.waiting == 0, f"stalled: {sample.summary()}\n{page.console_tail()}"
+    requests = request_timeline(page)
+    print(f"{page.evaluate('window.streamopsPlayer.format', await_promise=False)}: {sample.summary()}\n  {requests}")
+    if sample.waiting:
+        try:
+            where = context()
+        except Exception as e:  # what explains the stall must not hide it
+            where = f"(the stall's context could not be read: {e!r})"
+        raise AssertionError(f"stalled: {sample.summary()}\n  {requests}\n{where}\n{page.console_tail()}")
     assert page.evaluate("window.streamopsPlayer.stalls", await_promise=False) == stalls
     # Playback kept up with the clock (a stall or a freeze would leave it behind).
     assert sample.played_seconds >= 0.8 * sample.elapsed_seconds, sample.summary()
@@ -65,16 +74,22 @@ DVR_FILLED = (
 
 
 def plays_and_seeks(
-    page: Page, settings: dict[str, Any], query: str, timeout: float = 60, seconds: float = PLAY_SECONDS
+    page: Page,
+    settings: dict[str, Any],
+    query: str,
+    timeout: float = 60,
+    seconds: float = PLAY_SECONDS,
+    context: Callable[[], str] = str,
 ) -> None:
     """The page plays the format its query asks for (hls.js in low-latency mode exactly when the
-    stream is LL-HLS), `seconds` without a stall, and seeks in the DVR window."""
+    stream is LL-HLS), `seconds` without a stall, and seeks in the DVR window. `context`: what a
+    stall's message adds (plays_without_stall)."""
     page.wait_until(PLAYING, timeout=timeout)
     expected = "dash" if "dash" in query else "hls"
     assert page.evaluate("window.streamopsPlayer.format", await_promise=False) == expected
     low = page.evaluate("window.streamopsPlayer.lowLatency", await_promise=False)
     assert low == ("hls" in settings), "hls.js in low-latency mode exactly when the stream is LL-HLS"
-    plays_without_stall(page, seconds)
+    plays_without_stall(page, seconds, context)
     page.wait_until(DVR_FILLED, timeout=40, interval=0.5)
     seeks_in_the_dvr_window(page)
 

@@ -23,6 +23,7 @@ import json
 import os
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ from devtools.cluster.local_cluster import LocalCluster
 from devtools.cluster.metrics_server import MetricsServer
 from devtools.cluster.release import Release
 from devtools.media.peers import Publisher
+from devtools.media.viewer_log import read_log, trouble_by_second
 from devtools.waits import eventually
 from streamops.contract.edge import EDGE_NAME
 
@@ -67,13 +69,48 @@ AUDIENCE_SECONDS = (
 )
 
 
-def no_viewer_lost(result: dict[str, Any], who: str, segments: int = 1) -> None:
-    """Every viewer got ≥ 95 % of what was due and waited at most `segments` segments for any of it."""
-    assert result["max_gap_ms"]["max"] <= segments * SEGMENT_SECONDS * 1000, (who, result["max_gap_ms"])
+# A request slower than this (five 200 ms parts) is named in a failure's timeline beside the failed ones.
+SLOW_REQUEST_MS = 1000
+
+
+def what_the_viewers_saw(result: dict[str, Any], log: Path, t0: float, events: list[tuple[float, str]]) -> str:
+    """What explains a breach: the missed parts by what became of them (hlsload's delivery.missed),
+    failures, how far behind the viewers were at the window's end, the client's CPU and the machine's
+    load, the viewers that missed the most, and second by second (from `t0`) the failed and slow
+    requests beside `events` (the load's start and end, the edge's replicas)."""
+    worst = sorted(result.get("per_viewer") or [], key=lambda v: v["expected"] - v["received"], reverse=True)
+    lines = [
+        f"delivery {result['delivery']}",
+        f"errors {result['errors']}; non-200 {result['non_200']}; resets {result['resets']}",
+        f"last playlist before the window's end, ms ago {result['last_playlist_age_ms']}; "
+        f"longest gaps {result['max_gap_ms']}; lag {result['lag_ms']}",
+        f"client {result['client']}; load average {os.getloadavg()}",
+        *(f"viewer {v}" for v in worst[:5] if v["received"] < v["expected"]),
+        f"second by second, failed and over {SLOW_REQUEST_MS} ms (t0 = the audience's start):",
+        *trouble_by_second(read_log(log.read_text()), t0, SLOW_REQUEST_MS, events),
+    ]
+    return "\n  ".join(lines)
+
+
+def no_viewer_lost(result: dict[str, Any], who: str, explain: Callable[[], str], segments: int = 1) -> None:
+    """Every viewer got ≥ 95 % of what was due and waited at most `segments` segments for any of it.
+    Due: every part named (to any viewer) before the window's end; a viewer whose playlists came
+    late then hears of them in hlsload's grace (components/hlsload, README), so what is counted is
+    what the edge delivered, not where a busy client was when the window was cut."""
+    delivery, gaps = result["delivery"], result["max_gap_ms"]
+    over = segments * SEGMENT_SECONDS * 1000
+    ok = gaps["max"] <= over and delivery["received"] >= 0.95 * delivery["expected"]
     if segments == 1:
-        assert result["viewers_gap_over_threshold"] == 0, (who, result["max_gap_ms"])
-    delivery = result["delivery"]
-    assert delivery["received"] >= 0.95 * delivery["expected"], (who, delivery)
+        ok = ok and result["viewers_gap_over_threshold"] == 0
+    if not ok:
+        try:
+            why = explain()
+        except Exception as e:  # what explains the breach must not hide it
+            why = f"(what the viewers saw could not be read: {e!r}; delivery {delivery})"
+        raise AssertionError(
+            f"{who}: longest gap {gaps['max']} ms (bound {over}), {delivery['received']} of {delivery['expected']} "
+            f"(bound 95 %)\n  {why}"
+        )
 
 
 def test_the_edge_scales_out_under_viewers_and_back_in_without_losing_them(
@@ -105,21 +142,29 @@ def test_the_edge_scales_out_under_viewers_and_back_in_without_losing_them(
             timeout=90, interval=2, what="the edge Pods' metrics",
         )  # fmt: skip
 
-        gap = ("-gap-threshold", f"{SEGMENT_SECONDS}s")
-        audience_args = (*gap, "-run", "audience")
+        # Each request of both, logged (hlsload -log), and each viewer's figures: what a breach is
+        # explained by (what_the_viewers_saw).
+        gap = ("-gap-threshold", f"{SEGMENT_SECONDS}s", "-per-viewer")
+        audience_log, load_log = tmp_path / "audience-requests.jsonl", tmp_path / "load-requests.jsonl"
+        audience_args = (*gap, "-run", "audience", "-log", str(audience_log))
+        events: list[tuple[float, str]] = []
         with (
             replicas,
             hlsload_on_lan(cluster, url, AUDIENCE_SECONDS, *audience_args, viewers=AUDIENCE_VIEWERS) as audience,
         ):
+            t0 = time.time()
             time.sleep(ALONE_SECONDS)
             loaded = time.monotonic()
             load_bound = SCALE_OUT_TIMEOUT + LOAD_AFTER_SCALE_OUT + 30
-            with hlsload_on_lan(cluster, url, load_bound, *gap, "-run", "load", viewers=LOAD_VIEWERS) as load:
+            load_args = (*gap, "-run", "load", "-log", str(load_log))
+            events.append((time.time(), f"the load's {LOAD_VIEWERS} viewers start (a 3 s ramp)"))
+            with hlsload_on_lan(cluster, url, load_bound, *load_args, viewers=LOAD_VIEWERS) as load:
                 eventually(lambda: replicas.most > MIN_REPLICAS, timeout=SCALE_OUT_TIMEOUT, interval=2,
                            what="the HPA scaling the edge out")  # fmt: skip
                 scaled_out = time.monotonic() - loaded
                 time.sleep(LOAD_AFTER_SCALE_OUT)
                 load.send_signal(signal.SIGINT)  # the window ends here; the summary follows
+                events.append((time.time(), "the load's window ends (SIGINT)"))
                 load_stats = load_result(load, timeout=60)
             unloaded = time.monotonic()
             try:
@@ -137,7 +182,22 @@ def test_the_edge_scales_out_under_viewers_and_back_in_without_losing_them(
             time.sleep(WATCHING_AFTER_SCALE_IN)  # still watching while the removed Pods go
             assert audience.poll() is None, "the audience's window ended before the scale-in was watched"
             audience.send_signal(signal.SIGINT)
+            events.append((time.time(), "the audience's window ends (SIGINT)"))
             audience_stats = load_result(audience, timeout=60)
+        events += [
+            (
+                replicas.began_unix + c["t"],
+                f"edge: {c['replicas']} replicas, {c['ready']} ready, {c['cpu_percent']} % CPU",
+            )
+            for c in replicas.changes()
+        ]
+        for who, stats in (("load", load_stats), ("audience", audience_stats)):
+            print(
+                f"\n{who}: {stats['delivery']['received']} of {stats['delivery']['expected']} parts, missed "
+                f"{stats['delivery']['missed']}; errors {stats['errors']}; last playlist before the end, ms ago "
+                f"{stats['last_playlist_age_ms']}; client {stats['client']['cpu_pct_of_core']} % of a core"
+            )
+        print(f"load average after: {os.getloadavg()}")
         print(
             f"\nload of {LOAD_VIEWERS} viewers -> edge scaled out in {scaled_out:.0f}s (at most {replicas.most} "
             f"replicas); load gone -> back to {replicas.last} in {scaled_in:.0f}s; "
@@ -150,8 +210,14 @@ def test_the_edge_scales_out_under_viewers_and_back_in_without_losing_them(
         # the cluster: a CI run at load ≈7 had 18 of them wait over 2 s once (their longest waits: p50
         # 1.46 s, p99 2.43 s) while the edge sat near 60 % of a 100m request. Two segments for them;
         # one for the audience, which is what the scaling must not disturb.
-        no_viewer_lost(load_stats, "the load's viewers", segments=2)
-        no_viewer_lost(audience_stats, "the audience, through scale-out and scale-in")
+        no_viewer_lost(
+            load_stats, "the load's viewers", lambda: what_the_viewers_saw(load_stats, load_log, t0, events), segments=2
+        )
+        no_viewer_lost(
+            audience_stats,
+            "the audience, through scale-out and scale-in",
+            lambda: what_the_viewers_saw(audience_stats, audience_log, t0, events),
+        )
         edge_ready(cluster, ns, replicas.last)
     finally:
         # Also after a failure: the replicas, CPU and the HPA's reasons over time are what explains it.

@@ -8,6 +8,8 @@ instead of 30).
 from __future__ import annotations
 
 import contextlib
+import functools
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from devtools.cluster import addons
 from devtools.cluster.local_cluster import LocalCluster
 from devtools.cluster.release import Release
 from devtools.media.browser import Browser
@@ -44,6 +47,33 @@ def clock_from_lan(cluster: LocalCluster, url: str, workdir: Path) -> Iterator[C
     finally:
         for publisher in started:
             publisher.stop()
+
+
+def the_path(cluster: LocalCluster, ns: str) -> str:
+    """Where the page's requests went, for a stall's message: the node the LAN reaches (Traefik's
+    Service is externalTrafficPolicy Local: that node's Traefik Pod serves it), each Traefik Pod's
+    node, readiness and restarts, the Traefik Service's endpoints by node, the ingest Pods' nodes,
+    the load average, and the last lines of the reached node's Traefik."""
+    reached = next(n.name for n in cluster.network.nodes if cluster.ingress_address.startswith(f"{n.ip}:"))
+    lines = [f"the LAN reaches {cluster.ingress_address} (node {reached}); load average {os.getloadavg()}"]
+    reached_pod = ""
+    for pod in cluster.list("pods", addons.TRAEFIK_NAMESPACE, "app.kubernetes.io/name=traefik"):
+        status, node = pod.get("status") or {}, (pod.get("spec") or {}).get("nodeName")
+        reached_pod = pod["metadata"]["name"] if node == reached else reached_pod
+        containers = status.get("containerStatuses") or [{}]
+        lines.append(
+            f"traefik {pod['metadata']['name']} on {node}: {status.get('podIP')}, ready {containers[0].get('ready')}, "
+            f"restarts {containers[0].get('restartCount')}, started {containers[0].get('state', {}).get('running')}"
+        )
+    for slice_ in cluster.list("endpointslices", addons.TRAEFIK_NAMESPACE, "kubernetes.io/service-name=traefik"):
+        lines += [f"traefik endpoint {e.get('addresses')} on {e.get('nodeName')}: {e.get('conditions')}"
+                  for e in slice_.get("endpoints") or []]  # fmt: skip
+    for pod in cluster.list("pods", ns):
+        lines.append(f"{pod['metadata']['name']} on {(pod.get('spec') or {}).get('nodeName')}")
+    if reached_pod:
+        logs = cluster.kubectl("logs", "-n", addons.TRAEFIK_NAMESPACE, reached_pod, "--tail=15", check=False)
+        lines += [f"{reached_pod}: {line}" for line in logs.stdout.splitlines()]
+    return "\n  ".join(lines)
 
 
 # On the LAN the path is what is new (the Ingress host, Traefik, the segments through the cluster's
@@ -84,6 +114,7 @@ def test_the_player_page_through_the_ingress_plays_and_seeks_from_the_lan(
             for query in queries:
                 page = browser.open(player + query)
                 try:
-                    plays_and_seeks(page, settings, query, timeout=90, seconds=LAN_PLAY_SECONDS)
+                    path = functools.partial(the_path, cluster, ns)  # what a stall's message adds
+                    plays_and_seeks(page, settings, query, timeout=90, seconds=LAN_PLAY_SECONDS, context=path)
                 finally:
                     page.close()

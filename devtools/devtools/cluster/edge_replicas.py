@@ -26,6 +26,7 @@ class ReplicaLog:
         self.phase = ""  # set by the caller: recorded with each sample
         self._stop = threading.Event()
         self._began = time.monotonic()
+        self.began_unix = time.time()  # a sample's `t` is seconds after this (a request log's clock)
         self._thread = threading.Thread(target=self._run, name="edge-replicas", daemon=True)
 
     def __enter__(self) -> Self:

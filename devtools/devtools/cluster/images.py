@@ -123,6 +123,12 @@ class ImageError(RuntimeError):
     pass
 
 
+# The signal that stops the edge's nginx (images/edge/Dockerfile's STOPSIGNAL): its graceful quit.
+# SIGTERM, the default, is nginx's fast shutdown, which cuts the requests in flight (a blocking
+# playlist reload, a part being sent) when the kubelet stops a scaled-in or replaced edge Pod.
+EDGE_STOP_SIGNAL = "SIGQUIT"
+
+
 @dataclass(frozen=True)
 class Image:
     tag: str  # as containerd names it after import, e.g. docker.io/library/streamops-worker:abc
@@ -632,6 +638,7 @@ class ImageBuilder:
             "Entrypoint": [f"{EDGE_DIR}/entrypoint.sh"],
             "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
             "ExposedPorts": {"8080/tcp": {}, "8081/tcp": {}},
+            "StopSignal": EDGE_STOP_SIGNAL,
             "User": f"{edge_files.UID}:{edge_files.UID}",
             "WorkingDir": "/",
         }

@@ -41,6 +41,8 @@ class Request:
     status: int
     numbers: dict[str, int] = field(default_factory=dict)  # a playlist's NUMBERS that it had
     endlist: bool = False
+    error: str = ""  # no answer (status 0): timeout or connection
+    ms: float = 0.0  # from the request to its last byte (or the failure)
 
     @classmethod
     def of(cls, raw: dict[str, Any]) -> Request:
@@ -52,6 +54,8 @@ class Request:
             status=int(raw["status"]),
             numbers={k: int(raw[k]) for k in NUMBERS if raw.get(k) is not None},
             endlist=bool(raw.get("endlist")),
+            error=str(raw.get("error") or ""),
+            ms=float(raw.get("ms") or 0.0),
         )
 
 
@@ -168,3 +172,25 @@ class Figures:
             f"resets: {self.resets}; longest stall {self.longest_stall_s:.2f} s = {self.stall_segments:g} segments"
             + ("; ENDLIST: the player stopped" if self.ended else "")
         )
+
+
+def trouble_by_second(
+    requests: Sequence[Request], t0: float, slow_ms: float, events: Sequence[tuple[float, str]] = (), limit: int = 40
+) -> list[str]:
+    """What went wrong, second by second from `t0` (Unix seconds): each second with a failed
+    request (by kind and status or error) or one that took over `slow_ms`, with `events` (Unix
+    seconds, what) in their place, so that a failure message says when the misses happened and
+    beside what (a Pod added or removed, the load's end). At most `limit` seconds, the worst ones."""
+    by_second: dict[int, dict[str, int]] = {}
+    for r in requests:
+        if r.status == 200 and r.ms <= slow_ms:
+            continue
+        what = f"{r.kind} {r.status or r.error or 'no answer'}" if r.status != 200 else f"{r.kind} slow"
+        second = by_second.setdefault(int(r.t - t0), {})
+        second[what] = second.get(what, 0) + 1
+    worst = sorted(by_second, key=lambda k: -sum(by_second[k].values()))[:limit]
+    lines = [
+        (float(k), f"t+{k}s: " + ", ".join(f"{what} ×{n}" for what, n in sorted(by_second[k].items()))) for k in worst
+    ]
+    lines += [(t - t0, f"t+{t - t0:.1f}s: -- {what}") for t, what in events]
+    return [line for _, line in sorted(lines)]

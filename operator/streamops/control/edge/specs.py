@@ -98,7 +98,8 @@ def edge_pod_template(namespace: str, settings: OperatorSettings) -> Manifest:
         ],
         "readinessProbe": {**probe, "periodSeconds": 2},
         # Out of the Service's endpoints (and Traefik's) before nginx stops taking requests: a viewer's
-        # next request goes to another replica instead of a closed port.
+        # next request goes to another replica instead of a closed port. Then the image's STOPSIGNAL
+        # (SIGQUIT, nginx's graceful quit) lets the requests in flight finish.
         "lifecycle": {"preStop": {"sleep": {"seconds": PRE_STOP_SECONDS}}},
         "livenessProbe": {**probe, "failureThreshold": 6},
         "resources": settings.edge.resources,

@@ -9,7 +9,7 @@ import tarfile
 import time
 from pathlib import Path
 
-from devtools.cluster.images import ARCHIVE_KEPT_SECONDS, ImageBuilder
+from devtools.cluster.images import ARCHIVE_KEPT_SECONDS, EDGE_STOP_SIGNAL, ImageBuilder
 
 
 def test_a_static_image_keeps_its_binary_where_upstreams_does(tmp_path: Path) -> None:
@@ -49,3 +49,11 @@ def test_another_checkouts_archive_of_an_image_stays_while_it_may_be_read(tmp_pa
     os.utime(new, (long_ago, long_ago))
     builder._archive("worker", new, cache.glob("worker-*.tar"), lambda: writes.append(new))
     assert writes == [new] and new.stat().st_mtime > long_ago, "an archive there is used again, and marked used"
+
+
+def test_the_edge_image_stops_nginx_gracefully_as_its_dockerfile_says() -> None:
+    """SIGQUIT, nginx's graceful quit: the requests in flight when the kubelet stops an edge Pod finish
+    (SIGTERM, the default stop signal, is nginx's fast shutdown: it cuts them)."""
+    dockerfile = (Path(__file__).resolve().parents[4] / "images/edge/Dockerfile").read_text()
+    assert EDGE_STOP_SIGNAL == "SIGQUIT"
+    assert f"\nSTOPSIGNAL {EDGE_STOP_SIGNAL}\n" in dockerfile

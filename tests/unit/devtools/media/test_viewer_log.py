@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 import pytest
-from devtools.media.viewer_log import Figures, longest_gap, read_log, resets
+from devtools.media.viewer_log import Figures, longest_gap, read_log, resets, trouble_by_second
 
 BASE = "http://10.241.0.11:31000/streams/ns/cam/hls/ll/"
 
@@ -116,3 +116,19 @@ def test_a_playlist_that_ends_the_stream_is_a_breach() -> None:
     figures = Figures.of(read_log(log(lines)), 105.0, 112.0, segment_seconds=2)
     assert figures.ended == 1 and figures.breaches()[0].startswith("the playlist ended the stream")
     assert "ENDLIST: the player stopped" in figures.line()
+
+
+def test_trouble_by_second_names_failures_and_slow_answers_beside_the_events() -> None:
+    failed = json.dumps({"t": 1012.5, "viewer": 3, "kind": "playlist_blocking", "url": BASE + "index.m3u8",
+                         "status": 0, "error": "connection", "bytes": 0, "ms": 2.0})  # fmt: skip
+    lines = [*steady(1000.0, 1020.0, 40), part(1012.2, 99, status=502), failed, part(1015.0, 100, viewer=2)]
+    requests = read_log(log(lines))
+    assert requests[-1].ms == 400.0 and any(r.error == "connection" for r in requests)
+    # The steady viewer's parts take 400 ms: slow only past that.
+    out = trouble_by_second(requests, 1000.0, slow_ms=300.0, events=[(1011.0, "3 replicas")], limit=2)
+    assert "t+11.0s: -- 3 replicas" in out
+    assert "t+12s: part_hinted 502 ×1, part_hinted slow ×2, playlist_blocking connection ×1" in out
+    assert len(out) == 3, out  # the two worst seconds and the event
+    assert trouble_by_second(requests, 1000.0, slow_ms=500.0) == [
+        "t+12s: part_hinted 502 ×1, playlist_blocking connection ×1"
+    ]

@@ -13,7 +13,7 @@ from devtools.cluster.local_cluster import LocalCluster
 from devtools.cluster.release import Release
 from devtools.media.peers import Publisher
 from devtools.media.workers import Ingest
-from devtools.test_scopes import release_chain_rank, scope_of
+from devtools.test_scopes import release_chain_rank, scope_ends, scope_of, scope_root
 from xdist.scheduler import LoadScopeScheduling
 
 from devtools import netns
@@ -80,6 +80,33 @@ class HostScopeScheduling(LoadScopeScheduling):
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     return HostScopeScheduling(config, log) if config.getvalue("dist") == "loadscope" else None
+
+
+SCOPE_ROOT_FIXTURES = pytest.StashKey[dict[str, set[pytest.FixtureDef[Any]]]]()
+
+
+def _remember_scope_roots(item: pytest.Item) -> None:
+    """The fixtures a scope's processes hang from (devtools.test_scopes.SCOPE_ROOTS) among those the
+    test may use. (A session fixture's own hooks go to the rootdir's conftests only, not this one.)"""
+    info = getattr(item, "_fixtureinfo", None)
+    for defs in info.name2fixturedefs.values() if info else ():
+        for fixturedef in defs:
+            if (scope := scope_root(fixturedef.argname, fixturedef.baseid)) is not None:
+                item.config.stash.setdefault(SCOPE_ROOT_FIXTURES, {}).setdefault(scope, set()).add(fixturedef)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    """After a scope's last test on this worker, stop its cluster (and first every fixture using it:
+    pytest finishes dependents first) rather than at the session's end: it idled for the rest of the
+    run (devtools.test_scopes.scope_ends). An error stopping it is the teardown error of that last
+    test, as it was of the session's last."""
+    scope = scope_ends(item.nodeid, nextitem.nodeid if nextitem is not None else None)
+    roots = item.config.stash.get(SCOPE_ROOT_FIXTURES, {}).pop(scope, set()) if scope else set()
+    for fixturedef in roots:
+        # `finish` takes the request only to name the node in an error; a no-op when not set up, and
+        # the session's own teardown later finds it finished.
+        fixturedef.finish(item._request)  # type: ignore[attr-defined]
 
 
 # --- workers as local processes (media and browser tiers) ----------------------------------------
@@ -179,9 +206,11 @@ def release(local_cluster: LocalCluster, pytestconfig: pytest.Config) -> Release
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    """The session's release as installed before a test that uses it sets up its fixtures (a module's
-    among them), unless the test sets it itself (mark `sets_release`): a helm upgrade a test left to
-    the next one (Release.restore_later) is then never run (devtools.test_scopes.RELEASE_CHAIN)."""
+    """Before a test sets up its fixtures: the scope roots it may use are noted (for
+    pytest_runtest_teardown), and the session's release is as installed if the test uses it, unless
+    the test sets it itself (mark `sets_release`): a helm upgrade a test left to the next one
+    (Release.restore_later) is then never run (devtools.test_scopes.RELEASE_CHAIN)."""
+    _remember_scope_roots(item)
     release = item.config.stash.get(SESSION_RELEASE, None)
     if (
         release is not None

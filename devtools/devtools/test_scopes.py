@@ -63,3 +63,28 @@ def release_chain_rank(path: str) -> int:
     """0 for a module outside RELEASE_CHAIN (`path` relative to tests/), else its place there from 1: the
     order of a tier's modules after the tier itself."""
     return RELEASE_CHAIN.index(path) + 1 if path in RELEASE_CHAIN else 0
+
+
+# The session fixtures each long-lived scope's processes hang from, by (fixture name, the directory of
+# the conftest defining it): the pod-network cluster of the host scope, the control plane of the
+# cluster scope. pytest finishes every fixture that uses one before it, so finishing the root stops the
+# whole scope (operator, release, add-ons, then the cluster).
+SCOPE_ROOTS = {("local_cluster", "tests"): HOST_SCOPE, ("cluster", "tests/cluster"): CLUSTER_SCOPE}
+
+
+def scope_root(argname: str, baseid: str) -> str | None:
+    """The scope whose processes the session fixture `argname` (defined by the conftest at `baseid`)
+    starts, or None for any other fixture."""
+    return SCOPE_ROOTS.get((argname, baseid))
+
+
+def scope_ends(nodeid: str, next_nodeid: str | None) -> str | None:
+    """The scope that ends after test `nodeid` when `next_nodeid` runs next on the same worker (None:
+    the worker's last test), or None while it goes on. A scope is one worker's, its tests in a row
+    (HostScopeScheduling), so its cluster can stop there instead of idling until the session's end:
+    ci50 (2026-11-30) kept the cluster tier's control plane up 14 min after its last test and the
+    2-node cluster 4.8 min after its own."""
+    scope = scope_name(nodeid)
+    if next_nodeid is not None and scope_name(next_nodeid) == scope:
+        return None
+    return scope

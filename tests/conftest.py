@@ -18,16 +18,20 @@ from xdist.scheduler import LoadScopeScheduling
 
 from devtools import netns
 
-# STREAMOPS_TEST_TIMELINE=FILE: each worker appends "<unix time> <start|finish> <worker> <test id>"
-# per test, to see which scope ran where and when (the critical path of a parallel run:
-# devtools.test_timeline summarises it).
+# STREAMOPS_TEST_TIMELINE=FILE: each worker appends "<unix time> <start|finish> <worker> cpu=<s> <test id>"
+# per test, to see which scope ran where and when (the critical path of a parallel run) and what CPU
+# the worker and the children it reaped (FFmpeg peers, workers, kubectl) spent: devtools.test_timeline
+# summarises it.
 TIMELINE = os.environ.get("STREAMOPS_TEST_TIMELINE")
 
 
 def _timeline(event: str, nodeid: str) -> None:
     if TIMELINE:
+        t = os.times()
+        cpu = t.user + t.system + t.children_user + t.children_system
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
         with open(TIMELINE, "a") as f:
-            f.write(f"{time.time():.2f} {event} {os.environ.get('PYTEST_XDIST_WORKER', 'main')} {nodeid}\n")
+            f.write(f"{time.time():.2f} {event} {worker} cpu={cpu:.2f} {nodeid}\n")
 
 
 def pytest_runtest_logstart(nodeid: str, location: Any) -> None:

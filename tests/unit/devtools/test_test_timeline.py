@@ -30,3 +30,17 @@ def test_summary_shows_each_workers_idle_tail_and_the_longest_scope_first():
     assert text[2].split() == ["gw0", "5.0", "5.0", "0.0"]
     assert text[3].split() == ["gw1", "1.0", "1.0", "4.0"]
     assert text[5].split()[:3] == ["host", "0.0", "5.0"]
+
+
+def test_the_cpu_of_each_test_is_its_workers_and_reaped_childrens_difference_from_start_to_finish():
+    lines = [
+        "100.00 start gw0 cpu=10.00 tests/media/test_b.py::t[with space]",
+        "110.00 finish gw0 cpu=14.50 tests/media/test_b.py::t[with space]",
+        "110.00 start gw0 cpu=14.50 tests/media/test_b.py::u",
+        "130.00 finish gw0 cpu=15.00 tests/media/test_b.py::u",
+    ]
+    text = summary(lines, scope_name).splitlines()
+    assert text[0] == "wall 0.5 min, 2 tests, 0.5 min of tests, 0.1 core-min in the workers and their reaped children"
+    assert text[4].split()[-1] == "5"  # the module's scope: 4.5 + 0.5 s
+    assert text[6].split() == ["4.5", "10.0", "tests/media/test_b.py::t[with", "space]"]
+    assert text[7].split()[:2] == ["0.5", "20.0"]

@@ -194,7 +194,9 @@ def render(*values_files: str | Path, namespace: str = RELEASE_NAMESPACE, sets: 
 
 
 def objects(manifest: str) -> list[dict[str, Any]]:
-    return [d for d in yaml.safe_load_all(manifest) if d]
+    # libyaml's loader: the same objects as SafeLoader's, for 0.07 s of CPU instead of 0.5 s (the
+    # default render, 266 KB, the CRDs in it), in every chart test.
+    return [d for d in yaml.load_all(manifest, Loader=yaml.CSafeLoader) if d]
 
 
 def find(objs: list[dict[str, Any]], kind: str, name: str | None = None) -> list[dict[str, Any]]:

@@ -413,7 +413,7 @@ def test_no_wildcards_and_status_is_patch_only(default: list[dict[str, Any]]) ->
 def test_crds_follow_crds_dir_and_keep(default: list[dict[str, Any]], custom: list[dict[str, Any]]) -> None:
     for crd in find(default, "CustomResourceDefinition"):
         assert crd["metadata"]["annotations"] == {"helm.sh/resource-policy": "keep"}
-        source = yaml.safe_load((REPO / "crds" / f"{crd['metadata']['name']}.yaml").read_text())
+        source = yaml.load((REPO / "crds" / f"{crd['metadata']['name']}.yaml").read_text(), Loader=yaml.CSafeLoader)
         assert crd["spec"] == source["spec"]
         assert crd["metadata"]["labels"] == source["metadata"]["labels"]
     for crd in find(custom, "CustomResourceDefinition"):  # crds.keep: false

@@ -55,17 +55,25 @@ EDGE_VALUES = {"edge": {"maxReplicas": MAX_REPLICAS, "targetCPUUtilizationPercen
 # The load that scales out (hlsload's LL-HLS viewers: bench/results/playback.md has the edge at ≈1 ms
 # of CPU per viewer-second), and the audience that watches through the scale-out and the scale-in.
 LOAD_VIEWERS = 130  # 100-130m of edge CPU over 2 replicas: 1.2-1.6× the target, within what the machine can spare
-SCALE_OUT_TIMEOUT = 60  # a metrics-server scrape (15 s), an HPA sync (5 s) and a Pod start: 8-10 s measured
+METRICS_TIMEOUT = 90  # the edge Pods' first CPU figures: two metrics-server scrapes (10 s apart)
+SCALE_OUT_TIMEOUT = 60  # a metrics-server scrape (10 s), an HPA sync (5 s) and a Pod start: 8-12 s measured
 LOAD_AFTER_SCALE_OUT = 10  # the load goes on while the new Pods take viewers
 AUDIENCE_VIEWERS = 10
-# The audience: 5 s alone, the load, the scale-in (15 s of stabilisation after the CPU falls and
-# metrics-server's 15 s window), then still watching while the removed Pods go. Each hlsload is stopped by
-# SIGINT once what it waits for happened (its -duration is only the upper bound).
+# The audience: alone while the HPA gets its first reading of the edge (at least 5 s), the load, the
+# scale-in (15 s of stabilisation after the CPU falls and metrics-server's 10 s window), then still
+# watching while the removed Pods go. Each hlsload is stopped by SIGINT once what it waits for
+# happened (its -duration is only the upper bound).
 SCALE_IN_TIMEOUT = 90
 WATCHING_AFTER_SCALE_IN = 10
 ALONE_SECONDS = 5
 AUDIENCE_SECONDS = (
-    ALONE_SECONDS + SCALE_OUT_TIMEOUT + LOAD_AFTER_SCALE_OUT + SCALE_IN_TIMEOUT + WATCHING_AFTER_SCALE_IN + 30
+    METRICS_TIMEOUT
+    + ALONE_SECONDS
+    + SCALE_OUT_TIMEOUT
+    + LOAD_AFTER_SCALE_OUT
+    + SCALE_IN_TIMEOUT
+    + WATCHING_AFTER_SCALE_IN
+    + 30
 )
 
 
@@ -130,17 +138,6 @@ def test_the_edge_scales_out_under_viewers_and_back_in_without_losing_them(
         assert hpa and hpa["spec"]["maxReplicas"] == MAX_REPLICAS, hpa
         url = f"http://{cluster.ingress_address}/streams/{ns}/cam/hls/cmaf/index.m3u8"
         eventually(lambda: lan_request(url, cluster)[0] == 200, timeout=60, what="the playlist through the edge")
-        # The HPA reads the edge's CPU from metrics-server before anything is asked of it.
-        waited = time.monotonic()
-        metrics_server.wait_ready()
-        print(
-            f"\nmetrics-server started -> every node's metrics served: {metrics_server.install_seconds:.1f}s"
-            f" (waited for here: {time.monotonic() - waited:.1f}s)"
-        )
-        eventually(
-            lambda: EDGE_NAME in {p.rsplit("-", 2)[0] for p in metrics_server.pod_metrics(ns)},
-            timeout=90, interval=2, what="the edge Pods' metrics",
-        )  # fmt: skip
 
         # Each request of both, logged (hlsload -log), and each viewer's figures: what a breach is
         # explained by (what_the_viewers_saw).
@@ -153,7 +150,20 @@ def test_the_edge_scales_out_under_viewers_and_back_in_without_losing_them(
             hlsload_on_lan(cluster, url, AUDIENCE_SECONDS, *audience_args, viewers=AUDIENCE_VIEWERS) as audience,
         ):
             t0 = time.time()
-            time.sleep(ALONE_SECONDS)
+            # The HPA reads the edge's CPU from metrics-server before anything is asked of it; the
+            # audience watches meanwhile, its gaps before any scale event its own baseline.
+            waited = time.monotonic()
+            metrics_server.wait_ready()
+            print(
+                f"\nmetrics-server started -> every node's metrics served: {metrics_server.install_seconds:.1f}s"
+                f" (waited for here: {time.monotonic() - waited:.1f}s)"
+            )
+            eventually(
+                lambda: EDGE_NAME in {p.rsplit("-", 2)[0] for p in metrics_server.pod_metrics(ns)},
+                timeout=METRICS_TIMEOUT, interval=1, what="the edge Pods' metrics",
+            )  # fmt: skip
+            print(f"the edge Pods' metrics served {time.time() - t0:.1f}s after the audience's start")
+            time.sleep(max(0.0, ALONE_SECONDS - (time.time() - t0)))
             loaded = time.monotonic()
             load_bound = SCALE_OUT_TIMEOUT + LOAD_AFTER_SCALE_OUT + 30
             load_args = (*gap, "-run", "load", "-log", str(load_log))

@@ -471,7 +471,8 @@ def gateway_api_manifests(*, crds_only: bool = False, fetch: bool = True) -> lis
     """Every object of the standard channel (CustomResourceDefinitions first)."""
     objects: list[Obj] = []
     for path in gateway_api_crd_files(fetch):
-        objects += [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
+        # libyaml's safe loader: the 1.1 MB took 2.4 s of CPU to read in pure Python, 0.23 s with it.
+        objects += [doc for doc in yaml.load_all(path.read_text(), Loader=yaml.CSafeLoader) if doc]
     if crds_only:
         objects = [o for o in objects if o.get("kind") == "CustomResourceDefinition"]
     return sorted(objects, key=lambda o: o.get("kind") != "CustomResourceDefinition")

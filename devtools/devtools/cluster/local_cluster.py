@@ -235,14 +235,17 @@ class LocalCluster(Kubectl, Lifecycle):
             # Built once, before the nodes start in parallel (each then finds them in the cache).
             self._timed("images", self.build_images)
             # Nodes in parallel (each imports the add-ons' images into its own containerd), and
-            # streamops' images and chart pushed to the registry meanwhile.
-            with concurrent.futures.ThreadPoolExecutor(len(self.nodes) + 1) as pool:
+            # streamops' images and chart pushed to the registry meanwhile, and the Gateway API's CRDs
+            # applied (they need only the API server): Traefik's start then waits for none of it.
+            with concurrent.futures.ThreadPoolExecutor(len(self.nodes) + 2) as pool:
                 began = time.monotonic()
                 pushed = pool.submit(self.publish)
+                crds = pool.submit(self._timed, "Gateway API CRDs", self._apply_gateway_crds)
                 for f in [pool.submit(n.start, timeout) for n in self.nodes]:
                     f.result()
                 self.timings["nodes Ready"] = round(time.monotonic() - began, 1)
                 pushed.result()
+                crds.result()
             # CoreDNS and Traefik side by side: neither needs the other, each waits on its own rollout.
             with concurrent.futures.ThreadPoolExecutor(2) as pool:
                 addons_up = [pool.submit(self._timed, "cluster DNS", self._start_dns)]
@@ -457,11 +460,16 @@ class LocalCluster(Kubectl, Lifecycle):
         self.apply_objects(addons.coredns_manifests(image, DNS_IP, CLUSTER_DOMAIN, reverse_cidrs=reverse))
         self.kubectl("-n", "kube-system", "rollout", "status", "deployment/coredns", "--timeout=120s")
 
+    def _apply_gateway_crds(self) -> None:
+        """The Gateway API's CRDs Established: what Traefik's Gateway provider watches from its start."""
+        if self.ingress_controller:
+            self.apply_objects(addons.gateway_api_manifests(crds_only=True))
+            self.wait_established("gateways.gateway.networking.k8s.io", "httproutes.gateway.networking.k8s.io")
+
     def _start_ingress_controller(self) -> None:
         """Traefik (Ingress and Gateway API routes from one binary) on every node at INGRESS_NODE_PORT:
-        the front door viewers on the LAN use for status.playback's Ingress/HTTPRoute URLs."""
-        self.apply_objects(addons.gateway_api_manifests(crds_only=True))
-        self.wait_established("gateways.gateway.networking.k8s.io", "httproutes.gateway.networking.k8s.io")
+        the front door viewers on the LAN use for status.playback's Ingress/HTTPRoute URLs. The
+        Gateway API's CRDs are Established first (_apply_gateway_crds, beside the nodes' start)."""
         self.apply_objects(addons.traefik_manifests(self.builder.traefik().short, INGRESS_NODE_PORT))
         self.wait_ingress_controller()
 

@@ -34,6 +34,7 @@ def test_metrics_server_verifies_the_kubelets_and_is_verified() -> None:
     assert not [a for a in args if "insecure" in a], args
     assert "--kubelet-certificate-authority=/etc/metrics-server/kubelet-ca.crt" in args
     assert "--kubelet-preferred-address-types=InternalIP" in args  # what the kubelets' certificates name
+    assert "--kubelet-request-timeout=9s" in args  # under the 10 s resolution the tests ask for, as it must be
     assert {"--kubelet-client-certificate=/etc/metrics-server/kubelet-client.crt",
             "--tls-cert-file=/etc/metrics-server/tls.crt"} <= set(args)  # fmt: skip
     service = one(objects, "APIService")

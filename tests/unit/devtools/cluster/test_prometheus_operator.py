@@ -46,6 +46,8 @@ def test_the_operators_prometheus_selects_every_monitor_and_rule() -> None:
     assert spec["image"] == "prom:3" and spec["version"] == "v3.16.0" and spec["imagePullPolicy"] == "Never"
     assert spec["securityContext"]["runAsNonRoot"] is True
     assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    (prometheus,) = spec["containers"]  # merged into the operator's: Ready within a second of /-/ready
+    assert prometheus["name"] == "prometheus" and prometheus["startupProbe"]["periodSeconds"] == 1, prometheus
     service = one(objects, "Service")
     assert service["spec"]["type"] == "NodePort"
     assert service["spec"]["selector"] == {"app.kubernetes.io/name": "prometheus", "prometheus": "streamops"}

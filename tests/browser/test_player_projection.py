@@ -101,9 +101,15 @@ def looking(page: Page, yaw: float, pitch: float) -> str:
     return centre(page)
 
 
-def drag(page: Page, dx: float, y: float = 360) -> None:
-    """A real mouse drag on the canvas (CDP input events), from the right towards the left by `dx`."""
-    start, end = 1100.0, 1100.0 - dx
+def drag(page: Page, dx: float) -> None:
+    """A real mouse drag on the canvas (CDP input events), from near its right edge towards the left
+    by `dx`, across its middle (the window's size is the harness's: devtools.media.browser)."""
+    width, height = page.evaluate(
+        "(c => [c.clientWidth, c.clientHeight])(document.getElementById('projection'))", await_promise=False
+    )
+    start, y = width - 20.0, height / 2
+    end = start - dx
+    assert end > 0, f"a drag of {dx} px does not fit the canvas's {width} px"
     mouse = "Input.dispatchMouseEvent"
     page.call(mouse, {"type": "mousePressed", "x": start, "y": y, "button": "left", "buttons": 1, "clickCount": 1})
     for step in range(1, 9):

@@ -429,7 +429,7 @@ def test_an_encoder_restarted_mid_stream_is_recorded_as_one_clean_video(ingest_f
 def test_audio_only_stream_keeps_the_feed_small(ingest):
     assert ingest.process is not None
     pid = ingest.process.pid
-    with Publisher(ingest.rtmp_url(), extra_args=["-vn", "-b:a", "256k"]) as publisher:
+    with Publisher(ingest.rtmp_url(), encode_args=["-b:a", "256k"], output_args=["-vn"]) as publisher:
         status = ingest.wait_live()
         assert status["videoCodec"] is None and status["audioCodec"] == "aac"
         time.sleep(5)
@@ -540,21 +540,21 @@ def _cmdlines(pids: list[int]) -> list[str]:
 
 
 def test_high_10_publish_reports_profile_pixel_format_and_bit_depth(ingest):
-    with Publisher(ingest.srt_url(), size="640x360", extra_args=["-pix_fmt", "yuv420p10le", "-profile:v", "high10"]):
+    with Publisher(ingest.srt_url(), size="640x360", encode_args=["-pix_fmt", "yuv420p10le", "-profile:v", "high10"]):
         status = wait_for(lambda: (s := ingest.status())["live"] and s.get("videoProfile") and s, timeout=15)
         assert (status["videoCodec"], status["videoProfile"]) == ("h264", "High 10")
         assert (status["pixelFormat"], status["bitDepth"]) == ("yuv420p10le", 10)
 
 
 def test_422_rtmp_publish_reports_its_pixel_format(ingest):
-    with Publisher(ingest.rtmp_url(), size="640x360", extra_args=["-pix_fmt", "yuv422p", "-profile:v", "high422"]):
+    with Publisher(ingest.rtmp_url(), size="640x360", encode_args=["-pix_fmt", "yuv422p", "-profile:v", "high422"]):
         status = wait_for(lambda: (s := ingest.status())["live"] and s.get("videoProfile") and s, timeout=15)
         assert (status["videoProfile"], status["pixelFormat"], status["bitDepth"]) == ("High 4:2:2", "yuv422p", 8)
 
 
 def test_hevc_over_srt_is_served_in_cmaf_as_hvc1(ingest):
     hevc = ["-c:v", "libx265", "-x265-params", "log-level=error:keyint=60:min-keyint=60:scenecut=0"]
-    with Publisher(ingest.srt_url(), size="640x360", video_bitrate="800k", extra_args=hevc):
+    with Publisher(ingest.srt_url(), size="640x360", video_bitrate="800k", encode_args=hevc):
         status = ingest.wait_live(timeout=20)
         assert (status["videoCodec"], status["videoProfile"], status["pixelFormat"]) == ("hevc", "Main", "yuv420p")
         playlist = wait_for(

@@ -63,8 +63,9 @@ RELAY_WINDOW = 1  # reconnectWindowSeconds of the recorders behind the relay: th
 
 def cbr(kbit_s: int) -> list[str]:
     """The publisher's options for a constant bit rate of `kbit_s` (filler NALs): a known number of
-    bytes per second of video whatever the picture. testsrc2 at 720p with x264 veryfast costs ≈35 %
-    of a core at real time at 8 Mbit/s."""
+    bytes per second of video whatever the picture (the filler goes through the publisher's stream
+    copy of its cached clip: encode_args). Encoded live, testsrc2 at 720p with x264 veryfast cost
+    ≈35 % of a core at 8 Mbit/s."""
     rate = f"{kbit_s}k"
     return ["-minrate", rate, "-maxrate", rate, "-bufsize", f"{kbit_s // 4}k", "-x264-params", "nal-hrd=cbr"]
 
@@ -315,7 +316,7 @@ def relay(s3: S3Server) -> Iterator[ThrottledRelay]:
 
 def broadcast(publish: Callable[..., Publisher], ingest: Ingest, recorder: RecorderWorker, seconds: float) -> None:
     """Publish at 16 Mbit/s for `seconds` of recording, then stop: the recorder closes the video."""
-    publisher = publish(ingest, video_bitrate="16000k", extra_args=CBR_16M)
+    publisher = publish(ingest, video_bitrate="16000k", encode_args=CBR_16M)
     wait_for(lambda: recorder.status()["state"] == "recording", 20, POLL, "recording")
     wait_for(lambda: (recorder.status()["duration"] or 0) >= seconds, seconds + 30, 0.2, f"{seconds} s recorded")
     publisher.stop()
@@ -425,7 +426,7 @@ def load() -> str:
 def test_video_is_uploaded_verified_and_playable_from_a_presigned_url(
     s3: S3Server, ingest: Ingest, publishers: Callable[..., Publisher], recorders: RecorderFactory, tmp_path: Path
 ) -> None:
-    publisher = publishers(ingest, video_bitrate="16000k", extra_args=CBR_16M)
+    publisher = publishers(ingest, video_bitrate="16000k", encode_args=CBR_16M)
     ingest.wait_live()
     time.sleep(1)  # a keyframe in the feed's GOP cache
     recorder = recorders(reconnectWindowSeconds=10)
@@ -769,7 +770,7 @@ def test_full_volume_closes_the_video_cleanly_and_recording_waits_for_space(
     small_volume: Path, ingest: Ingest, publishers: Callable[..., Publisher], recorders: RecorderFactory
 ) -> None:  # small_volume first: it is unmounted after the recorder has stopped
     recorder = recorders(root=small_volume, upload=None, minFreeBytes=4 * 1024 * 1024, minDurationSeconds=2)
-    publishers(ingest, video_bitrate="14000k", extra_args=CBR_14M)  # closed at ≈6 s (plan.space_short)
+    publishers(ingest, video_bitrate="14000k", encode_args=CBR_14M)  # closed at ≈6 s (plan.space_short)
     status = wait_for(lambda: (s := recorder.status())["noSpace"] and s["videos"] and s, 60, 0.2, "the disk full")
     assert status["lastError"] == "no space left on the recordings volume: the video was closed", status
     assert not status["recording"] and status["state"] == "waiting", "no new video on a full disk"
@@ -796,7 +797,7 @@ def test_enospc_during_the_join_keeps_the_parts_and_joins_once_space_returns(
     small_volume: Path, ingest: Ingest, publishers: Callable[..., Publisher], recorders: RecorderFactory
 ) -> None:
     recorder = recorders(root=small_volume, upload=None, minFreeBytes=0, minDurationSeconds=2)
-    publishers(ingest, video_bitrate="8000k", extra_args=CBR_8M)
+    publishers(ingest, video_bitrate="8000k", encode_args=CBR_8M)
     # 7 s by FFmpeg's progress: what is on disk lags it by up to a fragment (a 2 s GOP), more under
     # load, and a part under minDurationSeconds would rightly be discarded (seen in CI at load 6
     # when this waited for 4 s: no part left).
@@ -829,7 +830,7 @@ def test_full_scratch_space_closes_the_video_and_its_upload_makes_room_again(
     """The emptyDir of an S3 recorder fills up: the video is closed cleanly, uploaded, its local copy
     deleted, and that room lets recording go on by itself."""
     recorder = recorders(root=small_volume, minFreeBytes=4 * 1024 * 1024)
-    publishers(ingest, video_bitrate="14000k", extra_args=CBR_14M)  # closed at ≈6 s (plan.space_short)
+    publishers(ingest, video_bitrate="14000k", encode_args=CBR_14M)  # closed at ≈6 s (plan.space_short)
     full = wait_for(lambda: (s := recorder.status())["noSpace"] and s, 60, 0.1, "the scratch space full")
     assert full["lastError"] == "no space left on the recordings volume: the video was closed", full
     again = wait_for(lambda: (s := recorder.status())["recording"] and len(s["videos"]) == 1 and s, 30, 0.2)

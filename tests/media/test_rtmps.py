@@ -136,11 +136,11 @@ def test_rtmps_publish_goes_live_serves_hls_and_refuses_a_wrong_key(rtmps_ingest
     assert ingest.status()["tlsCertificateSha256"] == fingerprint(pki["crt"])
     assert served_fingerprint(ingest.ports["rtmps"]) == fingerprint(pki["crt"])
 
-    wrong = Publisher(ingest.rtmps_url("not-the-key"), duration=3, extra_args=verifying(pki["ca"])).start()
+    wrong = Publisher(ingest.rtmps_url("not-the-key"), duration=3, output_args=verifying(pki["ca"])).start()
     assert wrong.wait(timeout=15) != 0, "a wrong key over rtmps is refused"
     assert not ingest.status()["live"] and ingest.status()["refusedPublishers"] == 1
 
-    with Publisher(ingest.rtmps_url(), duration=40, extra_args=verifying(pki["ca"])) as publisher:
+    with Publisher(ingest.rtmps_url(), duration=40, output_args=verifying(pki["ca"])) as publisher:
         status = ingest.wait_live()
         assert status["source"] == "rtmp", "RTMPS reaches the same RTMP session as RTMP"
         assert status["sessions"][-1]["protocol"] == "rtmps", "its session history says how it came"
@@ -166,7 +166,7 @@ def test_an_encoder_that_verifies_refuses_an_untrusted_or_expired_certificate(rt
     else:
         ingest.volume.write(tls_files(pki, "expired_"))
         wait_for(lambda: ingest.status()["tlsCertificateSha256"] == fingerprint(pki["expired_crt"]), timeout=10)
-    refused = Publisher(ingest.rtmps_url(), duration=5, extra_args=verifying(trusted)).start()
+    refused = Publisher(ingest.rtmps_url(), duration=5, output_args=verifying(trusted)).start()
     assert refused.wait(timeout=20) != 0, f"FFmpeg published to a server with an {case} certificate"
     # GnuTLS (Debian's FFmpeg) says "Peer certificate failed verification", OpenSSL "certificate verify failed".
     assert re.search(r"certificate (failed verification|verify failed)", refused.log_since_start()), refused.log_tail()
@@ -179,7 +179,7 @@ def test_an_encoder_that_verifies_refuses_an_untrusted_or_expired_certificate(rt
 def test_certificate_reload_keeps_the_live_publisher_and_serves_new_connections(rtmps_ingest, pki):
     ingest = rtmps_ingest
     before, after = fingerprint(pki["crt"]), fingerprint(pki["renewed_crt"])
-    with Publisher(ingest.rtmps_url(), duration=60, extra_args=verifying(pki["ca"])) as publisher:
+    with Publisher(ingest.rtmps_url(), duration=60, output_args=verifying(pki["ca"])) as publisher:
         live = ingest.wait_live()
         started = live["startedAt"]
         ingest.volume.write(tls_files(pki, "renewed_"))  # cert-manager renewed: new key, new certificate
@@ -195,7 +195,7 @@ def test_certificate_reload_keeps_the_live_publisher_and_serves_new_connections(
         assert "reloaded for new connections" in ingest.logs()
     wait_for(lambda: not ingest.status()["live"], timeout=10)
     # The next publisher verifies the renewed certificate (same CA) and goes live.
-    with Publisher(ingest.rtmps_url(), duration=20, extra_args=verifying(pki["ca"])):
+    with Publisher(ingest.rtmps_url(), duration=20, output_args=verifying(pki["ca"])):
         assert ingest.wait_live()["startedAt"] != started
     assert served_fingerprint(ingest.ports["rtmps"]) == after != before
     assert_no_key_material(ingest, pki)

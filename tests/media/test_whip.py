@@ -259,7 +259,7 @@ def test_whep_viewers_of_an_rtmp_stream_and_of_a_whip_stream(whip_ingest: Ingest
 
 def test_b_frames_are_encoded_again_for_whep(ingest_factory: Callable[..., Ingest], tmp_path: Path) -> None:
     ingest = running(ingest_factory(webrtc={"bFrames": "transcode"}))
-    with Publisher(ingest.rtmp_url(), log_path=tmp_path / "rtmp.log", extra_args=["-bf", "3"]):
+    with Publisher(ingest.rtmp_url(), log_path=tmp_path / "rtmp.log", encode_args=["-bf", "3"]):
         ingest.wait_live(timeout=10)
         whep_live(ingest)
         assert webrtc_status(ingest)["whepTranscoded"]
@@ -271,7 +271,7 @@ def test_b_frames_are_encoded_again_for_whep(ingest_factory: Callable[..., Inges
 
 def test_b_frames_refused_say_why(ingest_factory: Callable[..., Ingest], tmp_path: Path) -> None:
     ingest = running(ingest_factory(webrtc={"bFrames": "refuse"}))
-    with Publisher(ingest.rtmp_url(), log_path=tmp_path / "rtmp.log", extra_args=["-bf", "3"]):
+    with Publisher(ingest.rtmp_url(), log_path=tmp_path / "rtmp.log", encode_args=["-bf", "3"]):
         ingest.wait_live(timeout=10)
         problem = wait_for(lambda: webrtc_status(ingest)["whepProblem"], timeout=10, what="whepProblem")
         assert problem == "the source has B-frames, which WebRTC players cannot play; playback.webrtc.bFrames is refuse"

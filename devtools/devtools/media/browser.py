@@ -263,6 +263,12 @@ def _exception_text(details: dict[str, Any]) -> str:
 # --- the browser ------------------------------------------------------------------------------------
 
 
+# The window the pages are laid out and composited in: Chromium's compositor draws every frame of a
+# playing video at the window's size, and the tests read intrinsic sizes and decoded pixels, never
+# the window's (measured: docs/design/test-harness.md, "The browser").
+WINDOW_SIZE = "640,360"
+
+
 class Browser(_Peer):
     """Headless Chromium, confined to loopback (module docstring), as a context manager: stopped by
     PID on exit (TERM, then KILL for the whole tree), its profile directory removed.
@@ -281,7 +287,7 @@ class Browser(_Peer):
         mapped_hosts: Mapping[str, str] | None = None,
         log_path: str | os.PathLike[str] | None = None,
         executable: str | os.PathLike[str] = CHROMIUM,
-        window_size: str = "1280,720",
+        window_size: str = WINDOW_SIZE,
         start_timeout: float = 30.0,
         extra_flags: Iterable[str] = (),
         disabled_features: Iterable[str] = (),

@@ -276,7 +276,7 @@ def _publisher_encode_args(pub: Publisher) -> list[str]:
     cmd += ["-g", str(pub.gop), "-keyint_min", str(pub.gop), "-b:v", pub.video_bitrate]
     if pub.audio:
         cmd += ["-c:a", "aac", "-b:a", "128k"]
-    return cmd
+    return [*cmd, *pub.encode_args]  # last: they override the defaults above
 
 
 @functools.cache
@@ -321,8 +321,11 @@ class Publisher(_Peer):
     The feed is encoded once into a cached clip (publisher_clip) and pushed in a loop by stream
     copy: the same H.264/AAC an encoder sends, at a twelfth of the CPU of encoding it live (x264 at
     720p30 took 0.32 of a core here, the copy 0.025), which the tests running beside it get
-    instead. extra_args (encoder options such as a profile or B-frames, or options of the output)
-    keep live encoding, as live=True does; with an HEVC or AV1 `codec` they are output options.
+    instead. `encode_args` (encoder options such as a profile, a pixel format, B-frames or a
+    constant bit rate, after the defaults so they win) are encoded into the clip too (a clip of
+    their own); `output_args` (options of the output: TLS verification, -vn) go with the pushed
+    copy. extra_args (either kind) keep live encoding, as live=True does; with an HEVC or AV1
+    `codec` they are output options.
     """
 
     def __init__(
@@ -337,6 +340,8 @@ class Publisher(_Peer):
         audio: bool = True,
         fmt: str | None = None,
         extra_args: Sequence[str] = (),
+        encode_args: Sequence[str] = (),
+        output_args: Sequence[str] = (),
         live: bool = False,
         log_path: str | os.PathLike[str] | None = None,
         netns: str | None = None,
@@ -355,6 +360,8 @@ class Publisher(_Peer):
         self.audio = audio
         self.fmt = fmt or _FORMAT_BY_SCHEME.get(urlsplit(url).scheme)
         self.extra_args = list(extra_args)
+        self.encode_args = list(encode_args)
+        self.output_args = list(output_args)
         # A clip whose length is not whole GOPs would put a keyframe off the GOP's grid at each loop.
         # HEVC and AV1 publishers take extra_args as output options only (e.g. -rtmp_enhanced_codecs).
         self.live = live or (bool(self.extra_args) and codec == "h264") or (CLIP_SECONDS * rate) % self.gop != 0
@@ -372,7 +379,7 @@ class Publisher(_Peer):
             cmd += ["-stream_loop", "-1", "-i", str(publisher_clip(self)), "-c", "copy"]
         if self.duration is not None:
             cmd += ["-t", f"{self.duration:g}"]
-        cmd += self.extra_args
+        cmd += [*self.output_args, *self.extra_args]
         if self.fmt:
             cmd += ["-f", self.fmt]
         return [*cmd, self.url]

@@ -1,6 +1,7 @@
 """The harness's get and list (devtools.cluster.api_reads) read what kubectl reads: the same objects
 by the same names (plural, short, `plural.group`, cluster-scoped), None for NotFound, kubectl's error
-for a type the server lacks, and a token kubeconfig's permissions as the server grants them."""
+for a type the server lacks, and a token kubeconfig's permissions as the server grants them. Its
+writes (apply, create, patch, delete) do what kubectl's do and a refusal says what kubectl says."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import json
 from pathlib import Path
 
 import pytest
-from devtools.cluster.api_reads import ApiReadError, ApiReads
+import yaml
+from devtools.catalog import BAD
+from devtools.cluster.api_reads import ApiReadError, ApiReads, ApiRefused
 from devtools.cluster.suite import Cluster
 
 STREAM = {
@@ -73,3 +76,35 @@ def test_a_token_kubeconfig_reads_what_its_role_allows_and_no_more(
     assert reads.get("configmaps", namespace, "kube-root-ca.crt") is not None
     with pytest.raises(ApiReadError, match="403"):
         reads.get("secrets", namespace, "anything")
+
+
+def test_writes_do_what_kubectls_do(cluster: Cluster, namespace: str) -> None:
+    """The cluster tier's tests write through the API client (a kubectl process each cost 0.14 s of
+    CPU, docs/design/test-harness.md); what they assert on stays what kubectl shows."""
+    # A refused create: kubectl prints the server's message (`The LiveStream "x" is invalid: ...`).
+    bad = BAD[0].manifest
+    printed = cluster.kubectl("create", "-n", namespace, "-f", "-", input=yaml.safe_dump(bad), check=False)
+    with pytest.raises(ApiRefused) as refused:
+        cluster.create(namespace, bad)
+    assert printed.returncode != 0 and refused.value.status == 422
+    assert refused.value.message.partition(" is invalid: ")[2] in printed.stderr, (refused.value.message, printed)
+    # Strict field validation, as `kubectl create` asks for it: an unknown field is refused, not dropped.
+    typo = {**STREAM, "metadata": {"name": "typo"}, "spec": {**STREAM["spec"], "titel": "x"}}  # type: ignore[dict-item]
+    with pytest.raises(ApiRefused, match=r'unknown field "spec\.titel"'):
+        cluster.create(namespace, typo)
+    # Apply again without a field: gone, as with `kubectl apply`; a patch and a label in between kept.
+    titled = {**STREAM, "spec": {**STREAM["spec"], "title": "Camera"}}  # type: ignore[dict-item]
+    cluster.apply(namespace, titled)
+    cluster.patch("lst", namespace, "cam", {"spec": {"dash": True}})
+    cluster.label("lst", namespace, "cam", {"team": "news"})
+    cluster.apply(namespace, STREAM)
+    got = cluster.get("livestreams", namespace, "cam")
+    assert got is not None and got["spec"].get("title") != "Camera", got
+    assert got["spec"]["dash"] is True and got["metadata"]["labels"]["team"] == "news", got
+    # Delete and wait, as `kubectl delete` waits by default.
+    cluster.delete("lst", namespace, "cam", wait=True)
+    assert cluster.get("livestreams", namespace, "cam") is None
+    cluster.delete("lst", namespace, "cam", missing_ok=True)
+    with pytest.raises(ApiRefused) as missing:
+        cluster.delete("lst", namespace, "cam")
+    assert missing.value.status == 404

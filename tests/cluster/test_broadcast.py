@@ -9,7 +9,9 @@ import json
 import time
 from typing import Any
 
+import pytest
 from devtools.catalog import livestream
+from devtools.cluster.api_reads import ApiRefused
 from devtools.cluster.local_pods import LocalPods
 from devtools.http_client import http_get
 from devtools.media.peers import Publisher
@@ -48,18 +50,16 @@ def test_a_broadcast_names_missing_streams_follows_them_and_takes_the_users_stat
     cluster.apply(ns, livestream("backup"))
     found = status_where(cluster, ns, "Ready once backup exists", lambda s: ready(s).get("status") == "True")
     assert [m["found"] for m in found["streams"]] == [True, True]
-    cluster.kubectl("patch", "broadcast", "keynote", "-n", ns, "--type=merge", "-p", '{"spec":{"state":"Finished"}}')
+    cluster.patch("broadcast", ns, "keynote", {"spec": {"state": "Finished"}})
     status_where(cluster, ns, "phase Finished", lambda s: s.get("phase") == "Finished")
     table = cluster.kubectl("get", "bc", "-n", ns).stdout.splitlines()
     assert table[0].split() == ["NAME", "PHASE", "ONAIR", "READY", "AGE"], table
 
 
 def test_a_stream_named_twice_is_refused_by_the_api_server(cluster, namespace):
-    result = cluster.kubectl(
-        "create", "-n", namespace, "-f", "-", input=str(broadcast("dup", streams=["a", "a"])).replace("'", '"'),
-        check=False,
-    )  # fmt: skip
-    assert result.returncode != 0 and "Duplicate value" in result.stderr, result.stderr
+    with pytest.raises(ApiRefused) as refused:
+        cluster.create(namespace, broadcast("dup", streams=["a", "a"]))
+    assert "Duplicate value" in refused.value.message, refused.value.message
 
 
 def test_the_operator_sends_the_broadcast_to_its_stream_s_ingest_and_a_state_change_reaches_it_in_seconds(
@@ -96,7 +96,7 @@ def test_the_operator_sends_the_broadcast_to_its_stream_s_ingest_and_a_state_cha
     pid = ingest.process.pid if ingest.process else None
 
     paused = time.monotonic()
-    cluster.kubectl("patch", "broadcast", "keynote", "-n", ns, "--type=merge", "-p", '{"spec":{"state":"Paused"}}')
+    cluster.patch("broadcast", ns, "keynote", {"spec": {"state": "Paused"}})
     eventually(
         lambda: document(lambda d: d["phase"] == "Paused"), timeout=15, interval=0.1, what="Paused on the ingest"
     )

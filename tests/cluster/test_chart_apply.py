@@ -7,7 +7,6 @@ in test_chart_install.py."""
 from __future__ import annotations
 
 import copy
-import json
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -36,7 +35,7 @@ def monitoring_crds() -> list[dict[str, Any]]:
 
 def make_namespace(cluster: Cluster, name: str, labels: dict[str, str]) -> None:
     ns = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}
-    cluster.kubectl("apply", "-f", "-", input=json.dumps(ns))
+    cluster.apply("", ns)
 
 
 @pytest.fixture
@@ -44,7 +43,7 @@ def restricted_ns(cluster: Cluster) -> Iterator[str]:
     name = f"r-{uuid.uuid4().hex[:8]}"
     make_namespace(cluster, name, RESTRICTED)
     yield name
-    cluster.kubectl("delete", "namespace", name, "--wait=false")
+    cluster.delete("namespace", "", name)
 
 
 def dry_run(cluster: Cluster, manifest: str) -> tuple[int, str]:
@@ -70,7 +69,7 @@ def test_rendered_chart_is_accepted_server_side(cluster: Cluster, restricted_ns:
             make_namespace(cluster, ns, {})
             created.append(ns)
         for crd in crds:
-            cluster.kubectl("apply", "--server-side", "-f", "-", input=json.dumps(crd))
+            cluster.apply("", crd)
             cluster.wait_established(crd["metadata"]["name"])
     try:
         code, out = dry_run(cluster, manifest)
@@ -86,9 +85,9 @@ def test_rendered_chart_is_accepted_server_side(cluster: Cluster, restricted_ns:
             assert sorted(monitoring) == ["PodMonitor", "PrometheusRule", "ServiceMonitor", "ServiceMonitor"]
     finally:
         for ns in created:
-            cluster.kubectl("delete", "namespace", ns, "--wait=false")
+            cluster.delete("namespace", "", ns)
         for crd in crds:
-            cluster.kubectl("delete", "crd", crd["metadata"]["name"], "--wait=false")
+            cluster.delete("crd", "", crd["metadata"]["name"])
 
 
 def operator_pod(deployment: dict[str, Any], namespace: str) -> dict[str, Any]:

@@ -141,13 +141,12 @@ class Rbac:
 
     def install(self) -> None:
         ns = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": RELEASE_NAMESPACE}}
-        self.admin.kubectl("apply", "-f", "-", input=yaml.safe_dump(ns))
-        self.admin.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(self.objects))
+        self.admin.apply("", ns, *self.objects)
 
     def set_rules(self, rules: list[dict[str, Any]]) -> None:
         role = copy.deepcopy(self.cluster_role)
         role["rules"] = rules
-        self.admin.kubectl("apply", "-f", "-", input=yaml.safe_dump(role))
+        self.admin.apply("", role)
 
     def kubeconfig(self) -> Path:
         return self.plane.service_account_kubeconfig(self.work / "sa.kubeconfig", RELEASE_NAMESPACE, SA, duration="2h")
@@ -182,7 +181,7 @@ def elected_sa_operator(rbac: Rbac, name: str) -> OperatorProcess:
 def new_namespace(admin: Cluster, labels: dict[str, str] | None = None) -> str:
     ns = f"rb-{uuid.uuid4().hex[:8]}"
     body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": labels or {}}}
-    admin.kubectl("apply", "-f", "-", input=yaml.safe_dump(body))
+    admin.apply("", body)
     # The controller-manager gives every namespace its `default` ServiceAccount; Pods need it.
     eventually(lambda: admin.get("serviceaccounts", ns, "default"), what=f"ServiceAccount default in {ns}")
     return ns
@@ -342,7 +341,7 @@ def exercise_edge(admin: Cluster, ns: str) -> None:
 def exercise_webhooks(admin: Cluster, ns: str) -> None:
     """A StreamWebhook (docs/design/webhooks.md): the namespace's outboxes listed, one created per
     selected stream, its status written; deleted, the drained outboxes go."""
-    admin.kubectl("create", "secret", "generic", "hook", "-n", ns, "--from-literal=secret=s3cret-value")
+    admin.create_secret(ns, "hook", {"secret": "s3cret-value"})
     admin.allow_reference(ns, "hook")
     hook = {
         "apiVersion": f"{GROUP}/v1alpha1",
@@ -353,7 +352,7 @@ def exercise_webhooks(admin: Cluster, ns: str) -> None:
     admin.apply(ns, hook)
     eventually(lambda: admin.get("configmaps", ns, "streamops-events-cam"), timeout=60, what="cam's outbox")
     eventually(lambda: (admin.get("streamwebhooks", ns, "hook") or {}).get("status"), what="the webhook's status")
-    admin.kubectl("delete", "streamwebhook", "hook", "-n", ns)
+    admin.delete("streamwebhook", ns, "hook", wait=True)
     eventually(
         lambda: admin.get("configmaps", ns, "streamops-events-cam") is None, timeout=60, what="the outbox deleted"
     )
@@ -464,8 +463,8 @@ def test_kstatus_and_argo_health_of_real_objects(rbac: Rbac) -> None:
     assert (k, a) == ("InProgress", "Progressing")
     # Terminating: deleted while a finalizer (the test's own) holds it.
     hold = {"metadata": {"finalizers": ["test.streamops.dev/hold"]}}
-    admin.kubectl("patch", "livestream", "cam", "-n", ns, "--type=merge", "-p", json.dumps(hold))
-    admin.kubectl("delete", "livestream", "cam", "-n", ns, "--wait=false")
+    admin.patch("livestream", ns, "cam", hold)
+    admin.delete("livestream", ns, "cam")
     held = admin.get("livestreams", ns, "cam") or {}
     assert kstatus(held)[0] == "Terminating", held.get("metadata")
     admin.kubectl(

@@ -51,10 +51,10 @@ def test_the_edge_comes_with_the_first_stream_that_wants_it_and_goes_with_the_la
     eventually(lambda: owners(cluster, ns) == ["a", "b"], timeout=60, what="the edge owned by both")
     both = f"/streams/{ns}/a a public\n/streams/{ns}/b2 b public\n"
     eventually(lambda: routes(cluster, ns) == both, timeout=30, what="both streams' lines in the edge's routes")
-    cluster.kubectl("delete", "livestream", "a", "-n", ns, "--wait=false")
+    cluster.delete("livestream", ns, "a")
     eventually(lambda: owners(cluster, ns) == ["b"], timeout=60, what="the edge without the deleted stream")
     eventually(lambda: routes(cluster, ns) == f"/streams/{ns}/b2 b public\n", timeout=30, what="its line gone")
-    cluster.kubectl("delete", "livestream", "b", "-n", ns, "--wait=false")
+    cluster.delete("livestream", ns, "b")
     eventually(lambda: owners(cluster, ns) is None, timeout=60, what="the edge gone with the last stream")
 
 
@@ -67,6 +67,6 @@ def test_a_refused_edge_is_said_in_the_streams_status_until_the_server_accepts_i
     eventually(lambda: ready_reason(cluster, ns, "cam") == "EdgeRejected", timeout=60, what="EdgeRejected in Ready")
     message = (condition(cluster.get("livestreams", ns, "cam"), "Ready") or {}).get("message", "")
     assert message.startswith(f"the edge {EDGE_NAME} refused:"), message
-    cluster.kubectl("delete", "resourcequota", "no-deployments", "-n", ns)
+    cluster.delete("resourcequota", ns, "no-deployments", wait=True)
     eventually(lambda: owners(cluster, ns) == ["cam"], timeout=60, what="the edge, once the quota is gone")
     eventually(lambda: ready_reason(cluster, ns, "cam") != "EdgeRejected", timeout=60, what="EdgeRejected lifted")

@@ -51,8 +51,7 @@ def labelled(cluster: Any, ns: str, name: str) -> bool:
 
 
 def edit_dvr(cluster: Any, ns: str, seconds: int) -> None:
-    patch = json.dumps({"spec": {"dvr": {"enabled": True, "durationSeconds": seconds}}})
-    cluster.kubectl("patch", "lst", "cam", "-n", ns, "--type=merge", "-p", patch)
+    cluster.patch("lst", ns, "cam", {"spec": {"dvr": {"enabled": True, "durationSeconds": seconds}}})
 
 
 def stream_condition(cluster: Any, ns: str, type_: str) -> dict[str, Any] | None:
@@ -60,7 +59,7 @@ def stream_condition(cluster: Any, ns: str, type_: str) -> dict[str, Any] | None
 
 
 def undo_dvr(cluster: Any, ns: str) -> None:
-    cluster.kubectl("patch", "lst", "cam", "-n", ns, "--type=merge", "-p", '{"spec": {"dvr": null}}')
+    cluster.patch("lst", ns, "cam", {"spec": {"dvr": None}})
 
 
 def uid(cluster: Any, ns: str, name: str) -> str | None:
@@ -129,7 +128,7 @@ def test_a_handover_whose_reason_goes_away_is_cancelled_before_the_point_of_no_r
         worker.status = {"live": True, "handover": {"predecessorPod": "cam-ingest-b", "phase": "caught-up"}}
         eventually(lambda: len(worker.posted("/handover/release")) >= 2, what="the second release")
         worker.status = {"live": True, "handover": {"phase": "caught-up", "release": "released"}}
-        cluster.kubectl("delete", "pod", "cam-ingest", "-n", ns, "--wait=false")
+        cluster.delete("pod", ns, "cam-ingest")
         eventually(lambda: uid(cluster, ns, "cam-ingest-b") is None, what="the released predecessor deleted")
         [cut] = eventually(lambda: cluster.events(ns, "LiveStream", "cam", "HandoverCut"), what="HandoverCut")
         assert cut["type"] == "Warning" and "a fresh ingest is made" in cut["message"]
@@ -153,12 +152,12 @@ def test_a_handover_for_a_cordoned_node_is_cancelled_when_the_node_is_uncordoned
         with serving(FakeIngest(), internal_port(first)) as worker:
             set_pod_status(cluster, ns, "cam-ingest", "Running", True, ip="127.0.0.1")
             eventually(lambda: cluster.get("livestreams", ns, "cam")["status"].get("live"), what="live")
-            cluster.kubectl("cordon", node)
+            cluster.cordon(node)
             successor = running(cluster, ns, "cam-ingest-b")
             assert successor["metadata"]["annotations"]["streaming.streamops.dev/handover-for"] == "node"
             eventually(lambda: worker.posted("/handover/follow"), what="POST /handover/follow")
             worker.status = {"live": True, "handover": {"predecessorPod": "cam-ingest", "phase": "following"}}
-            cluster.kubectl("uncordon", node)
+            cluster.cordon(node, unschedulable=False)
             eventually(lambda: cluster.get("pods", ns, "cam-ingest-b") is None, what="the successor cancelled")
             [event] = eventually(lambda: cluster.events(ns, "LiveStream", "cam", "HandoverCancelled"), what="Event")
             assert f"no longer needed: node {node} is no longer cordoned; cam-ingest keeps serving" in event["message"]

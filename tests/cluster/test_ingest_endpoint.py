@@ -151,7 +151,7 @@ def test_ready_waits_until_the_services_endpoint_slice_has_the_pod_ready(cluster
         if waiting.poll() is None:
             waiting.kill()
             waiting.wait()
-        cluster.kubectl("delete", "node", node, "--ignore-not-found", "--wait=false")
+        cluster.delete("node", "", node, missing_ok=True)
 
 
 def test_the_slices_carry_the_services_labels_so_the_watch_selects_them_server_side(cluster, operator, namespace):

@@ -29,7 +29,7 @@ def stream_where(cluster, ns, probe, what, timeout=30.0):
 
 def test_a_key_srt_cannot_use_stalls_the_stream_until_the_secret_is_fixed(cluster, operator, namespace):
     ns = namespace
-    cluster.kubectl("create", "secret", "generic", "mine", "-n", ns, f"--from-literal=streamKey={SHORT_KEY}")
+    cluster.create_secret(ns, "mine", {"streamKey": SHORT_KEY})
     cluster.allow_reference(ns, "mine")
     cluster.apply(
         ns, livestream("cam", source={"push": {"protocols": ["rtmp", "srt"], "streamKeySecretRef": {"name": "mine"}}})

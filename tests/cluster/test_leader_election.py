@@ -82,11 +82,11 @@ def replicas(kubeconfig: Path, tmp_path: Path, lease_name: str) -> Iterator[Star
 @pytest.fixture
 def namespace(plane: Cluster) -> Iterator[str]:
     name = f"le-{uuid.uuid4().hex[:8]}"
-    plane.kubectl("create", "namespace", name)
+    plane.create("", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
     # The controller-manager gives every namespace its `default` ServiceAccount; Pods need it.
     eventually(lambda: plane.get("serviceaccounts", name, "default"), what=f"ServiceAccount default in {name}")
     yield name
-    plane.kubectl("delete", "namespace", name, "--wait=false")
+    plane.delete("namespace", "", name)
 
 
 def lease(plane: Cluster, name: str) -> dict[str, Any]:
@@ -186,7 +186,7 @@ def test_a_leader_that_lost_its_lease_stops(plane: Cluster, replicas: Start, lea
     eventually(lambda: reconciled(plane, ns, "four"), timeout=60, what="stream four reconciled")
     now = micro_time(datetime.now(UTC))
     patch = {"spec": {"holderIdentity": "elsewhere", "renewTime": now, "acquireTime": now}}
-    plane.kubectl("patch", "lease", lease_name, "-n", OPERATOR_NAMESPACE, "--type=merge", "-p", json.dumps(patch))
+    plane.patch("lease", OPERATOR_NAMESPACE, lease_name, patch)
     assert c.process is not None
     assert c.process.wait(timeout=30) == LOST_LEADERSHIP_EXIT, c.logs()[-3000:]
     assert "lost leadership" in c.logs()

@@ -132,7 +132,7 @@ def test_spec_changes_roll_the_pod_only_when_needed(cluster, operator, namespace
     create_stream(cluster, namespace)
     pod = eventually(lambda: cluster.get("pods", namespace, "cam-ingest"), what="ingest Pod")
 
-    cluster.kubectl("patch", "lst", "cam", "-n", namespace, "--type=merge", "-p", '{"spec":{"title":"New"}}')
+    cluster.patch("lst", namespace, "cam", {"spec": {"title": "New"}})
     s = eventually(
         lambda: (
             (s := cluster.get("livestreams", namespace, "cam")) and s["status"].get("observedGeneration") == 2 and s
@@ -142,16 +142,7 @@ def test_spec_changes_roll_the_pod_only_when_needed(cluster, operator, namespace
     assert condition(s, "Ready")["observedGeneration"] == 2
     assert cluster.get("pods", namespace, "cam-ingest")["metadata"]["uid"] == pod["metadata"]["uid"]
 
-    cluster.kubectl(
-        "patch",
-        "lst",
-        "cam",
-        "-n",
-        namespace,
-        "--type=merge",
-        "-p",
-        '{"spec":{"dvr":{"enabled":true,"durationSeconds":60}}}',
-    )
+    cluster.patch("lst", namespace, "cam", {"spec": {"dvr": {"enabled": True, "durationSeconds": 60}}})
     new = eventually(
         lambda: (
             (p := cluster.get("pods", namespace, "cam-ingest")) and p["metadata"]["uid"] != pod["metadata"]["uid"] and p
@@ -165,7 +156,7 @@ def test_spec_changes_roll_the_pod_only_when_needed(cluster, operator, namespace
 def test_inactive_stream_stops_ingest_and_keeps_the_rest(cluster, operator, namespace):
     create_stream(cluster, namespace)
     eventually(lambda: cluster.get("pods", namespace, "cam-ingest"), what="ingest Pod")
-    cluster.kubectl("patch", "lst", "cam", "-n", namespace, "--type=merge", "-p", '{"spec":{"active":false}}')
+    cluster.patch("lst", namespace, "cam", {"spec": {"active": False}})
     eventually(lambda: cluster.get("pods", namespace, "cam-ingest") is None, what="ingest Pod deleted")
     s = eventually(
         lambda: (
@@ -177,14 +168,14 @@ def test_inactive_stream_stops_ingest_and_keeps_the_rest(cluster, operator, name
     assert cluster.get("services", namespace, "cam-ingest") is not None
     assert cluster.get("secrets", namespace, "cam-stream-key") is not None
 
-    cluster.kubectl("patch", "lst", "cam", "-n", namespace, "--type=merge", "-p", '{"spec":{"active":true}}')
+    cluster.patch("lst", namespace, "cam", {"spec": {"active": True}})
     eventually(lambda: cluster.get("pods", namespace, "cam-ingest"), what="ingest Pod back")
 
 
 def test_deleted_pod_is_recreated(cluster, operator, namespace):
     create_stream(cluster, namespace)
     pod = eventually(lambda: cluster.get("pods", namespace, "cam-ingest"), what="ingest Pod")
-    cluster.kubectl("delete", "pod", "cam-ingest", "-n", namespace)
+    cluster.delete("pod", namespace, "cam-ingest", wait=True)
     eventually(
         lambda: (p := cluster.get("pods", namespace, "cam-ingest")) and p["metadata"]["uid"] != pod["metadata"]["uid"],
         what="a replacement Pod",
@@ -204,7 +195,7 @@ def test_missing_referenced_key_secret_stalls_then_recovers(cluster, operator, n
     )
     assert condition(s, "Stalled")["reason"] == "StreamKeySecretNotFound"
     assert cluster.get("pods", namespace, "cam-ingest") is None
-    cluster.kubectl("create", "secret", "generic", "mine", "-n", namespace, "--from-literal=streamKey=abcdef123456")
+    cluster.create_secret(namespace, "mine", {"streamKey": "abcdef123456"})
     cluster.allow_reference(namespace, "mine")
     eventually(lambda: cluster.get("pods", namespace, "cam-ingest"), timeout=40, what="ingest Pod once the key exists")
     s = eventually(
@@ -249,13 +240,13 @@ def test_a_finalizer_of_an_earlier_version_is_removed(cluster, operator, namespa
         lambda: (s := cluster.get("livestreams", namespace, "cam")) and not s["metadata"].get("finalizers"),
         what="the old finalizer removed",
     )
-    cluster.kubectl("delete", "lst", "cam", "-n", namespace, "--wait=true", "--timeout=30s")
+    cluster.delete("lst", namespace, "cam", wait=True, timeout=30)
 
 
 def test_delete_garbage_collects_children(cluster, operator, namespace):
     create_stream(cluster, namespace)
     eventually(lambda: all(children(cluster, namespace, "cam").values()), what="children")
-    cluster.kubectl("delete", "lst", "cam", "-n", namespace)
+    cluster.delete("lst", namespace, "cam", wait=True)
     eventually(
         lambda: not any(children(cluster, namespace, "cam").values()),
         timeout=60,
@@ -324,8 +315,7 @@ def test_load_balancer_address_reaches_status_ingest(cluster, operator, namespac
     assert s["status"]["playback"]["exposure"] == "LoadBalancer"
     # Back to ClusterIP: the same Service, patched in place, keeping its host-port allocation.
     annotation = service["metadata"]["annotations"][f"{GROUP}/host-ports"]
-    cluster.kubectl("patch", "lst", "cam", "-n", namespace, "--type=json", "-p",
-                    '[{"op": "remove", "path": "/spec/ingest/service/type"}]')  # fmt: skip
+    cluster.patch("lst", namespace, "cam", [{"op": "remove", "path": "/spec/ingest/service/type"}], "json")
     after = eventually(
         lambda: (v := cluster.get("services", namespace, "cam-ingest")) and v["spec"]["type"] == "ClusterIP" and v,
         what="ClusterIP again",
@@ -352,8 +342,7 @@ def test_a_service_the_server_refuses_stalls_only_that_stream(cluster, operator,
     assert condition(other, "Stalled") is None and cluster.get("services", namespace, "ok-ingest") is not None
     assert "Traceback" not in operator.logs()
     # Fixed in the spec: the Service appears and Stalled goes away.
-    cluster.kubectl("patch", "lst", "cam", "-n", namespace, "--type=json", "-p",
-                    '[{"op": "remove", "path": "/spec/ingest/service/nodePorts"}]')  # fmt: skip
+    cluster.patch("lst", namespace, "cam", [{"op": "remove", "path": "/spec/ingest/service/nodePorts"}], "json")
     stream_status(cluster, namespace, "no Stalled", lambda s: condition(s, "Stalled") is None)
     assert cluster.get("services", namespace, "cam-ingest")["spec"]["type"] == "NodePort"
 
@@ -368,11 +357,10 @@ def test_playback_ingress_and_a_route_the_cluster_cannot_serve(cluster, operator
     )
     assert s["status"]["playback"]["hlsCmafUrl"] == f"http://tv.example/streams/{namespace}/cam/hls/cmaf/index.m3u8"
     # An HTTPRoute instead: the Ingress goes; without the Gateway API CRDs the stream says why.
-    cluster.kubectl("patch", "lst", "cam", "-n", namespace, "--type=merge", "-p",
-                    '{"spec": {"playback": {"ingress": null, "httpRoute": {"parentRefs": [{"name": "web"}], '
-                    '"hostnames": ["tv.example"]}}}}')  # fmt: skip
+    route = {"parentRefs": [{"name": "web"}], "hostnames": ["tv.example"]}
+    cluster.patch("lst", namespace, "cam", {"spec": {"playback": {"ingress": None, "httpRoute": route}}})
     eventually(lambda: cluster.get("ingresses", namespace, "cam-playback") is None, what="the Ingress deleted")
-    served = cluster.kubectl("get", "crd", "httproutes.gateway.networking.k8s.io", check=False).returncode == 0
+    served = cluster.get("customresourcedefinitions", "", "httproutes.gateway.networking.k8s.io") is not None
     if served:
         eventually(lambda: cluster.get("httproutes", namespace, "cam-playback"), what="the HTTPRoute")
     else:

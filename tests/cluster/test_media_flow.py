@@ -48,7 +48,7 @@ def test_stream_record_restream_with_real_workers(
     cluster, operator, namespace, local_pods: LocalPods, nginx, publishers
 ):
     ns = namespace
-    cluster.kubectl("create", "secret", "generic", "yt-key", "-n", ns, f"--from-literal=streamKey={TARGET_KEY}")
+    cluster.create_secret(ns, "yt-key", {"streamKey": TARGET_KEY})
     cluster.allow_reference(ns, "yt-key")
     # recording.auto: the stream's own Recording cam-auto records beside the user's (its settings from
     # the stream's recording defaults).
@@ -153,11 +153,11 @@ def test_stream_record_restream_with_real_workers(
     assert time.monotonic() - stopped_at <= 10 + 2
 
     # stop_recording: the video is finalised and listed, the recorder Pod goes away.
-    cluster.kubectl("patch", "rec", "rec", "-n", ns, "--type=merge", "-p", '{"spec":{"stopped":true}}')
-    cluster.kubectl("patch", "rec", "short", "-n", ns, "--type=merge", "-p", '{"spec":{"stopped":true}}')
+    cluster.patch("rec", ns, "rec", {"spec": {"stopped": True}})
+    cluster.patch("rec", ns, "short", {"spec": {"stopped": True}})
     # recording.auto switched off stops cam-auto: its video is finalised and kept.
     auto_off = {"spec": {"recording": {"auto": False, "minDurationSeconds": 1}}}
-    cluster.kubectl("patch", "lst", "cam", "-n", ns, "--type=merge", "-p", json.dumps(auto_off))
+    cluster.patch("lst", ns, "cam", auto_off)
     rec = status_of(
         cluster,
         "recordings",
@@ -219,7 +219,7 @@ def test_stream_record_restream_with_real_workers(
         assert TARGET_KEY not in text, f"restream key leaked into {where}"
 
     # Deleting the stream takes its Restreams and Pods; the Recording and the video stay.
-    cluster.kubectl("delete", "lst", "cam", "-n", ns)
+    cluster.delete("lst", ns, "cam", wait=True)
     eventually(
         lambda: not cluster.list("rst", ns) and cluster.get("pods", ns, "cam-ingest") is None,
         timeout=60,

@@ -6,7 +6,6 @@ exports is an operator metric of the catalogue."""
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 
 from devtools.catalog import livestream
@@ -82,15 +81,13 @@ def test_the_operator_exports_its_reconciles_and_a_streams_series(cluster: Clust
         what="streamops_worker_restarts 3",
     )
 
-    cluster.kubectl(
-        "patch", "lst", "cam", "-n", namespace, "--type=merge", "-p", json.dumps({"spec": {"active": False}})
-    )
+    cluster.patch("lst", namespace, "cam", {"spec": {"active": False}})
     eventually(
         lambda: value(scrape(operator), "streamops_livestream_active", namespace=namespace, stream="cam") == 0,
         what="streamops_livestream_active 0",
     )
 
-    cluster.kubectl("delete", "lst", "cam", "-n", namespace)
+    cluster.delete("lst", namespace, "cam", wait=True)
     gone = eventually(
         lambda: (
             (s := scrape(operator))

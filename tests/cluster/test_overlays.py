@@ -6,7 +6,6 @@ switching an overlay off and on goes to the running ingest (POST /overlays), nev
 from __future__ import annotations
 
 import base64
-import json
 
 from devtools.catalog import livestream
 from devtools.cluster.kubectl import condition
@@ -84,7 +83,7 @@ def test_switching_an_overlay_off_and_on_leaves_the_ingest_pod_running(cluster, 
 
         def switch(enabled: bool) -> None:
             patch = [{"op": "replace", "path": "/spec/overlays/0/enabled", "value": enabled}]
-            cluster.kubectl("patch", "livestream", "cam", "-n", ns, "--type=json", "-p", json.dumps(patch))
+            cluster.patch("livestream", ns, "cam", patch, "json")
 
         def renderer(state: str) -> bool:  # what the sidecar itself says, through the ingest's /status
             return [(r["name"], r["state"]) for r in ingest.status().get("overlays") or []] == [("score", state)]

@@ -13,7 +13,6 @@ process against the same API server (as tests/cluster/test_kubectl_plugin.py doe
 from __future__ import annotations
 
 import base64
-import json
 import os
 import subprocess
 import sys
@@ -76,8 +75,7 @@ def live_stream(cluster: Cluster, ns: str, name: str, access: str) -> str:
         "hlsCmafUrl": f"{base}/hls/cmaf/index.m3u8",
         "whepUrl": f"{base}/whep",
     }
-    patch = json.dumps({"status": {"playback": playback}})
-    cluster.kubectl("patch", "livestream", name, "-n", ns, "--subresource=status", "--type=merge", "-p", patch)
+    cluster.patch("livestream", ns, name, {"status": {"playback": playback}}, subresource="status")
     return base
 
 
@@ -119,7 +117,7 @@ def test_url_and_rotate_key_against_real_secrets(
     # the seconds of two processes' imports gave the operator's reconciles, every 5 s here, time
     # to put the Secret back between the delete and the CLI's look.)
     for _ in range(10):
-        cluster.kubectl("delete", "secret", KEYS_SECRET, "-n", ns, "--ignore-not-found")
+        cluster.delete("secret", ns, KEYS_SECRET, wait=True, missing_ok=True)
         missing = here("playback", "url", "cam", "-n", ns)
         if missing.returncode != 1:
             continue
@@ -163,7 +161,7 @@ def test_url_and_rotate_key_against_real_secrets(
 
     # Once the new key is old enough, it signs.
     old = (datetime.now(UTC) - timedelta(seconds=121)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    cluster.kubectl("annotate", "secret", KEYS_SECRET, "-n", ns, f"{ROTATED_AT_ANNOTATION}={old}", "--overwrite")
+    cluster.annotate("secret", ns, KEYS_SECRET, {ROTATED_AT_ANNOTATION: old})
     answer = here("playback", "url", "cam", "-n", ns)
     assert parse(token_of(answer.stdout.strip(), base)).kid == key_id(after["data"]["current"])
 

@@ -9,16 +9,14 @@ import json
 from typing import Any
 
 import pytest
-import yaml
 from devtools.catalog import livestream
+from devtools.cluster.api_reads import ApiRefused
 from devtools.waits import eventually
 from streamops.api import API_VERSION
 
 
-def policy(name: str, spec: dict[str, Any]) -> str:
-    return yaml.safe_dump(
-        {"apiVersion": API_VERSION, "kind": "PlaybackPolicy", "metadata": {"name": name}, "spec": spec}
-    )
+def policy(name: str, spec: dict[str, Any]) -> dict[str, Any]:
+    return {"apiVersion": API_VERSION, "kind": "PlaybackPolicy", "metadata": {"name": name}, "spec": spec}
 
 
 @pytest.mark.parametrize(
@@ -30,8 +28,9 @@ def policy(name: str, spec: dict[str, Any]) -> str:
     ],
 )
 def test_the_server_refuses_bad_rules(cluster, namespace, spec, says):
-    result = cluster.kubectl("create", "-n", namespace, "-f", "-", input=policy("bad", spec), check=False)
-    assert result.returncode != 0 and says in result.stderr, result.stderr
+    with pytest.raises(ApiRefused) as refused:
+        cluster.create(namespace, policy("bad", spec))
+    assert says in refused.value.message, refused.value.message
 
 
 def ready(o: dict[str, Any]) -> dict[str, Any] | None:
@@ -40,8 +39,8 @@ def ready(o: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def test_status_says_whether_every_rule_can_be_enforced(cluster, operator, namespace):
-    cluster.kubectl("create", "-n", namespace, "-f", "-", input=policy("sites", {"deniedCIDRs": ["192.0.2.0/24"]}))
-    cluster.kubectl("create", "-n", namespace, "-f", "-", input=policy("geo", {"deniedCountries": ["US"]}))
+    cluster.create(namespace, policy("sites", {"deniedCIDRs": ["192.0.2.0/24"]}))
+    cluster.create(namespace, policy("geo", {"deniedCountries": ["US"]}))
     sites = cluster.wait_status("playbackpolicies", namespace, "sites", ready, what="Ready")
     assert (ready(sites)["status"], ready(sites)["reason"]) == ("True", "Accepted")
     geo = cluster.wait_status("playbackpolicies", namespace, "geo", ready, what="Ready")
@@ -60,7 +59,7 @@ def test_a_stream_naming_a_policy_gets_its_rules_and_a_missing_one_fails_closed(
     """The operator's wiring on a real API server: the rules as the stream's key of the namespace's
     ConfigMap, mounted into its ingest; an edit reaches the key and replaces no Pod; a stream naming a
     policy that does not exist has no key and says PlaybackPolicyNotFound; the policy counts its streams."""
-    cluster.kubectl("create", "-n", namespace, "-f", "-", input=policy("sites", {"deniedCIDRs": ["192.0.2.0/24"]}))
+    cluster.create(namespace, policy("sites", {"deniedCIDRs": ["192.0.2.0/24"]}))
     cluster.apply(namespace, livestream("cam", playback={"policyRef": {"name": "sites"}}))
     cluster.apply(namespace, livestream("lost", playback={"policyRef": {"name": "later"}}))
     eventually(lambda: rules_key(cluster, namespace, "cam") == {"deniedCIDRs": ["192.0.2.0/24"]}, what="cam's key")
@@ -80,9 +79,8 @@ def test_a_stream_naming_a_policy_gets_its_rules_and_a_missing_one_fails_closed(
     assert "PlaybackPolicy later" in ready(lost)["message"]
     assert rules_key(cluster, namespace, "lost") is None, "no key: its ingest refuses every viewer"
 
-    cluster.kubectl("patch", "playbackpolicy", "sites", "-n", namespace, "--type=merge",
-                    "-p", '{"spec": {"deniedCIDRs": ["198.51.100.0/24"]}}')  # fmt: skip
+    cluster.patch("playbackpolicy", namespace, "sites", {"spec": {"deniedCIDRs": ["198.51.100.0/24"]}})
     eventually(lambda: rules_key(cluster, namespace, "cam") == {"deniedCIDRs": ["198.51.100.0/24"]}, what="the edit")
     assert cluster.get("pods", namespace, "cam-ingest")["metadata"]["uid"] == pod["metadata"]["uid"], "none replaced"
-    cluster.kubectl("create", "-n", namespace, "-f", "-", input=policy("later", {}))
+    cluster.create(namespace, policy("later", {}))
     eventually(lambda: rules_key(cluster, namespace, "lost") == {}, what="the policy created: lost's key")

@@ -12,7 +12,6 @@ this API server with a kopf view that missed the group.
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 from collections.abc import Iterator
 
@@ -67,13 +66,13 @@ def slow_resync_operator(
 
 def new_namespace(cluster: Cluster) -> str:
     name = f"t-{uuid.uuid4().hex[:8]}"
-    cluster.kubectl("create", "namespace", name)
+    cluster.create("", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
     return name
 
 
 def put_back_after_deletion(cluster: Cluster, ns: str, plural: str) -> None:
     first = eventually(lambda: cluster.get(plural, ns, "cam-playback"), what=f"the stream's {plural}")
-    cluster.kubectl("delete", plural, "cam-playback", "-n", ns)
+    cluster.delete(plural, ns, "cam-playback", wait=True)
     gone = first["metadata"]["uid"]
     again = eventually(
         lambda: (r := cluster.get(plural, ns, "cam-playback")) and r["metadata"]["uid"] != gone and r,
@@ -86,7 +85,7 @@ def put_back_after_deletion(cluster: Cluster, ns: str, plural: str) -> None:
 
 def install_gateway_api(cluster: Cluster) -> None:
     items = addons.gateway_api_manifests(crds_only=True)
-    cluster.kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
+    cluster.apply("", *items)
     cluster.wait_established("httproutes.gateway.networking.k8s.io")
 
 

@@ -6,7 +6,6 @@ its player page renders; changing it while the stream is live restarts nothing."
 from __future__ import annotations
 
 import base64
-import json
 
 from devtools.catalog import livestream
 from devtools.cluster.kubectl import condition
@@ -36,7 +35,7 @@ def test_a_live_stream_changes_its_projection_without_a_restart(
     assert ingest.status()["projection"] == "vr360"
 
     patch = [{"op": "replace", "path": "/spec/playback/projection", "value": "vr180"}]
-    cluster.kubectl("patch", "livestream", "cam", "-n", ns, "--type=json", "-p", json.dumps(patch))
+    cluster.patch("livestream", ns, "cam", patch, "json")
     s = eventually(lambda: shown("vr180"), timeout=15, what="vr180 in status")
     assert ingest.status()["projection"] == "vr180" and ingest.status()["live"]
     assert condition(s, "RestartPending") is None, "nothing waits for a restart"

@@ -63,7 +63,7 @@ def test_pull_deactivation_survives_ingest_and_operator_restarts(cluster, operat
     # Its Pod goes away (node lost, evicted, deleted; the operator may have removed it already):
     # no new ingest pulls again.
     ingest.stop()
-    cluster.kubectl("delete", "pod", "cam-ingest", "-n", ns, "--ignore-not-found", "--wait=false")
+    cluster.delete("pod", ns, "cam-ingest", missing_ok=True)
     uid = ingest.pod["metadata"]["uid"]
     eventually(
         lambda: (p := cluster.get("pods", ns, "cam-ingest")) is None or p["metadata"]["uid"] != uid,
@@ -92,7 +92,7 @@ def test_pull_deactivation_survives_ingest_and_operator_restarts(cluster, operat
 
     # A spec change activates it again: a new ingest pulls, the record is gone.
     patch = {"spec": {"source": {"pull": {"urls": [dead_url()]}}}}
-    cluster.kubectl("patch", "livestream", "cam", "-n", ns, "--type", "merge", "-p", json.dumps(patch))
+    cluster.patch("livestream", ns, "cam", patch)
     again = local_pods.start(ns, "cam-ingest")
     s = stream_when(cluster, ns, lambda s: ready(s) == ("True", "IngestRunning"), "active again after a spec change")
     assert s["status"]["active"] is True and DEACTIVATED not in (s["metadata"].get("annotations") or {})
@@ -103,7 +103,7 @@ def test_pull_deactivation_survives_ingest_and_operator_restarts(cluster, operat
     again.stop()
     eventually(lambda: cluster.get("pods", ns, "cam-ingest") is None, what="the deactivated ingest's Pod removed")
     generation = cluster.get("livestreams", ns, "cam")["metadata"]["generation"]
-    cluster.kubectl("annotate", "livestream", "cam", "-n", ns, f"{DEACTIVATED}-")
+    cluster.annotate("livestream", ns, "cam", {DEACTIVATED: None})
     eventually(lambda: cluster.get("pods", ns, "cam-ingest"), timeout=10, what="a new ingest Pod")
     s = stream_when(cluster, ns, lambda s: s["status"].get("active") is True, "active again after the annotation")
     assert s["metadata"]["generation"] == generation and ready(s)[1] != "Deactivated"

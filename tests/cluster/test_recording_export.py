@@ -116,8 +116,7 @@ def test_a_transcoded_recording_keeps_every_rendition_and_each_is_downloadable(
 
         # The set edited while the stream is live: its ingest keeps the ladder until the session ends.
         pod_uid = ingest.pod["metadata"]["uid"]
-        edit = json.dumps({"spec": {"renditions": LADDER[:1]}})
-        cluster.kubectl("patch", "qualityset", "export", "-n", ns, "--type=merge", "-p", edit)
+        cluster.patch("qualityset", ns, "export", {"spec": {"renditions": LADDER[:1]}})
         pending = cluster.wait_status(
             "livestreams", ns, "cam", lambda o: condition(o, "RestartPending"), what="RestartPending"
         )

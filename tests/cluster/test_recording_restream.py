@@ -22,7 +22,7 @@ def wait_status(cluster, plural, ns, name, probe, what, timeout=30.0):
 
 
 def patch(cluster, short, name, ns, body):
-    cluster.kubectl("patch", short, name, "-n", ns, "--type=merge", "-p", json.dumps(body))
+    cluster.patch(short, ns, name, body)
 
 
 def test_restream_waits_for_its_stream_and_toggles(cluster, operator, namespace):
@@ -63,7 +63,7 @@ def test_restream_waits_for_its_stream_and_toggles(cluster, operator, namespace)
         "a target's change is sent to the pusher: its Pod is not rolled (docs/design/shared-pusher.md)"
     )
 
-    cluster.kubectl("delete", "lst", "cam", "-n", ns)
+    cluster.delete("lst", ns, "cam", wait=True)
     eventually(lambda: cluster.get("restreams", ns, "out") is None, timeout=60, what="Restream deleted with its stream")
 
 
@@ -137,7 +137,7 @@ def test_auto_recording_is_owned_by_the_stream_and_named_predictably(cluster, op
         ),
         what="a fresh cam-auto when auto is switched on again",
     )
-    cluster.kubectl("delete", "lst", "cam", "-n", ns)
+    cluster.delete("lst", ns, "cam", wait=True)
     eventually(lambda: cluster.get("recordings", ns, "cam-auto") is None, timeout=60, what="auto Recording GC'd")
 
 
@@ -149,7 +149,7 @@ def test_restream_with_a_missing_key_secret_stalls_until_it_exists(cluster, oper
     )
     assert condition(r, "Stalled")["reason"] == "StreamKeySecretNotFound"
     assert cluster.get("pods", ns, "cam-pusher") is None
-    cluster.kubectl("create", "secret", "generic", "yt", "-n", ns, "--from-literal=streamKey=k3y-value")
+    cluster.create_secret(ns, "yt", {"streamKey": "k3y-value"})
     cluster.allow_reference(ns, "yt")
     eventually(lambda: cluster.get("pods", ns, "cam-pusher"), timeout=20, what="pusher Pod once the key exists")
     wait_status(cluster, "restreams", ns, "out", lambda o: condition(o, "Stalled") is None, "Stalled gone")

@@ -106,7 +106,7 @@ def s3_storage(s3: S3Server, credentials: str = "s3-creds", **extra: Any) -> dic
 def record_for(cluster, ns: str, name: str, seconds: float) -> None:
     wait(cluster, "recordings", ns, name, lambda o: o["status"]["recording"], "recording", 30)
     time.sleep(seconds)
-    cluster.kubectl("patch", "rec", name, "-n", ns, "--type=merge", "-p", '{"spec":{"stopped":true}}')
+    cluster.patch("rec", ns, name, {"spec": {"stopped": True}})
 
 
 def test_recordings_to_object_storage(
@@ -266,7 +266,7 @@ def storage_flow(cluster, operator, ns: str, local_pods: LocalPods, s3: S3Server
             wait(cluster, "recordings", ns, name, lambda o: o["status"]["recording"], "recording", 30)
         record_for(cluster, ns, "rec", 4)
         for name in ("orig", "origpvc"):
-            cluster.kubectl("patch", "rec", name, "-n", ns, "--type=merge", "-p", '{"spec":{"stopped":true}}')
+            cluster.patch("rec", ns, name, {"spec": {"stopped": True}})
         stopped = time.monotonic()
         r = wait(cluster, "recordings", ns, "rec", lambda o: is_true(o, "Succeeded"), "Succeeded", 60)
         print(f"stop -> Succeeded (video uploaded) in {time.monotonic() - stopped:.1f} s")
@@ -317,7 +317,7 @@ def storage_flow(cluster, operator, ns: str, local_pods: LocalPods, s3: S3Server
         assert cluster.get("pods", ns, "nocreds-recorder") is None
         cluster.apply(ns, {**s3.credentials_secret("absent", ns)})
         eventually(lambda: cluster.get("pods", ns, "nocreds-recorder"), timeout=20, what="Pod once the Secret exists")
-        cluster.kubectl("delete", "rec", "nocreds", "-n", ns)
+        cluster.delete("rec", ns, "nocreds", wait=True)
 
         # Wrong credentials: said within seconds, recording goes on locally.
         cluster.apply(ns, recording("wrong", storage=s3_storage(s3, "wrong-creds"), minDurationSeconds=1))
@@ -336,7 +336,7 @@ def storage_flow(cluster, operator, ns: str, local_pods: LocalPods, s3: S3Server
         assert cond(r, "Ready")[0] == "True" and cond(r, "Uploaded") == ("False", "StorageAccessDenied")
         assert "StorageAccessDenied" in condition(r, "Ready")["message"]
         eventually(lambda: "StorageAccessDenied" in cluster.event_reasons(ns, "Recording", "wrong"), what="the Event")
-        cluster.kubectl("delete", "rec", "wrong", "-n", ns)
+        cluster.delete("rec", ns, "wrong", wait=True)
         wrong.stop()
 
         # The first Recording's day is over: its video and sidecar are deleted.
@@ -350,7 +350,7 @@ def storage_flow(cluster, operator, ns: str, local_pods: LocalPods, s3: S3Server
         assert expired and video["url"] in expired[0]["message"]
         originals_expire(cluster, ns, local_pods, s3, originals)
         # Their videos stay, counted in the namespace's quota: out of the way of the quota's arithmetic below.
-        cluster.kubectl("delete", "rec", "orig", "origpvc", "-n", ns)
+        cluster.delete("rec", ns, "orig", "origpvc", wait=True)
 
         # The namespace quota: what one 4 s video takes is 85 % of it.
         cluster.apply(ns, recording("q1", storage=s3_storage(s3), minDurationSeconds=1))

@@ -25,7 +25,7 @@ def test_a_target_down_for_a_while_yields_one_backoff_event_whose_count_grows(
     cluster, operator, namespace, local_pods: LocalPods, publishers
 ):
     ns = namespace
-    cluster.kubectl("create", "secret", "generic", "down-key", "-n", ns, f"--from-literal=streamKey={TARGET_KEY}")
+    cluster.create_secret(ns, "down-key", {"streamKey": TARGET_KEY})
     cluster.allow_reference(ns, "down-key")
     cluster.apply(ns, livestream("cam", screenshots={"enabled": False}))
     cluster.apply(ns, restream("down", uri="rtmp://127.0.0.1:9/live", streamKeySecretRef={"name": "down-key"}))

@@ -44,7 +44,8 @@ def test_rtmps_stream_waits_for_its_certificate_then_mounts_it(cluster, operator
     new_ca(tmp_path / "ca", "cluster test CA")
     host = f"cam-ingest.{namespace}.svc"
     crt, key = sign_server(tmp_path / "ca", "cam", (host,), now - timedelta(hours=1), now + timedelta(days=1))
-    cluster.kubectl("create", "secret", "tls", "cam-tls", "-n", namespace, f"--cert={crt}", f"--key={key}")
+    tls = {"tls.crt": crt.read_text(), "tls.key": key.read_text()}
+    cluster.create_secret(namespace, "cam-tls", tls, "kubernetes.io/tls")
     cluster.allow_reference(namespace, "cam-tls")
     pod = eventually(lambda: cluster.get("pods", namespace, "cam-ingest"), timeout=40, what="the ingest Pod")
     volume = next(v for v in pod["spec"]["volumes"] if v["name"] == "rtmps-tls")
@@ -65,8 +66,7 @@ def test_rtmps_stream_waits_for_its_certificate_then_mounts_it(cluster, operator
         assert key_body[:64] not in text.replace("\n", "").replace("\\n", ""), f"the private key leaked into {where}"
 
     # Behind a LoadBalancer RTMPS is on 443 (the worker's own port behind it): the URL says so.
-    cluster.kubectl("patch", "lst", "cam", "-n", namespace, "--type=merge", "-p",
-                    '{"spec": {"ingest": {"service": {"type": "LoadBalancer"}}}}')  # fmt: skip
+    cluster.patch("lst", namespace, "cam", {"spec": {"ingest": {"service": {"type": "LoadBalancer"}}}})
     service = eventually(
         lambda: (v := cluster.get("services", namespace, "cam-ingest")) and v["spec"]["type"] == "LoadBalancer" and v,
         what="LoadBalancer Service",
@@ -88,7 +88,7 @@ def test_rtmps_stream_waits_for_its_certificate_then_mounts_it(cluster, operator
 
 
 def test_a_secret_without_the_tls_keys_says_so(cluster, operator, namespace):
-    cluster.kubectl("create", "secret", "generic", "cam-tls", "-n", namespace, "--from-literal=tls.crt=x")
+    cluster.create_secret(namespace, "cam-tls", {"tls.crt": "x"})
     cluster.allow_reference(namespace, "cam-tls")
     cluster.apply(namespace, livestream("cam", source=RTMPS))
     eventually(lambda: stalled_reason(cluster, namespace) == "TLSSecretInvalid", what="Stalled TLSSecretInvalid")

@@ -23,7 +23,7 @@ def test_restreams_added_and_deleted_leave_the_other_targets_connected(
 ):
     ns = namespace
     for name, key in KEYS.items():
-        cluster.kubectl("create", "secret", "generic", f"key-{name}", "-n", ns, f"--from-literal=streamKey={key}")
+        cluster.create_secret(ns, f"key-{name}", {"streamKey": key})
         cluster.allow_reference(ns, f"key-{name}")
     with contextlib.ExitStack() as stack:
         nginx = stack.enter_context(NginxRtmp(workdir=tmp_path / "nginx"))
@@ -49,7 +49,7 @@ def test_restreams_added_and_deleted_leave_the_other_targets_connected(
         cluster.apply(ns, target("c"))
         cluster.wait_status("rst", ns, "c", lambda o: o["status"].get("live"), "c live", 40)
         assert relays["b"].connections == 1, "b was not reconnected when c came"
-        cluster.kubectl("delete", "rst", "b", "-n", ns)
+        cluster.delete("rst", ns, "b", wait=True)
         eventually(lambda: nginx.publishing() == {KEYS["a"], KEYS["c"]}, timeout=20, what="b gone, c publishing")
         a = cluster.get("restreams", ns, "a")
         assert a["status"]["live"] and a["status"]["reconnects"] == 0
@@ -63,5 +63,5 @@ def test_restreams_added_and_deleted_leave_the_other_targets_connected(
             what="its owners: the Restreams it pushes for",
         )
 
-        cluster.kubectl("delete", "rst", "a", "c", "-n", ns)
+        cluster.delete("rst", ns, "a", "c", wait=True)
         eventually(lambda: cluster.get("pods", ns, "cam-pusher") is None, timeout=60, what="the Pod gone with the last")

@@ -76,7 +76,7 @@ def test_annotations_off_the_list_are_refused(cluster, operator, namespace):
 
 
 def test_an_unlabelled_secret_is_not_used(cluster, operator, namespace):
-    cluster.kubectl("create", "secret", "generic", "db", "-n", namespace, f"--from-literal=streamKey={KEY}")
+    cluster.create_secret(namespace, "db", {"streamKey": KEY})
     cluster.apply(
         namespace, livestream("cam", source={"push": {"protocols": ["rtmp"], "streamKeySecretRef": {"name": "db"}}})
     )
@@ -91,7 +91,7 @@ def test_an_unlabelled_secret_is_not_used(cluster, operator, namespace):
 
 
 def test_a_restream_never_sends_an_unlabelled_secret(cluster, operator, namespace):
-    cluster.kubectl("create", "secret", "generic", "db", "-n", namespace, f"--from-literal=streamKey={KEY}")
+    cluster.create_secret(namespace, "db", {"streamKey": KEY})
     cluster.apply(
         namespace, livestream("cam"), restream("out", uri="rtmp://127.0.0.1:9/live", streamKeySecretRef={"name": "db"})
     )
@@ -129,7 +129,7 @@ def test_a_webhook_never_signs_with_an_unlabelled_secret(cluster, operator, name
     ns = namespace
     receiver = WebhookReceiver("127.0.0.1", free_port(), tmp_path / "hooks.jsonl", [KEY]).start()
     try:
-        cluster.kubectl("create", "secret", "generic", "db", "-n", ns, f"--from-literal=password={KEY}")
+        cluster.create_secret(ns, "db", {"password": KEY})
         hook = {
             "apiVersion": "streaming.streamops.dev/v1alpha1",
             "kind": "StreamWebhook",

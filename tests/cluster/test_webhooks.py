@@ -95,7 +95,7 @@ def test_every_stream_recording_and_restream_event_reaches_the_receiver(
     hooks = receivers("hooks", [SECRET, NEW_SECRET])
     wrong = receivers("wrong", ["not-the-secret"])
     slow = receivers("slow", [SECRET], delay=4.0)
-    cluster.kubectl("create", "secret", "generic", "hook-secret", "-n", ns, f"--from-literal=secret={SECRET}")
+    cluster.create_secret(ns, "hook-secret", {"secret": SECRET})
     cluster.allow_reference(ns, "hook-secret")
     cluster.apply(
         ns,
@@ -145,11 +145,11 @@ def test_every_stream_recording_and_restream_event_reaches_the_receiver(
         # The secret is rotated (the old one kept as `previous`): from now on two signatures, each verifies.
         rotated = {"data": {"secret": b64(NEW_SECRET), "previous": b64(SECRET)}}
         rotated_at = time.time()
-        cluster.kubectl("patch", "secret", "hook-secret", "-n", ns, "--type=merge", "-p", json.dumps(rotated))
+        cluster.patch("secret", ns, "hook-secret", rotated)
         time.sleep(6)  # (the delivery task reads a changed Secret within 5 s)
         main.stop()
         received(hooks, "stream.idle", timeout=30)
-        cluster.kubectl("patch", "rec", "rec", "-n", ns, "--type=merge", "-p", '{"spec":{"stopped":true}}')
+        cluster.patch("rec", ns, "rec", {"spec": {"stopped": True}})
         events = received(hooks, "recording.video_ready", "recording.stopped", "clip.failed", timeout=60)
     finally:
         target.stop()
@@ -257,7 +257,7 @@ def test_a_receiver_down_for_several_backoff_caps_gets_everything_across_an_oper
     ns = namespace
     port = free_port()
     hooks = receivers("hooks", [SECRET], port=port)
-    cluster.kubectl("create", "secret", "generic", "hook-secret", "-n", ns, f"--from-literal=secret={SECRET}")
+    cluster.create_secret(ns, "hook-secret", {"secret": SECRET})
     cluster.allow_reference(ns, "hook-secret")
     cluster.apply(ns, webhook("hooks", hooks.url, events=["stream.*"]))
     cluster.apply(ns, livestream("cam", source={"push": {"protocols": ["rtmp"]}}, screenshots={"enabled": False}))
@@ -347,7 +347,7 @@ def test_a_receiver_at_an_address_outside_the_allow_list_gets_nothing(cluster, o
     ns = namespace
     allowed = receivers("allowed", [SECRET])
     internal = receivers("internal", [SECRET], host="127.0.0.2")
-    cluster.kubectl("create", "secret", "generic", "hook-secret", "-n", ns, f"--from-literal=secret={SECRET}")
+    cluster.create_secret(ns, "hook-secret", {"secret": SECRET})
     cluster.allow_reference(ns, "hook-secret")
     cluster.apply(ns, webhook("allowed", allowed.url), webhook("internal", internal.url))
     cluster.apply(ns, livestream("cam", screenshots={"enabled": False}))
@@ -374,7 +374,7 @@ def test_a_broadcast_s_state_changes_reach_the_receiver_as_its_first_stream_s_ev
     broadcast.finished, subject broadcasts/<name>, in its first stream's sequence, verified."""
     ns = namespace
     hooks = receivers("hooks", [SECRET])
-    cluster.kubectl("create", "secret", "generic", "hook-secret", "-n", ns, f"--from-literal=secret={SECRET}")
+    cluster.create_secret(ns, "hook-secret", {"secret": SECRET})
     cluster.allow_reference(ns, "hook-secret")
     cluster.apply(ns, webhook("all", hooks.url, events=["broadcast.*"]))
     cluster.apply(
@@ -384,7 +384,7 @@ def test_a_broadcast_s_state_changes_reach_the_receiver_as_its_first_stream_s_ev
     cluster.apply(ns, {"apiVersion": GROUP, "kind": "Broadcast", "metadata": {"name": "keynote"},
                        "spec": {"streams": ["main", "backup"], "state": "Paused"}})  # fmt: skip
     received(hooks, "broadcast.paused")
-    cluster.kubectl("patch", "broadcast", "keynote", "-n", ns, "--type=merge", "-p", '{"spec":{"state":"Finished"}}')
+    cluster.patch("broadcast", ns, "keynote", {"spec": {"state": "Finished"}})
     events = received(hooks, "broadcast.paused", "broadcast.finished")
     assert types_of(hooks) == ["broadcast.paused", "broadcast.finished"], "each once, in order"
     paused, finished = events

@@ -110,7 +110,7 @@ def test_a_cordoned_node_hands_its_pusher_and_recorder_over_and_evictions_wait_f
             # Cordoned: a successor each, not tied to the node; both Ready, neither fake answers yet,
             # so each handover waits mid-way (the pusher's targets let go, the recorder's video
             # released) while a drain would try its evictions: each is refused.
-            cluster.kubectl("cordon", drained)
+            cluster.cordon(drained)
             successors = [running(cluster, ns, name) for name in ("cam-pusher-b", "rec-recorder-b")]
             for successor in successors:
                 assert successor["metadata"]["annotations"][HANDOVER_FOR] == "node"
@@ -144,7 +144,7 @@ def test_a_recorder_on_a_one_node_claim_has_no_budget_and_says_it_cannot_move(cl
         with serving(FakeRecorder(ON_AIR), http_port(recorder)):
             bind(cluster, ns, "rec-recorder", drained)
             eventually(lambda: (cluster.get("recordings", ns, "rec").get("status") or {}).get("recording"), what="rec")
-            cluster.kubectl("cordon", drained)
+            cluster.cordon(drained)
             [event] = eventually(lambda: cluster.events(ns, "Recording", "rec", "RecorderCannotMove"), what="Event")
             assert event["type"] == "Warning" and "is ReadWriteOnce (only its node mounts it)" in event["message"]
             assert budget(cluster, ns, "rec-recorder") is None and cluster.get("pods", ns, "rec-recorder-b") is None

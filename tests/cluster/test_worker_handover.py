@@ -93,7 +93,7 @@ class FakeRecorder(FakeWorker):
 
 
 def stop(cluster: Any, ns: str, name: str) -> None:
-    cluster.kubectl("patch", "rec", name, "-n", ns, "--type=merge", "-p", '{"spec":{"stopped":true}}')
+    cluster.patch("rec", ns, name, {"spec": {"stopped": True}})
 
 
 def succeeded(cluster: Any, ns: str, name: str) -> bool:

@@ -1,19 +1,27 @@
-"""kubectl against one cluster, for the harness (tests, the stack, the control plane, benchmarks): run it, apply
-manifests, get and list objects as JSON, wait for a status. Errors raise AssertionError with kubectl's message."""
+"""kubectl against one cluster, for the harness (tests, the stack, the control plane, benchmarks): run it, apply,
+create, patch and delete objects, get and list them as JSON, wait for a status. All but `kubectl()` itself go
+through the API client (devtools.cluster.api_reads: no kubectl process each, docs/design/test-harness.md). Errors
+raise AssertionError with kubectl's message (ApiRefused: the server's, which kubectl prints)."""
 
 from __future__ import annotations
 
 import argparse
 import base64
 import builtins  # `list` is also a method here
-import json
 import subprocess
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from devtools.cluster.api_reads import ApiReads
+from devtools.cluster.api_reads import ApiReads, ApiRefused
 from devtools.waits import eventually
+
+FIELD_MANAGER = "streamops-harness"
+PATCH_TYPES = {
+    "merge": "application/merge-patch+json",
+    "json": "application/json-patch+json",
+    "strategic": "application/strategic-merge-patch+json",
+}
 
 
 def condition(obj: dict[str, Any] | None, type_: str) -> dict[str, Any] | None:
@@ -47,13 +55,94 @@ class Kubectl:
             raise AssertionError(f"kubectl {' '.join(args)} failed: {result.stderr}")
         return result
 
-    def apply(self, namespace: str, *manifests: dict[str, Any]) -> None:
-        items = {"apiVersion": "v1", "kind": "List", "items": list(manifests)}
-        self.kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(items))
+    def apply(self, namespace: str, *manifests: dict[str, Any], manager: str = FIELD_MANAGER) -> None:
+        """Apply the manifests in order, each into `namespace` unless it names its own (or is cluster-scoped):
+        server-side apply through the API client, forcing conflicts, which like `kubectl apply` makes the
+        object what the manifest says (fields it set before and no longer sets are removed) whoever
+        changed them since. Not a kubectl process: 0.14 s of CPU each, plus the API server's TLS handshake
+        and discovery for it, 1,012 of them in a `make test` (docs/design/test-harness.md)."""
+        reads = self.reads()
+        for manifest in manifests:
+            found = reads.resource_of(manifest["apiVersion"], manifest["kind"])
+            meta = manifest["metadata"]
+            where = (meta.get("namespace") or namespace or "default") if found.namespaced else ""
+            body = {**manifest, "metadata": {**meta, "namespace": where}} if found.namespaced else manifest
+            reads.send(
+                "PATCH", found.path(where, meta["name"]), body, "application/apply-patch+yaml",
+                [("fieldManager", manager), ("force", "true"), ("fieldValidation", "Strict")],
+                what=f"apply {manifest['kind']} {where}/{meta['name']}".replace(" /", " "),
+            )  # fmt: skip
+
+    def create(self, namespace: str, manifest: dict[str, Any], dry_run: bool = False) -> dict[str, Any]:
+        """Create the object as `kubectl create` does (strict field validation); the object the server
+        stored (or would store, `dry_run`); ApiRefused with the server's message when refused."""
+        found = self.reads().resource_of(manifest["apiVersion"], manifest["kind"])
+        where = (manifest["metadata"].get("namespace") or namespace) if found.namespaced else ""
+        query = [("fieldManager", "kubectl-create"), ("fieldValidation", "Strict")]
+        created = self.reads().send(
+            "POST", found.path(where), manifest, query=query + ([("dryRun", "All")] if dry_run else []),
+            what=f"create {manifest['kind']} {manifest['metadata'].get('name', '')}",
+        )  # fmt: skip
+        return dict(created)
+
+    def patch(
+        self, plural: str, namespace: str, name: str, patch: dict[str, Any] | builtins.list[Any],
+        type_: str = "merge", subresource: str = "",
+    ) -> dict[str, Any]:  # fmt: skip
+        """`kubectl patch PLURAL NAME --type=TYPE -p PATCH [--subresource=status]` through the API client:
+        the patched object; ApiRefused with the server's message when refused."""
+        path = self.reads().known(plural).path(namespace, name) + (f"/{subresource}" if subresource else "")
+        patched = self.reads().send(
+            "PATCH", path, patch, PATCH_TYPES[type_], [("fieldManager", "kubectl-patch")], what=f"patch {plural} {name}"
+        )
+        return dict(patched)
+
+    def label(self, plural: str, namespace: str, name: str, labels: dict[str, str | None]) -> dict[str, Any]:
+        """`kubectl label --overwrite` (None removes a label, as `KEY-` does)."""
+        return self.patch(plural, namespace, name, {"metadata": {"labels": labels}})
+
+    def annotate(self, plural: str, namespace: str, name: str, annotations: dict[str, str | None]) -> dict[str, Any]:
+        """`kubectl annotate --overwrite` (None removes an annotation, as `KEY-` does)."""
+        return self.patch(plural, namespace, name, {"metadata": {"annotations": annotations}})
+
+    def cordon(self, node: str, unschedulable: bool = True) -> None:
+        """`kubectl cordon NODE` (`uncordon`: unschedulable=False)."""
+        self.patch("nodes", "", node, {"spec": {"unschedulable": unschedulable or None}})
+
+    def create_secret(
+        self, namespace: str, name: str, data: dict[str, str], type_: str = "Opaque"
+    ) -> dict[str, Any]:  # fmt: skip
+        """`kubectl create secret generic NAME --from-literal=KEY=VALUE...` (tls: type_ kubernetes.io/tls)."""
+        encoded = {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}
+        manifest = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}, "type": type_, "data": encoded}
+        return self.create(namespace, manifest)
+
+    def delete(
+        self, plural: str, namespace: str, *names: str, wait: bool = False, missing_ok: bool = False,
+        timeout: float | None = None,
+    ) -> None:  # fmt: skip
+        """`kubectl delete PLURAL NAMES [--wait=false] [--ignore-not-found]`: background propagation, as
+        kubectl's; with `wait` until each object is gone (its finalizers done), as kubectl waits by default."""
+        found = self.reads().known(plural)
+        for name in names:
+            try:
+                self.reads().send(
+                    "DELETE", found.path(namespace, name), {"propagationPolicy": "Background"},
+                    what=f"delete {plural} {name}",
+                )  # fmt: skip
+            except ApiRefused as e:
+                if not (missing_ok and e.status == 404):
+                    raise
+        if wait:
+            for name in names:
+                eventually(
+                    lambda n=name: self.get(plural, namespace, n) is None,  # type: ignore[misc]
+                    timeout=timeout or self.timeout, interval=0.1, what=f"{plural} {namespace}/{name} deleted",
+                )  # fmt: skip
 
     def allow_reference(self, namespace: str, secret: str) -> None:
         """Label a Secret for use by the namespace's specs, as its owner would (docs/design/tenancy.md)."""
-        self.kubectl("label", "secret", secret, "-n", namespace, "streaming.streamops.dev/allow-reference=true")
+        self.label("secrets", namespace, secret, {"streaming.streamops.dev/allow-reference": "true"})
 
     def get(self, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
         """The object (`plural` as kubectl takes it: pods, lst, deployments.apps), None when NotFound."""
@@ -92,6 +181,32 @@ class Kubectl:
         except AssertionError as e:
             raise AssertionError(f"{e}\n{self.diagnose(ns)}") from None
 
+    def rolled_out(self, plural: str, namespace: str, name: str) -> bool:
+        """Whether a Deployment or DaemonSet has rolled out, by the rules of `kubectl rollout status`
+        (its generation observed, every replica updated and available, no old one left), read from the API."""
+        obj = self.get(plural, namespace, name)
+        if obj is None:
+            return False
+        status, spec = obj.get("status") or {}, obj.get("spec") or {}
+        if status.get("observedGeneration", 0) < obj["metadata"].get("generation", 0):
+            return False
+        if obj["kind"] == "DaemonSet":
+            desired = status.get("desiredNumberScheduled", 0)
+            return bool(status.get("updatedNumberScheduled", 0) >= desired <= status.get("numberAvailable", 0))
+        progressing = condition(obj, "Progressing") or {}
+        assert progressing.get("reason") != "ProgressDeadlineExceeded", f"{plural} {namespace}/{name}: {progressing}"
+        updated = status.get("updatedReplicas", 0)
+        return bool(
+            updated >= spec.get("replicas", 1)
+            and status.get("replicas", 0) <= updated
+            and status.get("availableReplicas", 0) >= updated
+        )
+
+    def wait_rollout(self, plural: str, namespace: str, name: str, timeout: float = 180) -> None:
+        """`kubectl rollout status` read from the API (a kubectl process per round cost 0.14 s of CPU)."""
+        eventually(lambda: self.rolled_out(plural, namespace, name), timeout=timeout, interval=0.5,
+                   what=f"{plural} {namespace}/{name} rolled out")  # fmt: skip
+
     def wait_established(self, *names: str, selector: str = "", timeout: float = 60) -> None:
         """The CRDs `names` (or those `selector` matches, at least one) Established, read from the API:
         `kubectl wait --for=condition=Established` fails at once on a CRD created a moment ago, which
@@ -112,7 +227,7 @@ class Kubectl:
     def stop_recording(self, ns: str, name: str, timeout: float = 90) -> dict[str, Any]:
         """Stop a Recording (`spec.stopped`, as `kubectl streamops` does) and return it once Succeeded
         (its videos finalised and stored)."""
-        self.kubectl("patch", "rec", name, "-n", ns, "--type=merge", "-p", '{"spec":{"stopped":true}}')
+        self.patch("rec", ns, name, {"spec": {"stopped": True}})
         return self.wait_status(
             "rec", ns, name, lambda o: (c := condition(o, "Succeeded")) and c["status"] == "True", "finished", timeout
         )

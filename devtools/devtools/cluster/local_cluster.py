@@ -38,6 +38,7 @@ from typing import Any, Self
 from devtools import netns
 from devtools.address_plan import CLUSTER_CIDR, CLUSTER_DOMAIN, DNS_IP, SERVICE_CIDR
 from devtools.cluster import addons
+from devtools.cluster.api_reads import ApiRefused
 from devtools.cluster.controlplane import ControlPlane, ControlPlaneError
 from devtools.cluster.images import Image, ImageBuilder
 from devtools.cluster.kubectl import Kubectl
@@ -210,7 +211,7 @@ class LocalCluster(Kubectl, Lifecycle):
             for pod in pods:
                 eventually(partial(self._pod_succeeded, pod), timeout=timeout, interval=1,
                            what=f"pod kube-system/{pod} (the pull) Succeeded")  # fmt: skip
-            events = json.loads(self.kubectl("get", "events", "-n", "kube-system", "-o", "json").stdout)["items"]
+            events = self.list("events", "kube-system")
             pulled = {}
             for event in events:
                 node = pods.get(event["involvedObject"].get("name", ""))
@@ -219,8 +220,7 @@ class LocalCluster(Kubectl, Lifecycle):
                     pulled[f"{node} {found.group(1).rpartition('/')[2]}"] = go_seconds(found.group(2))
             return pulled
         finally:
-            for pod in pods:
-                self.kubectl("delete", "pod", "-n", "kube-system", pod, "--wait=false", check=False)
+            self.delete("pods", "kube-system", *pods, missing_ok=True)
 
     def _pod_succeeded(self, name: str, namespace: str = "kube-system") -> bool:
         return bool(((self.get("pods", namespace, name) or {}).get("status") or {}).get("phase") == "Succeeded")
@@ -410,55 +410,67 @@ class LocalCluster(Kubectl, Lifecycle):
         """New Pods are not scheduled on `nodes` while inside (a NoSchedule taint none tolerates): a
         test's way to place a Pod. Not a cordon: a cordon is the operator's drain signal, which hands
         the live ingests on the node over (docs/design/handover.md)."""
+        key, _, value = STEER_TAINT.partition("=")
         for node in nodes:
-            self.kubectl("taint", "node", node, f"{STEER_TAINT}:NoSchedule", "--overwrite")
+            self._set_steer_taint(node, {"key": key, "value": value, "effect": "NoSchedule"})
         try:
             yield
         finally:
             for node in nodes:
-                self.kubectl("taint", "node", node, f"{STEER_TAINT.split('=')[0]}:NoSchedule-")
+                self._set_steer_taint(node, None)
+
+    def _set_steer_taint(self, node: str, taint: dict[str, str] | None) -> None:
+        """`kubectl taint node NODE KEY=VALUE:NoSchedule --overwrite` (None: `KEY:NoSchedule-`) through the API:
+        the node's other taints kept, the list replaced as kubectl's patch does."""
+        key = STEER_TAINT.partition("=")[0]
+
+        def patched() -> bool:
+            found = self.get("nodes", "", node)
+            assert found is not None, f"no node {node}"
+            taints = (found.get("spec") or {}).get("taints") or []
+            kept = [t for t in taints if not (t["key"] == key and t["effect"] == "NoSchedule")]
+            # The read's resourceVersion: a taint the node controller added since is not written over (409).
+            patch = {"metadata": {"resourceVersion": found["metadata"]["resourceVersion"]},
+                     "spec": {"taints": kept + ([taint] if taint else [])}}  # fmt: skip
+            try:
+                self.patch("nodes", "", node, patch)
+            except ApiRefused as e:
+                if e.status != 409:
+                    raise
+                return False
+            return True
+
+        eventually(patched, timeout=30, interval=0.1, what=f"node {node}'s taints written")
 
     def apply_objects(self, objects: Sequence[dict[str, Any]]) -> None:
         """Apply objects of any namespaces (each names its own, or is cluster-scoped)."""
-        self.kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": list(objects)}))
+        self.apply("", *objects)
 
     def apply_server_side(self, objects: Sequence[dict[str, Any]], manager: str = "streamops-local-cluster") -> None:
         """Apply objects server-side: for those too big for client-side apply's last-applied annotation
         (256 KiB: the Prometheus Operator's and cert-manager's larger CRDs)."""
-        self.kubectl(
-            "apply", "--server-side", "--force-conflicts", f"--field-manager={manager}", "-f", "-",
-            input=json.dumps({"apiVersion": "v1", "kind": "List", "items": list(objects)}),
-        )  # fmt: skip
+        self.apply("", *objects, manager=manager)
 
     def wait_not_terminating(self, kind: str, *names: str, timeout: float = 180) -> None:
         """Until none of these cluster-scoped objects (a namespace, CRDs) is being deleted: one an earlier
         test removed with --wait=false may still be going, and what is applied to it goes with it."""
 
         def settled() -> bool:
-            out = self.kubectl("get", kind, *names, "--ignore-not-found", "-o", "json", check=False)
-            if out.returncode != 0:
-                return False
-            doc = json.loads(out.stdout) if out.stdout.strip() else {}
-            items = doc.get("items", []) if "items" in doc else [doc] if doc else []  # (one name: the object)
+            items = [obj for name in names if (obj := self.get(kind, "", name)) is not None]
             return not any(i["metadata"].get("deletionTimestamp") for i in items)
 
         eventually(settled, timeout=timeout, interval=1, what=f"{kind} {', '.join(names)} no longer terminating")
 
     def rollout(self, namespace: str, *deployments: str, timeout: float = 180) -> None:
-        """Wait until each Deployment has rolled out (its new Pods Ready), asking kubectl in short
-        rounds (each call stays within this Kubectl's subprocess timeout)."""
+        """Wait until each Deployment has rolled out (its new Pods Ready), as `kubectl rollout status` says."""
         for name in deployments:
-            argv = ("-n", namespace, "rollout", "status", f"deployment/{name}", "--timeout=20s")
-            eventually(
-                lambda argv=argv: self.kubectl(*argv, check=False).returncode == 0,  # type: ignore[misc]
-                timeout=timeout, interval=1, what=f"deployment {namespace}/{name} rolled out",
-            )  # fmt: skip
+            self.wait_rollout("deployments", namespace, name, timeout)
 
     def _start_dns(self) -> None:
         reverse = [str(CLUSTER_CIDR), str(SERVICE_CIDR)]
         image = self.builder.coredns().short
         self.apply_objects(addons.coredns_manifests(image, DNS_IP, CLUSTER_DOMAIN, reverse_cidrs=reverse))
-        self.kubectl("-n", "kube-system", "rollout", "status", "deployment/coredns", "--timeout=120s")
+        self.wait_rollout("deployments", "kube-system", "coredns", timeout=120)
 
     def _apply_gateway_crds(self) -> None:
         """The Gateway API's CRDs Established: what Traefik's Gateway provider watches from its start."""
@@ -475,9 +487,7 @@ class LocalCluster(Kubectl, Lifecycle):
 
     def wait_ingress_controller(self, timeout: float = 120) -> None:
         """Until Traefik's Pod on every node is available (after a node's loss and return too)."""
-        self.kubectl(
-            "-n", addons.TRAEFIK_NAMESPACE, "rollout", "status", "daemonset/traefik", f"--timeout={timeout:.0f}s"
-        )  # fmt: skip
+        self.wait_rollout("daemonsets", addons.TRAEFIK_NAMESPACE, "traefik", timeout)
 
     @property
     def ingress_address(self) -> str:
@@ -509,7 +519,7 @@ class LocalCluster(Kubectl, Lifecycle):
 
     def wait_ready_nodes(self, count: int, timeout: float = 120) -> None:
         def ready() -> bool:
-            nodes = json.loads(self.kubectl("get", "nodes", "-o", "json").stdout)["items"]
+            nodes = self.list("nodes", "")
             ok = [
                 n for n in nodes
                 if any(c["type"] == "Ready" and c["status"] == "True" for c in n["status"].get("conditions", []))

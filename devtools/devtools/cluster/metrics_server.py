@@ -312,16 +312,21 @@ class MetricsServer:
         self.install_seconds = time.monotonic() - self._began
 
     def _available(self) -> bool:
-        out = self.cluster.kubectl("get", "apiservice", API_SERVICE, "-o", "json", check=False)
-        service = json.loads(out.stdout) if out.returncode == 0 else {}
+        try:
+            service = self.cluster.get("apiservices", "", API_SERVICE) or {}
+        except AssertionError:  # the server not answering
+            service = {}
         return any(
             c["type"] == "Available" and c["status"] == "True"
             for c in (service.get("status") or {}).get("conditions", [])
         )
 
     def _raw(self, path: str) -> Obj:
-        out = self.cluster.kubectl("get", "--raw", f"/apis/{API_GROUP}/v1beta1/{path}", check=False)
-        return dict(json.loads(out.stdout)) if out.returncode == 0 else {}
+        """`kubectl get --raw` through the API client; {} while metrics.k8s.io serves nothing."""
+        try:
+            return dict(self.cluster.reads().send("GET", f"/apis/{API_GROUP}/v1beta1/{path}", None) or {})
+        except AssertionError:
+            return {}
 
     def node_metrics(self) -> dict[str, dict[str, str]]:
         """Node name -> its usage (cpu, memory) as metrics.k8s.io serves it; {} while it serves none."""

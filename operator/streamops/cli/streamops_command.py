@@ -30,8 +30,10 @@ def on_cluster(args: argparse.Namespace, verb: Callable[[KubeApi, str], None]) -
     """Run `verb` with the kubeconfig's client and namespace; its expected failure is one line on
     stderr and exit status 1."""
     from streamops.cli.command_error import CommandError
-    from streamops.cli.kube_connection import namespace_of
-    from streamops.kube.client import ApiError, KubeApi
+    from streamops.cli.kube_connection import namespace_of, without_kubernetes_clients
+
+    with without_kubernetes_clients():
+        from streamops.kube.client import ApiError, KubeApi
 
     try:
         # Not kube_connection.connect(): that is the plugin's login (--kubeconfig, its failure one line);

@@ -81,12 +81,13 @@ def cert_manager(cluster: LocalCluster, pytestconfig: pytest.Config) -> CertMana
 
 @pytest.fixture
 def namespace(cluster: LocalCluster) -> Iterator[str]:
+    # Through the API client, not a kubectl process twice per test (devtools.cluster.kubectl.apply).
     name = f"mn-{uuid.uuid4().hex[:8]}"
-    cluster.kubectl("create", "namespace", name)
+    cluster.create("", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
     try:
         yield name
     finally:
-        cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
+        cluster.delete("namespaces", "", name, missing_ok=True)
 
 
 @pytest.fixture(scope="module")

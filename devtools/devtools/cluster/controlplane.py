@@ -334,6 +334,11 @@ class ControlPlane(Supervisor):
             f"--kubelet-client-key={pki / 'apiserver-kubelet-client.key'}",
             *self._aggregation_flags(),
             *admission,
+            # API Priority and Fairness queues requests per flow against overload from many tenants;
+            # a test cluster has one client of each kind, and its bookkeeping is work on every
+            # request (docs/design/test-harness.md, "The control planes' CPU"). The plain in-flight
+            # limits remain.
+            "--enable-priority-and-fairness=false",
         ])  # fmt: skip
         ctx = self._ssl_context()
         self._wait(lambda: http_ok(f"{self.server}/readyz", ctx), deadline, "kube-apiserver /readyz",
@@ -353,6 +358,7 @@ class ControlPlane(Supervisor):
                 f"--cluster-signing-key-file={pki / 'ca.key'}",
                 f"--service-cluster-ip-range={self.service_cidr}",
                 *self._node_lifecycle_flags(),
+                f"--controllers={','.join(['*', *(f'-{c}' for c in self.idle_controllers)])}",
                 # The PV binder retries a claim it could not bind at once only on this period
                 # (default 15 s): a pre-bound PV + PVC pair otherwise waits up to 15-30 s.
                 "--pvclaimbinder-sync-period=1s",
@@ -380,6 +386,21 @@ class ControlPlane(Supervisor):
             f"--proxy-client-cert-file={pki / f'{FRONT_PROXY_CLIENT}.crt'}",
             f"--proxy-client-key-file={pki / f'{FRONT_PROXY_CLIENT}.key'}",
         ]
+
+    @property
+    def idle_controllers(self) -> tuple[str, ...]:
+        """Controllers of kube-controller-manager left off: what they write no test or component
+        here reads, and they wrote it on every Service change (docs/design/test-harness.md, "The
+        control planes' CPU"). The ServiceCIDR controller keeps ServiceCIDRs' Ready condition
+        (which the API server sets itself on its default one, the only one here) and a finalizer
+        that holds one in use: nothing here deletes one, and it patched that status once per
+        ClusterIP allocated or freed. Without the pod network the workers are hostNetwork
+        Pods at 127.0.0.1, which an Endpoints object may not hold: the Endpoints controller was
+        refused (422) and retried each such Service, with a Warning Event each time; the operator,
+        kube-proxy and the tests read EndpointSlices (their controller stays). With the network the
+        Endpoints are valid, and a scraper may read them: that controller stays."""
+        idle = ("service-cidr-controller",)
+        return idle if self.network is not None else (*idle, "endpoints-controller")
 
     def _node_lifecycle_flags(self) -> list[str]:
         """Node loss on the pod-network cluster: Kubernetes' default grace before a silent node is

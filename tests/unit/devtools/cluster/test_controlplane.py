@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 from devtools.cluster.controlplane import ControlPlane
+from devtools.cluster.network import ClusterNetwork
 
 from devtools import pki
 
@@ -26,3 +27,14 @@ def test_the_api_server_has_the_aggregation_layer(tmp_path: Path) -> None:
                           capture_output=True).returncode == 0  # fmt: skip
     assert subprocess.run([*verify, str(tmp_path / "pki" / "ca.crt"), client], check=False,
                           capture_output=True).returncode != 0  # fmt: skip
+
+
+def test_the_endpoints_controller_is_off_only_where_endpoints_could_not_hold_the_pods(tmp_path: Path) -> None:
+    # Without the pod network the workers are hostNetwork Pods at 127.0.0.1, which Endpoints refuse;
+    # with it, the Endpoints are valid and stay kept. Either way EndpointSlices are kept (the
+    # operator reads them) and the ServiceCIDR controller is off.
+    bare = ControlPlane(tmp_path / "bare", bin_dir=tmp_path).idle_controllers
+    island = ControlPlane(tmp_path / "island", bin_dir=tmp_path, network=ClusterNetwork(tmp_path, 2)).idle_controllers
+    assert set(bare) == {"endpoints-controller", "service-cidr-controller"}
+    assert set(island) == {"service-cidr-controller"}
+    assert not any("endpointslice" in c for c in (*bare, *island))

@@ -258,7 +258,12 @@ def test_a_primary_with_a_live_backup_switches_to_it_is_replaced_and_switches_ba
         caught_up = {"predecessorPod": "x", "phase": "caught-up"}
         primary.status = {"live": True, "activeIngest": "primary", "handover": caught_up}
         backup.status = {"live": True, "activeIngest": "backup", "handover": caught_up}
-        eventually(lambda: primary.posted("/handover/yield"), what="POST /handover/yield to the primary")
+        try:
+            eventually(lambda: primary.posted("/handover/yield"), what="POST /handover/yield to the primary")
+        except AssertionError as e:  # ci51 (load 10, not reproduced since): say which step each role was at
+            labels = {pod: labelled(cluster, ns, pod) for pod in ("cam-ingest-b", "cam-ingest-backup-b")}
+            condition = stream_condition(cluster, ns, "HandingOver")
+            raise AssertionError(f"{e}\nHandingOver: {condition}\nserving: {labels}\n{cluster.diagnose(ns)}") from None
         # (one condition for both roles: its reason the primary's step). Each role's report is read by
         # its own poll, so the backup's part may say "follows" for a tick after the primary's switched.
         waiting = "cam-ingest-backup-b has caught up and waits for the primary ingest's handover"

@@ -81,7 +81,7 @@ def cert_manager(cluster: LocalCluster, pytestconfig: pytest.Config) -> CertMana
 
 @pytest.fixture
 def namespace(cluster: LocalCluster) -> Iterator[str]:
-    # Through the API client, not a kubectl process twice per test (devtools.cluster.kubectl.apply).
+    # Through the API client (Kubectl.create/delete), not a kubectl process twice per test.
     name = f"mn-{uuid.uuid4().hex[:8]}"
     cluster.create("", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
     try:

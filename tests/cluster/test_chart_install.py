@@ -312,15 +312,19 @@ def exercise_edge(admin: Cluster, ns: str) -> None:
     """The namespace's edge tier (docs/design/playback.md) shared by two streams, one with its own path
     (the routes ConfigMap), both leaving it; a signed stream's playback keys Secret."""
     routed = {"ingress": {"host": "tv.example"}, "edge": {"enabled": True}}
-    admin.apply(ns, livestream("e1", playback=routed))
-    admin.apply(
-        ns, livestream("e2", playback={**routed, "ingress": {"host": "tv.example", "path": f"/streams/{ns}/e2-custom"}})
-    )
 
     def owners() -> list[str]:
         deployment = admin.get("deployments", ns, "streamops-edge") or {"metadata": {}}
         return sorted(o["name"] for o in deployment["metadata"].get("ownerReferences") or [])
 
+    admin.apply(ns, livestream("e1", playback=routed))
+    # The edge made for e1 alone first: e2 then changes what exists (update of the Deployment and
+    # the routes). Applied together, one look may see both streams and only create.
+    eventually(lambda: owners() == ["e1"], timeout=60, what="the edge owned by e1")
+    eventually(lambda: admin.get("configmaps", ns, "streamops-edge"), timeout=60, what="the edge's routes for e1")
+    admin.apply(
+        ns, livestream("e2", playback={**routed, "ingress": {"host": "tv.example", "path": f"/streams/{ns}/e2-custom"}})
+    )
     eventually(lambda: owners() == ["e1", "e2"], timeout=60, what="the edge owned by both streams")
     eventually(lambda: admin.get("horizontalpodautoscalers", ns, "streamops-edge"), what="the edge's autoscaler")
     eventually(

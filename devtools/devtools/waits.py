@@ -33,20 +33,46 @@ def _probed(probe: Callable[[], Any]) -> Any:
         return e
 
 
-def _held(value: Any, probe: Callable[[], Any], deadline: float, timeout: float, what: str) -> bool:
+def _explained(message: str, explain: Callable[[], str] | None) -> str:
+    """The time-out's message and, below it, what `explain` says about the state it was left in (what
+    the wait's caller can read then: a log's tail, the objects, a page's console). An error reading it
+    must not hide the time-out: it is named instead."""
+    if explain is None:
+        return message
+    try:
+        return f"{message}\n{explain()}"
+    except Exception as e:
+        return f"{message}\n(what explains it could not be read: {e!r})"
+
+
+def _held(
+    value: Any,
+    probe: Callable[[], Any],
+    deadline: float,
+    timeout: float,
+    what: str,
+    explain: Callable[[], str] | None = None,
+) -> bool:
     """Whether the wait is over (a truthy value that is no NOT_YET error); WaitTimeout past the deadline."""
     if value and not isinstance(value, NOT_YET):
         return True
     if time.monotonic() >= deadline:
-        raise WaitTimeout(f"timed out after {timeout:g}s waiting for {what or probe!r}: {_last_seen(value)}")
+        message = f"timed out after {timeout:g}s waiting for {what or probe!r}: {_last_seen(value)}"
+        raise WaitTimeout(_explained(message, explain))
     return False
 
 
-def eventually(probe: Callable[[], T | None], timeout: float = 30.0, interval: float = 0.1, what: str = "") -> T:
+def eventually(
+    probe: Callable[[], T | None],
+    timeout: float = 30.0,
+    interval: float = 0.1,
+    what: str = "",
+    explain: Callable[[], str] | None = None,
+) -> T:
     """Poll until probe() is truthy and return that value; WaitTimeout with the last value seen (or
-    the last NOT_YET error the probe raised)."""
+    the last NOT_YET error the probe raised) and what explain() then says."""
     deadline = time.monotonic() + timeout
-    while not _held(value := _probed(probe), probe, deadline, timeout, what):
+    while not _held(value := _probed(probe), probe, deadline, timeout, what, explain):
         time.sleep(interval)
     return value  # type: ignore[return-value]
 

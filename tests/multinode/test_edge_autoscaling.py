@@ -177,17 +177,18 @@ def test_the_edge_scales_out_under_viewers_and_back_in_without_losing_them(
                 events.append((time.time(), "the load's window ends (SIGINT)"))
                 load_stats = load_result(load, timeout=60)
             unloaded = time.monotonic()
-            try:
-                eventually(lambda: MIN_REPLICAS <= replicas.last < replicas.most, timeout=SCALE_IN_TIMEOUT,
-                           interval=2, what="the HPA scaling the edge back in")  # fmt: skip
-            except AssertionError as e:
+
+            def metrics_and_reasons() -> str:
                 # The HPA takes a Pod without metrics as 100 % busy on a scale-in: each Pod's reading
                 # and the HPA's Events say whether it was the CPU or a missing metric.
                 hpa_events = [
                     (v.get("reason"), v.get("message"))
                     for v in cluster.events(ns, "HorizontalPodAutoscaler", EDGE_NAME)
                 ]
-                raise AssertionError(f"{e}\nPod metrics: {metrics_server.pod_metrics(ns)}\nEvents: {hpa_events}") from e
+                return f"Pod metrics: {metrics_server.pod_metrics(ns)}\nEvents: {hpa_events}"
+
+            eventually(lambda: MIN_REPLICAS <= replicas.last < replicas.most, timeout=SCALE_IN_TIMEOUT,
+                       interval=2, what="the HPA scaling the edge back in", explain=metrics_and_reasons)  # fmt: skip
             scaled_in = time.monotonic() - unloaded
             time.sleep(WATCHING_AFTER_SCALE_IN)  # still watching while the removed Pods go
             assert audience.poll() is None, "the audience's window ended before the scale-in was watched"

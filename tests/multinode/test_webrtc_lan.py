@@ -153,16 +153,17 @@ def test_chromium_publishes_whip_and_another_chromium_plays_whep_from_the_lan(
         publish.wait_until(f"!!{PUBLISHER}", timeout=30)
         publish.evaluate(start_publishing(key), await_promise=False)
         published = time.monotonic()
-        try:
-            publish.wait_until(f"{PUBLISHER}.state === 'live'", timeout=60)
-        except AssertionError as e:
+
+        def publisher_and_ingest() -> str:
             seen = publish.evaluate(
                 f"JSON.stringify({{state: {PUBLISHER}.state, status: {PUBLISHER}.status, "
                 f"message: {PUBLISHER}.message, answer: {PUBLISHER}.answer}})",
                 await_promise=False,
             )
             logs = cluster.kubectl("logs", "-n", ns, "cam-ingest", "--tail=40", check=False).stdout
-            raise AssertionError(f"{e}\npublisher: {seen}\ningest log:\n{logs}") from None
+            return f"publisher: {seen}\ningest log:\n{logs}"
+
+        publish.wait_until(f"{PUBLISHER}.state === 'live'", timeout=60, explain=publisher_and_ingest)
         state = publish.evaluate(f"({{offer: {PUBLISHER}.offer, answer: {PUBLISHER}.answer}})", await_promise=False)
         wait_live(cluster, ns, timeout=60)
         print(f"Chromium WHIP publish from the LAN -> status.live (multi-node): {time.monotonic() - published:.2f} s")

@@ -226,10 +226,13 @@ class CertManager:
                 return False
             return True
 
-        try:
-            eventually(admitted, timeout=timeout, interval=1, what="cert-manager's webhook admitting a ClusterIssuer")
-        except AssertionError as e:
-            raise AssertionError(f"{e}: {refusals[-1:]}\n{self.diagnose()}") from None
+        eventually(
+            admitted,
+            timeout=timeout,
+            interval=1,
+            what="cert-manager's webhook admitting a ClusterIssuer",
+            explain=lambda: f"last refusal: {refusals[-1:]}\n{self.diagnose()}",
+        )
 
     def _get(self, plural: str, namespace: str, name: str) -> Obj:
         """The object, {} while it is absent or its type is not served yet (the CRDs being applied)."""
@@ -245,10 +248,10 @@ class CertManager:
             obj = self._get(plural, namespace, name)
             return obj if condition_true(obj, "Ready") else None
 
-        try:
-            return eventually(ready, timeout=timeout, interval=1, what=f"{plural} {namespace}/{name} Ready")
-        except AssertionError as e:
-            raise AssertionError(f"{e}\n{self.diagnose(namespace)}") from None
+        return eventually(
+            ready, timeout=timeout, interval=1, what=f"{plural} {namespace}/{name} Ready",
+            explain=lambda: self.diagnose(namespace),
+        )  # fmt: skip
 
     def apply_namespace_ca(self, namespace: str, issuer: str = "ca", timeout: float = 120) -> None:
         self.cluster.apply_objects(namespace_ca(namespace, issuer))
@@ -268,12 +271,10 @@ class CertManager:
             done = condition_true(cert, "Ready") and not condition_true(cert, "Issuing")
             return cert if done and (cert.get("status") or {}).get("revision", 0) >= revision else None
 
-        try:
-            return eventually(
-                issued, timeout=timeout, interval=1, what=f"certificate {namespace}/{name} revision {revision}"
-            )
-        except AssertionError as e:
-            raise AssertionError(f"{e}\n{self.diagnose(namespace)}") from None
+        return eventually(
+            issued, timeout=timeout, interval=1, what=f"certificate {namespace}/{name} revision {revision}",
+            explain=lambda: self.diagnose(namespace),
+        )  # fmt: skip
 
     def secret_pem(self, namespace: str, secret: str, key: str = "tls.crt") -> str:
         obj = self.cluster.get("secrets", namespace, secret)

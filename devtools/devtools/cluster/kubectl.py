@@ -176,10 +176,7 @@ class Kubectl:
             obj = self.get(plural, ns, name)  # a probe's KeyError (no status yet): eventually's NOT_YET
             return obj if obj is not None and probe(obj) else None
 
-        try:
-            return eventually(check, timeout=timeout, interval=0.1, what=what)
-        except AssertionError as e:
-            raise AssertionError(f"{e}\n{self.diagnose(ns)}") from None
+        return eventually(check, timeout=timeout, interval=0.1, what=what, explain=lambda: self.diagnose(ns))
 
     def rolled_out(self, plural: str, namespace: str, name: str) -> bool:
         """Whether a Deployment or DaemonSet has rolled out, by the rules of `kubectl rollout status`

@@ -224,12 +224,18 @@ class Page:
             raise JavaScriptError(f"{message}\nin: {expression[:200]}\nconsole:\n{self.console_tail()}")
         return result.get("result", {}).get("value")
 
-    def wait_until(self, expression: str, timeout: float = 30.0, interval: float = 0.1) -> Any:
-        """Poll a (synchronous) expression until it is truthy; its value, or WaitTimeout with the console."""
-        try:
-            return eventually(lambda: self.evaluate(expression, await_promise=False), timeout, interval, expression)
-        except AssertionError as e:
-            raise type(e)(f"{e}\nconsole:\n{self.console_tail()}") from None
+    def wait_until(
+        self, expression: str, timeout: float = 30.0, interval: float = 0.1, explain: Callable[[], str] | None = None
+    ) -> Any:
+        """Poll a (synchronous) expression until it is truthy; its value, or WaitTimeout with the console
+        and what `explain` says."""
+
+        def console_and_more() -> str:
+            return f"console:\n{self.console_tail()}" + (f"\n{explain()}" if explain is not None else "")
+
+        return eventually(
+            lambda: self.evaluate(expression, await_promise=False), timeout, interval, expression, console_and_more
+        )
 
     def close(self) -> None:
         if self.closed:

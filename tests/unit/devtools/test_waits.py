@@ -31,6 +31,28 @@ def test_any_other_error_is_raised_at_once() -> None:
     assert len(calls) == 1
 
 
+def test_a_wait_that_runs_out_says_what_explain_reads_then_and_only_then() -> None:
+    asked: list[int] = []
+
+    def explain() -> str:
+        asked.append(1)
+        return "ingest log: no publisher"
+
+    assert eventually(lambda: True, timeout=1, explain=explain) is True
+    assert asked == []
+    with pytest.raises(WaitTimeout, match=r"(?s)waiting for 'live': last value False\ningest log: no publisher"):
+        eventually(lambda: False, timeout=0.05, interval=0.01, what="live", explain=explain)
+    assert asked == [1]
+
+
+def test_an_explanation_that_fails_is_named_and_the_time_out_still_raised() -> None:
+    def explain() -> str:
+        raise ConnectionError("the API server is gone")
+
+    with pytest.raises(WaitTimeout, match=r"(?s)waiting for 'live'.*could not be read: ConnectionError"):
+        eventually(lambda: False, timeout=0.05, interval=0.01, what="live", explain=explain)
+
+
 def test_the_event_loop_wait_lets_the_tasks_it_waits_on_run() -> None:
     async def scenario() -> int:
         seen: list[int] = []

@@ -81,7 +81,7 @@ def test_a_source_browsers_will_not_play_is_said_from_the_workers_telemetry(
     # What OBS sends with "Color Format: P010 (10-bit)": H.264 High 10.
     ten_bit = ["-pix_fmt", "yuv420p10le", "-profile:v", "high10"]
     url = f"rtmp://127.0.0.1:{ingest.config['ports']['rtmp']}/live/{key}"
-    publishers.append(Publisher(url, size="320x180", rate=15, extra_args=ten_bit).start())
+    publishers.append(Publisher(url, size="320x180", rate=15, encode_args=ten_bit).start())
 
     s = stream_where(cluster, ns, lambda s: s["status"].get("videoProfile"), "status.videoProfile", timeout=30)
     st = s["status"]

@@ -61,7 +61,7 @@ def obs_publisher(ingest: Ingest, codec: VideoCodec, tmp_path: Path) -> Publishe
     """An OBS-shaped publisher of `codec` into `ingest` (not started)."""
     url = ingest.rtmp_url()
     return Publisher(
-        url, codec=codec, size="640x360", gop_seconds=1, extra_args=OBS_FOURCCS, log_path=tmp_path / "pub.log"
+        url, codec=codec, size="640x360", gop_seconds=1, output_args=OBS_FOURCCS, log_path=tmp_path / "pub.log"
     )
 
 

@@ -258,9 +258,9 @@ def test_the_publishers_clip_loops_with_continuous_timestamps_and_keyframes_on_t
     assert [round(b - a, 2) for a, b in itertools.pairwise(keyframes)] == [2.0] * (len(keyframes) - 1)
 
 
-def test_a_publisher_with_encoder_options_encodes_live() -> None:
-    assert Publisher("rtmp://127.0.0.1:9/live/x", extra_args=["-bf", "3"]).live
+def test_a_publisher_with_encoder_options_pushes_a_clip_of_its_own_and_live_encodes_on_demand() -> None:
     # encode_args go into a clip of their own (after the defaults: they win), output_args with the copy
     clipped = Publisher("rtmp://127.0.0.1:9/live/x", encode_args=["-bf", "3"], output_args=["-vn"])
     assert not clipped.live and peers._publisher_encode_args(clipped)[-2:] == ["-bf", "3"]
+    assert clipped.command()[-4:-2] == ["-vn", "-f"]
     assert "libx264" in Publisher("rtmp://127.0.0.1:9/live/x", live=True).command()

@@ -153,7 +153,7 @@ def test_an_enhanced_rtmp_encoder_on_the_lan_goes_live_in_its_codec(
     stream = start_stream(cluster, ns, hls={"segmentSeconds": 1})  # the page starts 3 segments from the edge
     url = rtmp_url(cluster, ns, stream)
     obs = ["-rtmp_enhanced_codecs", "hvc1,av01,vp09"]
-    make = lambda: Publisher(url, codec=codec, size="640x360", extra_args=obs, netns=cluster.network.outside)  # noqa: E731
+    make = lambda: Publisher(url, codec=codec, size="640x360", output_args=obs, netns=cluster.network.outside)  # noqa: E731
     cluster.publish_from_lan(url, publishers, make=make)
     stream = cluster.wait_status("lst", ns, "cam", lambda o: o["status"].get("videoCodec") == codec, "videoCodec")
     playlist = stream["status"]["playback"]["hlsCmafUrl"]

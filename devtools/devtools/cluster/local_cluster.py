@@ -347,15 +347,16 @@ class LocalCluster(Kubectl, Lifecycle):
 
     # -- the LAN (outside the cluster) ---------------------------------------------------------
 
-    def lan_encoder(self, url: str, extra_args: Sequence[str] = ()) -> Publisher:
-        """A synthetic encoder on the cluster's LAN (640x360, 30 fps, with audio), not started."""
-        return Publisher(url, size="640x360", rate=30, audio=True, netns=self.network.outside, extra_args=extra_args)
+    def lan_encoder(self, url: str, output_args: Sequence[str] = ()) -> Publisher:
+        """A synthetic encoder on the cluster's LAN (640x360, 30 fps, with audio; `output_args` for the
+        connection, e.g. TLS verification), not started."""
+        return Publisher(url, size="640x360", rate=30, audio=True, netns=self.network.outside, output_args=output_args)
 
     def publish_from_lan(
         self,
         url: str,
         started: list[Publisher],
-        extra_args: Sequence[str] = (),
+        output_args: Sequence[str] = (),
         make: Callable[[], Publisher] | None = None,
     ) -> Publisher:
         """An encoder on the LAN pushing to `url` (lan_encoder's, or one `make` returns, not started)
@@ -363,7 +364,7 @@ class LocalCluster(Kubectl, Lifecycle):
         stop). Like OBS it tries again when refused, with the demo's backoff (kube-proxy programs a
         new endpoint a moment after the Pod turns Ready); once one has held for 2 s it is returned and
         no longer replaced when it exits."""
-        make = make or (lambda: self.lan_encoder(url, extra_args))
+        make = make or (lambda: self.lan_encoder(url, output_args))
         encoders = ReconnectingPublisher(make, on_start=started.append).start()
 
         def held() -> bool:

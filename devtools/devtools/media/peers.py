@@ -324,8 +324,8 @@ class Publisher(_Peer):
     instead. `encode_args` (encoder options such as a profile, a pixel format, B-frames or a
     constant bit rate, after the defaults so they win) are encoded into the clip too (a clip of
     their own); `output_args` (options of the output: TLS verification, -vn) go with the pushed
-    copy. extra_args (either kind) keep live encoding, as live=True does; with an HEVC or AV1
-    `codec` they are output options.
+    copy (with an HEVC or AV1 `codec` too: its clip is Debian's encoders', pushed by the workers'
+    FFmpeg).
     """
 
     def __init__(
@@ -339,7 +339,6 @@ class Publisher(_Peer):
         video_bitrate: str = "2500k",
         audio: bool = True,
         fmt: str | None = None,
-        extra_args: Sequence[str] = (),
         encode_args: Sequence[str] = (),
         output_args: Sequence[str] = (),
         live: bool = False,
@@ -359,12 +358,10 @@ class Publisher(_Peer):
         self.video_bitrate = video_bitrate
         self.audio = audio
         self.fmt = fmt or _FORMAT_BY_SCHEME.get(urlsplit(url).scheme)
-        self.extra_args = list(extra_args)
         self.encode_args = list(encode_args)
         self.output_args = list(output_args)
         # A clip whose length is not whole GOPs would put a keyframe off the GOP's grid at each loop.
-        # HEVC and AV1 publishers take extra_args as output options only (e.g. -rtmp_enhanced_codecs).
-        self.live = live or (bool(self.extra_args) and codec == "h264") or (CLIP_SECONDS * rate) % self.gop != 0
+        self.live = live or (CLIP_SECONDS * rate) % self.gop != 0
         if codec != "h264" and self.live:
             raise ValueError("an HEVC or AV1 publisher pushes its cached clip (whole GOPs): no live encoding")
 
@@ -379,7 +376,7 @@ class Publisher(_Peer):
             cmd += ["-stream_loop", "-1", "-i", str(publisher_clip(self)), "-c", "copy"]
         if self.duration is not None:
             cmd += ["-t", f"{self.duration:g}"]
-        cmd += [*self.output_args, *self.extra_args]
+        cmd += self.output_args
         if self.fmt:
             cmd += ["-f", self.fmt]
         return [*cmd, self.url]

@@ -254,18 +254,25 @@ def test_a_primary_with_a_live_backup_switches_to_it_is_replaced_and_switches_ba
         running(cluster, ns, "cam-ingest-backup-b")
         eventually(lambda: primary.posted("/handover/follow") and backup.posted("/handover/follow"), what="follow")
 
-        # Both caught up: the primary's predecessor is asked to yield; nobody's label moves yet.
+        # The primary's successor caught up: its predecessor is asked to yield; nobody's label moves yet.
+        # The primary's first, then the backup's once the yield shows the primary's switchover began:
+        # each role's /status is its own read, one after the other in a tick, so two set at once may be
+        # seen a tick apart, and a backup seen caught up first is handed over first while the primary
+        # waits for it (ci51: with this fake never saying released, RELEASE_SECONDS, 30 s). That order
+        # and the one-tick tie: tests/unit/control/livestream/test_handover.py.
         caught_up = {"predecessorPod": "x", "phase": "caught-up"}
         primary.status = {"live": True, "activeIngest": "primary", "handover": caught_up}
-        backup.status = {"live": True, "activeIngest": "backup", "handover": caught_up}
         try:
             eventually(lambda: primary.posted("/handover/yield"), what="POST /handover/yield to the primary")
-        except AssertionError as e:  # ci51 (load 10, not reproduced since): say which step each role was at
+        except AssertionError as e:  # say which step each role was at, as the operator decided it
             labels = {pod: labelled(cluster, ns, pod) for pod in ("cam-ingest-b", "cam-ingest-backup-b")}
             condition = stream_condition(cluster, ns, "HandingOver")
-            raise AssertionError(f"{e}\nHandingOver: {condition}\nserving: {labels}\n{cluster.diagnose(ns)}") from None
-        # (one condition for both roles: its reason the primary's step). Each role's report is read by
-        # its own poll, so the backup's part may say "follows" for a tick after the primary's switched.
+            said = "\n".join([line for line in operator.logs().splitlines() if f"{ns}/cam: " in line][-20:])
+            found = f"HandingOver: {condition}\nserving: {labels}\nthe operator said:\n{said}"
+            raise AssertionError(f"{e}\n{found}\n{cluster.diagnose(ns)}") from None
+        # Then the backup's caught up: it waits while the primary's switchover is under way (one
+        # condition for both roles: its reason the primary's step).
+        backup.status = {"live": True, "activeIngest": "backup", "handover": caught_up}
         waiting = "cam-ingest-backup-b has caught up and waits for the primary ingest's handover"
         handing = eventually(
             lambda: (

@@ -9,7 +9,8 @@ what it decided before (`LiveStreamMemory`): pure, an ordered chain of small pol
 4. a missing or refused Secret is looked at again soon (ResyncWithin: Secrets are not watched);
 5. a lost worker Pod deleted for good, once; a backup that shares its primary's node said, once;
 6. the stream's metrics;
-6b. each role's handover step (handover.py: follow, move the serving label, release, delete);
+6b. each role's handover step (handover.py: follow, move the serving label, release, delete), said
+    at INFO once per change;
 7. the overlay switch and the player page's settings to each ingest that shows others than the spec;
 8. a reconcile now when an ingest that waited for its restart is idle, a failed handover's next try
    is due, or the primary's worker says it deactivated itself;
@@ -52,6 +53,7 @@ from streamops.control.runtime.decisions import (
     LoopFacts,
     Reconcile,
     ResyncWithin,
+    Say,
     WorkerRequest,
     WriteStatus,
     invalid_spec_status,
@@ -148,6 +150,7 @@ class LiveStreamMemory:
     announced: StreamOutcome | None = None  # the outcome whose replaced Pods have had their Events
     inputs: object = None  # what the status was last computed from
     handover: HandoverMemory = field(default_factory=HandoverMemory)  # the handovers' steps taken
+    handover_said: Mapping[Role, str] = field(default_factory=dict)  # each role's handover decision last logged
     spread_said: str | None = None  # the backup Pod (uid) said to share its primary's node
 
 
@@ -173,7 +176,8 @@ def decide(observed: LiveStreamObserved, memory: LiveStreamMemory) -> tuple[list
     memory = replace(memory, spread_said=said)
     actions.append(metrics(observed))
     steps, states, memory = handover_steps(observed, memory)
-    actions += steps
+    logged, memory = handover_decisions(states, memory)
+    actions += [*steps, *logged]
     live = {role: data.live for role, data in on_air(observed).items()}
     actions += overlay_requests(observed, outcome)
     actions += player_settings_requests(observed)
@@ -220,6 +224,17 @@ def handover_steps(
         memory.handover,
     )
     return [*early, *steps], states, replace(memory, handover=kept)
+
+
+def handover_decisions(
+    states: Mapping[Role, HandoverState], memory: LiveStreamMemory
+) -> tuple[list[Say], LiveStreamMemory]:
+    """Each role's handover decision (HandoverState.decision: its step and why) that differs from the
+    one last said, or its end: logged at INFO once per change, so a stalled one says where and why."""
+    now = {role: f"handover {state.decision}" for role, state in states.items()}
+    ended = {role: f"handover: {role} ingest: none under way" for role in memory.handover_said if role not in now}
+    changed = {role: text for role, text in {**now, **ended}.items() if memory.handover_said.get(role) != text}
+    return [Say(text) for text in changed.values()], (replace(memory, handover_said=now) if changed else memory)
 
 
 def handover_aborts(

@@ -87,6 +87,14 @@ class HandoverState:
     successor: str
     part: str
     switched: bool = False  # a planned switchover: the backup's media went on air before the release
+    # What decided the step beyond its message, for the operator's log (not in status): the other
+    # role's step a Waiting one waits for, why a primary's handover goes on without the switch.
+    why: str = ""
+
+    @property
+    def decision(self) -> str:
+        """The step and why, as the operator logs it once per change."""
+        return f"{self.step}: {self.message}" + (f" ({self.why})" if self.why else "")
 
     @property
     def message(self) -> str:
@@ -119,6 +127,7 @@ class RoleView:
     serving_air: Role | None = None  # whose media the serving Pod's worker has on air (/status activeIngest)
     other_air: Role | None = None  # ... the other Pod's
     backup_live: bool = False  # (the primary) its backup ingest's own publisher sends: a planned switchover
+    with_backup: bool = False  # (the primary) the stream has a backup ingest Pod (live or not)
     other_role_busy: bool = False  # the other role's handover is past its successor's catching up: wait
 
 
@@ -208,7 +217,7 @@ def _caught_up_step(
             return yields, replace(state, step="SwitchingToBackup"), memory
     if switched:  # the lease, until the release ends what the predecessor takes
         actions, memory = _yield(view.role, predecessor, stream, monotonic, in_flight, memory)
-    state = replace(state, step="MovingService", switched=switched)
+    state = replace(state, step="MovingService", switched=switched, why=_unswitched_why(view, switched))
     key = f"serve/{successor.uid}"
     if not due(memory, key, monotonic):
         return actions, state, memory
@@ -216,6 +225,15 @@ def _caught_up_step(
     # the serving budget (minAvailable 1) would let a drain evict one of them.
     actions += [PatchPod(predecessor, hold_patch()), PatchPod(successor, serve_patch())]
     return actions, state, sent(memory, [key], monotonic)
+
+
+def _unswitched_why(view: RoleView, switched: bool) -> str:
+    """Why a primary's Services move without the backup on air (empty for a backup, or switched)."""
+    if view.role != "primary" or switched or not view.with_backup:
+        return ""
+    if not view.backup_live:
+        return "no switch to the backup: its own publisher does not send"
+    return f"no switch to the backup: its media was not on air within {SWITCH_SECONDS:.0f} s of the first yield"
 
 
 def _switching(view: RoleView) -> bool:
@@ -380,6 +398,7 @@ def handovers(
             mine.air,
             theirs.air,
             backup_live=role == "primary" and backup.live,
+            with_backup=role == "primary" and "backup" in pods,
         )
     for role, view in views.items():
         peer = views.get("backup" if role == "primary" else "primary")
@@ -388,4 +407,10 @@ def handovers(
         actions += done
         if state is not None:
             states[role] = state
+    for role, state in states.items():
+        if state.step == "Waiting":  # (the other role's step is known once both were stepped)
+            waited_for: Role = "backup" if role == "primary" else "primary"
+            found = states.get(waited_for)
+            at = f"at {found.step}" if found is not None else "ending"
+            states[role] = replace(state, why=f"the {waited_for} ingest's handover is {at}")
     return actions, states, memory

@@ -139,7 +139,15 @@ class Wake:
     timeout: float
 
 
-Action = Reconcile | WorkerRequest | ForceDelete | PostEvent | WriteStatus | ResyncWithin | Wake
+@dataclass(frozen=True)
+class Say:
+    """A decision logged at INFO with the object's key (its decider says it once per change, not
+    every tick). Names and steps only: never a key or token."""
+
+    text: str
+
+
+Action = Reconcile | WorkerRequest | ForceDelete | PostEvent | WriteStatus | ResyncWithin | Wake | Say
 
 
 @dataclass(frozen=True)

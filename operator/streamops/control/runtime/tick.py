@@ -27,6 +27,7 @@ from streamops.control.runtime.decisions import (
     PostEvent,
     Reconcile,
     ResyncWithin,
+    Say,
     Wake,
     WorkerRequest,
     WriteStatus,
@@ -109,6 +110,8 @@ async def act(loop: ObjectLoop[OutcomeT], actions: Sequence[object], tick: KindT
                 await loop.write(status, list(events))
             case ResyncWithin(seconds=seconds):
                 loop.resync_within(seconds)
+            case Say(text=text):
+                log.info("%s %s/%s: %s", *loop.key, text)
             case Wake(timeout=timeout):
                 await wait(loop, timeout)
                 woke = True

@@ -34,6 +34,7 @@ from streamops.control.runtime.decisions import (
     PostEvent,
     Reconcile,
     ResyncWithin,
+    Say,
     Wake,
     WorkerRequest,
     WriteStatus,
@@ -356,6 +357,10 @@ def test_a_handover_step_is_taken_and_status_says_handing_over():
     assert memory.handover.sent, "remembered: not sent again next tick"
     # No WorkerReplaced Event for a handover (HandedOver says it when it is done).
     assert not [a for a in actions if isinstance(a, PostEvent) and a.reason == WORKER_REPLACED]
+    # The step logged, once per change: not again at the next tick.
+    [said] = [a for a in actions if isinstance(a, Say)]
+    assert said.text.startswith("handover Following: primary ingest handing over from cam-ingest to cam-ingest-b")
+    assert not [a for a in decide(observed, memory)[0] if isinstance(a, Say)]
 
 
 def test_a_failed_handover_leaves_restart_pending_saying_why():

@@ -16,6 +16,7 @@ from streamops.contract.ingest import (
     HandoverReport,
     Role,
 )
+from streamops.control.livestream.decide import LiveStreamMemory, handover_decisions
 from streamops.control.livestream.handover import (
     CATCH_UP_SECONDS,
     RELEASE_SECONDS,
@@ -26,12 +27,13 @@ from streamops.control.livestream.handover import (
     handover,
     handovers,
 )
-from streamops.control.runtime.decisions import PostEvent, WorkerRequest
+from streamops.control.runtime.decisions import PostEvent, Say, WorkerRequest
 from streamops.control.runtime.handover_steps import (
     HANDED_OVER,
     HANDOVER_FAILED,
     READY_SECONDS,
     DeletePod,
+    HandoverAction,
     HandoverMemory,
     PatchPod,
 )
@@ -351,6 +353,73 @@ def test_the_two_roles_never_move_their_services_at_once() -> None:
     others = {"backup": backup_old, "primary": NEW}
     _, states, _ = handovers(pods, others, serving, caught_up, "cam", NOW, 100.0, frozenset(), NO_MEMORY)
     assert states["primary"].step == "Waiting"
+
+
+def test_a_backup_seen_caught_up_a_tick_before_the_primary_goes_first_and_the_primary_switches_over_after_it() -> None:
+    """ci51: each role's /status is its own read, one after the other in a tick, so two successors
+    that catch up at once may be seen a tick apart. The backup's seen first, its handover goes the
+    ordinary way and the primary's waits for its end (it never yields to a backup that releases);
+    then the primary's switchover runs as planned (its backup live again, on its successor)."""
+    backup_old = replace(OLD, name="cam-ingest-backup", uid="c1")
+    backup_new = replace(NEW, name="cam-ingest-backup-b", uid="d1", successor_of="c1")
+    serving: dict[Role, Worker] = {role: Worker(air=role, live=True) for role in ("primary", "backup")}
+    following, caught_up = Worker(HandoverReport(phase="following")), Worker(CAUGHT_UP)
+
+    def tick(
+        backup_pods: tuple[PodObservation, PodObservation | None], other: dict[Role, Worker], memory: HandoverMemory
+    ) -> tuple[list[HandoverAction], dict[Role, HandoverState], HandoverMemory]:
+        pods: dict[Role, PodObservation] = {"primary": OLD, "backup": backup_pods[0]}
+        others: dict[Role, PodObservation] = {"primary": NEW}
+        if backup_pods[1] is not None:
+            others["backup"] = backup_pods[1]
+        return handovers(pods, others, serving, other, "cam", NOW, 100.0, frozenset(), memory)
+
+    # The backup's caught-up seen, the primary's not yet: the backup's Services move.
+    actions, states, memory = tick((backup_old, backup_new), {"primary": following, "backup": caught_up}, NO_MEMORY)
+    assert [a.pod.name for a in actions if isinstance(a, PatchPod)] == ["cam-ingest-backup", "cam-ingest-backup-b"]
+    assert (states["primary"].step, states["backup"].step) == ("Following", "MovingService")
+    # The primary's seen a tick later: it waits, no yield, while the backup's handover moves and releases.
+    both: dict[Role, Worker] = {"primary": caught_up, "backup": caught_up}
+    actions, states, memory = tick((backup_old, backup_new), both, memory)
+    assert not any(is_yield(a) for a in actions) and states["primary"].step == "Waiting"
+    assert states["primary"].why == "the backup ingest's handover is at MovingService"
+    moved = (replace(backup_new, serving=True), replace(backup_old, serving=False, handed_over_at=NOW))
+    actions, states, memory = tick(moved, both, memory)
+    assert not any(is_yield(a) for a in actions) and states["primary"].decision.startswith("Waiting: primary")
+    assert states["primary"].why == "the backup ingest's handover is at Releasing"
+    # The backup's predecessor gone: the primary's switchover, its backup live on its successor.
+    actions, states, memory = tick((moved[0], None), {"primary": caught_up}, memory)
+    assert [is_yield(a) for a in actions] == [True] and states["primary"].step == "SwitchingToBackup"
+
+
+def test_a_handover_decision_is_said_once_per_change_and_its_end_once() -> None:
+    following = HandoverState("primary", "Following", "cam-ingest", "cam-ingest-b", "config.dvr")
+    said, memory = handover_decisions({"primary": following}, LiveStreamMemory())
+    assert said == [
+        Say(
+            "handover Following: primary ingest handing over from cam-ingest to cam-ingest-b because config.dvr "
+            "changed: cam-ingest-b follows cam-ingest's media until it has caught up"
+        )
+    ]
+    assert handover_decisions({"primary": following}, memory) == ([], memory), "not again at each tick"
+    waiting = replace(following, step="Waiting", why="the backup ingest's handover is at Releasing")
+    said, memory = handover_decisions({"primary": waiting}, memory)
+    assert [s.text for s in said] == [
+        "handover Waiting: primary ingest handing over from cam-ingest to cam-ingest-b because config.dvr changed: "
+        "cam-ingest-b has caught up and waits for the backup ingest's handover to end "
+        "(the backup ingest's handover is at Releasing)"
+    ]
+    said, memory = handover_decisions({}, memory)
+    assert said == [Say("handover: primary ingest: none under way")]
+    assert handover_decisions({}, memory) == ([], memory)
+
+
+def test_a_primary_with_a_backup_says_why_its_handover_goes_on_without_the_switch() -> None:
+    view = RoleView("primary", OLD, NEW, None, CAUGHT_UP, "primary", with_backup=True)
+    _, state, _ = handover(view, "cam", NOW, 100.0, frozenset(), NO_MEMORY)
+    assert state is not None and state.why == "no switch to the backup: its own publisher does not send"
+    _, state, _ = handover(replace(view, with_backup=False), "cam", NOW, 100.0, frozenset(), NO_MEMORY)
+    assert state is not None and state.why == "", "a stream without a backup: nothing to say"
 
 
 def test_a_successor_that_fails_during_a_switchover_ends_the_yield() -> None:

@@ -16,7 +16,7 @@ from typing import TypeVar
 
 import pytest
 from devtools.media import peers
-from devtools.media.peers import NginxRtmp, Publisher, SrtListener, ffprobe_duration, ffprobe_streams
+from devtools.media.peers import NginxRtmp, Publisher, SrtListener, ffprobe_duration, ffprobe_streams, worker_ffprobe
 from devtools.ports import free_port
 from devtools.processes import alive, proc_cpu_seconds, proc_rss_bytes, proc_tree
 from devtools.waits import wait_for
@@ -105,7 +105,7 @@ def test_publisher_into_nginx_rtmp_is_720p_h264_aac(started: Started, tmp_path: 
     wait_for(lambda: "cam" in nginx.publishing(), 10, what="nginx sees the publish")
     started.snapshot()
 
-    video, audio = video_and_audio(ffprobe_streams(url))
+    video, audio = video_and_audio(ffprobe_streams(url, ffprobe=worker_ffprobe()))
     assert (video["codec_name"], video["width"], video["height"]) == ("h264", 1280, 720)
     assert audio is not None and audio["codec_name"] == "aac"
 
@@ -130,7 +130,7 @@ def test_nginx_hls_writes_playlist_and_segments(started: Started, tmp_path: Path
     with urllib.request.urlopen(nginx.hls_url("cam"), timeout=5) as resp:
         playlist = resp.read().decode()
     assert playlist.startswith("#EXTM3U") and "cam-0.ts" in playlist
-    video, _ = video_and_audio(ffprobe_streams(nginx.hls_dir / "cam-0.ts"))
+    video, _ = video_and_audio(ffprobe_streams(nginx.hls_dir / "cam-0.ts", ffprobe=worker_ffprobe()))
     assert (video["codec_name"], video["width"], video["height"]) == ("h264", 1280, 720)
 
 
@@ -141,7 +141,7 @@ def test_nginx_push_relays_to_another_server(started: Started, tmp_path: Path):
     started(Publisher(url, size="320x240", log_path=tmp_path / "pub.log"), url)
     wait_for(lambda: "cam" in edge.publishing(), 10, what="the pushed stream on the edge")
     started.snapshot()
-    video, _ = video_and_audio(ffprobe_streams(edge.rtmp_url(name="cam")))
+    video, _ = video_and_audio(ffprobe_streams(edge.rtmp_url(name="cam"), ffprobe=worker_ffprobe()))
     assert (video["width"], video["height"]) == (320, 240)
 
 
@@ -158,10 +158,10 @@ def test_srt_listener_receives_an_srt_push(started: Started, tmp_path: Path, too
     else:
         wait_for(lambda: srt.received_bytes() > 500_000, 5, what="received bytes")
 
-    video, audio = video_and_audio(ffprobe_streams(srt.output))
+    video, audio = video_and_audio(ffprobe_streams(srt.output, ffprobe=worker_ffprobe()))
     assert (video["codec_name"], video["width"], video["height"]) == ("h264", 1280, 720)
     assert audio is not None and audio["codec_name"] == "aac"
-    assert ffprobe_duration(srt.output) > 2.8  # the whole 3 s push, tail included
+    assert ffprobe_duration(srt.output, ffprobe=worker_ffprobe()) > 2.8  # the whole 3 s push, tail included
 
 
 def test_srt_listener_passphrase(started: Started, tmp_path: Path):
@@ -180,10 +180,10 @@ def test_srt_listener_passphrase(started: Started, tmp_path: Path):
     right = started(Publisher(srt.url, size="320x240", duration=2, log_path=tmp_path / "right.log"), srt.url)
     assert right.wait(10) == 0, right.log_tail()
     wait_for(lambda: srt.received_bytes() > 0, 5, what="decrypted bytes")
-    video, _ = video_and_audio(ffprobe_streams(srt.output))
+    video, _ = video_and_audio(ffprobe_streams(srt.output, ffprobe=worker_ffprobe()))
     assert (video["width"], video["height"]) == (320, 240)
     # all of it: without linger on the caller, live-mode SRT drops the unsent last second at close
-    assert ffprobe_duration(srt.output) > 1.5
+    assert ffprobe_duration(srt.output, ffprobe=worker_ffprobe()) > 1.5
 
 
 def test_publisher_adds_srt_linger_only_where_missing():
@@ -242,7 +242,9 @@ def test_the_publishers_clip_loops_with_continuous_timestamps_and_keyframes_on_t
          str(tmp_path / "two-loops.flv")],
         capture_output=True, text=True, check=True, timeout=60,
     ).stdout  # fmt: skip
-    streams = {s["index"]: s["codec_type"] for s in ffprobe_streams(tmp_path / "two-loops.flv")}
+    streams = {
+        s["index"]: s["codec_type"] for s in ffprobe_streams(tmp_path / "two-loops.flv", ffprobe=worker_ffprobe())
+    }
     last: dict[str, float] = {}
     keyframes = []
     for line in out.split():

@@ -32,6 +32,7 @@ from devtools.http_client import http_get
 from devtools.media.hls import ListedDuration, listed_durations
 from devtools.media.peers import Publisher
 from devtools.media.workers import Ingest
+from devtools.versions import worker_ffmpeg_dir
 from devtools.waits import wait_for
 
 MODIFIER = "?get_duration_sec=true"
@@ -98,9 +99,13 @@ def media_sequence(playlist: str) -> int:
 
 
 def first_video_time(media: Path, field: str) -> Fraction:
-    """The pts or dts of the first video packet (decode order) in seconds, in the stream's time base."""
+    """The pts or dts of the first video packet (decode order) in seconds, in the stream's time base.
+    Read by the workers' ffprobe (≈0.01 CPU-s a start against Debian's ≈0.10; ≈40 calls in this
+    file): plain demuxing of a timestamp the muxer wrote, not code that computed `duration_sec`
+    (hlsenc.c's `cur_duration`, the packager's sample durations), nor a value an ffprobe produced."""
+    ffprobe = worker_ffmpeg_dir() / "bin" / "ffprobe"
     done = subprocess.run(
-        ["ffprobe", "-v", "error", "-of", "json", "-select_streams", "v:0", "-show_entries",
+        [ffprobe, "-v", "error", "-of", "json", "-select_streams", "v:0", "-show_entries",
          f"packet={field}:stream=time_base", str(media)],
         capture_output=True, text=True, check=True, timeout=20,
     )  # fmt: skip

@@ -40,7 +40,7 @@ from devtools.netns import entered, nsenter
 from devtools.pki import self_signed
 from devtools.ports import LOOPBACK, free_port, tcp_accepts, udp_bound
 from devtools.processes import Lifecycle, alive, kill_group, proc_tree
-from devtools.versions import cache_dir, worker_ffmpeg_env
+from devtools.versions import cache_dir, worker_ffmpeg_dir, worker_ffmpeg_env
 from devtools.waits import wait_for
 
 RTMP_MODULE = Path("/usr/lib/nginx/modules/ngx_rtmp_module.so")
@@ -50,29 +50,50 @@ RTMP_MODULE = Path("/usr/lib/nginx/modules/ngx_rtmp_module.so")
 
 
 def ffprobe_streams(
-    path_or_url: str | os.PathLike[str], timeout: float = 20.0, headers: dict[str, str] | None = None
+    path_or_url: str | os.PathLike[str],
+    timeout: float = 20.0,
+    headers: dict[str, str] | None = None,
+    ffprobe: str | os.PathLike[str] = "ffprobe",
 ) -> list[dict[str, Any]]:
     """ffprobe's `streams` array (codec_type, codec_name, width, height, …) for a file or a URL
     (`headers`: sent with an HTTP URL's request, e.g. the ingest feed's worker credential)."""
     sent = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
-    out = ffprobe_json(["-show_streams", *(["-headers", sent] if sent else [])], path_or_url, timeout)
+    out = ffprobe_json(["-show_streams", *(["-headers", sent] if sent else [])], path_or_url, timeout, ffprobe)
     return list(out.get("streams", []))
 
 
-def ffprobe_duration(path: str | os.PathLike[str], timeout: float = 20.0) -> float:
+def ffprobe_duration(
+    path: str | os.PathLike[str], timeout: float = 20.0, ffprobe: str | os.PathLike[str] = "ffprobe"
+) -> float:
     """Container duration in seconds (format.duration)."""
-    out = ffprobe_json(["-show_entries", "format=duration"], path, timeout)
+    out = ffprobe_json(["-show_entries", "format=duration"], path, timeout, ffprobe)
     return float(out["format"]["duration"])
 
 
-def ffprobe_json(args: Sequence[str], target: str | os.PathLike[str], timeout: float = 20.0) -> dict[str, Any]:
-    """ffprobe's JSON answer for `args` (e.g. ["-show_format", "-show_streams"]) about a file or a URL."""
+def ffprobe_json(
+    args: Sequence[str],
+    target: str | os.PathLike[str],
+    timeout: float = 20.0,
+    ffprobe: str | os.PathLike[str] = "ffprobe",
+) -> dict[str, Any]:
+    """ffprobe's JSON answer for `args` (e.g. ["-show_format", "-show_streams"]) about a file or a URL.
+
+    `ffprobe`: Debian's unless told (a reader that shares no code with the workers' FFmpeg, whose
+    output most checks read; and a `durationSeconds` the workers report is their own ffprobe's
+    reading, so checking it with that ffprobe would prove nothing). worker_ffprobe() where neither
+    matters: it starts in ≈0.01 CPU-s, Debian's in ≈0.10 (≈200 shared libraries bound at start)."""
     # subprocess.run kills ffprobe on timeout, so a URL that never delivers cannot leak a process.
-    cmd = ["ffprobe", "-v", "error", "-of", "json", *args, os.fspath(target)]
+    cmd = [os.fspath(ffprobe), "-v", "error", "-of", "json", *args, os.fspath(target)]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
     if done.returncode != 0:
         raise RuntimeError(f"ffprobe {target} failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
     return dict(json.loads(done.stdout or "{}"))
+
+
+def worker_ffprobe() -> Path:
+    """The workers' ffprobe (hack/build-ffmpeg.sh): for checks of what neither the workers' FFmpeg
+    made nor its ffprobe measured (the peers' own output), where Debian's start-up is pure cost."""
+    return worker_ffmpeg_dir() / "bin" / "ffprobe"
 
 
 # --- process base -----------------------------------------------------------------------------------

@@ -456,17 +456,21 @@
     // A low-latency MPD (ServiceDescription, availabilityTimeOffset; not with ?latency=standard):
     // dash.js's low-latency mode (chunked segments read as they arrive), its live delay the MPD's
     // target latency, held by playing up to 20 % faster or slower, a seek back to it past 3 s of
-    // drift (docs/design/low-latency.md). Otherwise 2.5 segments behind the edge (dash.js's default is 4). dash.js counts from the wall clock's
-    // edge, not from the newest complete segment as hls.js does, so at 2 the buffer ran down to
-    // nothing before each segment arrived: 80 frames dropped, 0.67 s gaps when idle and a stall at
-    // load 6 (CI); 2.5 keeps at least half a segment buffered.
+    // drift (docs/design/low-latency.md). Otherwise 3 segments behind the edge (dash.js's default
+    // is 4; Shaka's 1.5 × minBufferTime, 3 here). dash.js counts from the wall clock's edge, not from
+    // the newest complete segment as hls.js does, and learns of a segment at its next MPD refresh
+    // (every 2 s): a segment is appended ≈1.2 s after the edge passed its end, so the buffer's floor
+    // is the delay − 1 segment − 1.2 s. At 2 it ran empty before every segment; at 2.5 it fell to
+    // 0.25 s at load 11-29 and ran dry once in CI; 3 keeps ≈0.8 s more (docs/design/low-latency.md).
+    // ?liveDelaySegments=2.5 restores the old delay.
     api.lowLatency = Boolean(found.lowLatency) && params.get('latency') !== 'standard';
     if (api.lowLatency) {
       const delay = found.targetLatency ? { liveDelay: found.targetLatency } : {};
       const catchup = { enabled: true, maxDrift: 3, playbackRate: { min: -0.2, max: 0.2 } };
       player.updateSettings({ streaming: { delay, liveCatchup: catchup } });
     } else {
-      player.updateSettings({ streaming: { delay: { liveDelayFragmentCount: 2.5 } } });
+      const delaySegments = Number(params.get('liveDelaySegments')) || 3;
+      player.updateSettings({ streaming: { delay: { liveDelayFragmentCount: delaySegments } } });
     }
     // The ingest's clock (<prefix>/time, beside the page), never dash.js's default public time server.
     const clock = { scheme: 'urn:mpeg:dash:utc:http-xsdate:2014', value: new URL('time', location.href).href };

@@ -474,9 +474,11 @@ class LocalCluster(Kubectl, Lifecycle):
         self.wait_rollout("deployments", "kube-system", "coredns", timeout=120)
 
     def _apply_gateway_crds(self) -> None:
-        """The Gateway API's CRDs Established: what Traefik's Gateway provider watches from its start."""
+        """The Gateway API's CRDs Established: what Traefik's Gateway provider watches from its start.
+        Without their descriptions (addons.without_descriptions: nothing here reads them)."""
         if self.ingress_controller:
-            self.apply_objects(addons.gateway_api_manifests(crds_only=True))
+            crds = addons.gateway_api_manifests(crds_only=True)
+            self.apply_objects([addons.without_descriptions(crd) for crd in crds])
             self.wait_established("gateways.gateway.networking.k8s.io", "httproutes.gateway.networking.k8s.io")
 
     def _start_ingress_controller(self) -> None:

@@ -470,7 +470,14 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
             "imageGCLowThresholdPercent": 98,
             "syncFrequency": "10s",
             "fileCheckFrequency": "10s",
+            # A change of the node's status (a condition, an image pulled, a volume in use) is posted
+            # within 5 s; an unchanged one only every 5 min, as Kubernetes does by default: set alone,
+            # the update frequency also became the report frequency (the kubelet's backward-compatible
+            # default), a full status PATCH of each node every 5 s, sent to every watcher of nodes (the
+            # operator's replicas, the controllers, the policy engines). Whether a node lives is its
+            # Lease's renewal (every 2 s on the pod-network cluster), not these posts.
             "nodeStatusUpdateFrequency": "5s",
+            "nodeStatusReportFrequency": "5m",
             # The pod-network cluster's controller-manager calls a node lost sooner than Kubernetes'
             # (controlplane.NODE_MONITOR_GRACE_SECONDS): its Lease is renewed every 2 s, not 10 s.
             **({"nodeLeaseDurationSeconds": NODE_LEASE_SECONDS} if island else {}),

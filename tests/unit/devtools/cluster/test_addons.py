@@ -208,3 +208,29 @@ def test_gateway_api_crds_are_the_pinned_standard_channel() -> None:
         addons.traefik_manifests("img:1", 30080), "GatewayClass"
     ):
         assert (obj["kind"], obj["apiVersion"].rpartition("/")[2]) in served
+
+
+def test_crds_lose_their_descriptions_and_nothing_else() -> None:
+    # As upstream's stripped-down-crds.yaml: description texts go, a property named `description` (an
+    # object: its schema) stays, and so do enums, defaults, required lists and validation rules.
+    schema = {
+        "description": "A Probe.",
+        "type": "object",
+        "required": ["description"],
+        "x-kubernetes-validations": [{"rule": "self.a > 0", "message": "a", "messageExpression": "'a'"}],
+        "properties": {
+            "description": {"type": "string", "description": "what the user writes", "default": "x"},
+            "mode": {"type": "string", "enum": ["description", "b"], "x-description": "also a description"},
+            "items": {"type": "array", "items": [{"description": "d", "type": "string"}]},
+        },
+    }
+    assert addons.without_descriptions(schema) == {
+        "type": "object",
+        "required": ["description"],
+        "x-kubernetes-validations": [{"rule": "self.a > 0", "message": "a", "messageExpression": "'a'"}],
+        "properties": {
+            "description": {"type": "string", "default": "x"},
+            "mode": {"type": "string", "enum": ["description", "b"]},
+            "items": {"type": "array", "items": [{"type": "string"}]},
+        },
+    }

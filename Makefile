@@ -69,7 +69,7 @@ crds: venv ## regenerate crds/ from the pydantic models
 crds-check: venv ## fail when crds/ is stale
 	$(VENV)/bin/streamops crds --out crds --check
 
-lint: venv ## ruff lint + format check + mypy (strict on the streamops package, default on the devtools harness) + the docs' generated blocks (docs-check) + import rules of operator/streamops and bench (no cycle, no bare sibling import; the layers api <- contract <- control, media <- CLIs; no kind importing another kind, no media worker folder importing another worker's; the common control folders in order, shared <- workers <- runtime <- storage; no specs, plan, status, decide or observation module reaching the Kubernetes API; observe reading through kube.reads) + gofmt and go vet of components/webrtc, components/hlsload, components/rtmp, components/relay and components/readers
+lint: venv ## ruff lint + format check + mypy (strict on the streamops package, default on the devtools harness) + the docs' generated blocks (docs-check) + import rules of operator/streamops and bench (no cycle, no bare sibling import; the layers api <- contract <- control, media <- CLIs; no kind importing another kind, no media worker folder importing another worker's, no contract or worker module importing the custom resources' specs, statuses and kinds; the common control folders in order, shared <- workers <- runtime <- storage; no specs, plan, status, decide or observation module reaching the Kubernetes API; observe reading through kube.reads) + gofmt and go vet of components/webrtc, components/hlsload, components/rtmp, components/relay and components/readers
 	$(VENV)/bin/ruff check operator devtools tests bench
 	$(VENV)/bin/ruff format --check operator devtools tests bench
 	cd operator && ../$(VENV)/bin/mypy streamops
@@ -222,7 +222,7 @@ bench-media: deps venv s3server ffmpeg relay player ## media workers vs nginx-rt
 bench-ingest-cycles: deps venv ffmpeg rtmp ## where a passthrough ingest's CPU goes: per process (Python, the RTMP front, FFmpeg) and per FFmpeg output beside nginx-rtmp, wakes and preemptions a second, and HLS muxing in Go (components/hlsmux-proto, a measurement prototype) against FFmpeg's; BENCH_ARGS="--before REV --window 30" -> bench/results/ingest-cycles.md
 	$(PY) -m bench.ingest_cycles $(BENCH_ARGS)
 
-bench-workers: venv ffmpeg rtmp ## each `streamops worker <role>` Python supervisor at rest (RSS/PSS, smaps_rollup) and its import chain (-X importtime, heavy modules), this tree vs BEFORE (a checkout of the commit to compare with: git worktree add /tmp/before <commit>) in the same run -> bench/results/workers-rss.md
+bench-workers: venv ffmpeg rtmp ## each `streamops worker <role>` Python supervisor at rest (RSS/PSS, smaps_rollup), its start-up CPU and its import chain (-X importtime, heavy modules), this tree vs BEFORE (a checkout of the commit to compare with: git worktree add /tmp/before <commit>) in the same run -> bench/results/workers-rss.md
 	$(if $(BEFORE),,$(error BEFORE=<a checkout of the commit to compare with> is needed))
 	$(PY) -m bench.worker_rss --before $(BEFORE) $(BENCH_ARGS)
 

@@ -13,12 +13,18 @@ its FFmpeg or front), read once two readings 0.25 s apart agree within 64 KiB.
 The import chain of each role is measured in a fresh interpreter that runs the same command line
 with the same configuration, `asyncio.run` replaced so the worker is configured but not run:
 `-X importtime` summed by package, and whether pydantic, aiohttp or a custom resource's model
-module (streamops.api.*) is imported."""
+module (streamops.api.*) is imported. And what a start costs in CPU: the user + system time of a fresh
+interpreter that runs the role's command line until its worker is made (its `start`, not run; the
+probe of tests/unit/cli/test_worker_imports.py), the median of START_RUNS, this tree's and the other's
+taken in turn so both see the same load."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import os
+import statistics
 import subprocess
 import sys
 import time
@@ -66,6 +72,24 @@ rss = next(int(line.split()[1]) for line in open("/proc/self/smaps_rollup") if l
 print(json.dumps({"rss_kib": rss, "modules": sorted(sys.modules)}))
 """
 
+# The start-up CPU probe: the role's command line and configuration, the worker made (`start`), not run:
+# the missing running loop ends the coroutine at its first wait.
+MADE = """
+import asyncio, sys
+def made_only(coroutine):
+    try:
+        coroutine.send(None)
+    except RuntimeError:
+        pass
+    finally:
+        coroutine.close()
+    return 0
+asyncio.run = made_only
+from streamops.cli.streamops_command import main
+sys.exit(main(["worker", sys.argv[1], "--config", sys.argv[2]]))
+"""
+START_RUNS = 7
+
 # Runs argv, prints its exit status and peak RSS (KiB), exits non-zero when it failed.
 PEAK = """
 import os, sys
@@ -85,6 +109,9 @@ class Measured:
     imports_rss: int  # bytes, after the import chain (configured, not run)
     import_ms: dict[str, float]  # -X importtime self time by GROUPS
     loaded: list[str]  # which of pydantic, aiohttp, CRD model modules
+    kind: str  # the worker kind the role runs
+    config_path: Path  # its configuration (the start-up CPU probe's)
+    start_cpu: list[float] = dataclasses.field(default_factory=list)  # s, user + system, one per probe run
 
 
 def smaps(pid: int) -> dict[str, int]:
@@ -224,6 +251,34 @@ def import_chain(tree: Path, kind: str, config_path: Path) -> tuple[int, dict[st
     return probe["rss_kib"] * 1024, by_group, loaded
 
 
+def cpu_of(argv: list[str], env: dict[str, str]) -> float:
+    """User + system CPU seconds of one run of argv (its own and its reaped children's), output discarded."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        actions = [(os.POSIX_SPAWN_DUP2, devnull, 1), (os.POSIX_SPAWN_DUP2, devnull, 2)]
+        pid = os.posix_spawn(argv[0], argv, env, file_actions=actions)
+    finally:
+        os.close(devnull)
+    _, status, usage = os.wait4(pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"{argv} exited with {os.waitstatus_to_exitcode(status)}")
+    return usage.ru_utime + usage.ru_stime
+
+
+def start_cpu(trees: dict[str, Path], kind: str, config_path: Path, runs: int = START_RUNS) -> dict[str, list[float]]:
+    """CPU of the role's start (MADE) from each tree, `runs` times, the trees taken in turn (after one
+    unmeasured run each: the page cache warm for both)."""
+    argv = {name: [sys.executable, "-c", MADE, kind, str(config_path)] for name in trees}
+    env = {name: {**child_env(), **tree_env(tree)} for name, tree in trees.items()}
+    for name in trees:
+        cpu_of(argv[name], env[name])
+    found: dict[str, list[float]] = {name: [] for name in trees}
+    for _ in range(runs):
+        for name in trees:
+            found[name].append(cpu_of(argv[name], env[name]))
+    return found
+
+
 def _fields(line: str) -> tuple[str, str, str, str]:
     """`import time: SELF | CUMULATIVE | NAME` -> ("", SELF, CUMULATIVE, NAME)."""
     self_us, cumulative, name = (part.strip() for part in line.removeprefix("import time:").split("|"))
@@ -237,14 +292,14 @@ def measure(role: str, tree: Path, workdir: Path) -> Measured:
     if role == "expire":
         peak, config_path = expiry_peak(tree, workdir)
         imports_rss, import_ms, loaded = import_chain(tree, "expire", config_path)
-        return Measured(peak, 0, imports_rss, import_ms, loaded)
+        return Measured(peak, 0, imports_rss, import_ms, loaded, "expire", config_path)
     starter: Callable[[], Any] = (
         (lambda: overlay_started(tree, workdir)) if role == "overlay" else (lambda: started(role, tree, workdir))
     )
     with starter() as (pid, config_path, kind):
         rest = settled(pid)
         imports_rss, import_ms, loaded = import_chain(tree, kind, config_path)
-    return Measured(rest["Rss"], rest["Pss"], imports_rss, import_ms, loaded)
+    return Measured(rest["Rss"], rest["Pss"], imports_rss, import_ms, loaded, kind, config_path)
 
 
 def mib(value: int) -> str:
@@ -272,6 +327,21 @@ def report(before: dict[str, Measured], after: dict[str, Measured], before_name:
         lines.append(
             f"| {role} | {mib(b.rss)} MiB | **{mib(a.rss)} MiB** | {pss[0]} | {pss[1]} | {mib(b.imports_rss)} | "
             f"{mib(a.imports_rss)} |"
+        )
+    lines += [
+        "",
+        f"Start-up CPU (user + system) of a fresh interpreter running the role's command line until its worker is "
+        f"made, not run: median (min–max) of {START_RUNS} runs each, before and after in turn, with the bytecode of "
+        f"both trees compiled.",
+        "",
+        "| role | CPU before | CPU after | after − before |",
+        "|---|---|---|---|",
+    ]
+    for role in before:
+        b, a = before[role].start_cpu, after[role].start_cpu
+        lines.append(
+            f"| {role} | {statistics.median(b):.3f} s ({min(b):.3f}–{max(b):.3f}) | **{statistics.median(a):.3f} s** "
+            f"({min(a):.3f}–{max(a):.3f}) | {statistics.median(a) - statistics.median(b):+.3f} s |"
         )
     lines += ["", "Heavy modules imported (before → after):", ""]
     for role in before:
@@ -301,6 +371,12 @@ def main(argv: list[str] | None = None) -> int:
     before_name = subprocess.run(
         ["git", "-C", str(args.before), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
     ).stdout.strip()
+    # As `make bytecode` leaves a run's tree (PYTHONDONTWRITEBYTECODE=1 here: a process would compile
+    # every module it imports again, ≈0.1 s of each start), both trees.
+    for tree in (args.before, ROOT):
+        subprocess.run(
+            [sys.executable, "-m", "compileall", "-q", "-j0", str(tree / "operator" / "streamops")], check=True
+        )
     load_before = loadavg()
     before: dict[str, Measured] = {}
     after: dict[str, Measured] = {}
@@ -308,6 +384,9 @@ def main(argv: list[str] | None = None) -> int:
         for role in args.roles:  # before and after side by side, role by role: the same load for both
             before[role] = measure(role, args.before, Path(tmp) / "before" / role)
             after[role] = measure(role, ROOT, Path(tmp) / "after" / role)
+            # One configuration (after's) for both trees: the same work; in turn, the same load.
+            cpu = start_cpu({"before": args.before, "after": ROOT}, after[role].kind, after[role].config_path)
+            before[role].start_cpu, after[role].start_cpu = cpu["before"], cpu["after"]
             print(f"{role}: {mib(before[role].rss)} -> {mib(after[role].rss)} MiB", flush=True)
     text = report(before, after, before_name or str(args.before), (load_before, loadavg()))
     write_report(args.out, text)

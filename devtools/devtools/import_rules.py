@@ -5,13 +5,14 @@ script beside it would: the cycle check cannot see such an import); the layers, 
 control, media <- cli, the command lines (`streamops.api` imports nothing else of the package,
 `streamops.contract` only api, `streamops.kube` only api; neither plane imports the command lines nor
 the other plane, and the libraries both use (egress, storage, redaction) import neither plane; the
-command lines' verbs reach the API through `streamops.kube`, not the operator's runtime, except the
-verbs that run or describe the operator itself: `streamops operator`, `crds`, `rbac`); no
-`control/<kind>/` folder importing another kind's folder (what kinds share lives in the common
-folders `control/runtime/`, `control/workers/`, `control/storage/` and `control/shared/`, which
-import no kind); and no `media/<worker>/` folder importing another worker's folder (what the
-recorder and the clipper share about videos lives in `media/videos/`, which imports no worker; the
-rest in `media/`'s own modules).
+contract and the workers import none of the custom resources' modules a worker does not carry, the
+LiveStream's spec and status and the kinds (CUSTOM_RESOURCES); the command lines' verbs reach the API
+through `streamops.kube`, not the operator's runtime, except the verbs that run or describe the
+operator itself: `streamops operator`, `crds`, `rbac`); no `control/<kind>/` folder importing another
+kind's folder (what kinds share lives in the common folders `control/runtime/`, `control/workers/`,
+`control/storage/` and `control/shared/`, which import no kind); and no `media/<worker>/` folder
+importing another worker's folder (what the recorder and the clipper share about videos lives in
+`media/videos/`, which imports no worker; the rest in `media/`'s own modules).
 
 No cycle between folders either: the common control folders are ordered, lowest first,
 shared <- workers <- runtime <- storage, and each imports only those below it. `shared` is the
@@ -78,6 +79,10 @@ COMMAND_LINES = ("cli", "__main__")
 # imports its runtime. Every other verb, the kubectl plugin's all, is a client of the API.
 OPERATOR_VERBS = ("cli.operator", "cli.manifests")
 RUNTIME = ("control.runtime", "control.workers", "control.storage", "control.shared")
+# The custom resources' modules no worker needs: a LiveStream's spec and status (what the ingest's
+# contract carries of it is api.livestream_media), the kinds, the CRD generator, and the kinds no
+# worker hears of. Each costs a worker's every start its models' classes (docs/design/lean-workers.md).
+CUSTOM_RESOURCES = ("api.livestream", "api.kinds", "api.crd", "api.broadcast", "api.webhook", "api.quality_set")
 
 
 @dataclass(frozen=True)
@@ -97,6 +102,12 @@ NEVER: tuple[Never, ...] = (
     Never(("media",), ("control",), "the data plane meets the control plane only in the contract"),
     Never(("egress", "storage", "redaction"), ("control", "media"), "a library of both planes imports neither"),
     Never(("cli",), RUNTIME, "a command line reaches the API through kube, not the runtime", OPERATOR_VERBS),
+    Never(
+        ("contract", "media"),
+        CUSTOM_RESOURCES,
+        "a worker imports what its contract carries (api.livestream_media, kube_model, uri_rules…), "
+        "not the custom resources' specs, statuses and kinds",
+    ),
 )
 
 

@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from streamops.api.livestream import (
+from streamops.api.livestream_media import (
     DVR,
     HLS,
     RTMPS_CONTAINER_PORT,

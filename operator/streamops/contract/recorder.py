@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from streamops.api.common import ClientFields, check_uri
-from streamops.api.livestream import SEGMENT_SECONDS, Rendition
+from streamops.api.livestream_media import SEGMENT_SECONDS, Rendition
 from streamops.api.recording import DiscardedFragment, Video
 from streamops.contract.http import RELEASE_PATH as RELEASE_PATH
 from streamops.contract.recordings_claim import ORIGIN_SUFFIX as ORIGIN_SUFFIX  # re-exported

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from streamops.api.livestream import Rendition
+from streamops.api.livestream_media import Rendition
 
 
 def rendition_encode(r: Rendition, segment_seconds: float) -> dict[str, Any]:

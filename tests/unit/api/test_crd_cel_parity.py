@@ -170,6 +170,7 @@ PYTHON_VALIDATORS: dict[str, tuple[str, ...]] = {
 API_MODULES = (
     "common",
     "livestream",
+    "livestream_media",
     "recording",
     "restream",
     "webhook",

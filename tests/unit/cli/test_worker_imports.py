@@ -70,7 +70,7 @@ ROLES: dict[str, tuple[str, dict[str, Any], tuple[str, ...]]] = {
     "ingest": (
         "ingest",
         {"stream": "cam", "source": {"push": {"protocols": ["rtmp"]}}, "mediaDir": "{tmp}/media"},
-        crd_models_but("common", "livestream", "recording"),  # its contract is the LiveStream's parts
+        crd_models_but("common"),  # what its contract carries of a LiveStream: api.livestream_media
     ),
     "record-standby": (
         "record",
@@ -88,7 +88,7 @@ ROLES: dict[str, tuple[str, dict[str, Any], tuple[str, ...]]] = {
             "minDurationSeconds": 1,
             "httpPort": 1,
         },
-        ("aiohttp", *crd_models_but("common", "livestream", "recording")),  # Video, Rendition
+        ("aiohttp", *crd_models_but("common", "recording")),  # Video (and Rendition: api.livestream_media)
     ),
     "push": (
         "push",

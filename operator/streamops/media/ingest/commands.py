@@ -14,7 +14,7 @@ from typing import Any, Literal
 import ffmpeg as ffmpeg_python
 
 from streamops.api.common import PULL_SOURCE_SCHEMES
-from streamops.api.livestream import DVR, HLS, PullRtsp, PushProtocol, Rendition
+from streamops.api.livestream_media import DVR, HLS, PullRtsp, PushProtocol, Rendition
 from streamops.contract.ingest import IngestConfig, IngestOverlay
 from streamops.contract.overlay import COMPOSITE_FRAME_RATE, png_name
 from streamops.media.ffmpeg import FFMPEG, RW_TIMEOUT_US, command, tls_verify_options

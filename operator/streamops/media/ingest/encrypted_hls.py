@@ -17,7 +17,7 @@ from pathlib import Path
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from streamops.api.livestream import PlaybackEncryption
+from streamops.api.livestream_media import PlaybackEncryption
 from streamops.contract.ingest import IngestConfig
 from streamops.media.aes_cbc import aes_128_cbc
 from streamops.media.ingest.continuity import Continuity

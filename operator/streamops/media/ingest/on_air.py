@@ -16,7 +16,7 @@ from typing import Protocol
 
 from aiohttp import web
 
-from streamops.api.livestream import Failback
+from streamops.api.livestream_media import Failback
 from streamops.contract.decimal_text import decimal
 from streamops.contract.ingest import IngestConfig, Role
 from streamops.media.ffmpeg import Progress

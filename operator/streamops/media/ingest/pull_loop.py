@@ -12,7 +12,7 @@ import logging
 import time
 from pathlib import Path
 
-from streamops.api.livestream import PullRtsp, PullSource
+from streamops.api.livestream_media import PullRtsp, PullSource
 from streamops.contract.egress_policy import REFUSED, EgressPolicy
 from streamops.contract.ingest import IngestConfig, PullFailure
 from streamops.egress.media_destinations import PinnedMedia

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from streamops.api.livestream import PushProtocol
+from streamops.api.livestream_media import PushProtocol
 from streamops.contract.ingest import IngestConfig
 from streamops.contract.stream_key import srt_passphrase_problem
 from streamops.media.ingest.commands import listener_protocols, srt_listen_input, srt_listen_script

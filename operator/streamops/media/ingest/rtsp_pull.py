@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from streamops.api.common import CREDENTIALED_PULL_SCHEMES, PULL_SOURCE_SCHEMES
-from streamops.api.livestream import PullRtsp
+from streamops.api.livestream_media import PullRtsp
 from streamops.contract.ingest import IngestConfig, PullFailure, PullFailureKind
 from streamops.media.ffmpeg import ARGS_FILE_OPTION, RW_TIMEOUT_US, untrusted_certificate_reason
 from streamops.media.ffmpeg import protocol_whitelist as whitelist_for

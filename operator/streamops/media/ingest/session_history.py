@@ -9,7 +9,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from streamops.api.livestream import SESSIONS_KEPT, IngestRole, PublishSession, PublishSessionProtocol
+from streamops.api.livestream_media import SESSIONS_KEPT, IngestRole, PublishSession, PublishSessionProtocol
 from streamops.contract.worker import utc_seconds
 from streamops.media.ffmpeg import SourceFacts
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from aiohttp import web
 
-from streamops.api.livestream import Failback
+from streamops.api.livestream_media import Failback
 from streamops.contract.ingest import CONFIG_ENV, FEED_PATH, IngestConfig, IngestStatus
 from streamops.contract.playback_token import is_trusted
 from streamops.contract.worker_credential import CredentialCheck

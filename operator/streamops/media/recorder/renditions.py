@@ -11,7 +11,7 @@ from pathlib import Path
 
 import ffmpeg as ffmpeg_python
 
-from streamops.api.livestream import Rendition
+from streamops.api.livestream_media import Rendition
 from streamops.media.ffmpeg import command
 from streamops.media.rendition_encode import rendition_encode
 

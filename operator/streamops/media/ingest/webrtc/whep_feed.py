@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from streamops.api.livestream import BFramesPolicy
+from streamops.api.livestream_media import BFramesPolicy
 from streamops.media.feed_access import FeedAccess
 from streamops.media.ffmpeg import FfmpegProcess, child_environment
 from streamops.media.ingest.on_air import OnAir

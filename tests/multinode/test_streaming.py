@@ -259,6 +259,9 @@ def test_recorders_on_two_nodes_upload_and_the_host_downloads(
 # --- faults: the operator Pod, a node -------------------------------------------------------------
 
 
+READINGS_PAST_THE_RECONCILE = 4
+
+
 def test_operator_pod_deleted_mid_stream_changes_nothing_observable(
     cluster: LocalCluster, release: Release, namespace: str, publishers: list[Publisher]
 ) -> None:
@@ -275,9 +278,12 @@ def test_operator_pod_deleted_mid_stream_changes_nothing_observable(
     assert old is not None, f"an operator Pod holds the Lease\n{release.diagnose()}"
     running = {p["metadata"]["uid"] for p in release.operator_pods()}
     cluster.kubectl("delete", "pod", "-n", OPERATOR_NAMESPACE, old["metadata"]["name"], "--wait=false")
+    # Watched until a new operator Pod is Ready and another replica leads and has reconciled the
+    # stream (it logs its first look), then READINGS_PAST_THE_RECONCILE readings more, a second apart
+    # (its status loop writes what it observes within a tick, 0.5 s).
     deadline = time.monotonic() + 45
-    replaced = False
-    while time.monotonic() < deadline:
+    replaced, past = False, -1
+    while True:
         now = cluster.get("lst", ns, "cam")
         assert now and now["status"]["live"] is True, "live stays true while the operator is replaced"
         assert now["status"]["ingest"] == before["status"]["ingest"]
@@ -285,10 +291,19 @@ def test_operator_pod_deleted_mid_stream_changes_nothing_observable(
         replaced = replaced or any(
             p["metadata"]["uid"] not in running and (condition(p, "Ready") or {}).get("status") == "True" for p in pods
         )
-        if replaced and time.monotonic() > deadline - 30:
+        if past >= 0 or (
+            replaced
+            and release.leader() not in ("", old["metadata"]["name"])
+            and release.reconciled_by_the_leader(("LiveStream", ns, "cam"))
+        ):
+            past += 1
+            if past == READINGS_PAST_THE_RECONCILE:
+                break
+        if time.monotonic() > deadline:
             break
         time.sleep(1)
     assert replaced, f"a new operator Pod became Ready\n{release.diagnose()}"
+    assert past == READINGS_PAST_THE_RECONCILE, f"the new leader reconciled the stream\n{release.diagnose()}"
     assert release.leader() not in ("", old["metadata"]["name"]), "another replica took the Lease over"
     assert cluster.get("pods", ns, "cam-ingest")["metadata"]["uid"] == ingest_uid  # type: ignore[index]
     after = cluster.get("lst", ns, "cam")

@@ -36,6 +36,10 @@ OPERATOR_ONLY = {
 WORKER_TOLERATION = 37  # worker.nodeLoss.tolerationSeconds after the second upgrade (the chart's: 30)
 
 
+# Readings (2 s apart) of what must not change, after the new operator's first reconcile of each object.
+PAST_THE_RECONCILES = 2
+
+
 def restart_pending(obj: dict[str, Any]) -> bool:
     found = condition(obj, "RestartPending")
     return bool(found and found["status"] == "True" and "spec.tolerations changed" in found["message"])
@@ -107,11 +111,20 @@ def test_an_operator_only_upgrade_while_live_touches_no_worker(
             timeout=90, interval=1, what="only the upgrade's operator Pods",
         )  # fmt: skip
         assert all(p["metadata"]["annotations"].get("streamops.test/upgrade") for p in new)
-        # The new operator reconciles every object at its start: watch for a while, past that.
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
+        # The new operator reconciles every object at its first look, and says so: watch until it
+        # has reconciled all three, then PAST_THE_RECONCILES readings more (its status loops write
+        # what they observe within a tick, 0.5 s).
+        deadline, past = time.monotonic() + 90, -1
+        while True:
             assert observed(cluster, ns) == before, f"changed by the upgrade:\n{restored.diagnose()}"
             assert worker_pods(cluster, ns) == pods, "no worker Pod was replaced"
+            if past >= 0 or restored.reconciled_by_the_leader(
+                ("LiveStream", ns, "cam"), ("Recording", ns, "rec"), ("Restream", ns, "out")
+            ):
+                past += 1
+                if past == PAST_THE_RECONCILES:
+                    break
+            assert time.monotonic() < deadline, f"the new operator reconciled not all three:\n{restored.diagnose()}"
             time.sleep(2)
         assert encoder.running, "the publisher was never cut"
         assert target.publishing(), "the restream target still receives"

@@ -244,6 +244,17 @@ class Release:
         name = self.leader()
         return next((p for p in self.operator_pods() if p["metadata"]["name"] == name), None)
 
+    def reconciled_by_the_leader(self, *objects: tuple[str, str, str]) -> bool:
+        """Whether the operator holding the Lease has reconciled each (kind, namespace, name) since it
+        began to lead: it logs every object's first look at INFO ("LiveStream ns/cam: reconciled
+        (generation 1)"), a standby nothing. What a test watching an operator's replacement waits
+        for instead of a fixed window."""
+        leader = self.leader()
+        if not leader:
+            return False
+        log = self.cluster.kubectl("logs", "-n", NAMESPACE, f"pod/{leader}", "--tail=5000", check=False).stdout
+        return all(f"{kind} {namespace}/{name}: reconciled" in log for kind, namespace, name in objects)
+
     def operator_logs(self, tail: int = 40) -> str:
         """The leader's log (the standbys only wait), else every operator Pod's."""
         leader = self.leader()

@@ -423,12 +423,17 @@ def plan_successor(
     loop's (handover.py): a successor no longer wanted (no handover wanted any more, or one of an
     older spec) is only named to it, which cancels it unless it is past the point of no return; a
     predecessor is released and deleted there. It goes here only with `current` (the stream stops,
-    a restart asked now): nothing is left released. Any other Pod there goes."""
+    a restart asked now): nothing is left released. Any other Pod there goes. A `current` handed over
+    (its successor gone) never gets another: the status loop cuts it."""
     other_meta = (other or {}).get("metadata") or {}
     leaving = other is None or bool(other_meta.get("deletionTimestamp")) or handed_over_at(other) is not None
     if in_handover(current, other) and not (desired is None or change.action == "replace"):
         return _in_handover(desired, current, other, change)
     if change.action != "handover" or desired is None or current is None:
+        return Successor(change, delete=None if leaving else other)
+    if handed_over_at(current) is not None:
+        # Past the point of no return, its successor gone (deleted, lost): it takes no media, so a new
+        # successor would follow nothing; the status loop cuts it (handover_abort.py), a fresh one comes.
         return Successor(change, delete=None if leaving else other)
     if other is not None:
         return Successor(change, delete=None if leaving else other)

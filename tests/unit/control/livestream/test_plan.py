@@ -433,6 +433,17 @@ def test_the_predecessor_of_the_serving_pod_is_the_status_loops_even_before_its_
         assert (decided.delete, decided.create, decided.cancel) == (None, None, None)
 
 
+def test_a_released_predecessor_whose_successor_is_gone_is_never_handed_over_again() -> None:
+    """hoflake run 10: the successor deleted while its predecessor releases; the reconcile then sees
+    the predecessor alone (the serving Pod by elimination), still differing from the spec. It takes
+    no media: a new successor would follow nothing, and (in a handover again) it would never be cut.
+    No successor: the status loop cuts it (handover_abort) and a fresh ingest follows."""
+    released = slot_pod("cam-ingest-b", "b", **{HANDED_OVER_AT_ANNOTATION: "2026-11-29T17:59:50Z"})
+    for change in (HANDOVER, PodChange("keep")):
+        decided = plan_successor(DESIRED, released, None, change, SLOTS, 4, NOW)
+        assert (decided.create, decided.delete, decided.cancel) == (None, None, None)
+
+
 @pytest.mark.parametrize("desired", [DESIRED, None])
 def test_a_successor_goes_with_its_predecessor_when_the_reconcile_removes_both(desired: dict[str, Any] | None) -> None:
     # the stream stopped (no desired Pod), or a restart asked now (replace): nothing is left released

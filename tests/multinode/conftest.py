@@ -27,16 +27,15 @@ LAN_PORT = 9443
 
 EARLY_METRICS_SERVER = pytest.StashKey[tuple[MetricsServer, "concurrent.futures.Future[None]"]]()
 EARLY_CERT_MANAGER = pytest.StashKey[tuple[CertManager, "concurrent.futures.Future[None]"]]()
-EARLY_OVERLAY_PULL = pytest.StashKey["concurrent.futures.Future[dict[str, float]]"]()
 
 
 @pytest.fixture(scope="session")
 def cluster(local_cluster: LocalCluster, request: pytest.FixtureRequest) -> Iterator[LocalCluster]:
     """The session's cluster, with the add-ons the session's tests use started in the background at
     its first use, beside the tests before those that need them rather than on the host scope's path:
-    metrics-server (its image imported, its objects applied: ≈20 s more until its metrics are served),
-    cert-manager (images, helm install, webhook, issuers: ≈20-30 s) and the overlay renderer's image
-    on every node (≈340 MiB pulled from the LAN registry: 9-13 s). They stay until the cluster goes."""
+    metrics-server (its image imported, its objects applied: ≈20 s more until its metrics are served)
+    and cert-manager (images, helm install, webhook, issuers: ≈20-30 s). Both stay until the cluster
+    goes."""
     used = {name for item in request.session.items for name in getattr(item, "fixturenames", ())}
     stash = request.config.stash
     with concurrent.futures.ThreadPoolExecutor(1) as pool:  # the session's end waits for what runs
@@ -46,8 +45,6 @@ def cluster(local_cluster: LocalCluster, request: pytest.FixtureRequest) -> Iter
         if "cert_manager" in used:
             cm = CertManager(local_cluster)
             stash[EARLY_CERT_MANAGER] = (cm, pool.submit(cm.install))
-        if "overlay_pulled" in used and (overlay := local_cluster.overlay_image) is not None:
-            stash[EARLY_OVERLAY_PULL] = pool.submit(local_cluster.pull_images, [overlay])
         yield local_cluster
 
 
@@ -80,21 +77,6 @@ def cert_manager(cluster: LocalCluster, pytestconfig: pytest.Config) -> CertMana
         print(f"\ncert-manager's install waited for: {time.monotonic() - began:.1f}s")
     print(f"\ncert-manager installed, webhook answering, ClusterIssuers Ready: {cm.install_seconds:.1f}s")
     return cm
-
-
-@pytest.fixture(scope="session")
-def overlay_pulled(cluster: LocalCluster, pytestconfig: pytest.Config) -> dict[str, float]:
-    """The overlay renderer's image on every node, pulled in the background by `cluster` (as an image
-    pre-pull DaemonSet would), so that a stream's start is not timed against the download and the
-    download is not on the host scope's path: the kubelet's pull time per "<node> <image>" (none
-    for a node that had it)."""
-    if (early := pytestconfig.stash.get(EARLY_OVERLAY_PULL, None)) is None:
-        assert cluster.overlay_image is not None, "the session's cluster has the overlay image"
-        return cluster.pull_images([cluster.overlay_image])
-    began = time.monotonic()
-    pulled = early.result()
-    print(f"\nthe overlay image's pull waited for: {time.monotonic() - began:.1f}s")
-    return pulled
 
 
 @pytest.fixture

@@ -9,13 +9,12 @@ KUBE_BIN  := $(shell source hack/versions.sh && echo $$KUBE_BIN_DIR)
 HELM_DIR  := $(shell source hack/versions.sh && dirname $$HELM_BIN)
 KUBECTL   := $(KUBE_BIN)/kubectl --kubeconfig $(CLUSTER)/kubeconfig
 PYTEST_ARGS ?=
-# Four pytest-xdist workers: the media and multinode tiers mostly wait on real time
-# (devtools/devtools/test_scopes.py says how tests are grouped; the host scope runs first at niceness
-# 0, every other scope nicer). Fresh clone, warm, quiet, same tree, 2026-11-30: three workers ran
-# pytest in 28:02 (ci51, 1,759 s in all, the two cores 77 % busy), four in 26:34 (ci60, 1,662 s,
-# 84 % busy; the host scope 26.2 min, the other workers done at 24.2). docs/design/test-harness.md,
-# "A fourth worker".
-PARALLEL  ?= -n 4 --dist loadscope
+# Three pytest-xdist workers: the media and multinode tiers mostly wait on real time
+# (devtools/devtools/test_scopes.py says how tests are grouped). Fresh clone, warm, 2026-11-27:
+# two workers ran pytest in 30:36 (ci13, 35:18 in all), three in 23:26 with every test passing
+# (ci17, 25:20 in all; load average 7.8, 14 % idle). With three, the host scope (the multi-node
+# cluster's tests, 19.4 min) is the floor: a fourth worker would only load the two cores more.
+PARALLEL  ?= -n 3 --dist loadscope
 
 .PHONY: help deps venv kube crds crds-check docs docs-check lint format check test test-unit test-publish test-media test-cluster \
         cluster-up cluster-up-nodes cluster-up-plane cluster-down operator demo demo-down test-e2e bench-media bench-ingest-cycles bench-workers bench-e2e bench-latency bench-operator bench-playback bench-density bench-edge bench-kubectl bench-overlays bench-webhooks bench-clips clean

@@ -1,5 +1,4 @@
 import concurrent.futures
-import contextlib
 import json
 import os
 import subprocess
@@ -14,7 +13,7 @@ from devtools.cluster.local_cluster import LocalCluster
 from devtools.cluster.release import Release
 from devtools.media.peers import Publisher
 from devtools.media.workers import Ingest
-from devtools.test_scopes import niceness_of, release_chain_rank, scope_ends, scope_of, scope_root
+from devtools.test_scopes import release_chain_rank, scope_ends, scope_of, scope_root
 from xdist.scheduler import LoadScopeScheduling
 
 from devtools import netns
@@ -210,24 +209,11 @@ def release(local_cluster: LocalCluster, pytestconfig: pytest.Config) -> Release
     return release
 
 
-def _take_the_niceness_of(nodeid: str) -> None:
-    """The worker's niceness for this test's scope (inherited by what it starts from here on). Raising
-    it needs no privilege; lowering it back (a worker that ran another module before the host scope)
-    does, and without it the worker stays as nice as it is."""
-    want = niceness_of(nodeid)
-    if os.getpriority(os.PRIO_PROCESS, 0) != want:
-        with contextlib.suppress(PermissionError):
-            os.setpriority(os.PRIO_PROCESS, 0, want)  # (the calling thread's, on Linux: the one that starts)
-
-
 def pytest_runtest_setup(item: pytest.Item) -> None:
     """Before a test sets up its fixtures: the scope roots it may use are noted (for
     pytest_runtest_teardown), and the session's release is as installed if the test uses it, unless
     the test sets it itself (mark `sets_release`): a helm upgrade a test left to the next one
-    (Release.restore_later) is then never run (devtools.test_scopes.RELEASE_CHAIN). Under xdist,
-    the worker takes the niceness of the test's scope first (devtools.test_scopes.niceness_of)."""
-    if hasattr(item.config, "workerinput"):
-        _take_the_niceness_of(item.nodeid)
+    (Release.restore_later) is then never run (devtools.test_scopes.RELEASE_CHAIN)."""
     _remember_scope_roots(item)
     release = item.config.stash.get(SESSION_RELEASE, None)
     if (

@@ -37,14 +37,6 @@ def scope_of(path: str) -> str | None:
     return CLUSTER_SCOPE if path.startswith("cluster/") else None
 
 
-# The host scope is the run's critical path: with 4 workers (ci60, 2026-11-30, quiet) it ran 26.2 min
-# while the others had finished at 24.2. A worker runs every other scope's tests at this niceness, and
-# what they start inherits it, so that when the two cores are contended the host scope's processes (its
-# worker, its cluster's, its Pods') get them first and the other scopes use the slack they have.
-# Niceness 2 is a CFS weight of 655 against 1024: a share of 0.64, not a stop.
-OTHER_SCOPES_NICENESS = 2
-
-
 def scope_name(nodeid: str) -> str:
     """The scope of a test id (`tests/media/test_x.py::test_y`): host, cluster, else its module."""
     path = nodeid.split("::", 1)[0].removeprefix("tests/")
@@ -84,12 +76,6 @@ def scope_root(argname: str, baseid: str) -> str | None:
     """The scope whose processes the session fixture `argname` (defined by the conftest at `baseid`)
     starts, or None for any other fixture."""
     return SCOPE_ROOTS.get((argname, baseid))
-
-
-def niceness_of(nodeid: str) -> int:
-    """The niceness the worker runs test `nodeid` (and all it starts) at: 0 in the host scope,
-    OTHER_SCOPES_NICENESS in any other."""
-    return 0 if scope_name(nodeid) == HOST_SCOPE else OTHER_SCOPES_NICENESS
 
 
 def scope_ends(nodeid: str, next_nodeid: str | None) -> str | None:

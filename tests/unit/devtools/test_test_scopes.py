@@ -1,7 +1,6 @@
-"""Where a long-lived scope ends on its worker, which fixtures its processes hang from, and how nice
-its tests run."""
+"""Where a long-lived scope ends on its worker, and which fixtures its processes hang from."""
 
-from devtools.test_scopes import CLUSTER_SCOPE, HOST_SCOPE, OTHER_SCOPES_NICENESS, niceness_of, scope_ends, scope_root
+from devtools.test_scopes import CLUSTER_SCOPE, HOST_SCOPE, scope_ends, scope_root
 
 MULTINODE = "tests/multinode/test_network.py::test_pods_reach_each_other_across_nodes"
 E2E = "tests/e2e/test_installed.py::test_push_goes_live_and_serves_hls"
@@ -27,9 +26,3 @@ def test_only_the_clusters_are_roots() -> None:
     # tests/multinode's `cluster` uses local_cluster: finished with it, not a root of its own
     assert scope_root("cluster", "tests/multinode") is None
     assert scope_root("operator", "tests/cluster") is None
-
-
-def test_every_scope_but_the_host_runs_nicer() -> None:
-    assert niceness_of(MULTINODE) == niceness_of(E2E) == 0
-    for other in (CLUSTER, MEDIA, "tests/e2e/node/test_node_flow.py::test_rtmp_push"):
-        assert niceness_of(other) == OTHER_SCOPES_NICENESS > 0

@@ -41,6 +41,7 @@ from devtools.media.workers import Ingest, Worker
 from devtools.ports import free_port
 from devtools.processes import child_env, stop_tree
 from devtools.waits import wait_for
+from devtools.worker_start_probe import MADE_ONLY
 
 from bench.report_file import ROOT, commit, loadavg, write_report
 
@@ -72,22 +73,8 @@ rss = next(int(line.split()[1]) for line in open("/proc/self/smaps_rollup") if l
 print(json.dumps({"rss_kib": rss, "modules": sorted(sys.modules)}))
 """
 
-# The start-up CPU probe: the role's command line and configuration, the worker made (`start`), not run:
-# the missing running loop ends the coroutine at its first wait.
-MADE = """
-import asyncio, sys
-def made_only(coroutine):
-    try:
-        coroutine.send(None)
-    except RuntimeError:
-        pass
-    finally:
-        coroutine.close()
-    return 0
-asyncio.run = made_only
-from streamops.cli.streamops_command import main
-sys.exit(main(["worker", sys.argv[1], "--config", sys.argv[2]]))
-"""
+# The start-up CPU probe: the role made, not run (devtools.worker_start_probe), then its exit.
+MADE = MADE_ONLY + "sys.exit(code)\n"
 START_RUNS = 7
 
 # Runs argv, prints its exit status and peak RSS (KiB), exits non-zero when it failed.

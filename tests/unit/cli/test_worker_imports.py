@@ -13,25 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from devtools.worker_start_probe import MADE_ONLY
 from streamops.cli.worker import WORKERS
 
-# `streamops worker KIND --config FILE` with asyncio.run replaced: the worker is made (its `start`),
-# then the missing running loop ends the coroutine before it runs anything.
-PROBE = """
-import asyncio, json, sys
-def made_only(coroutine):
-    try:
-        coroutine.send(None)
-    except RuntimeError:
-        pass
-    finally:
-        coroutine.close()
-    return 0
-asyncio.run = made_only
-from streamops.cli.streamops_command import main
-code = main(["worker", sys.argv[1], "--config", sys.argv[2]])
-print(json.dumps({"code": code, "modules": sorted(sys.modules)}))
-"""
+# The role made, not run (devtools.worker_start_probe), then the modules it loaded.
+PROBE = MADE_ONLY + 'print(json.dumps({"code": code, "modules": sorted(sys.modules)}))\n'
 
 API = "streamops.api."
 CRD_MODELS = tuple(

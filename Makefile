@@ -105,12 +105,12 @@ format: venv ## ruff format + autofix
 # Only what those builds start with is installed first (hack/deps.sh tools: Go, python3-venv, npm);
 # FFmpeg's and the image layers' recipes install the rest beside them. Then what the tests need (the
 # images, the bytecode) and the Go components' tests (real FFmpeg peers: timed, so before pytest, not
-# beside it); the checks that only compute (lint, the generated files, the fuzz targets) run at nice 19
+# beside it; all at once: they mostly wait, 28 CPU-s in 86 s of wall); the checks that only compute (lint, the generated files, the fuzz targets) run at nice 19
 # beside pytest, on the CPU its waits leave idle (hack/beside.sh, docs/design/test-harness.md).
 test: ## everything: lint, the WebRTC component's go tests, unit, publish (images and chart to a real registry), media (real FFmpeg + peers), cluster (real API server), e2e (real node) and multinode (pod-network cluster, chart installed, real add-ons) tests
 	@bash hack/deps.sh tools
 	@$(MAKE) --no-print-directory -j3 DEPS= kube image-layers test-images helm s3server webrtc rtmp relay readers hlsload kube-network-policies crane registry addons venv
-	@$(MAKE) --no-print-directory -j3 --output-sync=target DEPS= test-webrtc test-rtmp test-relay test-readers test-hlsload images bytecode
+	@$(MAKE) --no-print-directory -j7 --output-sync=target DEPS= bytecode test-readers test-hlsload test-rtmp test-relay test-webrtc images
 	@bash hack/beside.sh "$(MAKE) --no-print-directory -j2 --output-sync=target DEPS= lint crds-check chart-check fuzz" -- $(PY) -m pytest tests $(PARALLEL) $(PYTEST_ARGS)
 
 # A first run's image layers that need no compiled binary (debootstrap, apt, pip: mostly downloads),
@@ -130,7 +130,7 @@ test-images: venv ffmpeg webrtc rtmp relay readers coredns traefik prometheus pl
 # each pytest worker rewrote the asserts of all 270 test modules (12 s of CPU each, 3 at once).
 bytecode: venv ## compile the repo's Python (operator, devtools, bench) and the tests' assert-rewritten modules once, for every process of a run to read (a worker starts in 0.61 s instead of 0.73, a pytest worker collects in 5 s instead of 15)
 	@$(PY) -m compileall -q -j0 operator/streamops devtools/devtools bench >/dev/null
-	@env -u PYTHONDONTWRITEBYTECODE $(PY) -m pytest tests --collect-only -q -p no:cacheprovider >/dev/null
+	@bash hack/collect-tests.sh $(PY)
 
 check: venv helm player ## the inner loop, no image, FFmpeg or cluster builds: lint, crds-check, chart-check, the unit and chart tests (≈1 min warm; helm is built once and cached, the player scripts fetched once: a chart test checks the worker image needs them)
 	@$(MAKE) --no-print-directory lint crds-check chart-check

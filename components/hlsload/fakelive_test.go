@@ -47,17 +47,26 @@ func newFakeLive(t *testing.T, partDur time.Duration, partsPerSegment int) (*fak
 	return f, server
 }
 
+// produce writes a part every partDur of wall time. A ticker alone drops ticks when the process is
+// starved (`go test -race` on a loaded machine: a test saw 115 parts where 1.5 s holds 125), so
+// each tick writes every part that came due since the last one, as a packager behind its input
+// does; the tests' counts are then the clock's, whatever the load.
 func (f *fakeLive) produce() {
 	tick := time.NewTicker(f.partDur)
 	defer tick.Stop()
+	due := time.Now()
 	for {
 		select {
 		case <-f.stop:
 			return
-		case <-tick.C:
+		case now := <-tick.C:
+			n := 0
+			for ; !due.Add(f.partDur).After(now); due = due.Add(f.partDur) {
+				n++
+			}
 			f.mu.Lock()
-			if !f.paused {
-				f.next++
+			if !f.paused && n > 0 {
+				f.next += n
 				close(f.changed)
 				f.changed = make(chan struct{})
 			}

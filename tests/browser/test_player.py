@@ -51,7 +51,14 @@ SEEK_BACK = """(async () => {
   const seeked = new Promise((resolve) => v.addEventListener('seeked', resolve, { once: true }));
   v.currentTime = target;
   await seeked;
-  await new Promise((resolve) => setTimeout(resolve, 3000));
+  // It plays on from there: until one second past the target (a state; it was a fixed 3 s), or
+  // 20 s, after which the assertions say where it stuck.
+  const deadline = performance.now() + 20000;
+  await new Promise((resolve) => {
+    const check = () => (v.currentTime >= target + 1 && !v.paused) || performance.now() > deadline;
+    const poll = () => (check() ? resolve() : setTimeout(poll, 100));
+    poll();
+  });
   return { start, end, target, now: v.currentTime, behind: p.behind, paused: v.paused };
 })()"""
 

@@ -16,6 +16,7 @@ from devtools.media.browser import Browser
 from devtools.media.peers import Publisher
 from devtools.media.playback_keys import write_playback_keys
 from devtools.media.player_page import PLAYING, PLAYING_WEBRTC
+from devtools.waits import eventually
 from streamops.contract.playback_token import Refusal, session_hash, sign
 
 from tests.browser.test_webrtc_ingest import ingest_stand  # noqa: F401  (the fixture)
@@ -31,6 +32,30 @@ def refusals(ingest: Any) -> float:
         for line in text.splitlines()
         if line.startswith("streamops_playback_refusals_total{")
     )
+
+
+def played_on(page: Any, manifest: str, loads: int) -> None:
+    """The page played on past PLAYING: `loads` more loads of its playlist or MPD (URLs the player
+    built from what it read, not only its first ones) and one more second of video (it was a fixed
+    3 s: an LL-HLS page reloads its playlist every part, dash.js its MPD every 2 s)."""
+    count = (
+        "performance.getEntriesByType('resource')"
+        f".filter((e) => new URL(e.name).pathname.endsWith({manifest!r})).length"
+    )
+    seen, played = page.evaluate(f"[{count}, window.streamopsPlayer.video.currentTime]", await_promise=False)
+    page.wait_until(
+        f"{count} >= {seen + loads} && window.streamopsPlayer.video.currentTime >= {played + 1}", timeout=20
+    )
+
+
+def counted(ingest: Any, sid: str, kind: str) -> dict[str, Any]:
+    """The ingest's viewers once it counts the page's session (a state, polled)."""
+
+    def viewers() -> dict[str, Any] | None:
+        found: dict[str, Any] = ingest.status()["viewers"]
+        return found if session_hash(sid) in found["sessions"][kind] else None
+
+    return eventually(viewers, 10, 0.2, f"the ingest counts the page's {kind} session")
 
 
 def test_the_signed_player_page_plays_ll_hls_inside_its_token_and_counts_its_session(
@@ -49,8 +74,8 @@ def test_the_signed_player_page_plays_ll_hls_inside_its_token_and_counts_its_ses
             assert page.evaluate("window.streamopsPlayer.lowLatency", await_promise=False) is True
             sid = page.evaluate("window.streamopsPlayer.sid", await_promise=False)
             assert len(sid) == 16, sid
-            page.evaluate("new Promise((resolve) => setTimeout(resolve, 3000))", timeout=10)
-            viewers = ingest.status()["viewers"]
+            played_on(page, ".m3u8", 2)
+            viewers = counted(ingest, sid, "llhls")
             assert session_hash(sid) in viewers["sessions"]["llhls"], viewers
             assert viewers["counts"]["llhls"] == 1 and viewers["counts"]["hls"] == 0, viewers
             assert refusals(ingest) == 0, "every URL the page and hls.js built resolved inside /t/<token>/"
@@ -82,8 +107,8 @@ def test_the_signed_player_page_plays_dash_inside_its_token_with_its_session_on_
             page.wait_until(PLAYING, timeout=60)
             assert page.evaluate("window.streamopsPlayer.format", await_promise=False) == "dash"
             sid = page.evaluate("window.streamopsPlayer.sid", await_promise=False)
-            page.evaluate("new Promise((resolve) => setTimeout(resolve, 3000))", timeout=10)
-            viewers = ingest.status()["viewers"]
+            played_on(page, ".mpd", 1)
+            viewers = counted(ingest, sid, "dash")
             assert viewers["sessions"]["dash"] == [session_hash(sid)], viewers
             assert viewers["counts"]["hls"] == viewers["counts"]["llhls"] == 0, viewers
             assert refusals(ingest) == 0, "every URL dash.js built resolved inside /t/<token>/"

@@ -7,6 +7,7 @@ of nested objects are the whole default object.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import yaml
@@ -159,4 +160,11 @@ def crd_yaml(kind: Kind) -> str:
 
 def crd_files() -> dict[str, str]:
     """File name → content of every CRD, as `crds/` should hold them."""
-    return {f"{kind.crd_name}.yaml": crd_yaml(kind) for kind in KINDS}
+    return dict(_crd_texts())
+
+
+@functools.cache
+def _crd_texts() -> tuple[tuple[str, str], ...]:
+    # Made once per process (≈ 0.6 CPU-s: the schemas and their YAML): the models do not change in
+    # one, and the unit tests' stale checks ask for them three times in a row.
+    return tuple((f"{kind.crd_name}.yaml", crd_yaml(kind)) for kind in KINDS)

@@ -1,7 +1,8 @@
 """Caps on what one ingest serves, so that viewers cannot take its event loop (and with it the
 feed of the recorders and pushers) from them: on the internal face, concurrent feed readers per
-source address and in all; on the public face, concurrent blocking LL-HLS reloads (`_HLS_msn`) and
-low-latency DASH segments (sent as they are written) per client address and in all, other playback
+source address and in all; on the public face, concurrent held requests per client address and in
+all (blocking LL-HLS reloads, `_HLS_msn`; LL-HLS parts, the preload-hinted one held until written;
+low-latency DASH segments, sent as they are written: held_requests.py), other playback
 requests in flight in all, and the rate of requests per client address and in all (token buckets:
 `RateBudget`). The public caps are sized for hundreds of players behind one address (a venue's NAT,
 a carrier's CGNAT, kube-proxy's SNAT of a NodePort): what one address sends beyond that is no crowd

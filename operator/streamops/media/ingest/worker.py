@@ -31,11 +31,11 @@ from streamops.contract.worker_credential import CredentialCheck
 from streamops.media.feed_access import FeedAccess
 from streamops.media.ingest.backup_link import BackupOffer
 from streamops.media.ingest.commands import relay_input
-from streamops.media.ingest.dash_chunks import may_be_held
 from streamops.media.ingest.early_refusal import serve_public
 from streamops.media.ingest.encrypted_hls import stream_key_ring
 from streamops.media.ingest.feed import FeedHub
 from streamops.media.ingest.handover import Handover
+from streamops.media.ingest.held_requests import held_requests
 from streamops.media.ingest.http_faces import faces
 from streamops.media.ingest.load_caps import RATE_PER_CLIENT, RATE_TOTAL, Limits, LoadCaps
 from streamops.media.ingest.on_air import RELAY_FEED_PATH, OnAir
@@ -144,7 +144,6 @@ class IngestWorker:
         self.handover = Handover(continuity, self, media_dir / "handover", self.credential.header, log, self.key_ring)
         if readers is not None:  # its callers are asked about by the gate's rules (readers.py)
             readers.rules = lambda: self.playback.rules
-        held = may_be_held if config.dash_low_latency else (lambda _: False)
         trusted, rates = self.playback.trusted, config.request_rates
         self.caps = LoadCaps(
             self.registry,
@@ -154,7 +153,7 @@ class IngestWorker:
                 rate_total=(rates and rates.total) or RATE_TOTAL,
             ),
             client=self.playback.client,
-            held=held,
+            held=held_requests(config.dash_low_latency),
             proxy=lambda peer: is_trusted(peer, trusted),
         )
 

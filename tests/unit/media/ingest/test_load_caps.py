@@ -213,6 +213,48 @@ def test_low_latency_dash_segments_hold_a_blocking_slot_per_client():
     asyncio.run(run())
 
 
+def test_llhls_parts_waiting_to_be_written_hold_blocking_slots_not_the_public_total(tmp_path):
+    """Every LL-HLS player holds the preload-hinted part beside its blocking reload, waiting until
+    it is written: in the public total (requests being worked on) 100 players behind one address
+    held 100 of its 256 slots while idle, and a CPU-starved ingest answered 503 to 3,008 parts
+    (ci61). The real worker's predicate: parts take blocking slots, other files the public ones."""
+    worker = IngestWorker(
+        IngestConfig.model_validate(
+            {"stream": "cam", "source": {"push": {"protocols": ["rtmp"]}}, "mediaDir": str(tmp_path / "media")}
+        )
+    )
+    caps = LoadCaps(
+        CollectorRegistry(), {"stream": "cam", "role": "primary"}, Limits(public_total=1), held=worker.caps.held
+    )
+    release = asyncio.Event()
+
+    async def waiting(_: web.Request) -> web.Response:
+        await release.wait()
+        return web.Response(text="ok")
+
+    app = web.Application(middlewares=[caps.public_middleware])
+    app.router.add_get("/streams/ns/cam/hls/{variant}/{name}", waiting)
+    app.router.add_get("/streams/ns/cam/hls/{variant}/{rendition}/{name}", waiting)
+
+    async def run() -> None:
+        connector = aiohttp.TCPConnector(limit=0)
+        async with TestClient(TestServer(app, host="127.0.0.1", port=0), connector=connector) as client:
+            hls = "/streams/ns/cam/hls/cmaf"
+            parts = [asyncio.create_task(client.get(f"{hls}/{path}")) for path in ("part-7.m4s", "720p/part-7.m4s")]
+            parts += [
+                asyncio.create_task(client.get(f"{hls}/part-{n}.m4s", params={"_sid": str(n)})) for n in range(8, 108)
+            ]
+            await eventually_async(lambda: caps.blocking.held == 102, timeout=10, what="every part held")
+            segment = asyncio.create_task(client.get(f"{hls}/seg-3.m4s"))
+            await eventually_async(lambda: caps.public.held == 1, timeout=10, what="the segment in its handler")
+            assert (await client.get(f"{hls}/seg-4.m4s")).status == 503, "a second segment: the public total is 1"
+            release.set()
+            assert [(await t).status for t in [*parts, segment]] == [200] * 103
+            assert caps.refused == {"public_total_cap": 1}
+
+    asyncio.run(run())
+
+
 # --- rates (issue 52) ----------------------------------------------------------------------------------
 
 

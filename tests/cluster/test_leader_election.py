@@ -1,8 +1,9 @@
 """Operator replicas with leader election (`streamops operator --leader-election`), as real
-processes on a private control plane (etcd + kube-apiserver + kube-controller-manager of this module:
-the session's shared operator, which runs without leader election, must not reconcile what these
-tests look at). Each runs under the operator's ServiceAccount (rbac.py's rules, or the chart's with
-`-p devtools.chart_rbac_plugin`), so the Lease's Role is proved enough too.
+processes on the suite's control plane, with the session's shared operator stopped for this module
+(it runs without leader election and must not reconcile what these tests look at; a private control
+plane cost its boot, ≈17 s of the module's wall and its CPU). Each runs under the session operator's
+ServiceAccount kubeconfig (rbac.py's rules, or the chart's with `-p devtools.chart_rbac_plugin`), so
+the Lease's Role is proved enough too.
 
 - two replicas: exactly one reconciles, the standby logs no reconcile;
 - the leader SIGKILLed: the standby takes the Lease once it expired (never before) and reconciles;
@@ -28,7 +29,7 @@ import pytest
 from devtools.catalog import livestream
 from devtools.cluster import suite as cluster_harness
 from devtools.cluster.operator_process import OperatorProcess
-from devtools.cluster.suite import OPERATOR_NAMESPACE, Cluster
+from devtools.cluster.suite import OPERATOR_NAMESPACE, Cluster, Operator
 from devtools.waits import eventually
 from streamops.control.runtime.leader_election import LOST_LEADERSHIP_EXIT
 from streamops.control.runtime.leader_lease import LeaseTiming, micro_time
@@ -40,15 +41,21 @@ Start = Callable[[str], OperatorProcess]
 
 
 @pytest.fixture(scope="module")
-def plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    with cluster_harness.started_cluster(tmp_path_factory.mktemp("election-plane")) as admin:
-        yield admin
+def plane(cluster: Cluster, operator: Operator) -> Iterator[Cluster]:
+    """The suite's control plane with no operator but this module's replicas; the session's
+    operator started again afterwards."""
+    operator.stop()
+    try:
+        yield cluster
+    finally:
+        operator.start()
 
 
 @pytest.fixture(scope="module")
-def kubeconfig(plane: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    # Looked up at call time: `-p devtools.chart_rbac_plugin` replaces it with the chart's RBAC.
-    return cluster_harness.operator_kubeconfig(plane, tmp_path_factory.mktemp("election") / "kubeconfig")
+def kubeconfig(operator: Operator) -> Path:
+    # The session operator's: its ServiceAccount under rbac.py's rules, or the chart's with
+    # `-p devtools.chart_rbac_plugin` (conftest.py looks operator_kubeconfig up at call time).
+    return operator.kubeconfig
 
 
 @pytest.fixture
@@ -77,16 +84,6 @@ def replicas(kubeconfig: Path, tmp_path: Path, lease_name: str) -> Iterator[Star
     yield start
     for op in started:
         op.stop()
-
-
-@pytest.fixture
-def namespace(plane: Cluster) -> Iterator[str]:
-    name = f"le-{uuid.uuid4().hex[:8]}"
-    plane.create("", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
-    # The controller-manager gives every namespace its `default` ServiceAccount; Pods need it.
-    eventually(lambda: plane.get("serviceaccounts", name, "default"), what=f"ServiceAccount default in {name}")
-    yield name
-    plane.delete("namespace", "", name)
 
 
 def lease(plane: Cluster, name: str) -> dict[str, Any]:

@@ -193,7 +193,9 @@ def test_recorder_lost_with_its_node_is_force_deleted_and_replaced(cluster, oper
         cluster.core.patch_namespaced_pod_status(
             "rec-recorder", ns, {"status": {"conditions": conditions}}, _content_type="application/merge-patch+json"
         )
-        cluster.core.delete_namespaced_pod("rec-recorder", ns, grace_period_seconds=15)
+        # A short grace period: the force-delete comes node_lost_force_delete_seconds (10 s) after
+        # it, whatever its length; RecorderNodeLost is said at once, well within it.
+        cluster.core.delete_namespaced_pod("rec-recorder", ns, grace_period_seconds=5)
         terminating = cluster.get("pods", ns, "rec-recorder")
         assert terminating["metadata"]["uid"] == old["metadata"]["uid"] and terminating["metadata"]["deletionTimestamp"]
 

@@ -16,8 +16,9 @@ hostNetwork workers on 127.0.0.1, where the recorder reaches the server too):
 - the namespace quota (set from the first video's size, operator restarted): StorageAlmostFull on
   a new Recording at 80 %, a running one finalised with NoSpace at 100 %, a new one refused.
 
-One stream, one publisher, one S3 server for all of it. The operator runs with a short test day
-for retention and is given back its usual settings afterwards.
+One stream, one publisher, one S3 server for all of it. The suite's operator runs with a short
+test day for retention (devtools.cluster.suite.OPERATOR_ENV); the quota is this module's, and the
+operator is given back its usual settings afterwards.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import pytest
 from devtools.catalog import livestream, recording
 from devtools.cluster.kubectl import condition
 from devtools.cluster.local_pods import LocalPods
+from devtools.cluster.suite import OPERATOR_ENV
 from devtools.media.peers import Publisher, ffprobe_streams
 from devtools.media.s3_server import S3Server
 from devtools.media.webhook_receiver import WebhookReceiver
@@ -43,8 +45,8 @@ from devtools.waits import eventually
 BUCKET = "recordings"
 LADDER = {"renditions": [{"name": "144p", "height": 144, "videoBitrateKbps": 150, "audioBitrateKbps": 64}]}
 KEEP_ORIGIN = {"enabled": True, "deleteAfterDays": 1}  # a 20 s day, as deleteAfterDays of the storage
-DAY_SECONDS = 20  # retention's day in this module: a video expires 20 s after it ended (deleteAfterDays 1)
-RETENTION_ENV = {"STREAMOPS_RETENTION_DAY_SECONDS": str(DAY_SECONDS), "STREAMOPS_RETENTION_INTERVAL_SECONDS": "1"}
+# Retention's day in the suite (OPERATOR_ENV): a video expires 20 s after it ended (deleteAfterDays 1).
+DAY_SECONDS = int(OPERATOR_ENV["STREAMOPS_RETENTION_DAY_SECONDS"])
 QUOTA_ENV = "STREAMOPS_RECORDINGS_QUOTA_BYTES"
 ALLOWED = {"streaming.streamops.dev/allow-reference": "true"}  # Secrets the specs may name (tenancy.md)
 # The stream's own identifiers (spec.clientUserId / clientEntityData): into sidecars, webhook data, Events.
@@ -64,8 +66,8 @@ def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
 
 @pytest.fixture(scope="module")
 def storage_operator(operator):
-    """The session's operator with this module's settings; its own again afterwards."""
-    with operator.with_env(RETENTION_ENV) as configured:
+    """The session's operator; its own settings again afterwards (the test sets a quota)."""
+    with operator.with_env({}, restart=False) as configured:
         yield configured
 
 

@@ -37,6 +37,12 @@ OPERATOR_ENV = {
     "STREAMOPS_WORKER_ADDRESS": "127.0.0.1",
     "STREAMOPS_WORKER_BIND_ADDRESS": "127.0.0.1",
     "STREAMOPS_METRICS_WRITE_SECONDS": "2",
+    # Retention with a 20 s day, looked at every second (tests/cluster/test_recording_storage.py: its
+    # videos and originals expire while the test watches). Only Recordings with deleteAfterDays or
+    # keepOrigin read them, none elsewhere in the suite: set for the session, that module needs no
+    # restart of its own to set them (an operator stop and start, ≈5 s of a loaded machine's wall).
+    "STREAMOPS_RETENTION_DAY_SECONDS": "20",
+    "STREAMOPS_RETENTION_INTERVAL_SECONDS": "1",
     # Webhook receivers and overlay pages of the tests listen on 127.0.0.1: the one address the
     # egress guard (docs/design/egress.md) lets through, as an admin's allow-list would.
     "STREAMOPS_EGRESS_ALLOW_CIDRS": '["127.0.0.1/32"]',

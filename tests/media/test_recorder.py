@@ -491,7 +491,9 @@ def test_long_drop_starts_a_new_video(feed: FeedSource, recorders: RecorderFacto
     assert recorder.terminate() == 0
 
 
-def test_drop_of_15_seconds_with_the_default_10_second_window(feed: FeedSource, recorders: RecorderFactory) -> None:
+def test_a_drop_past_the_default_10_second_window_starts_a_new_video(
+    feed: FeedSource, recorders: RecorderFactory
+) -> None:
     # reconnectWindowSeconds defaults to 10; minDurationSeconds 1: a 3 s session that a loaded
     # machine's publisher sends as 2 s of media is a video all the same.
     recorder = recorders(minDurationSeconds=1)
@@ -501,9 +503,10 @@ def test_drop_of_15_seconds_with_the_default_10_second_window(feed: FeedSource, 
     assert recorder.status()["state"] == "reconnecting", "still within the window: the video is open"
     assert recorder.status()["videos"] == []
     wait_state(recorder, "waiting", timeout=5)
-    sleep_until(first.ended_at + 15)  # type: ignore[operator]
+    # The window is over (the video closed): the publisher comes back now, a drop past the window
+    # (before: at 15 s, 4.5 s more of waiting that proved nothing more).
     second = broadcast(feed, 3, recorder)
-    assert second.first_byte_at - first.ended_at >= 15  # type: ignore[operator]
+    assert second.first_byte_at - first.ended_at >= 10  # type: ignore[operator]
     final = recorder.post_stop()
     assert len(check_videos(recorder, final)) == 2
 

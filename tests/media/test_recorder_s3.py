@@ -57,7 +57,9 @@ IN_PARTS = {"singlePutMaxBytes": 0}
 POLL = 0.05
 BODY_BYTES = 256 * 1024  # a request that sent more than this towards the server carries a part
 BACKOFF_CAP = 2.0  # the upload backoff cap the outage test sets (uploadBackoffMaxSeconds; built in: 30 s)
-CAPPED = 3  # pauses at the cap the outage lasts for: 1, 2, 2, 2 s (doubling stopped by the cap)
+# Pauses at the cap the outage lasts for: 1, 2, 2 s. The second at the cap is the one that would
+# have doubled (to 4 s) without it: the doubling stopped.
+CAPPED = 2
 RELAY_WINDOW = 1  # reconnectWindowSeconds of the recorders behind the relay: the video closes 1 s after the broadcast
 
 
@@ -128,16 +130,24 @@ def s3(tmp_path: Path) -> Iterator[S3Server]:
         yield server
 
 
-@pytest.fixture
-def ingest(tmp_path: Path) -> Iterator[Ingest]:
-    workdir = tmp_path / "ingest"
-    workdir.mkdir()
-    worker = Ingest(workdir, source={"push": {"protocols": ["rtmp"]}}, screenshots={"enabled": False})
+@pytest.fixture(scope="module")
+def _module_ingest(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ingest]:
+    worker = Ingest(
+        tmp_path_factory.mktemp("ingest"), source={"push": {"protocols": ["rtmp"]}}, screenshots={"enabled": False}
+    )
     worker.start()
     try:
         yield worker
     finally:
         worker.stop()
+
+
+@pytest.fixture
+def ingest(_module_ingest: Ingest) -> Ingest:
+    """The module's one ingest worker (its start took seconds a test), offline: each test publishes
+    into it with a publisher of its own, stopped at its end (the recorders too: they read its feed)."""
+    wait_for(lambda: not _module_ingest.status()["live"], 15, POLL, "the ingest offline (no publisher left)")
+    return _module_ingest
 
 
 @pytest.fixture
@@ -733,7 +743,10 @@ def test_wrong_keys_missing_bucket_and_no_server_are_reported_in_seconds_and_fix
         assert status["storageError"], status
         wait_for(lambda r=recorder: r.status()["recording"], 10, POLL, "recording all the same, locally")
         cases.append((problem, recorder))
-    time.sleep(4)
+    for _, recorder in cases:  # a retry failed and was reported too (1 s after the first: not a 4 s sleep)
+        wait_for(lambda r=recorder: "(retrying in 2 s)" in r.logs(), 10, POLL, "a retry reported")
+    # What the corrected recorder below uploads: a video, not a session under minDurationSeconds.
+    wait_for(lambda: (cases[0][1].status()["duration"] or 0) >= 2, 15, POLL, "2 s recorded")
     for _, recorder in cases:
         texts = recorder.texts()
         for credential in (wrong_secret, wrong_key, s3.secret_key, s3.access_key):

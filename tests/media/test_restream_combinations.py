@@ -240,13 +240,18 @@ def bitrates(started: tuple[float, list[tuple[Any, int]]], seconds: float) -> li
     return [(sent - first) * 8 / elapsed for sent, (_, first) in zip(now, firsts, strict=True)]
 
 
+RECORDED = 4  # seconds the transcoded recording records
+
+
 def test_transcoded_recording_records_the_rendition(transcoding_ingest, record_workers):
     recorder = record_workers("recorder", transcoded_feed(transcoding_ingest))
     wait_for(lambda: recorder.status()["recording"], timeout=20, what="recording the transcoded feed")
-    wait_for(lambda: (recorder.status()["duration"] or 0) >= 10, timeout=30, what="10 s recorded")
+    # Two GOPs of the rendition (2 s each) make a video whose picture and length can be checked:
+    # 10 s proved nothing more, and kept the 360p encode running 6 s longer.
+    wait_for(lambda: (recorder.status()["duration"] or 0) >= RECORDED, timeout=30, what=f"{RECORDED} s recorded")
     final = wait_for(lambda: (s := recorder.post_stop()) and s["videos"] and s, timeout=60, what="finalised")
     [video] = final["videos"]
     path = recorder.root / video["path"]
     got = codecs(ffprobe_streams(path))
     assert got["video"] == ("h264", 640, 360) and got["audio"][0] == "aac", got
-    assert abs(ffprobe_duration(path) - video["durationSeconds"]) < 0.1 and video["durationSeconds"] >= 10
+    assert abs(ffprobe_duration(path) - video["durationSeconds"]) < 0.1 and video["durationSeconds"] >= RECORDED

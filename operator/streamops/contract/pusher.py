@@ -23,6 +23,8 @@ TARGET_CA_DIR = "/var/run/secrets/streamops/target-ca"
 TARGET_CA_FILE = "ca.crt"
 TARGETS_PATH = "/targets"  # PUT (a stream's shared pusher): the whole set of targets, PusherTargets
 REVEAL_KEYS = "reveal_keys"  # the serialisation context that writes the keys (the operator's PUT body only)
+# A live link whose target took no byte for this long froze: the watchdog gives it up (a failure).
+STALL_SECONDS = 8.0
 
 # codec-not-accepted: the feed's video is a codec the target does not take (videoCodecs); nothing is sent.
 PusherState = Literal["waiting-for-source", "connecting", "live", "backoff", "codec-not-accepted"]
@@ -93,6 +95,14 @@ class PusherConfig(CredentialedConfig):
     http_host: str = "0.0.0.0"
     http_port: int = Field(default=HTTP_PORT, ge=0, le=65535)
     backoff: BackoffPolicy = Field(default_factory=BackoffPolicy)
+    # None unless set (the operator does not): the configuration, and Pod hash, of pushers stays.
+    stall_seconds: float | None = Field(
+        default=None,
+        gt=0,
+        le=300,
+        description="A live link whose target took no byte for this long is given up as a failure and "
+        f"retried after the backoff (the watchdog; default {STALL_SECONDS:g} s; `live` turns false after 2 s).",
+    )
 
     @field_validator("feed_url")
     @classmethod

@@ -9,21 +9,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from streamops.contract.pusher import STALL_SECONDS as STALL_SECONDS  # re-exported: the watchdog's default
 from streamops.media.pusher.tcp_info import TcpCounters, process_tcp, socket_counters
 
 LIVE_WINDOW_SECONDS = 2.0  # "live": bytes reached the target this recently
-STALL_SECONDS = 8.0  # live link with no byte reaching the target for this long: it froze (watchdog)
 CONNECT_SECONDS = 20.0  # no byte out this long after start: give up (probe 2 s + connect 5 s + slack)
 TCP_SCHEMES = ("rtmp", "rtmps")  # targets whose delivery the kernel's TCP counters show
 
 
-def watchdog(started: float, first_byte: float | None, last_byte: float | None, now: float) -> str | None:
+def watchdog(
+    started: float, first_byte: float | None, last_byte: float | None, now: float, stall: float = STALL_SECONDS
+) -> str | None:
     """Why a running FFmpeg must be killed as a target failure, or None: nothing reached the target
-    in CONNECT_SECONDS, or a live link sent nothing for STALL_SECONDS (monotonic seconds)."""
+    in CONNECT_SECONDS, or a live link sent nothing for `stall` seconds (the config's stallSeconds;
+    monotonic seconds)."""
     if first_byte is None:
         return f"no data reached the target within {CONNECT_SECONDS:g} s" if now - started > CONNECT_SECONDS else None
-    if last_byte is not None and now - last_byte > STALL_SECONDS:
-        return f"the target stopped taking data for {STALL_SECONDS:g} s"
+    if last_byte is not None and now - last_byte > stall:
+        return f"the target stopped taking data for {stall:g} s"
     return None
 
 

@@ -44,7 +44,14 @@ from streamops.media.pusher.commands import (
     push_target,
     read_stream_key,
 )
-from streamops.media.pusher.delivery import TCP_SCHEMES, Delivery, TargetSocket, is_live, watchdog
+from streamops.media.pusher.delivery import (
+    STALL_SECONDS,
+    TCP_SCHEMES,
+    Delivery,
+    TargetSocket,
+    is_live,
+    watchdog,
+)
 from streamops.media.pusher.plan import (
     Backoff,
     Outcome,
@@ -131,6 +138,7 @@ class Pusher:
         self.relay = relay  # the shared pusher's relay: the rtmp(s) runs it carries skip FFmpeg
         self.redact = Redactor()
         self.backoff = Backoff(config.backoff, rand)
+        self.stall_seconds = config.stall_seconds or STALL_SECONDS  # the watchdog's
         self.stopping = asyncio.Event()
         self.state: PusherState = "waiting-for-source"
         self.bytes_sent = 0  # cumulative across runs
@@ -392,7 +400,9 @@ class Pusher:
                     ended = self._relay_event(event.result(), now)
                 if self.live:  # a link that stays up ends the failure streak now, not when it drops
                     self.backoff.link_was_up(delivery.uptime())
-                if ended is None and (killed_for := watchdog(started, delivery.first_at, delivery.last_at, now)):
+                if ended is None and (
+                    killed_for := watchdog(started, delivery.first_at, delivery.last_at, now, self.stall_seconds)
+                ):
                     break
         finally:
             stop.cancel()
@@ -471,7 +481,7 @@ class Pusher:
                 now = time.monotonic()
                 if self.live:  # a link that stays up ends the failure streak now, not when it drops
                     self.backoff.link_was_up(delivery.uptime())
-                killed_for = watchdog(started, delivery.first_at, delivery.last_at, now)
+                killed_for = watchdog(started, delivery.first_at, delivery.last_at, now, self.stall_seconds)
                 if killed_for:
                     await proc.stop(grace=0.5)  # SIGTERM alone would wait on the trailer
                     break

@@ -63,6 +63,10 @@ def test_config_defaults_and_camel_case():
     assert c.stream_key_file == "/secrets/key"
     assert (c.no_audio_mode, c.http_host, c.http_port) == ("drop", "0.0.0.0", 8080)
     assert (c.backoff.initial_seconds, c.backoff.max_seconds, c.backoff.reset_after_seconds) == (0.5, 10.0, 10.0)
+    assert c.stall_seconds is None and "stallSeconds" not in c.wire(), "unset: the Pod's config stays"
+    assert config(stallSeconds=3).stall_seconds == 3
+    with pytest.raises(ValidationError):
+        config(stallSeconds=0)
     assert config(uri="rtmps://live-api-s.facebook.com:443/rtmp/").uri.startswith("rtmps://")
     assert config(uri="srt://push.example.com:9000?mode=caller&latency=200000").uri
     assert config(uri="srt://push.example.com:9000").uri  # caller is FFmpeg's default
@@ -198,6 +202,10 @@ def test_watchdog():
     assert "within" in watchdog(started=0, first_byte=None, last_byte=None, now=CONNECT_SECONDS + 1)
     assert watchdog(started=0, first_byte=3, last_byte=50, now=50 + STALL_SECONDS - 1) is None
     assert "stopped taking data" in watchdog(started=0, first_byte=3, last_byte=50, now=50 + STALL_SECONDS + 1)
+    # The config's stallSeconds, where set.
+    assert watchdog(started=0, first_byte=3, last_byte=50, now=53.5, stall=4) is None
+    stalled = watchdog(started=0, first_byte=3, last_byte=50, now=54.5, stall=4)
+    assert stalled == "the target stopped taking data for 4 s"
 
 
 def test_live_means_bytes_in_the_last_two_seconds():

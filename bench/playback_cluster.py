@@ -47,6 +47,7 @@ from typing import Any
 from devtools.catalog import livestream
 from devtools.cluster import in_pod
 from devtools.cluster.addons import TRAEFIK_NAMESPACE
+from devtools.cluster.controlplane import HPA_DOWNSCALE_STABILIZATION_SECONDS, HPA_SYNC_SECONDS
 from devtools.cluster.edge_replicas import ReplicaLog
 from devtools.cluster.kubectl import condition
 from devtools.cluster.local_cluster import LocalCluster
@@ -632,7 +633,8 @@ def section(steps: list[Step], s: Stand, args: argparse.Namespace, load_before: 
         "machine's 2 cores, streamops installed with the chart and `edge.enabled: true`, "
         f"the edge (nginx + Lua; {s.edge_workers}) scaled by the chart's HorizontalPodAutoscaler as it ships "
         f"({REPLICAS} to 10 replicas, 70 % of the 100m CPU request) on a real metrics-server (15 s resolution; "
-        "this controller-manager syncs HPAs every 5 s and stabilises scale-in over 15 s). One public LL-HLS "
+        f"this controller-manager syncs HPAs every {HPA_SYNC_SECONDS} s and stabilises scale-in over "
+        f"{HPA_DOWNSCALE_STABILIZATION_SECONDS} s). One public LL-HLS "
         "LiveStream (200 ms parts, 2 s segments, screenshots off, an Ingress of "
         "class traefik), fed over RTMP from the cluster's LAN: testsrc2 640x360 30 fps, x264 800 kbit/s + AAC "
         "128 kbit/s (≈0.93 Mbit/s), encoded once and looped with -c copy. Static nginx: Debian's nginx (the edge "

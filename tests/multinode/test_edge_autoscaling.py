@@ -13,8 +13,8 @@ went 4 → 3 → 2, and a CI run at load ≈7 stayed above 2 for the 90 s allowe
 The load is sized for machines that differ: 130 viewers made 61 % of the request over two replicas
 here and ≈48-53 % on a faster one, both more than 10 % over a 40 % target (the HPA moves only past
 that); at 40 % four replicas recommend fewer while each burns under 30 %.
-The controller-manager here syncs HPAs every 5 s and stabilises scale-in over 15 s instead of 5 min
-(devtools.cluster.controlplane, _node_lifecycle_flags).
+The controller-manager here syncs HPAs every 5 s and stabilises scale-in over 5 s instead of 5 min
+(devtools.cluster.controlplane, HPA_DOWNSCALE_STABILIZATION_SECONDS).
 """
 
 from __future__ import annotations
@@ -57,14 +57,19 @@ EDGE_VALUES = {"edge": {"maxReplicas": MAX_REPLICAS, "targetCPUUtilizationPercen
 LOAD_VIEWERS = 130  # 100-130m of edge CPU over 2 replicas: 1.2-1.6× the target, within what the machine can spare
 METRICS_TIMEOUT = 90  # the edge Pods' first CPU figures: two metrics-server scrapes (10 s apart)
 SCALE_OUT_TIMEOUT = 60  # a metrics-server scrape (10 s), an HPA sync (5 s) and a Pod start: 8-12 s measured
-LOAD_AFTER_SCALE_OUT = 10  # the load goes on while the new Pods take viewers
+# The load goes on while the new Pods take viewers. Ended as soon as they were Ready instead (2-3 s
+# after the scale-out), its window closed at its most congested: 80 % of its parts at load 14.
+LOAD_AFTER_SCALE_OUT = 10
+# The audience watches until the Pods the scale-in removed are gone (10.6-10.8 s measured: preStop
+# 3 s, then nginx's quit), then one segment more: hlsload counts a viewer's gap up to the window's
+# end, so one still held up a segment after they went is over its bound (a segment).
+POD_GONE_TIMEOUT = 60
 AUDIENCE_VIEWERS = 10
 # The audience: alone while the HPA gets its first reading of the edge (at least 5 s), the load, the
-# scale-in (15 s of stabilisation after the CPU falls and metrics-server's 10 s window), then still
+# scale-in (5 s of stabilisation after the CPU falls and metrics-server's 10 s window), then still
 # watching while the removed Pods go. Each hlsload is stopped by SIGINT once what it waits for
 # happened (its -duration is only the upper bound).
 SCALE_IN_TIMEOUT = 90
-WATCHING_AFTER_SCALE_IN = 10
 ALONE_SECONDS = 5
 AUDIENCE_SECONDS = (
     METRICS_TIMEOUT
@@ -72,7 +77,7 @@ AUDIENCE_SECONDS = (
     + SCALE_OUT_TIMEOUT
     + LOAD_AFTER_SCALE_OUT
     + SCALE_IN_TIMEOUT
-    + WATCHING_AFTER_SCALE_IN
+    + POD_GONE_TIMEOUT
     + 30
 )
 
@@ -119,6 +124,13 @@ def no_viewer_lost(result: dict[str, Any], who: str, explain: Callable[[], str],
             f"{who}: longest gap {gaps['max']} ms (bound {over}), {delivery['received']} of {delivery['expected']} "
             f"(bound 95 %)\n  {why}"
         )
+
+
+def edge_pods(cluster: LocalCluster, ns: str) -> list[dict[str, Any]]:
+    """The edge Deployment's Pods, those terminating included (an object until its containers stopped)."""
+    deployment = cluster.get("deployments", ns, EDGE_NAME) or {}
+    labels = deployment["spec"]["selector"]["matchLabels"]
+    return cluster.list("pods", ns, ",".join(f"{k}={v}" for k, v in labels.items()))
 
 
 def test_the_edge_scales_out_under_viewers_and_back_in_without_losing_them(
@@ -189,8 +201,15 @@ def test_the_edge_scales_out_under_viewers_and_back_in_without_losing_them(
 
             eventually(lambda: MIN_REPLICAS <= replicas.last < replicas.most, timeout=SCALE_IN_TIMEOUT,
                        interval=2, what="the HPA scaling the edge back in", explain=metrics_and_reasons)  # fmt: skip
-            scaled_in = time.monotonic() - unloaded
-            time.sleep(WATCHING_AFTER_SCALE_IN)  # still watching while the removed Pods go
+            scaled_in, scaled_to = time.monotonic() - unloaded, replicas.last
+            # Still watching while the Pods this scale-in removed go (a later one's may be going then).
+            eventually(
+                lambda: len(edge_pods(cluster, ns)) <= scaled_to,
+                timeout=POD_GONE_TIMEOUT, interval=0.5, what="the removed edge Pods gone",
+            )  # fmt: skip
+            gone = time.monotonic() - unloaded
+            events.append((time.time(), "the removed edge Pods gone"))
+            time.sleep(SEGMENT_SECONDS)  # a segment more (above): the bound's window, not a wait for a state
             assert audience.poll() is None, "the audience's window ended before the scale-in was watched"
             audience.send_signal(signal.SIGINT)
             events.append((time.time(), "the audience's window ends (SIGINT)"))
@@ -211,9 +230,8 @@ def test_the_edge_scales_out_under_viewers_and_back_in_without_losing_them(
         print(f"load average after: {os.getloadavg()}")
         print(
             f"\nload of {LOAD_VIEWERS} viewers -> edge scaled out in {scaled_out:.0f}s (at most {replicas.most} "
-            f"replicas); load gone -> back to {replicas.last} in {scaled_in:.0f}s; "
-            f"audience's longest gap "
-            f"{audience_stats['max_gap_ms']['max']} ms"
+            f"replicas); load gone -> back to {scaled_to} in {scaled_in:.0f}s, the removed Pods gone in "
+            f"{gone:.0f}s; audience's longest gap {audience_stats['max_gap_ms']['max']} ms"
         )
         (tmp_path / "load.json").write_text(json.dumps(load_stats, indent=1))
         (tmp_path / "audience.json").write_text(json.dumps(audience_stats, indent=1))

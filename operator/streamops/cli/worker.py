@@ -76,8 +76,20 @@ def worker_command(argv: list[str], prog: str, description: str) -> int:
 
 
 def run_worker(args: argparse.Namespace) -> int:
+    import gc
     import importlib
 
-    if args.worker in NO_TLS_CLIENT:
-        import_aiohttp_without_system_certificates()
-    return int(importlib.import_module(WORKERS[args.worker]).main(args.worker_args))
+    # The role's imports (aiohttp, pydantic's models, the contract: ≈58k tracked objects, all kept
+    # for the process's life) with no cyclic collection: it ran ≈130 times during the ingest's,
+    # walking the same live objects again and again (measured: ≈0.2 of its 0.8 CPU-s start). Frozen
+    # after, so no later full collection walks them either. Not collected first: that one pass cost
+    # 60 ms to free ≈2k objects of import-time garbage (no RSS difference: 52.3 MiB either way).
+    gc.disable()
+    try:
+        if args.worker in NO_TLS_CLIENT:
+            import_aiohttp_without_system_certificates()
+        worker = importlib.import_module(WORKERS[args.worker])
+        gc.freeze()
+    finally:
+        gc.enable()
+    return int(worker.main(args.worker_args))

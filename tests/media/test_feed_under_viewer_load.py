@@ -67,22 +67,33 @@ async def viewer(url: str, n: int, msn: int, statuses: Counter[int], retry_after
             msn = int(re.search(r"#EXT-X-MEDIA-SEQUENCE:(\d+)", text).group(1)) + text.count("#EXTINF") + 1
 
 
+async def saturated(statuses: Counter[int]) -> None:
+    """Until the first refusal: the excess is refused only once the cap's blocking reloads are all
+    held, so from then on the public face is saturated (it was a 2 s sleep)."""
+    while not statuses[503]:
+        await asyncio.sleep(0.05)
+
+
 def test_the_internal_feed_keeps_its_rate_while_blocking_reloads_saturate_the_public_face(ingest_factory):
     ingest = ingest_factory(**LOW)
     playlist_url = ingest.http + "/hls/cmaf/index.m3u8"
     with Publisher(ingest.rtmp_url(), size="640x360", gop_seconds=1):
         ingest.wait_live()
-        text = wait_for(lambda: (t := http_get(playlist_url)[1].decode()).count("#EXTINF") >= 2 and t, 30)
-        msn = int(re.search(r"#EXT-X-MEDIA-SEQUENCE:(\d+)", text).group(1)) + text.count("#EXTINF") + 1
 
         async def scenario() -> tuple[float, float, Counter[int], set[str]]:
-            alone = await read_feed(ingest.feed_url, SECONDS)
+            # The feed alone is read while the playlist fills: the viewers need two segments listed.
+            reading_alone = asyncio.create_task(read_feed(ingest.feed_url, SECONDS))
+            text = await asyncio.to_thread(
+                wait_for, lambda: (t := http_get(playlist_url)[1].decode()).count("#EXTINF") >= 2 and t, 30
+            )
+            msn = int(re.search(r"#EXT-X-MEDIA-SEQUENCE:(\d+)", text).group(1)) + text.count("#EXTINF") + 1
+            alone = await reading_alone
             statuses: Counter[int] = Counter()
             retry_after: set[str] = set()
             viewers = [asyncio.create_task(viewer(playlist_url, n, msn, statuses, retry_after))
                        for n in range(VIEWERS)]  # fmt: skip
-            await asyncio.sleep(2)  # they all wait on their reload by now
             try:
+                await asyncio.wait_for(saturated(statuses), 30)
                 loaded = await read_feed(ingest.feed_url, SECONDS)
             finally:
                 # They loaded the ingest through the whole read: nothing is measured after it (they
@@ -128,10 +139,12 @@ def test_one_client_flooding_the_public_port_is_refused_past_its_rate_and_the_fe
     metrics_url = ingest.internal + "/metrics"
     with Publisher(ingest.rtmp_url(), size="640x360", gop_seconds=1):
         ingest.wait_live()
-        wait_for(lambda: http_get(playlist_url)[1].decode().count("#EXTINF") >= 2, 30)
 
         async def scenario() -> tuple[float, float, str, str, float]:
-            alone = await read_feed(ingest.feed_url, SECONDS)
+            # The feed alone is read while the playlist fills (the flood asks for a served playlist).
+            reading_alone = asyncio.create_task(read_feed(ingest.feed_url, SECONDS))
+            await asyncio.to_thread(wait_for, lambda: http_get(playlist_url)[1].decode().count("#EXTINF") >= 2, 30)
+            alone = await reading_alone
             before = http_get(metrics_url)[1].decode()
             argv = ["h2load", "--h1", "-c", str(FLOOD_CONNECTIONS), "-n", "100000000", playlist_url]
             flood = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)

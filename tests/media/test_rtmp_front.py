@@ -92,11 +92,14 @@ def test_the_right_key_split_over_tiny_chunks_is_taken(ingest, tmp_path):
         publisher.set_chunk_size(8)
         publisher.connect()
         publisher.publish(ingest.KEY)
-        sender = threading.Thread(target=publisher.send_flv, args=(flv, ATTACK_SECONDS))
+        # Stopped once live: the rest of the file proves nothing more (it was sent whole: 6 s).
+        sent = threading.Event()
+        sender = threading.Thread(target=publisher.send_flv, args=(flv, ATTACK_SECONDS, sent))
         sender.start()
         try:
             ingest.wait_live(timeout=10)
         finally:
+            sent.set()
             sender.join()
 
 
@@ -107,13 +110,15 @@ def test_an_obs_shaped_publisher_goes_live(ingest, tmp_path):
     with RawRtmp("127.0.0.1", ingest.ports["rtmp"]) as obs:
         obs.handshake()
         obs.obs_publish(ingest.KEY, 640, 360)
-        sender = threading.Thread(target=obs.send_flv, args=(flv, ATTACK_SECONDS))
+        sent = threading.Event()  # set once live and checked: the rest of the file proves nothing more
+        sender = threading.Thread(target=obs.send_flv, args=(flv, ATTACK_SECONDS, sent))
         sender.start()
         try:
             status = ingest.wait_live(timeout=10)
             assert (status["videoCodec"], status["audioCodec"]) == ("h264", "aac"), status
             assert (status["videoWidth"], status["videoHeight"]) == (640, 360), status
         finally:
+            sent.set()
             sender.join()
 
 

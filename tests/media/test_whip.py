@@ -295,13 +295,17 @@ def picture_size(path: Path) -> tuple[int, int] | None:
 def test_renditions_keep_their_size_when_the_publisher_lowers_its_resolution(
     ingest_factory: Callable[..., Ingest], tmp_path: Path
 ) -> None:
+    # 640x360 going down to 320x180 under a 360p + 180p ladder (s11; it was 1280x720 to 640x360 under
+    # 720p + 360p): the same claim, one rendition at the source's first size and one below it, at a
+    # quarter of the pixels the worker transcodes and the test encodes (32.3 s in ci62, the transcoder
+    # behind the source on a loaded machine).
     ladder = [
-        {"name": "720p", "height": 720, "videoBitrateKbps": 1500, "audioBitrateKbps": 96},
-        {"name": "360p", "height": 360, "videoBitrateKbps": 600, "audioBitrateKbps": 64},
+        {"name": "360p", "height": 360, "videoBitrateKbps": 600, "audioBitrateKbps": 96},
+        {"name": "180p", "height": 180, "videoBitrateKbps": 200, "audioBitrateKbps": 64},
     ]
     # A screenshot every second: it is how the test knows the ingest saw the source go down, and
     # with the default 10 s the one shot after the switch could fall after the 8 s file ended
-    # (CI, 2026-11-27: the last shot was still the 720p part's). The silence watch at 30 s, not the
+    # (CI, 2026-11-27: the last shot was still the bigger part's). The silence watch at 30 s, not the
     # file's 2: it judges the publisher by FFmpeg's output, and a loaded machine's transcode ran at
     # 0.57x, sent no feed for 2 s and the session was ended mid-file (CI, 2026-11-27, twice).
     ingest = running(
@@ -312,7 +316,7 @@ def test_renditions_keep_their_size_when_the_publisher_lowers_its_resolution(
             **{**WHIP_STREAM, "publisherTimeoutSeconds": 30},
         )
     )
-    media = resolution_switch(tmp_path)
+    media = resolution_switch(tmp_path, sizes=("640x360", "320x180"))
     publisher = WhipPublisher(ingest.whip_url, tmp_path / "whip", token=KEY)
     publisher.source = FileRtpSender(publisher, media)
     with publisher:
@@ -320,15 +324,15 @@ def test_renditions_keep_their_size_when_the_publisher_lowers_its_resolution(
         ingest.wait_live(timeout=10)
         publisher.source.wait(timeout=20)  # the whole file sent
         # The transcoder may run behind the source on a loaded machine (CI, twice: the last shot
-        # was still the 720p part's): the session stays up until it has drawn the smaller part.
+        # was still the bigger part's): the session stays up until it has drawn the smaller part.
         shot_path = tmp_path / "ingest" / "media" / "screenshot.jpg"
-        wait_for(lambda: picture_size(shot_path) == (640, 360), 20, 0.25, "a screenshot of the 640x360 part")
+        wait_for(lambda: picture_size(shot_path) == (320, 180), 20, 0.25, "a screenshot of the 320x180 part")
     sizes: dict[str, set[tuple[int, int]]] = {}
-    for rendition in ("720p", "360p"):
+    for rendition in ("360p", "180p"):
         for segment in sorted((tmp_path / "ingest" / "media" / "sessions").glob(f"*/ts/{rendition}/*.ts")):
             for s in ffprobe_streams(segment):
                 if s["codec_type"] == "video":
                     sizes.setdefault(rendition, set()).add((s["width"], s["height"]))
-    assert sizes == {"720p": {(1280, 720)}, "360p": {(640, 360)}}
+    assert sizes == {"360p": {(640, 360)}, "180p": {(320, 180)}}
     shot = ffprobe_streams(tmp_path / "ingest" / "media" / "screenshot.jpg")[0]
-    assert (shot["width"], shot["height"]) == (640, 360), "the source did go down to 640x360"
+    assert (shot["width"], shot["height"]) == (320, 180), "the source did go down to 320x180"

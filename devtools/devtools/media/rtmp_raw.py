@@ -24,6 +24,7 @@ import socket
 import struct
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -213,16 +214,17 @@ class RawRtmp:
     def play(self, name: str) -> None:
         self.command("play", None, name, stream_id=1)
 
-    def send_flv(self, path: Path, seconds: float) -> int:
-        """The FLV's tags as RTMP media messages on stream 1, in real time, for up to `seconds`;
-        how many were sent before the server hung up (a send then fails)."""
+    def send_flv(self, path: Path, seconds: float, stop: threading.Event | None = None) -> int:
+        """The FLV's tags as RTMP media messages on stream 1, in real time, for up to `seconds` or
+        until `stop` is set; how many were sent before the server hung up (a send then fails)."""
         started, sent = time.monotonic(), 0
+        stop = stop or threading.Event()
         with contextlib.suppress(OSError):
             for tag_type, timestamp, body in flv_tags(path):
                 if timestamp / 1000 > seconds:
                     break
-                if (wait := started + timestamp / 1000 - time.monotonic()) > 0:
-                    time.sleep(wait)
+                if (wait := started + timestamp / 1000 - time.monotonic()) > 0 and stop.wait(wait):
+                    break
                 csid = {TYPE_AUDIO: 4, TYPE_VIDEO: 6}.get(tag_type, 5)
                 self.message(tag_type, body, csid=csid, stream_id=1, timestamp=timestamp)
                 sent += 1

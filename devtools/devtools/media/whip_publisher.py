@@ -264,12 +264,14 @@ class FileRtpSender(_Peer):
         return [*cmd, "-map", "0:a", "-c:a", "libopus", "-ar", "48000", "-ac", "2", "-f", "rtp", rtp(p.audio_port)]
 
 
-def resolution_switch(workdir: Path, seconds: tuple[float, float] = (4, 4)) -> Path:
-    """`seconds[0]` of 1280x720 then `seconds[1]` of 640x360 in one H.264 stream (1 s GOPs, no
+def resolution_switch(
+    workdir: Path, seconds: tuple[float, float] = (4, 4), sizes: tuple[str, str] = ("1280x720", "640x360")
+) -> Path:
+    """`seconds[0]` of `sizes[0]` then `seconds[1]` of `sizes[1]` in one H.264 stream (1 s GOPs, no
     B-frames): a browser lowering its resolution (new SPS and IDR, RTP sequence and timestamps
     going on)."""
     parts = []
-    for (size, name), length in zip((("1280x720", "big"), ("640x360", "small")), seconds, strict=True):
+    for (size, name), length in zip(zip(sizes, ("big", "small"), strict=True), seconds, strict=True):
         part = workdir / f"{name}.ts"
         subprocess.run(
             ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", f"testsrc2=size={size}:rate=30",

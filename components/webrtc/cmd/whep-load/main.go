@@ -7,12 +7,13 @@
 //
 // It prints JSON lines on stdout, so a benchmark can measure the server over the same window:
 //
-//	{"event":"joined",…}        every viewer connected (or the join timeout passed)
+//	{"event":"joined",…}        every viewer connected or refused (or the join timeout passed)
 //	{"event":"window-start"}    the first snapshot of the counters was taken
 //	{"event":"result",…}        the second one: the summary and every viewer's counters
 //
 // Bounded: the whole run takes at most --join-timeout + --settle + --window (≤ 60 s), then every
-// session is ended (WHEP DELETE, Janus destroy) and every peer connection closed.
+// session is ended (WHEP DELETE, Janus destroy) and every peer connection closed. A run in which no
+// viewer connected (every offer refused) has no settle and no window: its result comes at once.
 package main
 
 import (
@@ -132,7 +133,15 @@ func main() {
 		done.Wait()
 	}()
 	wg.Wait()
-	for countConnected(viewers) < *n && joinCtx.Err() == nil {
+	// A viewer whose start failed (a refused offer) never connects: waited for, it held a refused
+	// run for the whole join timeout.
+	startFailed := 0
+	for _, e := range errs {
+		if e != nil {
+			startFailed++
+		}
+	}
+	for countConnected(viewers) < *n-startFailed && joinCtx.Err() == nil {
 		select {
 		case <-joinCtx.Done():
 		case <-time.After(50 * time.Millisecond):
@@ -151,13 +160,19 @@ func main() {
 	emit(map[string]any{"event": "joined", "connected": countConnected(viewers), "viewers": *n,
 		"joinErrors": joinErrors, "seconds": joined.Seconds()})
 
-	time.Sleep(*settle)
+	// No viewer connected: nothing to settle or measure (a refused run ends here, its rates 0).
+	measuring := countConnected(viewers) > 0
+	if measuring {
+		time.Sleep(*settle)
+	}
 	before := snapshot(viewers)
 	t0 := time.Now()
 	emit(map[string]any{"event": "window-start"})
-	time.Sleep(*window)
+	if measuring {
+		time.Sleep(*window)
+	}
 	after := snapshot(viewers)
-	secs := time.Since(t0).Seconds()
+	secs := max(time.Since(t0).Seconds(), 1e-9) // never 0: the rates divide by it
 
 	r := result{Event: "result", Target: *target, Viewers: *n, Connected: countConnected(viewers),
 		JoinErrors: joinErrors, FirstJoinError: firstErr, JoinSecondsAll: joined.Seconds(), WindowSeconds: secs}

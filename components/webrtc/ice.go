@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/pion/ice/v4"
@@ -96,7 +97,7 @@ func newICETransport(c Config, f candidateFilter, lf logging.LoggerFactory) (*ic
 			t.close()
 			return nil, fmt.Errorf("ICE TCP: %w", err)
 		}
-		t.tcpMux = webrtc.NewICETCPMux(lf.NewLogger("tcpmux"), l, 8)
+		t.tcpMux = webrtc.NewICETCPMux(lf.NewLogger("tcpmux"), newClosingListener(l), 8)
 		t.tcpAddr = l.Addr()
 	}
 	return t, nil
@@ -109,6 +110,65 @@ func (t *iceTransport) close() {
 	if t.tcpMux != nil {
 		_ = t.tcpMux.Close()
 	}
+}
+
+// closingListener closes, with itself, every connection it accepted. pion's TCP mux reads a new
+// connection's first STUN message for up to 30 s (FirstStunBindTimeout), and its Close waits for
+// that read: a peer that connected and then fell silent (unreachable, or dropped by a firewall)
+// held the component's exit on SIGTERM that long, so the worker KILLed it after its 3 s grace
+// (docs/design/webrtc.md). The connections the mux took over it closes itself; a second Close of
+// one only returns an error.
+type closingListener struct {
+	net.Listener
+	mu     sync.Mutex
+	closed bool
+	conns  map[*closingConn]struct{}
+}
+
+func newClosingListener(l net.Listener) *closingListener {
+	return &closingListener{Listener: l, conns: map[*closingConn]struct{}{}}
+}
+
+func (l *closingListener) Accept() (net.Conn, error) {
+	conn, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed { // accepted as Close ran: it would be missed
+		_ = conn.Close()
+		return nil, net.ErrClosed
+	}
+	c := &closingConn{Conn: conn, l: l}
+	l.conns[c] = struct{}{}
+	return c, nil
+}
+
+func (l *closingListener) Close() error {
+	l.mu.Lock()
+	l.closed = true
+	conns := l.conns
+	l.conns = map[*closingConn]struct{}{}
+	l.mu.Unlock()
+	err := l.Listener.Close()
+	for c := range conns {
+		_ = c.Conn.Close()
+	}
+	return err
+}
+
+// closingConn leaves its listener's set when closed (sessions come and go on a long-lived mux).
+type closingConn struct {
+	net.Conn
+	l *closingListener
+}
+
+func (c *closingConn) Close() error {
+	c.l.mu.Lock()
+	delete(c.l.conns, c)
+	c.l.mu.Unlock()
+	return c.Conn.Close()
 }
 
 // settingEngine: host candidates only (no STUN, no TURN, no mDNS), on the shared ports, with the

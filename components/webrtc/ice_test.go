@@ -1,10 +1,14 @@
 package main
 
 import (
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/pion/logging"
 )
 
 // candidates returns the a=candidate lines of an SDP.
@@ -99,5 +103,60 @@ func TestICEUDPPortOnAllowedAddressesOnly(t *testing.T) {
 		if a != "127.0.0.1:"+strconv.Itoa(port) {
 			t.Errorf("UDP mux bound on %s", a)
 		}
+	}
+}
+
+// lineSignal is a pion log writer that signals once a line containing `text` is written.
+type lineSignal struct {
+	text string
+	seen chan struct{}
+}
+
+func (w lineSignal) Write(p []byte) (int, error) {
+	if strings.Contains(string(p), w.text) {
+		select {
+		case w.seen <- struct{}{}:
+		default:
+		}
+	}
+	return len(p), nil
+}
+
+// A peer that opened an ICE-TCP connection and then sent nothing (unreachable since, or its packets
+// dropped by a firewall) does not hold the transport's close: pion's TCP mux waits up to 30 s for
+// a connection's first STUN message, and the component's exit on SIGTERM waited with it (the
+// worker KILLs it after 3 s).
+func TestClosingDoesNotWaitForASilentICETCPPeer(t *testing.T) {
+	accepted := lineSignal{"Accepted connection", make(chan struct{}, 1)}
+	lf := logging.NewDefaultLoggerFactory()
+	lf.DefaultLogLevel = logging.LogLevelError
+	lf.ScopeLevels["tcpmux"] = logging.LogLevelDebug
+	lf.Writer = accepted
+	cfg := testConfig()
+	tr, err := newICETransport(cfg, candidateFilter{nets: cfg.ICEAllowedNets}, lf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.Dial("tcp4", tr.tcpAddr.String())
+	if err != nil {
+		tr.close()
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	select {
+	case <-accepted.seen: // the mux holds it, waiting for its first message
+	case <-time.After(10 * time.Second):
+		tr.close()
+		t.Fatal("the TCP mux never accepted the connection")
+	}
+	closed := make(chan struct{})
+	go func() {
+		tr.close()
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second): // a third of the mux's 30 s wait: well apart either way
+		t.Fatal("closing the ICE transport waited for the silent peer's first STUN message")
 	}
 }

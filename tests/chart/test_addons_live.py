@@ -33,13 +33,29 @@ LOOPBACK = "127.0.0.1"
 
 @pytest.fixture(scope="module")
 def plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
-    with ControlPlane(tmp_path_factory.mktemp("addons") / "cp") as cp:
+    # No controller-manager: nothing here runs a Pod or needs a controller (the ClusterIPs, tokens,
+    # CRDs' Established and dry runs are the API server's own); its start-up waited for the `default`
+    # ServiceAccount, ≈ 3.5 s of every run (docs/design/test-harness.md, "The chart tier's planes").
+    with ControlPlane(tmp_path_factory.mktemp("addons") / "cp", controller_manager=False) as cp:
         yield cp
 
 
 @pytest.fixture(scope="module")
 def admin(plane: ControlPlane) -> Kubectl:
     return Kubectl(plane.kubectl, plane.kubeconfig, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def gateway_crds(admin: Kubectl) -> None:
+    """The Gateway API's CRDs Established, once for the module (two tests read them, neither changes
+    them), without their descriptions as the clusters' harness applies them (addons.without_descriptions:
+    the same schemas; nothing here reads a description), server-side through the API client. Each
+    test applied the 0.73 MB with kubectl before (docs/design/test-harness.md, "The chart tier's planes")."""
+    crds = addons.gateway_api_manifests(crds_only=True)
+    admin.apply("", *[addons.without_descriptions(crd) for crd in crds])
+    admin.wait_established(
+        *(f"{crd}.gateway.networking.k8s.io" for crd in ("gatewayclasses", "gateways", "httproutes"))
+    )
 
 
 def apply(admin: Kubectl, objects: list[dict[str, Any]]) -> None:
@@ -228,10 +244,8 @@ class Backend(http.server.BaseHTTPRequestHandler):
 # A cold cache builds Traefik from its module first (hack/build-traefik.sh): longer than the suite's
 # 600 s per test on 2 busy cores.
 @pytest.mark.timeout(2400)
+@pytest.mark.usefixtures("gateway_crds")
 def test_traefik_serves_ingress_and_accepts_gateway_routes(plane: ControlPlane, admin: Kubectl, tmp_path: Path) -> None:
-    apply(admin, addons.gateway_api_manifests(crds_only=True))
-    for crd in ("gatewayclasses", "gateways", "httproutes"):
-        admin.wait_established(f"{crd}.gateway.networking.k8s.io")
     web, ping = free_port(), free_port()
     objects = addons.traefik_manifests("unused", node_port=30080, web_port=web)
     kubeconfig = plane.service_account_kubeconfig(
@@ -345,13 +359,11 @@ def test_gateway_api_pin_follows_traefik() -> None:
     assert sourced("GATEWAY_API_VERSION") == required.group(1)
 
 
+@pytest.mark.usefixtures("gateway_crds")
 def test_addon_objects_pass_the_api_server_and_pod_security_restricted(plane: ControlPlane, admin: Kubectl) -> None:
     """Every object is valid for the API server (server-side dry run: a fixed clusterIP in the
     service range, the nodePort, the Gateway API objects against their CRDs), and each Pod template
     is admitted by PodSecurity `restricted` (enforced on a Pod built from it)."""
-    apply(admin, addons.gateway_api_manifests(crds_only=True))
-    for crd in ("gatewayclasses", "gateways"):
-        admin.wait_established(f"{crd}.gateway.networking.k8s.io")
     dns_ip = str(ipaddress.ip_network(plane.service_cidr)[10])
     coredns = addons.coredns_manifests("streamops-coredns:x", dns_ip, reverse_cidrs=[plane.service_cidr])
     traefik = addons.traefik_manifests("streamops-traefik:x", node_port=30080)

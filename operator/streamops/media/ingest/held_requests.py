@@ -1,6 +1,9 @@
 """Which public requests may be held open, waiting for media still being written: they take a
 blocking slot (per client, like an LL-HLS blocking reload), not one of the public total, which
-bounds requests being worked on (load_caps.py). A held request costs no work while it waits."""
+bounds requests being worked on (load_caps.py). A held request costs no work while it waits.
+Apart from that: which handlers stay on the public face's own loop (public_thread.handlers_on),
+only those that write their response themselves as the media comes (low-latency DASH's segments);
+an LL-HLS part waits on its packager, which lives on the worker's loop."""
 
 from __future__ import annotations
 
@@ -31,3 +34,16 @@ def held_requests(dash_low_latency: bool) -> Callable[[web.Request], bool]:
     if not dash_low_latency:
         return is_llhls_part
     return lambda request: is_llhls_part(request) or may_be_held(request)
+
+
+def answered_on_the_face(dash_low_latency: bool) -> Callable[[web.Request], bool]:
+    """The requests whose handler runs on the public face's loop (public_thread.handlers_on): low-
+    latency DASH's segments, which the face sends as FFmpeg writes them (dash_chunks.py). Not the
+    LL-HLS parts, though held: their handler waits on the packager's events, bound to the worker's
+    loop (a part answered on the face's loop bound them there, and every blocking reload after it
+    failed: 500, "bound to a different event loop")."""
+    return may_be_held if dash_low_latency else _never
+
+
+def _never(_: web.Request) -> bool:
+    return False

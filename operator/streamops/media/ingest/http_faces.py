@@ -16,6 +16,7 @@ from streamops.contract.ingest import IngestConfig, IngestStatus
 from streamops.contract.worker_credential import CredentialCheck
 from streamops.media.ingest.encryption import KeyRing
 from streamops.media.ingest.handover import Handover, add_handover_routes
+from streamops.media.ingest.held_requests import answered_on_the_face
 from streamops.media.ingest.key_bearing import https_only
 from streamops.media.ingest.load_caps import LoadCaps
 from streamops.media.ingest.on_air import OnAir
@@ -107,7 +108,8 @@ def faces(parts: Served, handlers: asyncio.AbstractEventLoop | None = None) -> t
     # Every public route goes through the playback gate (signed or public), with CORS for players
     # on other origins; beside them only the probes (a load balancer's health check).
     https = https_only(bool(config.publish_over_http), gate.trusted)
-    on_worker = [handlers_on(handlers, caps.held)] if handlers is not None else []
+    on_face = answered_on_the_face(config.dash_low_latency)
+    on_worker = [handlers_on(handlers, on_face)] if handlers is not None else []
     public = public_app(ready, caps.public_middleware, [https, *on_worker])
     add_webrtc_routes(public, media_prefixes(config), webrtc, gate.guard, gate.client)
     screenshot = parts.outputs.screenshot

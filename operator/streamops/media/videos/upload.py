@@ -134,6 +134,7 @@ class Uploader:
         self.parts_sent = 0
         self.bytes_sent = 0
         self.most_parts_in_flight = 0  # the most parts being sent at once (tests check the bound)
+        self.failed_parts_seen = 0  # parts whose failure the sending loop took in (no new part starts after one)
         self._phases: dict[str, float] = {}  # the last upload's seconds per step, for its log line
         self.largest_read = 0  # the largest block a part body read (the memory bound, likewise)
         self._wake = asyncio.Event()
@@ -414,6 +415,7 @@ class Uploader:
                     result = future.result()
                 except Exception as e:  # StorageFailure, UploadGone, OSError (the file), a bug: the first wins
                     failure = failure or e
+                    self.failed_parts_seen += 1
                     continue
                 part = result.part
                 md5s[part.number] = result.md5

@@ -176,6 +176,20 @@ def test_fifty_restreams_and_the_streams_own_readers_fit_the_default_feed_caps_f
     asyncio.run(run())
 
 
+def answering_once(release: asyncio.Event, caps: LoadCaps, *paths: str) -> web.Application:
+    """An app behind `caps`' public middleware whose routes at `paths` answer 200 once `release` is
+    set: each request holds its slot until then."""
+
+    async def waiting(_: web.Request) -> web.Response:
+        await release.wait()
+        return web.Response(text="ok")
+
+    app = web.Application(middlewares=[caps.public_middleware])
+    for path in paths:
+        app.router.add_get(path, waiting)
+    return app
+
+
 def test_low_latency_dash_segments_hold_a_blocking_slot_per_client():
     """A segment sent while FFmpeg writes it lasts up to a segment: per client like an LL-HLS
     blocking reload (dash_chunks.may_be_held); the manifest and init segments are quick requests."""
@@ -186,13 +200,7 @@ def test_low_latency_dash_segments_hold_a_blocking_slot_per_client():
         held=may_be_held,
     )
     release = asyncio.Event()
-
-    async def slow(_: web.Request) -> web.Response:
-        await release.wait()
-        return web.Response(text="ok")
-
-    app = web.Application(middlewares=[caps.public_middleware])
-    app.router.add_get("/streams/ns/cam/dash/{name}", slow)
+    app = answering_once(release, caps, "/streams/ns/cam/dash/{name}")
 
     async def run() -> None:
         async with TestClient(TestServer(app, host="127.0.0.1", port=0)) as client:
@@ -227,14 +235,9 @@ def test_llhls_parts_waiting_to_be_written_hold_blocking_slots_not_the_public_to
         CollectorRegistry(), {"stream": "cam", "role": "primary"}, Limits(public_total=1), held=worker.caps.held
     )
     release = asyncio.Event()
-
-    async def waiting(_: web.Request) -> web.Response:
-        await release.wait()
-        return web.Response(text="ok")
-
-    app = web.Application(middlewares=[caps.public_middleware])
-    app.router.add_get("/streams/ns/cam/hls/{variant}/{name}", waiting)
-    app.router.add_get("/streams/ns/cam/hls/{variant}/{rendition}/{name}", waiting)
+    app = answering_once(
+        release, caps, "/streams/ns/cam/hls/{variant}/{name}", "/streams/ns/cam/hls/{variant}/{rendition}/{name}"
+    )
 
     async def run() -> None:
         connector = aiohttp.TCPConnector(limit=0)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from streamops.contract.pusher import STALL_SECONDS as STALL_SECONDS  # re-exported: the watchdog's default
+from streamops.contract.pusher import STALL_SECONDS
 from streamops.media.pusher.tcp_info import TcpCounters, process_tcp, socket_counters
 
 LIVE_WINDOW_SECONDS = 2.0  # "live": bytes reached the target this recently

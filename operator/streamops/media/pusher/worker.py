@@ -29,7 +29,14 @@ from urllib.parse import urlsplit
 
 from streamops.contract.egress_policy import REFUSED, EgressPolicy, EgressRefused
 from streamops.contract.metrics import spec
-from streamops.contract.pusher import CONFIG_ENV, PUSHER_STATES, PusherConfig, PusherState, PusherStatus
+from streamops.contract.pusher import (
+    CONFIG_ENV,
+    PUSHER_STATES,
+    STALL_SECONDS,
+    PusherConfig,
+    PusherState,
+    PusherStatus,
+)
 from streamops.contract.worker_credential import CredentialCheck
 from streamops.egress.media_destinations import PinnedMedia, pinned
 from streamops.media.feed_access import FeedAccess
@@ -44,14 +51,7 @@ from streamops.media.pusher.commands import (
     push_target,
     read_stream_key,
 )
-from streamops.media.pusher.delivery import (
-    STALL_SECONDS,
-    TCP_SCHEMES,
-    Delivery,
-    TargetSocket,
-    is_live,
-    watchdog,
-)
+from streamops.media.pusher.delivery import TCP_SCHEMES, Delivery, TargetSocket, is_live, watchdog
 from streamops.media.pusher.plan import (
     Backoff,
     Outcome,

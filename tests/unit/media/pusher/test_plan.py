@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 from streamops.contract.metrics import PUSHER_METRICS
-from streamops.contract.pusher import CONFIG_ENV, PUSHER_STATES, BackoffPolicy, PusherConfig
+from streamops.contract.pusher import CONFIG_ENV, PUSHER_STATES, STALL_SECONDS, BackoffPolicy, PusherConfig
 from streamops.media.ffmpeg import UnsafeUri
 from streamops.media.mpegts import program_stream_types, program_streams
 from streamops.media.pusher.commands import (
@@ -19,7 +19,6 @@ from streamops.media.pusher.commands import (
 )
 from streamops.media.pusher.delivery import (
     CONNECT_SECONDS,
-    STALL_SECONDS,
     Delivery,
     is_live,
     target_read,

@@ -26,6 +26,7 @@ import pytest
 from devtools.cluster import in_pod
 from devtools.cluster.local_cluster import LocalCluster
 from devtools.cluster.release import LOCAL_METRICS_WRITE_SECONDS, LOCAL_VIEWER_WINDOW_SECONDS, Release
+from devtools.cpu_weight import popen_weighing_a_machine
 from devtools.media.browser import Browser
 from devtools.media.peers import Publisher
 from devtools.media.player_page import PLAYING
@@ -71,10 +72,12 @@ def lan_request(url: str, cluster: LocalCluster, host: str | None = None) -> tup
 def hlsload_on_lan(
     cluster: LocalCluster, url: str, seconds: float, *args: str, viewers: int = VIEWERS
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """`viewers` LL-HLS players on the LAN (components/hlsload), stopped by PID whatever happens."""
+    """`viewers` LL-HLS players on the LAN (components/hlsload), stopped by PID whatever happens. They
+    stand for as many machines: the client weighs a machine, not a share of the test's session
+    (devtools.cpu_weight)."""
     argv = [str(hlsload_bin()), "-url", url, "-mode", "llhls", "-viewers", str(viewers), "-ramp", "3s",
             "-duration", f"{seconds:.0f}s", *args]  # fmt: skip
-    proc = subprocess.Popen(
+    proc = popen_weighing_a_machine(
         netns.nsenter(cluster.network.outside, argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
     try:

@@ -127,7 +127,17 @@ def videos_on_disk(root: Path) -> list[Path]:
 
 
 def any_bytes(root: Path) -> bool:
-    return any(p.is_file() and p.stat().st_size > 0 for p in root.rglob("*") if not p.name.endswith(".json"))
+    """Recorded media on disk: the recorder's state (`*.json`, and `.*.tmp` while it is replaced) is
+    not, and a file renamed between the listing and its stat is read at the next poll."""
+    for p in root.rglob("*"):
+        if p.name.endswith(".json") or p.name.startswith("."):
+            continue
+        try:
+            if p.is_file() and p.stat().st_size > 0:
+                return True
+        except FileNotFoundError:
+            continue
+    return False
 
 
 def test_recording_with_a_3s_gap_is_one_video_and_survives_the_stream(

@@ -106,7 +106,8 @@ format: venv ## ruff format + autofix
 # FFmpeg's and the image layers' recipes install the rest beside them. Then what the tests need (the
 # images, the bytecode) and the Go components' tests (real FFmpeg peers: timed, so before pytest, not
 # beside it; all at once: they mostly wait, 28 CPU-s in 86 s of wall); the checks that only compute (lint, the generated files, the fuzz targets) run at nice 19
-# beside pytest, on the CPU its waits leave idle (hack/beside.sh, docs/design/test-harness.md).
+# beside pytest, on the CPU its waits leave idle; pytest and the checks each in a session of its own, pytest's
+# weighing a machine (hack/beside.sh, docs/design/test-harness.md, "One weight for all of pytest").
 test: ## everything: lint, the WebRTC component's go tests, unit, publish (images and chart to a real registry), media (real FFmpeg + peers), cluster (real API server), e2e (real node) and multinode (pod-network cluster, chart installed, real add-ons) tests
 	@bash hack/deps.sh tools
 	@$(MAKE) --no-print-directory -j3 DEPS= kube image-layers test-images helm s3server webrtc rtmp relay readers hlsload kube-network-policies crane registry addons venv

@@ -6,6 +6,13 @@ video, and one original spanning both sessions too. Both files are probed: the o
 source's size, codec profile and bitrate, the video the rendition's; the sidecar names the original
 and its deadline.
 
+Each feed's reader joins at that feed's last keyframe (the feed's GOP cache), and the transcoded feed
+trails the source by the encoder's delay: a reader joining mid-session within that delay after a
+source keyframe starts the video a GOP before the original (ci72 at load 13: 7.92 s of video, 5.84 s
+of original, the original's first part joined one 2 s GOP later). So both feeds have one keyframe per
+session here (8 s GOPs, sessions of ≈4 s), and the recorder waits for the feed before the publisher
+starts: each part of both files holds its session whole, however late a loaded machine joins.
+
 Every process is stopped by PID, also on failure."""
 
 from __future__ import annotations
@@ -27,6 +34,9 @@ pytestmark = pytest.mark.timeout(120)
 
 LADDER = [{"name": "180p", "height": 180, "videoBitrateKbps": 200, "audioBitrateKbps": 64}]
 KEEP_SECONDS = 3 * 86400  # keepOrigin.deleteAfterDays 3, as the operator would send it
+# Both feeds' keyframe interval (the publisher's GOP, the ladder's segments): longer than a session, so
+# that a session's only join point is its start; under the feed's 10 s GOP-cache bound.
+GOP_SECONDS = 8
 
 
 def post_stop(worker: Worker, timeout: float = 60) -> dict[str, Any]:
@@ -48,7 +58,7 @@ def test_a_transcoded_recording_keeps_the_untouched_original_beside_its_video(
         source={"push": {"protocols": ["rtmp"]}},
         screenshots={"enabled": False},
         transcoding={"renditions": LADDER},
-        hls={"segmentSeconds": 2, "mpegts": False},
+        hls={"segmentSeconds": GOP_SECONDS, "mpegts": False},
     )
     port = free_port()
     claim = tmp_path / "claim"
@@ -63,7 +73,7 @@ def test_a_transcoded_recording_keeps_the_untouched_original_beside_its_video(
         "maxSegmentSeconds": 14400,
         "minDurationSeconds": 2,
         "renditions": LADDER,
-        "segmentSeconds": 2,
+        "segmentSeconds": GOP_SECONDS,
         "httpHost": "127.0.0.1",
         "httpPort": port,
     }
@@ -72,15 +82,19 @@ def test_a_transcoded_recording_keeps_the_untouched_original_beside_its_video(
 
     def publisher(n: int) -> Publisher:
         return Publisher(
-            ingest.rtmp_url(), size="640x360", rate=25, video_bitrate="800k", log_path=tmp_path / f"pub{n}.log"
+            ingest.rtmp_url(),
+            size="640x360",
+            rate=25,
+            gop_seconds=GOP_SECONDS,
+            video_bitrate="800k",
+            log_path=tmp_path / f"pub{n}.log",
         )
 
     first, second = publisher(1), publisher(2)
     began = time.monotonic()
     try:
+        recorder.start()  # waiting for the feed: it joins each session at its start
         first.start()
-        ingest.wait_live(timeout=20)
-        recorder.start()
         wait_for(lambda: (recorder.status()["duration"] or 0) >= 3, 30, 0.2, "recorded 3 s")
         first.stop()  # a drop shorter than the reconnect window: the same video goes on
         wait_for(lambda: recorder.status()["state"] == "reconnecting", 20, 0.1, "reconnecting")
@@ -112,7 +126,7 @@ def test_a_transcoded_recording_keeps_the_untouched_original_beside_its_video(
     assert kept["profile"] != made["profile"] or kept["bit_rate"] != made["bit_rate"]
     seconds, origin_seconds = ffprobe_duration(transcoded), ffprobe_duration(untouched)
     assert seconds == pytest.approx(video["durationSeconds"], abs=0.3)
-    # The same span of both feeds (the transcoded feed trails the source by the encoder's delay).
+    # Both sessions whole in both files (the module's docstring): the same span of the broadcast.
     assert origin_seconds == pytest.approx(seconds, abs=1.5), (origin_seconds, seconds)
     assert seconds >= 5.0, "both sessions in the one video"
 

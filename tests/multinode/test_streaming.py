@@ -372,7 +372,7 @@ def test_node_lost_mid_recording(
 
     lost = time.monotonic()
     cluster.stop_node("node-2")
-    # node-2 starts again (≈ 10 s: containerd, the kubelet, Ready) beside the checks after the ingest is
+    # node-2 starts again (containerd, the kubelet: 1.4 s at load 5) beside the checks after the ingest is
     # back on node-1, which no longer depend on node-2's absence: the Events, the second video.
     restarting = concurrent.futures.ThreadPoolExecutor(1)
     restarted: concurrent.futures.Future[None] | None = None

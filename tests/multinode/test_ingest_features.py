@@ -30,6 +30,7 @@ from devtools.pki import new_ca, sign_server
 from devtools.waits import eventually
 
 from tests.multinode.test_playback_plane import hlsload_on_lan
+from tests.multinode.test_streaming import stream_live
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -58,7 +59,7 @@ def test_rtmps_push_from_outside_with_a_verified_certificate(
     stream_key = cluster.stream_key(ns, "cam")
     url = f"{stream['status']['ingest']['pushUrlRtmps']}/{stream_key}"
     published = time.monotonic()
-    cluster.publish_from_lan(url, publishers, ("-tls_verify", "1", "-ca_file", str(ca)))
+    cluster.publish_from_lan(url, publishers, ("-tls_verify", "1", "-ca_file", str(ca)), live=stream_live(cluster, ns))
     cluster.wait_status("lst", ns, "cam", lambda o: o["status"].get("live"), "live over RTMPS", 30)
     print(f"RTMPS publish from the LAN -> live: {time.monotonic() - published:.2f} s")
     playlist = stream["status"]["playback"]["hlsCmafUrl"]
@@ -95,6 +96,17 @@ def required_topologies(pod: dict[str, Any] | None) -> list[str]:
     return [t["topologyKey"] for t in anti.get("requiredDuringSchedulingIgnoredDuringExecution", [])]
 
 
+def recorded_so_far(cluster: LocalCluster, ns: str) -> float:
+    return float(((cluster.get("rec", ns, "rec") or {}).get("status") or {}).get("duration") or 0)
+
+
+def recorded_past(cluster: LocalCluster, ns: str, seconds: float) -> None:
+    """Until the Recording has `seconds` of media, as the recorder counts it (status.duration)."""
+    cluster.wait_status(
+        "rec", ns, "rec", lambda o: (o["status"].get("duration") or 0) >= seconds, f"{seconds:g} s recorded", 60
+    )
+
+
 class SwitchoverNotMet(AssertionError):
     """Issue 56's viewer bound across the planned switchover (no 404, no reset, no ENDLIST) broken."""
 
@@ -126,7 +138,7 @@ def test_backup_on_another_node_takes_over_and_hands_back(
     assert zones[nodes["primary"]] != zones[nodes["backup"]], (nodes, zones)
     key = cluster.stream_key(ns, "cam")
     ingest = stream["status"]["ingest"]
-    primary_encoder = cluster.publish_from_lan(f"{ingest['pushUrl']}/{key}", publishers)
+    primary_encoder = cluster.publish_from_lan(f"{ingest['pushUrl']}/{key}", publishers, live=stream_live(cluster, ns))
     # The backup's encoder reconnects as OBS does for the whole test (its ingest is replaced at the end).
     backup_url = f"{ingest['backupPushUrl']}/{key}"
     backup_encoder = ReconnectingPublisher(lambda: cluster.lan_encoder(backup_url), on_start=publishers.append)
@@ -139,7 +151,9 @@ def test_backup_on_another_node_takes_over_and_hands_back(
     cluster.wait_status("rec", ns, "rec", lambda o: o["status"].get("recording"), "recording", 90)
     playlist = stream["status"]["playback"]["hlsCmafUrl"]
     eventually(lambda: media_playlist(playlist, cluster.lan_get)[1], timeout=30, what="HLS from the LAN")
-    time.sleep(4)
+    # The primary's stretch is a video by itself (past minDurationSeconds, as the recorder counts it):
+    # one video at the end means the switches joined it, not that a fragment was dropped.
+    recorded_past(cluster, ns, 1)
 
     # The primary's encoder stops: the backup (on the other node) goes on air through the primary.
     stopped = time.monotonic()
@@ -155,10 +169,9 @@ def test_backup_on_another_node_takes_over_and_hands_back(
     eventually(
         lambda: "BackupTookOver" in cluster.event_reasons(ns, "LiveStream", "cam"), timeout=10, what="BackupTookOver"
     )
-    time.sleep(4)
 
     # The primary's encoder is back (reconnecting as OBS does from now on): the primary takes the air
-    # back after stableSeconds.
+    # back after stableSeconds, so the backup's media goes on being recorded for that long at least.
     back = time.monotonic()
     primary_url = f"{ingest['pushUrl']}/{key}"
     encoder = ReconnectingPublisher(lambda: cluster.lan_encoder(primary_url), on_start=publishers.append)
@@ -181,7 +194,8 @@ def hand_back_then_switch_over(cluster: LocalCluster, ns: str, playlist: str, ba
     eventually(
         lambda: "PrimaryRestored" in cluster.event_reasons(ns, "LiveStream", "cam"), timeout=10, what="PrimaryRestored"
     )
-    time.sleep(3)
+    # The primary's media after the switch back is in the recording before it stops.
+    recorded_past(cluster, ns, recorded_so_far(cluster, ns) + 2)
 
     rec = cluster.stop_recording(ns, "rec")
     # Both switches fell within the 10 s reconnect window: one video.

@@ -19,7 +19,7 @@ from devtools.cluster.release import Release
 from devtools.media.peers import Publisher
 from devtools.media.s3_server import S3Server
 
-from tests.multinode.test_streaming import rtmp_url, start_stream, wait_live
+from tests.multinode.test_streaming import rtmp_url, start_stream, stream_live, wait_live
 
 # sets_release: short_days replaces what the test before it left (devtools.test_scopes.RELEASE_CHAIN).
 pytestmark = [pytest.mark.timeout(900), pytest.mark.sets_release]
@@ -61,7 +61,7 @@ def test_retention_and_quota_against_the_s3_server_on_the_lan(
     ns = namespace
     bucket = s3_storage["s3"]["bucket"]
     stream = start_stream(cluster, ns)
-    cluster.publish_from_lan(rtmp_url(cluster, ns, stream), publishers)
+    cluster.publish_from_lan(rtmp_url(cluster, ns, stream), publishers, live=stream_live(cluster, ns))
     wait_live(cluster, ns)
 
     # Retention: one (15 s) day after the video's end, the video and its sidecar leave the bucket.

@@ -28,7 +28,7 @@ from devtools.media.peers import Publisher
 from devtools.waits import eventually
 
 from devtools import netns
-from tests.multinode.test_streaming import rtmp_url, start_stream, wait_live
+from tests.multinode.test_streaming import rtmp_url, start_stream, stream_live, wait_live
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -103,7 +103,7 @@ def test_the_renderer_sidecar_draws_a_lan_page_into_the_rendition(
         assert condition(found, "Overlays")["status"] == "True", found["status"]  # type: ignore[index]
         assert any(path == "/" for path in pages.requests), "the page was loaded from the LAN server"
 
-        cluster.publish_from_lan(rtmp_url(cluster, ns, stream), publishers)
+        cluster.publish_from_lan(rtmp_url(cluster, ns, stream), publishers, live=stream_live(cluster, ns))
         live = wait_live(cluster, ns, timeout=60)
         rendition_url = live["status"]["playback"]["hlsCmafUrl"].rsplit("/", 1)[0] + "/360p"
 

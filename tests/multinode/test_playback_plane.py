@@ -38,7 +38,7 @@ from streamops.contract.edge import EDGE_NAME
 from streamops.contract.playback_token import Refusal
 
 from devtools import netns
-from tests.multinode.test_streaming import rtmp_url, start_stream, wait_live
+from tests.multinode.test_streaming import rtmp_url, start_stream, stream_live, wait_live
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -116,7 +116,9 @@ def live_stream_with_edge(
 ) -> dict[str, Any]:
     stream = start_stream(cluster, ns, playback={"edge": {"enabled": True}, **playback}, **LOW_LATENCY)
     key = cluster.stream_key(ns, "cam")
-    cluster.publish_from_lan(f"{stream['status']['ingest']['pushUrl']}/{key}", publishers)
+    cluster.publish_from_lan(
+        f"{stream['status']['ingest']['pushUrl']}/{key}", publishers, live=stream_live(cluster, ns)
+    )
     wait_live(cluster, ns, timeout=60)
     edge_ready(cluster, ns)
     return stream
@@ -301,7 +303,7 @@ def test_a_hundred_llhls_viewers_behind_one_lan_address_each_get_their_parts_thr
     ns = namespace
     stream = start_stream(cluster, ns, **LOW_LATENCY)
     assert stream["status"]["ingest"].get("exposure") == "NodePort", stream["status"]["ingest"]
-    cluster.publish_from_lan(rtmp_url(cluster, ns, stream), publishers)
+    cluster.publish_from_lan(rtmp_url(cluster, ns, stream), publishers, live=stream_live(cluster, ns))
     wait_live(cluster, ns, timeout=60)
     service = cluster.get("services", ns, "cam-ingest") or {}
     port = next(p["nodePort"] for p in service["spec"]["ports"] if p["name"] == "http")

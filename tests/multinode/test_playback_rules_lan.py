@@ -42,7 +42,7 @@ from streamops.contract.edge import EDGE_NAME
 
 from devtools import netns
 from tests.multinode.test_playback_plane import edge_ready, playback_url
-from tests.multinode.test_streaming import ingest_node, start_stream, wait_live
+from tests.multinode.test_streaming import ingest_node, start_stream, stream_live, wait_live
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -123,7 +123,11 @@ def test_rules_and_readers_from_the_lan(
     local = {"service": {"type": "NodePort", "externalTrafficPolicy": "Local"}}
     # On the first node, the status URLs' host: with externalTrafficPolicy Local only its node answers.
     stream = start_stream(cluster, ns, on=cluster.nodes[0].name, playback=playback, ingest=local)
-    cluster.publish_from_lan(f"{stream['status']['ingest']['pushUrl']}/{cluster.stream_key(ns, 'cam')}", publishers)
+    cluster.publish_from_lan(
+        f"{stream['status']['ingest']['pushUrl']}/{cluster.stream_key(ns, 'cam')}",
+        publishers,
+        live=stream_live(cluster, ns),
+    )
     wait_live(cluster, ns, timeout=60)
     edge_ready(cluster, ns)
     node = cluster.network.node(ingest_node(cluster, ns) or "").ip

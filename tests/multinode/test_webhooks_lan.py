@@ -32,7 +32,7 @@ from devtools.waits import WaitTimeout, eventually
 
 from tests.cluster.test_webhooks import in_order_per_stream, webhook
 from tests.multinode.test_operator_ha import ready, replicas_apart
-from tests.multinode.test_streaming import rtmp_url, start_stream, wait_live
+from tests.multinode.test_streaming import rtmp_url, start_stream, stream_live, wait_live
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -72,7 +72,7 @@ def test_a_lan_receiver_gets_every_event_once_across_the_leader_operator_pod_del
 
         def session() -> None:
             """One broadcast from the LAN: live, then idle once the encoder stops."""
-            encoder = cluster.publish_from_lan(url, publishers)
+            encoder = cluster.publish_from_lan(url, publishers, live=stream_live(cluster, ns))
             wait_live(cluster, ns, timeout=30)
             encoder.stop()
             cluster.wait_status("lst", ns, "cam", lambda o: not o["status"].get("live"), "idle", 30)

@@ -358,21 +358,28 @@ class LocalCluster(Kubectl, Lifecycle):
         started: list[Publisher],
         output_args: Sequence[str] = (),
         make: Callable[[], Publisher] | None = None,
+        live: Callable[[], Any] | None = None,
     ) -> Publisher:
         """An encoder on the LAN pushing to `url` (lan_encoder's, or one `make` returns, not started)
         until its connection holds (each one started is appended to `started`, for the caller to
         stop). Like OBS it tries again when refused, with the demo's backoff (kube-proxy programs a
-        new endpoint a moment after the Pod turns Ready); once one has held for 2 s it is returned and
-        no longer replaced when it exits."""
+        new endpoint a moment after the Pod turns Ready); once one has held for 2 s, or sooner once
+        `live()` holds (the stream's status says it is live: only a publisher that got through makes
+        it so, while the stream had none live before), it is returned and no longer replaced when it
+        exits."""
         make = make or (lambda: self.lan_encoder(url, output_args))
         encoders = ReconnectingPublisher(make, on_start=started.append).start()
 
         def held() -> bool:
             current = encoders.current
-            return current is not None and current.running and time.monotonic() - (current.started_at or 0) >= 2
+            if current is None or not current.running:
+                return False
+            return time.monotonic() - (current.started_at or 0) >= 2 or (live is not None and bool(live()))
 
         try:
-            encoders.wait_live(held, timeout=PUBLISH_FROM_LAN_TIMEOUT, what="the LAN encoder's connection")
+            encoders.wait_live(
+                held, timeout=PUBLISH_FROM_LAN_TIMEOUT, what="the LAN encoder's connection", interval=0.1
+            )
         except NeverLive as e:
             encoders.stop()
             raise AssertionError(str(e)) from None

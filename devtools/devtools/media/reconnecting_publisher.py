@@ -102,12 +102,14 @@ class ReconnectingPublisher(Lifecycle):
                 return
             self._launch()
 
-    def wait_live(self, is_live: Callable[[], bool], timeout: float, what: str = "the stream") -> float:
-        """Block until is_live() holds, reconnecting meanwhile; the seconds it took. NeverLive after
-        `timeout` seconds, with the attempts made and the encoder's last words."""
+    def wait_live(
+        self, is_live: Callable[[], bool], timeout: float, what: str = "the stream", interval: float = 0.5
+    ) -> float:
+        """Block until is_live() holds (asked every `interval` s), reconnecting meanwhile; the seconds
+        it took. NeverLive after `timeout` seconds, with the attempts made and the encoder's last words."""
         began = time.monotonic()
         try:
-            eventually(is_live, timeout=timeout, interval=0.5, what=f"{what} live")
+            eventually(is_live, timeout=timeout, interval=interval, what=f"{what} live")
         except WaitTimeout:
             url = self.current.url if self.current else "?/"
             target = url.rsplit("/", 1)[0]

@@ -66,6 +66,15 @@ def remove_what_the_blocks_made(cluster: LocalCluster, release: Release) -> None
     with contextlib.suppress(ReleaseError):  # the block may have failed before installing
         release.uninstall()
     cluster.kubectl("delete", "pv", "recordings-default", "--ignore-not-found", "--wait=false", check=False)
+    # Gone before the next block applies a volume and a claim of the same names (their protection
+    # finalizers go once no Pod uses them): applied over while still going, the new ones went with
+    # them, and the quick start's Recording never had its claim bound (ci73: "no persistent volumes
+    # available for this claim").
+    eventually(
+        lambda: cluster.get("persistentvolumes", "", "recordings-default") is None
+        and cluster.get("persistentvolumeclaims", "default", "streamops-recordings") is None,
+        timeout=120, interval=0.5, what="the block's recordings volume and claim gone",
+    )  # fmt: skip
 
 
 @pytest.fixture

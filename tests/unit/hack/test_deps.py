@@ -57,7 +57,7 @@ NO_COMMAND = {"python3-venv", "libmaxminddb0", "libmaxmind-db-writer-perl"}
 # to have cloned the repository) and what we build (kubectl, helm, ...: hack/versions.sh).
 BASE = {
     "bash", "sh", "cat", "sleep", "true", "df", "tar", "gzip", "sed", "sha256sum", "timeout", "chroot",
-    "flock", "mount", "umount", "nsenter", "unshare", "git", "python3", "perl",
+    "flock", "mount", "umount", "nsenter", "unshare", "git", "python3", "perl", "nice",
 }  # fmt: skip
 OURS = {"kubectl"}
 

@@ -27,14 +27,21 @@ class Hole:
 
 def timeline_holes(dash_dir: Path, representation: str) -> list[Hole]:
     """Holes (and overlaps, as a negative length) between consecutive fragments of the complete
-    segments chunk-<representation>-<number>.m4s in `dash_dir`, in number order; segments missing
-    from the window (numbers skipped) are no hole of this kind and are not looked across."""
+    segments chunk-<representation>-<number>.m4s in `dash_dir` (all but the newest), in number order;
+    segments missing from the window (numbers skipped) are no hole of this kind and are not looked
+    across."""
     init = InitSegment.parse((dash_dir / f"init-{representation}.m4s").read_bytes())
     holes: list[Hole] = []
     previous: tuple[int, float] | None = None  # number, end of its last fragment
-    for path in sorted(dash_dir.glob(f"chunk-{representation}-*.m4s")):
-        number = int(path.stem.rsplit("-", 1)[1])
-        fragments = [Fragment.parse(data, init) for data in fragments_of(path.read_bytes())]
+    numbered = sorted((int(p.stem.rsplit("-", 1)[1]), p) for p in dash_dir.glob(f"chunk-{representation}-*.m4s"))
+    # The newest may still be written (LL-DASH's chunks), and the oldest may leave the window while
+    # read: the one is not read, the other read as missing.
+    for number, path in numbered[:-1]:
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            continue
+        fragments = [Fragment.parse(chunk, init) for chunk in fragments_of(data)]
         for i, fragment in enumerate(fragments):
             contiguous = previous is not None and (i > 0 or previous[0] == number - 1)
             if previous is not None and contiguous and abs(fragment.start - previous[1]) > HOLE_TOLERANCE_SECONDS:

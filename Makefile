@@ -14,7 +14,8 @@ PYTEST_ARGS ?=
 # two workers ran pytest in 30:36 (ci13, 35:18 in all), three in 23:26 with every test passing
 # (ci17, 25:20 in all; load average 7.8, 14 % idle). With three, the host scope (the multi-node
 # cluster's tests, 19.4 min) is the floor. A fourth worker (2026-11-30: ci60, ci62) took 1.5-2 min off a
-# quiet run but brought timing failures in every run: docs/design/test-harness.md, "A fourth worker".
+# quiet run but brought timing failures in every run; on s11's faster tree (ci72) it took nothing off and
+# cost 19 % more CPU: docs/design/test-harness.md, "A fourth worker", "The run after s12's changes".
 PARALLEL  ?= -n 3 --dist loadscope
 
 .PHONY: help deps venv kube crds crds-check docs docs-check lint format check test test-unit test-publish test-media test-cluster \

@@ -25,20 +25,10 @@ log=$(mktemp "${TMPDIR:-/tmp}/streamops-checks.XXXXXX")
 #   session of their own (ffprobe, kubectl, helm, test-side FFmpeg) stand for the users, encoders and
 #   players of many machines, and shared one process's weight.
 # docs/design/test-harness.md, "One weight for all of pytest".
-nice_of_a_machine() {
-	local want=$((1024 * $(nproc))) best=0 bestdiff=-1 nice w d
-	local -a weights=(1024 1277 1586 1991 2501 3121 3906 4904 6100 7620) # nice 0 to -9 (the kernel's table)
-	for nice in "${!weights[@]}"; do
-		w=${weights[$nice]}
-		d=$((w > want ? w - want : want - w))
-		if [ "$bestdiff" -lt 0 ] || [ "$d" -lt "$bestdiff" ]; then best=$nice bestdiff=$d; fi
-	done
-	echo "-$best"
-}
 here=$(dirname "$0")
 python3 "$here/own-session.py" 19 nice -n 19 bash -c "$checks" >"$log" 2>&1 &
 checks_pid=$!
-python3 "$here/own-session.py" "$(nice_of_a_machine)" "$@" &
+python3 "$here/own-session.py" machine "$@" &
 tests_pid=$!
 # signal_session SIGNAL PID: to the session PID leads, once it exists (in its first moments, before
 # own-session.py's setsid, there is no such process group yet), unless PID is gone.

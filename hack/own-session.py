@@ -1,4 +1,5 @@
-"""usage: own-session.py NICE COMMAND...: COMMAND in a session of its own whose autogroup is at NICE.
+"""usage: own-session.py NICE|machine COMMAND...: COMMAND in a session of its own whose autogroup is at
+NICE, or weighs a machine of the host's cores (devtools.cpu_weight.machine_nice).
 
 With the kernel's autogroups a session's processes together weigh one busy process against every
 other session, whatever their own nice (hack/beside.sh says why it matters). SIGINT and SIGQUIT go
@@ -9,8 +10,14 @@ Where the kernel has no autogroups the file is absent; the command runs all the 
 import os
 import signal
 import sys
+from pathlib import Path
 
 nice, argv = sys.argv[1], sys.argv[2:]
+if nice == "machine":
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "devtools"))
+    from devtools.cpu_weight import machine_nice
+
+    nice = str(machine_nice())
 # Before the session: once its process group exists, a SIGINT sent to it must not be ignored.
 signal.signal(signal.SIGINT, signal.SIG_DFL)
 signal.signal(signal.SIGQUIT, signal.SIG_DFL)

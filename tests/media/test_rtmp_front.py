@@ -114,7 +114,13 @@ def test_an_obs_shaped_publisher_goes_live(ingest, tmp_path):
         sender = threading.Thread(target=obs.send_flv, args=(flv, ATTACK_SECONDS, sent))
         sender.start()
         try:
-            status = ingest.wait_live(timeout=10)
+            ingest.wait_live(timeout=10)
+            # The stream's codecs and size come in the status a moment after `live` (the loaded ci75
+            # read None at live): waited for, then checked.
+            status = wait_for(
+                lambda: (s := ingest.status())["videoCodec"] and s["audioCodec"] and s["videoWidth"] and s,
+                timeout=10, what="the publisher's codecs and size in the status",
+            )  # fmt: skip
             assert (status["videoCodec"], status["audioCodec"]) == ("h264", "aac"), status
             assert (status["videoWidth"], status["videoHeight"]) == (640, 360), status
         finally:

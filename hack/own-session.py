@@ -12,19 +12,13 @@ import signal
 import sys
 from pathlib import Path
 
-nice, argv = sys.argv[1], sys.argv[2:]
-if nice == "machine":
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "devtools"))
-    from devtools.cpu_weight import machine_nice
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "devtools"))
+from devtools.cpu_weight import machine_nice, set_autogroup_nice  # stdlib only
 
-    nice = str(machine_nice())
+nice, argv = sys.argv[1], sys.argv[2:]
 # Before the session: once its process group exists, a SIGINT sent to it must not be ignored.
 signal.signal(signal.SIGINT, signal.SIG_DFL)
 signal.signal(signal.SIGQUIT, signal.SIG_DFL)
 os.setsid()  # a background job of a shell without job control is never a process group leader
-try:
-    with open("/proc/self/autogroup", "w") as autogroup:
-        autogroup.write(nice)
-except OSError:
-    pass
+set_autogroup_nice(machine_nice() if nice == "machine" else int(nice))
 os.execvp(argv[0], argv)

@@ -34,7 +34,13 @@ def popen_weighing_a_machine(argv: Sequence[str], **kwargs: Any) -> subprocess.P
     the command's and a Go program's threads inherit the level; where autogroups are off)."""
     nice = machine_nice()
     proc = subprocess.Popen(["nice", "-n", str(nice), *argv], start_new_session=True, **kwargs)
-    autogroup = Path(f"/proc/{proc.pid}/autogroup")
-    with contextlib.suppress(FileNotFoundError, ProcessLookupError):  # no autogroups, or already gone
-        autogroup.write_text(f"{nice}\n")
+    set_autogroup_nice(nice, proc.pid)
     return proc
+
+
+def set_autogroup_nice(nice: int, pid: int | str = "self") -> None:
+    """The nice level of the autogroup (the session) `pid` is in. Left as it is where the kernel has
+    no autogroups, the process is gone, or raising its weight is not permitted: the process runs at
+    the default weight, as `nice` runs its command when it may not change the level."""
+    with contextlib.suppress(OSError):
+        Path(f"/proc/{pid}/autogroup").write_text(f"{nice}\n")

@@ -122,21 +122,26 @@ class Kubectl:
         timeout: float | None = None,
     ) -> None:  # fmt: skip
         """`kubectl delete PLURAL NAMES [--wait=false] [--ignore-not-found]`: background propagation, as
-        kubectl's; with `wait` until each object is gone (its finalizers done), as kubectl waits by default."""
+        kubectl's; with `wait` until each deleted object is gone (its finalizers done), as kubectl waits
+        by default: by its UID, so an object a controller has already put back under the same name
+        counts as gone (the operator's watch can recreate it before any read sees the name free)."""
         found = self.reads().known(plural)
+        deleted: dict[str, str | None] = {}
         for name in names:
             try:
-                self.reads().send(
+                answer = self.reads().send(
                     "DELETE", found.path(namespace, name), {"propagationPolicy": "Background"},
                     what=f"delete {plural} {name}",
                 )  # fmt: skip
             except ApiRefused as e:
                 if not (missing_ok and e.status == 404):
                     raise
+                continue
+            deleted[name] = _uid_of(answer)
         if wait:
-            for name in names:
+            for name, uid in deleted.items():
                 eventually(
-                    lambda n=name: self.get(plural, namespace, n) is None,  # type: ignore[misc]
+                    lambda n=name, u=uid: _gone(self.get(plural, namespace, n), u),  # type: ignore[misc]
                     timeout=timeout or self.timeout, interval=0.1, what=f"{plural} {namespace}/{name} deleted",
                 )  # fmt: skip
 
@@ -266,3 +271,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def _uid_of(answer: Any) -> str | None:
+    """The deleted object's UID from a DELETE's answer: the object itself, or (some kinds) a Status
+    whose details carry it; None when the answer names none."""
+    if not isinstance(answer, dict):
+        return None
+    uid = (answer.get("metadata") or {}).get("uid") or (answer.get("details") or {}).get("uid")
+    return uid if isinstance(uid, str) else None
+
+
+def _gone(current: dict[str, Any] | None, uid: str | None) -> bool:
+    """No object under the name, or another one than the deleted (its UID known)."""
+    return current is None or (uid is not None and current["metadata"].get("uid") != uid)

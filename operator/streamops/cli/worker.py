@@ -35,12 +35,15 @@ ROLES = {
 # for them would cost each ≈12 MiB (the pusher: bench-media, 2026-11-24, 54 → 63 MiB with FFmpeg).
 NO_TLS_CLIENT = {"ingest"}
 
-# Workers whose asyncio never speaks TLS, so it is imported without `ssl`: the recorder (its feed is
-# plain HTTP inside the cluster, contract.recorder's feedUrl check; its server is plain HTTP; its
-# bucket client, boto3 through urllib3, imports `ssl` itself when the first upload starts and
-# verifies as before). OpenSSL (libssl, libcrypto and `ssl` itself) was 4–5 MiB of the standby
-# recorder's 23 MiB of RSS at rest (issue 53: ≤ 20 MiB; docs/design/lean-workers.md).
-NO_TLS = {"record"}
+# Workers whose asyncio never speaks TLS, so it is imported without `ssl`: every one but the ingest
+# (aiohttp). Their feeds, playlists and peers are plain HTTP inside the cluster (the contracts' http
+# checks), their servers plain HTTP, RTMPS and S3 reads FFmpeg's; what does TLS in their Python
+# imports `ssl` itself afterwards and keeps it (the recorder's and clipper's bucket client, boto3
+# through urllib3; the clipper's urllib). tests/unit/cli/test_worker.py holds their code to it (no
+# `ssl=`, no `start_tls`). OpenSSL (libssl, libcrypto and `ssl` itself) was 4–5 MiB of the standby
+# recorder's 23 MiB of RSS at rest (issue 53: ≤ 20 MiB), `ssl` ≈1.2 MiB of the others' (libcrypto
+# stays there: pydantic's imports load hashlib); docs/design/lean-workers.md.
+NO_TLS = {"record", "push", "pushers", "clip", "overlay", "expire"}
 
 
 def import_asyncio(role: str) -> None:

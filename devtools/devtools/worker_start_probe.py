@@ -4,8 +4,8 @@ lines, for a probe to end its own way (`code` is main's return): the worker-impo
 modules loaded, `make bench-workers` times the start's CPU.
 
 asyncio is imported first as the role's `run_worker` imports it (cli/worker.py `import_asyncio`:
-without `ssl` for the recorder), so that replacing its `run` does not load what the worker would
-not; a tree from before that function (bench-workers' "before") imports it plainly."""
+without `ssl` for every role but the ingest), so that replacing its `run` loads nothing the worker
+would not; a tree from before that function (bench-workers' "before") imports it plainly."""
 
 from __future__ import annotations
 

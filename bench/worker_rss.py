@@ -41,7 +41,7 @@ from devtools.media.workers import Ingest, Worker
 from devtools.ports import free_port
 from devtools.processes import child_env, stop_tree
 from devtools.waits import wait_for
-from devtools.worker_start_probe import MADE_ONLY
+from devtools.worker_start_probe import AS_THE_WORKER, MADE_ONLY
 
 from bench.report_file import ROOT, commit, loadavg, write_report
 
@@ -61,7 +61,9 @@ GROUPS = (
     "ssl",
 )
 # The import chain's probe: the role's command line and configuration; the worker configured, not run.
-PROBE = """
+PROBE = (
+    AS_THE_WORKER
+    + """
 import asyncio, json, sys
 def configured_only(coroutine):
     coroutine.close()
@@ -72,6 +74,7 @@ main(["worker", sys.argv[1], "--config", sys.argv[2]])
 rss = next(int(line.split()[1]) for line in open("/proc/self/smaps_rollup") if line.startswith("Rss:"))
 print(json.dumps({"rss_kib": rss, "modules": sorted(sys.modules)}))
 """
+)
 
 # The start-up CPU probe: the role made, not run (devtools.worker_start_probe), then its exit.
 MADE = MADE_ONLY + "sys.exit(code)\n"

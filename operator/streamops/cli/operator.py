@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import sys
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import asyncio
 
 
 def run_operator(args: argparse.Namespace) -> int:
@@ -17,6 +20,8 @@ def run_operator(args: argparse.Namespace) -> int:
     # importing (measured 2026-11-23). The image has neither.
     sys.modules.setdefault("kubernetes", None)  # type: ignore[arg-type]
     sys.modules.setdefault("kubernetes_asyncio", None)  # type: ignore[arg-type]
+    import asyncio  # here, not at the top: `streamops worker` imports this module (cli/worker.py)
+
     import kopf
 
     import streamops.control.handlers  # noqa: F401  (registers the handlers)

@@ -9,7 +9,6 @@ import argparse
 import os
 import socket
 import sys
-import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -113,6 +112,8 @@ def stats(args: argparse.Namespace) -> int:
 
 def parser() -> argparse.ArgumentParser:
     """Every verb (the docs' command table is generated from it: devtools/doc_facts)."""
+    import uuid  # here, not at the top: `streamops worker` (worker_command) needs no identity
+
     top = argparse.ArgumentParser(prog="streamops", description=DESCRIPTION)
     sub = top.add_subparsers(dest="command", required=True)
 

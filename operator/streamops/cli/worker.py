@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 
 WORKERS = {
     "ingest": "streamops.media.ingest.worker",
@@ -33,6 +34,31 @@ ROLES = {
 # imports aiohttp (docs/design/lean-workers.md; tests/unit/cli/test_worker_imports.py): importing it
 # for them would cost each ≈12 MiB (the pusher: bench-media, 2026-11-24, 54 → 63 MiB with FFmpeg).
 NO_TLS_CLIENT = {"ingest"}
+
+# Workers whose asyncio never speaks TLS, so it is imported without `ssl`: every one but the ingest
+# (aiohttp). Their feeds, playlists and peers are plain HTTP inside the cluster (the contracts' http
+# checks), their servers plain HTTP, RTMPS and S3 reads FFmpeg's; what does TLS in their Python
+# imports `ssl` itself afterwards and keeps it (the recorder's and clipper's bucket client, boto3
+# through urllib3; the clipper's urllib). tests/unit/cli/test_worker.py holds their code to it (no
+# `ssl=`, no `start_tls`). OpenSSL (libssl, libcrypto and `ssl` itself) was 4–5 MiB of the standby
+# recorder's 23 MiB of RSS at rest (issue 53: ≤ 20 MiB), `ssl` ≈1.2 MiB of the others' (libcrypto
+# stays there: pydantic's imports load hashlib); docs/design/lean-workers.md.
+NO_TLS = {"record", "push", "pushers", "clip", "overlay", "expire"}
+
+
+def import_asyncio(role: str) -> None:
+    """asyncio as `role` uses it: for a role in NO_TLS, imported while `import ssl` fails, which
+    asyncio allows (a Python built without OpenSSL): its modules keep `ssl = None`, so a TLS
+    connection in that process fails loudly ("stdlib ssl module not available") rather than work.
+    `ssl` itself stays importable (prometheus-client's exposition imports it after a recorder
+    starts). Nothing to do when asyncio or ssl is in already (then OpenSSL is mapped anyway)."""
+    if role not in NO_TLS or "asyncio" in sys.modules or "ssl" in sys.modules:
+        return
+    sys.modules["ssl"] = None  # type: ignore[assignment]  # `import ssl` raises ImportError
+    try:
+        import asyncio  # noqa: F401
+    finally:
+        del sys.modules["ssl"]
 
 
 def import_aiohttp_without_system_certificates() -> None:
@@ -86,6 +112,7 @@ def run_worker(args: argparse.Namespace) -> int:
     # 60 ms to free ≈2k objects of import-time garbage (no RSS difference: 52.3 MiB either way).
     gc.disable()
     try:
+        import_asyncio(args.worker)
         if args.worker in NO_TLS_CLIENT:
             import_aiohttp_without_system_certificates()
         worker = importlib.import_module(WORKERS[args.worker])

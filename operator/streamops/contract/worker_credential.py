@@ -3,12 +3,16 @@ into the Secret `<stream>-worker-credential` and presents it to the stream's wor
 Pod of the stream mounts it (CREDENTIAL_FILE), asks for it on its control and feed routes, and
 presents it when it reads the ingest's feed or status. Never the stream key, never in argv, env,
 logs, status, Events or metrics. Why one per stream: docs/design/surfaces.md ("The worker
-credential"). No pydantic here: the standby recorder reads this before it has any."""
+credential"). No pydantic here: the standby recorder reads this before it has any.
+
+Nor OpenSSL: `hmac` and `secrets` import `_hashlib`, which maps libcrypto (≈3.8 MiB of RSS, most
+of the standby recorder's at rest beyond asyncio: docs/design/lean-workers.md). The constant-time
+comparison is `_operator._compare_digest`, the C function `hmac.compare_digest` itself is when
+Python has no OpenSSL; the generator imports `secrets` when it runs (the operator only)."""
 
 from __future__ import annotations
 
-import hmac
-import secrets
+from _operator import _compare_digest
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +35,8 @@ def credential_secret_name(stream: str) -> str:
 
 
 def generate_worker_credential() -> str:
+    import secrets
+
     return secrets.token_urlsafe(GENERATED_BYTES)
 
 
@@ -59,7 +65,7 @@ def authorized(presented: str | None, credential: bytes | None) -> bool:
     time does not tell how much of a guess was right). No credential configured: nothing is."""
     if credential is None or presented is None:
         return False
-    return hmac.compare_digest(presented.encode("utf-8", "surrogateescape"), bearer(credential).encode())
+    return _compare_digest(presented.encode("utf-8", "surrogateescape"), bearer(credential).encode())
 
 
 @dataclass(frozen=True)

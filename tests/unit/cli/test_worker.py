@@ -3,13 +3,16 @@ the system's CA certificates (each in a fresh interpreter: the imports are what 
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from streamops.cli.worker import NO_TLS_CLIENT, WORKERS
+import streamops
+from streamops.cli.worker import NO_TLS, NO_TLS_CLIENT, WORKERS
 
 
 @pytest.mark.parametrize("worker", ["ingest", "record", "push"])
@@ -49,3 +52,61 @@ def ssl_default_file() -> str:
         if candidate and Path(candidate).is_file():
             return candidate
     pytest.fail("no CA bundle on this machine (Debian's ca-certificates)")
+
+
+# asyncio as the recorder imports it (cli/worker.py import_asyncio), then what TLS that process has:
+# asyncio's none (a connection asking for TLS fails loudly), `ssl` itself as before, verifying with
+# the system's certificates (the bucket client's, boto3 through urllib3).
+def test_the_recorder_imports_asyncio_without_ssl_and_ssl_still_verifies() -> None:
+    script = (
+        "import json, sys, socket\n"
+        "from streamops.cli.worker import import_asyncio\n"
+        "import_asyncio('record')\n"
+        "import asyncio\n"
+        "ssl_in = 'ssl' in sys.modules\n"
+        "none = [m.ssl is None for m in (asyncio.base_events, asyncio.selector_events, asyncio.sslproto)]\n"
+        "listener = socket.create_server(('127.0.0.1', 0))\n"
+        "async def tls():\n"
+        "    try:\n"
+        "        await asyncio.open_connection('127.0.0.1', listener.getsockname()[1], ssl=True)\n"
+        "    except RuntimeError as e:\n"
+        "        return str(e)\n"
+        "    return 'connected'\n"
+        "refused = asyncio.run(tls())\n"
+        "import ssl, urllib3.util.ssl_ as u\n"
+        "cas = ssl.create_default_context().cert_store_stats()['x509_ca']\n"
+        "print(json.dumps([ssl_in, none, refused, cas > 0, u.ssl is ssl]))\n"
+    )
+    env = dict(os.environ, SSL_CERT_FILE=ssl_default_file())
+    out = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True, timeout=60
+    )
+    ssl_in, none, refused, verifies, urllib3_has_ssl = json.loads(out.stdout)
+    assert not ssl_in and none == [True, True, True], "asyncio was imported with ssl"
+    assert refused == "stdlib ssl module not available"
+    assert verifies and urllib3_has_ssl, "ssl imported after asyncio is the whole module"
+
+
+@pytest.mark.parametrize("role", sorted(set(WORKERS) - NO_TLS))
+def test_the_other_roles_asyncio_is_left_to_import_as_it_does(role: str) -> None:
+    script = (
+        f"import sys\nfrom streamops.cli.worker import import_asyncio\nimport_asyncio({role!r})\n"
+        "print('asyncio' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.strip() == "False"
+
+
+def test_the_roles_without_asyncio_tls_never_ask_it_for_tls() -> None:
+    """What NO_TLS relies on (cli/worker.py): no module a role in it can run asks asyncio for TLS.
+    The ingest (aiohttp, its uplink) is the one role left out; a worker that needs TLS from asyncio
+    must leave NO_TLS."""
+    assert set(WORKERS) - NO_TLS == {"ingest"}
+    package = Path(streamops.__file__).parent
+    sources = [p for folder in ("media", "contract") for p in (package / folder).rglob("*.py")]
+    asking = sorted(
+        str(p.relative_to(package))
+        for p in sources
+        if "ingest" not in p.relative_to(package).parts and re.search(r"\bssl=|start_tls|ssl_handshake", p.read_text())
+    )
+    assert asking == [], f"asyncio asked for TLS in {asking}: its role cannot be in NO_TLS"

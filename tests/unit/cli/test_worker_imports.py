@@ -2,7 +2,7 @@
 through the command line the worker image runs, with a valid configuration of the role, the worker
 made but not run, in a fresh interpreter. No role imports the operator, the other verbs or a custom
 resource's model it does not use; only the ingest imports aiohttp; the standby recorder imports
-neither pydantic nor prometheus-client until `POST /start`."""
+neither pydantic nor prometheus-client until `POST /start`, nor OpenSSL while it waits."""
 
 from __future__ import annotations
 
@@ -13,6 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from devtools.http_client import http_get
+from devtools.ports import free_port
+from devtools.processes import stop_tree
+from devtools.waits import wait_for
 from devtools.worker_start_probe import MADE_ONLY
 from streamops.cli.worker import WORKERS
 
@@ -45,6 +49,9 @@ NEVER = (
     "streamops.api.crd",
 )
 
+# OpenSSL's Python modules: libssl and libcrypto, 4–5 MiB of a waiting standby recorder's RSS.
+OPENSSL = ("ssl", "_ssl", "_hashlib", "hmac", "hashlib", "secrets")
+
 
 def crd_models_but(*used: str) -> tuple[str, ...]:
     """Every custom resource's model module except the ones the role's contract uses for a field."""
@@ -61,7 +68,7 @@ ROLES: dict[str, tuple[str, dict[str, Any], tuple[str, ...]]] = {
     "record-standby": (
         "record",
         {"standby": True, "recordingsRoot": "{tmp}", "httpPort": 1},
-        (*CRD_MODELS, "aiohttp", "pydantic", "prometheus_client", "streamops.media.recorder.recording"),
+        (*CRD_MODELS, "aiohttp", "pydantic", "prometheus_client", "streamops.media.recorder.recording", *OPENSSL),
     ),
     "record": (
         "record",
@@ -138,3 +145,38 @@ def test_a_worker_imports_only_what_its_role_uses(role: str, tmp_path: Path) -> 
     found = sorted(m for m in modules if any(m == f or m.startswith(f + ".") for f in (*forbidden, *NEVER)))
     assert found == [], f"streamops worker {kind} ({role}) imports {found}"
     assert ("aiohttp" in modules) == (role == "ingest"), "the ingest serves HTTP with aiohttp; no other worker"
+
+
+def test_a_waiting_standby_recorder_maps_no_openssl(tmp_path: Path) -> None:
+    """The standby recorder at rest as the operator finds it, its /status asked with the credential
+    and /metrics scraped: no OpenSSL library mapped (asyncio without `ssl`, the credential compared
+    without `hmac`: cli/worker.py, contract/worker_credential.py); ≈23 → 18 MiB of RSS."""
+    credential = tmp_path / "credential"
+    credential.write_text("standby-test-credential")
+    port = free_port()
+    config = tmp_path / "record.json"
+    address = {"httpHost": "127.0.0.1", "httpPort": port}
+    config.write_text(
+        json.dumps({"standby": True, "recordingsRoot": str(tmp_path), **address, "credentialFile": str(credential)})
+    )
+    command = [sys.executable, "-m", "streamops", "worker", "record", "--config", str(config)]
+    log = tmp_path / "record.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+
+    def serving() -> bool:
+        assert process.poll() is None, f"the standby exited {process.returncode}: {log.read_text()[-2000:]}"
+        return http_get(base + "/healthz", timeout=1)[0] == 200
+
+    try:
+        wait_for(serving, timeout=20)
+        presented = {"Authorization": "Bearer standby-test-credential"}
+        status, body = http_get(base + "/status", timeout=5, headers=presented)
+        assert status == 200 and json.loads(body)["state"] == "standby"
+        assert http_get(base + "/metrics", timeout=5)[0] == 200
+        maps = Path(f"/proc/{process.pid}/maps").read_text().splitlines()
+        openssl = sorted({line.split()[-1] for line in maps if "libssl" in line or "libcrypto" in line})
+        assert openssl == [], f"the waiting standby maps {openssl}"
+    finally:
+        stop_tree(process)

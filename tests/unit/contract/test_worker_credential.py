@@ -4,6 +4,7 @@ cache of it (control/workers/worker_credentials.py)."""
 
 from __future__ import annotations
 
+import _operator
 import asyncio
 import base64
 import hmac
@@ -22,20 +23,28 @@ from streamops.contract.worker_credential import (
 from streamops.control.workers.worker_credentials import WorkerCredentials, credential_of
 
 
-def test_the_check_is_hmac_compare_digest(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Constant time: the comparison is hmac.compare_digest's (never ==, which stops at the first
-    differing byte), on the whole header value."""
+def test_the_check_is_the_constant_time_compare_digest(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Constant time: the comparison is `_operator._compare_digest` (never ==, which stops at the
+    first differing byte), on the whole header value: the C function hmac.compare_digest is when
+    Python has no OpenSSL, here without `hmac`, whose import maps libcrypto (the standby recorder's
+    RSS, docs/design/lean-workers.md)."""
+    assert worker_credential._compare_digest is _operator._compare_digest
     calls: list[tuple[bytes, bytes]] = []
-    compare = hmac.compare_digest
+    compare = _operator._compare_digest
 
     def spy(a: bytes, b: bytes) -> bool:
         calls.append((a, b))
         return compare(a, b)
 
-    monkeypatch.setattr(worker_credential.hmac, "compare_digest", spy)
+    monkeypatch.setattr(worker_credential, "_compare_digest", spy)
     assert authorized("Bearer abc", b"abc")
     assert not authorized("Bearer abd", b"abc")
     assert calls == [(b"Bearer abc", b"Bearer abc"), (b"Bearer abd", b"Bearer abc")]
+
+
+@pytest.mark.parametrize(("a", "b"), [(b"Bearer abc", b"Bearer abc"), (b"Bearer abd", b"Bearer abc"), (b"", b"x")])
+def test_the_compare_agrees_with_hmac(a: bytes, b: bytes) -> None:
+    assert _operator._compare_digest(a, b) == hmac.compare_digest(a, b) == (a == b)
 
 
 @pytest.mark.parametrize("presented", [None, "", "abc", "Bearer", "Bearer ", "bearer abc", "Bearer abc ", "Basic abc"])

@@ -2,9 +2,10 @@
 and records from the moment `POST /start` brings one (a second `POST /start` with the same
 configuration is answered like the first).
 
-While it waits it holds only the HTTP server: pydantic, prometheus-client, FFmpeg's command
-builders and the Recorder are imported by the first `POST /start` (≈0.2 s on an idle machine, still
-well inside the ≤ 1 s start; the waiting process is ≈22 MiB instead of ≈39: issue 15)."""
+While it waits it holds only the HTTP server: pydantic, prometheus-client (and with it OpenSSL),
+FFmpeg's command builders and the Recorder are imported by the first `POST /start` (≈0.2 s on an
+idle machine, still well inside the ≤ 1 s start; the waiting process is ≈18 MiB instead of ≈39:
+issues 15 and 53, docs/design/lean-workers.md)."""
 
 from __future__ import annotations
 

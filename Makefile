@@ -19,7 +19,7 @@ PYTEST_ARGS ?=
 PARALLEL  ?= -n 3 --dist loadscope
 
 .PHONY: help deps venv kube crds crds-check docs docs-check lint format check test test-unit test-publish test-media test-cluster \
-        cluster-up cluster-up-nodes cluster-up-plane cluster-down operator demo demo-down test-e2e bench-media bench-ingest-cycles bench-workers bench-e2e bench-latency bench-operator bench-playback bench-density bench-edge bench-kubectl bench-overlays bench-webhooks bench-clips clean
+        cluster-up cluster-up-nodes cluster-up-plane cluster-down operator demo demo-down test-e2e bench-media bench-ingest-cycles bench-relay-cycles bench-workers bench-e2e bench-latency bench-operator bench-playback bench-density bench-edge bench-kubectl bench-overlays bench-webhooks bench-clips clean
 .PHONY: bytecode image-layers test-images hooks helm chart chart-check images push-images chart-package push-chart registry-login kind-up kind-e2e kind-down test-cluster-chart-rbac
 
 help: ## list the targets
@@ -223,6 +223,9 @@ bench-media: deps venv s3server ffmpeg relay player ## media workers vs nginx-rt
 
 bench-ingest-cycles: deps venv ffmpeg rtmp ## where a passthrough ingest's CPU goes: per process (Python, the RTMP front, FFmpeg) and per FFmpeg output beside nginx-rtmp, wakes and preemptions a second, and HLS muxing in Go (components/hlsmux-proto, a measurement prototype) against FFmpeg's; BENCH_ARGS="--before REV --window 30" -> bench/results/ingest-cycles.md
 	$(PY) -m bench.ingest_cycles $(BENCH_ARGS)
+
+bench-relay-cycles: deps venv ffmpeg rtmp relay ## where the shared pusher's CPU goes with N Restreams of one stream (bench/media.py's restream setup alone): the relay's and the Python supervisor's CPU, wakes and preemptions per second of media carried (robust to a starved publisher), the ingest's CPU; printed. BENCH_ARGS="--targets 50 --window 20 --windows 3 --perf FILE --strace"; STREAMOPS_RELAY=<a build> to compare
+	$(PY) -m bench.relay_cycles $(BENCH_ARGS)
 
 bench-workers: venv ffmpeg rtmp ## each `streamops worker <role>` Python supervisor at rest (RSS/PSS, smaps_rollup), its start-up CPU and its import chain (-X importtime, heavy modules), this tree vs BEFORE (a checkout of the commit to compare with: git worktree add /tmp/before <commit>) in the same run -> bench/results/workers-rss.md
 	$(if $(BEFORE),,$(error BEFORE=<a checkout of the commit to compare with> is needed))

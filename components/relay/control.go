@@ -129,18 +129,28 @@ type event struct {
 	Error   string  `json:"error,omitempty"`   // ended/refused: what went wrong, the key redacted
 }
 
-// events writes event lines, one at a time.
+// events writes event lines: each one alone, or a report's together in one write (one wake of
+// the supervisor a second, not one per target).
 type events struct {
 	mu  sync.Mutex
 	out io.Writer
+	buf []byte
 }
 
-func (e *events) emit(ev event) {
-	line, err := json.Marshal(ev)
-	if err != nil {
-		return
-	}
+func (e *events) emit(ev event) { e.emitAll([]event{ev}) }
+
+func (e *events) emitAll(evs []event) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	_, _ = e.out.Write(append(line, '\n'))
+	e.buf = e.buf[:0]
+	for _, ev := range evs {
+		line, err := json.Marshal(ev)
+		if err != nil {
+			continue
+		}
+		e.buf = append(append(e.buf, line...), '\n')
+	}
+	if len(e.buf) > 0 {
+		_, _ = e.out.Write(e.buf)
+	}
 }

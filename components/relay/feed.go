@@ -17,7 +17,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/bluenviron/gortmplib/pkg/message"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts"
@@ -60,8 +59,7 @@ const (
 
 // frame is one RTMP message made once and shared by every target (never mutated after publish).
 type frame struct {
-	msg   message.Message
-	wire  *wire // msg's bytes, chunked once (nil: each target writes msg itself)
+	wire  *wire // the message's bytes, chunked once (DTS 0: each target writes its own first header)
 	video bool
 	key   bool
 	dts   time.Duration
@@ -300,29 +298,6 @@ func (f *feed) demux(r io.Reader, initialized func()) error {
 	}
 }
 
-// wireOf chunks a message once, with DTS 0 in a copy (the timestamp is each target's).
-func (f *feed) wireOf(msg message.Message, csid byte) *wire {
-	var zero message.Message
-	switch m := msg.(type) {
-	case *message.Video:
-		c := *m
-		c.DTS = 0
-		zero = &c
-	case *message.Audio:
-		c := *m
-		c.DTS = 0
-		zero = &c
-	default:
-		return nil
-	}
-	w, err := wireOf(zero, csid)
-	if err != nil {
-		f.decodes.Add(1)
-		return nil
-	}
-	return w
-}
-
 func ticks(t int64) time.Duration { return time.Duration(t) * time.Second / 90000 }
 
 func (f *feed) onH264(pts, dts int64, au [][]byte) {
@@ -347,22 +322,7 @@ func (f *feed) onH264(pts, dts int64, au [][]byte) {
 	if sps != nil && pps != nil && (!bytes.Equal(sps, f.cfg.sps) || !bytes.Equal(pps, f.cfg.pps)) {
 		f.cfg = &streamConfig{sps: bytes.Clone(sps), pps: bytes.Clone(pps), audio: f.cfg.audio}
 	}
-	avcc, err := h264.AVCC(au).Marshal() // the FLV tag's body, once for every target
-	if err != nil {
-		f.decodes.Add(1)
-		return
-	}
 	key := h264.IsRandomAccess(au)
-	msg := &message.Video{
-		ChunkStreamID:   videoStream,
-		MessageStreamID: 0x1000000,
-		Codec:           message.CodecH264,
-		IsKeyFrame:      key,
-		Type:            message.VideoTypeAU,
-		AU:              avcc,
-		DTS:             ticks(dts),
-		PTSDelta:        ticks(pts) - ticks(dts),
-	}
 	if key && f.cfg.sps != nil {
 		select {
 		case <-f.ready:
@@ -370,9 +330,8 @@ func (f *feed) onH264(pts, dts int64, au [][]byte) {
 			close(f.ready)
 		}
 	}
-	fr := &frame{msg: msg, video: true, key: key && f.cfg.sps != nil, dts: msg.DTS, size: len(avcc), cfg: f.cfg, gen: f.gen}
-	fr.wire = f.wireOf(msg, videoStream)
-	f.add(fr)
+	w := videoWire(key, ticks(pts)-ticks(dts), au) // the FLV tag's body, once for every target
+	f.add(&frame{wire: w, video: true, key: key && f.cfg.sps != nil, dts: ticks(dts), size: int(w.length) - 5, cfg: f.cfg, gen: f.gen})
 }
 
 func (f *feed) onAAC(pts, rate int64, aus [][]byte) {
@@ -384,20 +343,7 @@ func (f *feed) onAAC(pts, rate int64, aus [][]byte) {
 		if rate > 0 {
 			dts += int64(i) * mpeg4audio.SamplesPerAccessUnit * 90000 / rate
 		}
-		msg := &message.Audio{
-			ChunkStreamID:   audioStream,
-			MessageStreamID: 0x1000000,
-			Codec:           message.CodecMPEG4Audio,
-			Rate:            message.AudioRate44100,
-			Depth:           message.AudioDepth16,
-			IsStereo:        true,
-			AACType:         message.AudioAACTypeAU,
-			AU:              bytes.Clone(au),
-			DTS:             ticks(dts),
-		}
-		fr := &frame{msg: msg, dts: msg.DTS, size: len(au), cfg: f.cfg, gen: f.gen}
-		fr.wire = f.wireOf(msg, audioStream)
-		f.add(fr)
+		f.add(&frame{wire: audioWire(au), dts: ticks(dts), size: len(au), cfg: f.cfg, gen: f.gen})
 	}
 }
 

@@ -100,7 +100,8 @@ func (r *relay) report(every time.Duration, stop <-chan struct{}) {
 			now = append(now, t)
 		}
 		r.mu.Unlock()
-		seen := map[*target]progress{}
+		seen := make(map[*target]progress, len(now))
+		var moved []event
 		at := time.Now()
 		for _, t := range now {
 			if t.stalled(at) {
@@ -114,10 +115,11 @@ func (r *relay) report(every time.Duration, stop <-chan struct{}) {
 			}
 			seen[t] = p
 			if p != last[t] { // bytes written or taken: a sample for the supervisor's delivery
-				r.out.emit(event{ID: t.c.ID, Event: "sent", Bytes: p.sent, Drops: t.drops.Load(),
+				moved = append(moved, event{ID: t.c.ID, Event: "sent", Bytes: p.sent, Drops: t.drops.Load(),
 					Acked: counters.acked, Notsent: counters.notsent, Wnd: counters.wnd})
 			}
 		}
+		r.out.emitAll(moved) // one write for all targets
 		last = seen
 	}
 }

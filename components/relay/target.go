@@ -56,6 +56,7 @@ type target struct {
 	conn     *peekConn
 	scratch  []byte      // rtmps: headers and chunks in one TLS write
 	staged   net.Buffers // rtmp: headers and chunks of one batch, one writev
+	iov      net.Buffers // staged as WriteTo consumes it (a field: a local's address would escape, an allocation a write)
 	headers  []byte      // the batch's first chunk headers (staged points into it)
 	fallback [256]bool   // per chunk stream: past maxTimestamp, gortmplib writes it
 	// The writer's clock across the feed's sessions (frame.gen): the last DTS it sent, when it last
@@ -377,27 +378,16 @@ func (t *target) write(client *gortmplib.Client, fr *frame, sentCfg **streamConf
 	}
 	dts := max(fr.dts-*base, t.floor)
 	t.lastOut = max(t.lastOut, dts)
-	if w := fr.wire; w != nil && dts/time.Millisecond < maxTimestamp && !t.fallback[w.csid] {
+	w := fr.wire
+	if dts/time.Millisecond < maxTimestamp && !t.fallback[w.csid] {
 		t.stage(w, uint32(dts/time.Millisecond))
 		return nil
 	}
-	if fr.wire != nil {
-		t.fallback[fr.wire.csid] = true // gortmplib starts that chunk stream afresh with a full header
-	}
+	t.fallback[w.csid] = true // gortmplib starts that chunk stream afresh with a full header
 	if err := t.flushStaged(); err != nil {
 		return err
 	}
-	switch m := fr.msg.(type) { // a copy of the header with this target's clock; the body is shared
-	case *message.Video:
-		v := *m
-		v.DTS = dts
-		return client.Write(&v)
-	case *message.Audio:
-		a := *m
-		a.DTS = dts
-		return client.Write(&a)
-	}
-	return nil
+	return client.Write(w.message(dts)) // this target's clock; the body a copy (hours into a stream)
 }
 
 var noHeader [headerLen]byte
@@ -422,8 +412,9 @@ func (t *target) flushStaged() error {
 	var n int64
 	var err error
 	if t.tcp != nil {
-		bufs := t.staged // WriteTo consumes its receiver: a copy of the slice header
-		n, err = bufs.WriteTo(t.tcp)
+		t.iov = t.staged // WriteTo consumes its receiver (staged's backing array, cleared below)
+		n, err = t.iov.WriteTo(t.tcp)
+		t.iov = nil
 	} else {
 		t.scratch = t.scratch[:0]
 		for _, b := range t.staged {

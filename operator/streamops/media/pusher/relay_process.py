@@ -104,21 +104,26 @@ class RelayProcess:
         elsewhere could hold the end of its stdout back), then every open run ends."""
         assert proc.process is not None and proc.process.stdout is not None
         stdout, exited = proc.process.stdout, asyncio.ensure_future(proc.process.wait())
+        # What is there, not a line at a time: the relay writes each second's report (a line per
+        # target) at once, read and dispatched here in one wake and one wait, not one per target.
+        pending = b""
         try:
             while True:
-                line_read = asyncio.ensure_future(stdout.readline())
-                await asyncio.wait({line_read, exited}, return_when=asyncio.FIRST_COMPLETED)
-                if not line_read.done():
-                    line_read.cancel()
+                chunk_read = asyncio.ensure_future(stdout.read(EVENT_LINE_BYTES))
+                await asyncio.wait({chunk_read, exited}, return_when=asyncio.FIRST_COMPLETED)
+                if not chunk_read.done():
+                    chunk_read.cancel()
                     break
-                line = line_read.result()
-                if not line or len(line) > EVENT_LINE_BYTES:
+                chunk = chunk_read.result()
+                lines = (pending + chunk).split(b"\n")
+                pending = lines.pop() if chunk else b""  # the end: its last line, unended, counts too
+                if len(pending) > EVENT_LINE_BYTES or any(len(line) > EVENT_LINE_BYTES for line in lines):
+                    break  # a broken child
+                for line in lines:
+                    self._dispatch_line(line)
+                if not chunk:
                     break
-                with contextlib.suppress(ValueError):
-                    event = json.loads(line)
-                    if isinstance(event, dict) and isinstance(run_id := event.get("id"), str):
-                        self._dispatch(run_id, event)
-        except (ValueError, OSError):  # a line past the stream's limit: a broken child
+        except OSError:
             pass
         finally:
             exited.cancel()
@@ -127,6 +132,14 @@ class RelayProcess:
                 self._gone = asyncio.ensure_future(proc.stop(grace=1))  # reaped, by its PID
             for run in list(self.runs.values()):
                 self._end(run, GONE)
+
+    def _dispatch_line(self, line: bytes) -> None:
+        if not line:
+            return
+        with contextlib.suppress(ValueError):
+            event = json.loads(line)
+            if isinstance(event, dict) and isinstance(run_id := event.get("id"), str):
+                self._dispatch(run_id, event)
 
     def _dispatch(self, run_id: str, event: dict[str, Any]) -> None:
         run = self.runs.get(run_id)

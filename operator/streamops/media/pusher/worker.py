@@ -71,6 +71,7 @@ from streamops.redaction import Redactor
 log = logging.getLogger("streamops.pusher")
 
 FEED_POLL_SECONDS = 1.0
+STOP_WAKE: dict[str, object] = {"event": "stopping"}  # put in a relay run's events when the pusher stops
 FEED_PROBE_TIMEOUT_SECONDS = 5.0  # connect, answer and the PMT (it comes first)
 FEED_PROBE_BYTES = 256 * 1024  # PAT and PMT come first; give up on a feed that shows neither by then
 FEED_OPENED = "Input #0"  # FFmpeg's dump of the opened feed: it connects to the target next
@@ -384,20 +385,22 @@ class Pusher:
         started = time.monotonic()
         ended: dict[str, object] | None = None
         killed_for: str | None = None
+        # The stop wakes the wait for the run's next event: one wait a second per target (the
+        # relay reports each second), no task made per event (50 targets: that was most of the
+        # supervisor's CPU).
         stop = asyncio.ensure_future(self.stopping.wait())
+        stop.add_done_callback(lambda _: run.events.put_nowait(STOP_WAKE))
         try:
             while ended is None:
-                event = asyncio.ensure_future(run.events.get())
-                await asyncio.wait({event, stop}, timeout=1.0, return_when=asyncio.FIRST_COMPLETED)
-                if not event.done():
-                    event.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await event
+                event: dict[str, object] | None = None
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(1.0):
+                        event = await run.events.get()
                 if stop.done():
                     return Outcome.STOPPED, 0.0, ""
                 now = time.monotonic()
-                if event.done() and not event.cancelled():
-                    ended = self._relay_event(event.result(), now)
+                if event is not None and event is not STOP_WAKE:
+                    ended = self._relay_event(event, now)
                 if self.live:  # a link that stays up ends the failure streak now, not when it drops
                     self.backoff.link_was_up(delivery.uptime())
                 if ended is None and (

@@ -14,11 +14,21 @@ from streamops.media.pusher.relay_process import RelayProcess
 
 FAKE = """#!{python}
 import json, sys
+split = {{}}
 for line in sys.stdin:
     c = json.loads(line)
     if c["op"] == "open" and c["app"] == "die":
         sys.exit(3)
-    if c["op"] == "open":
+    if c["op"] == "open" and c["app"] == "split":  # a line cut across two writes, the close in between
+        connected = json.dumps({{"id": c["id"], "event": "connected", "bytes": 1000, "local": "127.0.0.1:5"}})
+        split[c["id"]] = connected[20:]
+        sys.stdout.write(json.dumps({{"id": c["id"], "event": "connecting"}}) + "\\n" + connected[:20])
+        sys.stdout.flush()
+    elif c["op"] == "close" and c["id"] in split:
+        rest = [json.dumps({{"id": c["id"], "event": e, "bytes": 2000}}) for e in ("sent", "ended")]
+        sys.stdout.write(split.pop(c["id"]) + "\\n" + "\\n".join(rest) + "\\n")
+        sys.stdout.flush()
+    elif c["op"] == "open":
         for e in ("connecting", "connected", "sent"):
             print(json.dumps({{"id": c["id"], "event": e, "bytes": 1000}}), flush=True)
     else:
@@ -59,6 +69,27 @@ def test_events_reach_their_run_and_a_closed_run_ends(tmp_path: Path) -> None:
         finally:
             await relay.stop()
         assert relay.process is None
+
+    asyncio.run(scenario())
+
+
+def test_events_are_read_by_the_chunk_and_a_line_cut_across_writes_is_whole(tmp_path: Path) -> None:
+    """The relay writes a second's report for every target at once; the reader takes what is there
+    and keeps an unended line's start for the next read."""
+
+    async def scenario() -> None:
+        relay = fake_relay(tmp_path)
+        try:
+            run = await relay.open(command(relay.new_run_id("a"), "split"))  # type: ignore[arg-type]
+            # Written with the first half of the next line: read together, that half waits.
+            assert await events_until(run, "connecting") == ["connecting"]
+            assert run.events.empty()
+            relay.close(run)
+            connected = await asyncio.wait_for(run.events.get(), 10)
+            assert connected == {"id": run.run_id, "event": "connected", "bytes": 1000, "local": "127.0.0.1:5"}
+            assert await events_until(run, "ended") == ["sent", "ended"] and run.ended
+        finally:
+            await relay.stop()
 
     asyncio.run(scenario())
 

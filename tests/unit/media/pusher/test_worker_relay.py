@@ -134,3 +134,22 @@ def test_what_the_relay_does_not_carry_keeps_ffmpeg(tmp_path: Path) -> None:
             return ffmpeg_runs
 
     assert asyncio.run(scenario()) == [False, False] and relay.opened == []
+
+
+def test_a_stop_ends_a_live_relayed_run_and_closes_it(tmp_path: Path) -> None:
+    """The run waits for its next event without a task per event: the stop wakes that wait."""
+    relay = StandInRelay([SOCKET, sent(5_000, 4_000)])  # live, then nothing more until closed
+
+    async def scenario() -> None:
+        async with Ingest() as ingest:
+            ingest.serving = feed((H264, b""), (AAC, b""))
+            pusher, states, _ = pusher_with(relay, ingest.url, "rtmp://127.0.0.1:9/live", tmp_path)
+            task = asyncio.ensure_future(pusher._cycle())
+            while pusher.state != "live":
+                await asyncio.sleep(0.01)
+            pusher.stop()
+            await asyncio.wait_for(task, 10)
+            assert states == ["connecting", "live"] and pusher.target_failures == 0
+            assert relay.closed == [relay.opened[0].run_id], "the stopped run is closed in the relay"
+
+    asyncio.run(scenario())

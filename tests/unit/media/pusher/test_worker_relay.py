@@ -100,6 +100,15 @@ def test_a_relayed_run_goes_live_by_what_the_target_read_and_ends_with_the_feed(
     asyncio.run(scenario())
 
 
+async def stopped_at(pusher: Pusher, state: str) -> None:
+    """One cycle of the pusher, stopped once it reaches `state`; returns when the cycle has ended."""
+    task = asyncio.ensure_future(pusher._cycle())
+    while pusher.state != state:
+        await asyncio.sleep(0.01)
+    pusher.stop()
+    await asyncio.wait_for(task, 10)
+
+
 def test_a_relayed_run_the_target_failed_backs_off_and_its_error_holds_no_key(tmp_path: Path) -> None:
     failed = {"event": "ended", "reason": "target-failed", "error": f"publishing to the target: bad name live/{KEY}"}
     relay = StandInRelay([failed])
@@ -108,11 +117,7 @@ def test_a_relayed_run_the_target_failed_backs_off_and_its_error_holds_no_key(tm
         async with Ingest() as ingest:
             ingest.serving = feed((H264, b""), (AAC, b""))
             pusher, _, _ = pusher_with(relay, ingest.url, "rtmps://127.0.0.1:9/live", tmp_path)
-            task = asyncio.ensure_future(pusher._cycle())
-            while pusher.state != "backoff":
-                await asyncio.sleep(0.01)
-            pusher.stop()
-            await task
+            await stopped_at(pusher, "backoff")
             status = pusher.status()
             assert pusher.target_failures == 1 and status.failures == 1 and status.last_error is not None
             assert KEY not in status.last_error and "bad name" in status.last_error
@@ -144,11 +149,7 @@ def test_a_stop_ends_a_live_relayed_run_and_closes_it(tmp_path: Path) -> None:
         async with Ingest() as ingest:
             ingest.serving = feed((H264, b""), (AAC, b""))
             pusher, states, _ = pusher_with(relay, ingest.url, "rtmp://127.0.0.1:9/live", tmp_path)
-            task = asyncio.ensure_future(pusher._cycle())
-            while pusher.state != "live":
-                await asyncio.sleep(0.01)
-            pusher.stop()
-            await asyncio.wait_for(task, 10)
+            await stopped_at(pusher, "live")
             assert states == ["connecting", "live"] and pusher.target_failures == 0
             assert relay.closed == [relay.opened[0].run_id], "the stopped run is closed in the relay"
 

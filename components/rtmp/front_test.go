@@ -290,24 +290,29 @@ func TestTrickleIsCutAtTheDeadline(t *testing.T) {
 	}()
 
 	time.Sleep(500 * time.Millisecond)
-	pubStart := time.Now()
 	c := dialRTMP(t, h.rtmp)
 	c.connect()
 	c.publish(testKey)
-	h.waitEvent("publish", time.Second)
-	if d := time.Since(pubStart); d > time.Second {
-		t.Fatalf("the right-key publisher waited %s", d)
+	// Not held behind the trickler: the publisher is in while the trickler is still connected. The
+	// order is what is checked, not a duration: a loaded machine delays both alike.
+	h.waitEvent("publish", 30*time.Second)
+	if len(closed) != 0 {
+		t.Fatal("the right-key publisher got in only once the trickler was cut: it was held behind it")
 	}
 
+	// Cut by the deadline, not earlier: the reason says which rule cut it, and the client's close
+	// comes no sooner than the deadline after its connect. It trickles a byte every 2 s, so without
+	// the deadline it would never be cut; how late past 5 s depends on the machine's load only.
 	select {
 	case d := <-closed:
-		if d > 6*time.Second || d < 4*time.Second {
-			t.Fatalf("the trickling client was closed after %s, want ≈5 s", d)
+		if d < 4*time.Second {
+			t.Fatalf("the trickling client was closed after %s, before the 5 s deadline", d)
 		}
-	case <-time.After(7 * time.Second):
-		t.Fatal("the trickling client was not closed within 7 s")
+		t.Logf("the trickling client was closed after %s (deadline 5 s)", d)
+	case <-time.After(30 * time.Second):
+		t.Fatal("the trickling client was not closed within 30 s")
 	}
-	h.waitRefused("deadline", time.Second)
+	h.waitRefused("deadline", 10*time.Second)
 }
 
 // Past --preauth-bytes the client is refused; a declared 5 MB message allocates nothing ahead.

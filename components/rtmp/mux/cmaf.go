@@ -92,7 +92,7 @@ func (s *cmafSegmenter) video(pts, dts int64, nalus [][]byte, key bool) error {
 	if n := len(s.v); n > 0 {
 		s.v[n-1].dur = uint32(dts - s.v[n-1].dts)
 		if s.v[n-1].dur > 0 && (dts-s.v[0].dts >= fragment || len(s.vdata)+len(s.adata) >= fragmentBytes) {
-			if err := s.flush(true); err != nil {
+			if err := s.flush(false); err != nil { // every pending duration is known now
 				return err
 			}
 		}
@@ -128,6 +128,11 @@ func (s *cmafSegmenter) audio(dts90 int64, frame []byte) error {
 	}
 	s.audioNext += s.aacFrames
 	s.adata = append(s.adata, frame...)
+	// Video that stops while audio goes on must not make the audio pile up: a second of it (or
+	// 2 MiB) goes out on its own, the last video sample staying pending.
+	if int64(len(s.a))*s.aacFrames >= s.aacRate || len(s.vdata)+len(s.adata) >= fragmentBytes {
+		return s.flush(true)
+	}
 	return nil
 }
 

@@ -467,3 +467,54 @@ func changedSPS(header []byte) []byte {
 	b[5+6+2+2]++
 	return b
 }
+
+// TestAudioAloneDoesNotPileUp: after the video stops, 20 s of audio leave at most a second of it
+// pending in the CMAF writer (written out as audio-only fragments), and the segment still decodes.
+func TestAudioAloneDoesNotPileUp(t *testing.T) {
+	tags := clip(t)
+	cfg := testConfig(t)
+	m, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lastVideo int
+	for i, tag := range tags {
+		if tag.typ == TagVideo && tag.ts < 1500 {
+			lastVideo = i
+		}
+	}
+	var frame []byte
+	for _, tag := range tags[:lastVideo+1] {
+		if err := m.Tag(tag.typ, tag.ts, tag.body); err != nil {
+			t.Fatal(err)
+		}
+		if tag.typ == TagAudio && tag.body[1] == 1 {
+			frame = tag.body
+		}
+	}
+	most := 0
+	for ms := 1500.0; ms < 21500; ms += 1024000.0 / 44100 {
+		if err := m.Tag(TagAudio, uint32(ms), frame); err != nil {
+			t.Fatal(err)
+		}
+		most = max(most, len(m.cmaf.a))
+	}
+	if most > 44100/1024+1 {
+		t.Fatalf("%d audio frames pending at most", most)
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	p := readPlaylist(t, filepath.Join(cfg.CMAFDir, "index.m3u8"))
+	last := p.segments[len(p.segments)-1]
+	joined := filepath.Join(t.TempDir(), "joined.mp4")
+	initB, _ := os.ReadFile(filepath.Join(cfg.CMAFDir, "init.mp4"))
+	segB, _ := os.ReadFile(filepath.Join(cfg.CMAFDir, last.name))
+	if err := os.WriteFile(joined, append(initB, segB...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	packets, decoded := probe(t, joined)
+	if decoded != len(packets) || len(packets) < 800 {
+		t.Fatalf("%d packets, %d decoded", len(packets), decoded)
+	}
+}

@@ -307,7 +307,7 @@ test-webrtc: $(DEPS) ## the WebRTC component's go tests: real pion peers and rea
 # worker is mid-execution (golang/go#75804, fixed in Go 1.27); it failed FuzzFLV so on 2026-11-27,
 # no input written. New-coverage inputs are minimized for 50 runs only: the default 60 s per input
 # stalled the runs.
-FUZZ_EXECS ?= FuzzFLV=100000 FuzzPreauth=60000 FuzzCommand=50000 FuzzFeed=10000 FuzzSRTHandshake=50000 FuzzStreamID=50000 FuzzToken=50000 FuzzRTSPRequest=30000
+FUZZ_EXECS ?= FuzzFLV=100000 FuzzPreauth=60000 FuzzMux=5000 FuzzCommand=50000 FuzzFeed=10000 FuzzSRTHandshake=50000 FuzzStreamID=50000 FuzzToken=50000 FuzzRTSPRequest=30000
 # $(call fuzz_each,COMPONENT): each fuzz target of components/COMPONENT for its FUZZ_EXECS executions.
 define fuzz_each
 	cd components/$(1) && export $(GO_CHECK) && for target in $$(go test -list '^Fuzz' . | grep '^Fuzz'); do \

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build a Go component (components/NAME) into the cache outside the repo, keyed by a hash of the Go
-# version and its sources (go.mod, go.sum if any, the non-test *.go at the component's top level).
+# version and its sources (go.mod, go.sum if any, the non-test *.go at the component's top level and
+# in its packages below it, as components/rtmp/mux; not cmd/, other binaries, nor testdata/).
 # Later runs: no-op. Static (CGO_ENABLED=0), exactly what go.sum pins, -trimpath, stripped.
 #   hack/build-component.sh NAME BINARY               build unless built
 #   hack/build-component.sh NAME BINARY --print-path  print where the binary is (built or not)
@@ -15,7 +16,8 @@ src="$here/../components/$name"
 [ -f "$src/go.mod" ] || { echo "no Go component at components/$name" >&2; exit 2; }
 command -v go >/dev/null || { echo "Go (>= 1.25) is needed to build $binary" >&2; exit 1; }
 # Sorted names so the key does not depend on the directory order; test files do not change the binary.
-key=$( { go env GOVERSION; cd "$src" && find . -maxdepth 1 \( -name go.mod -o -name go.sum -o -name '*.go' \) ! -name '*_test.go' \
+key=$( { go env GOVERSION; cd "$src" && { find . -maxdepth 1 \( -name go.mod -o -name go.sum -o -name '*.go' \) ! -name '*_test.go'
+  find . -mindepth 2 -name '*.go' ! -name '*_test.go' ! -path './cmd/*' ! -path '*/testdata/*'; } \
   | LC_ALL=C sort | xargs sha256sum; } | sha256sum | cut -c1-12)
 bin="$STREAMOPS_CACHE/$name-$key/bin/$binary"
 if [ "${1:-}" = "--print-path" ]; then echo "$bin"; exit 0; fi

@@ -75,10 +75,11 @@ func (e *emitter) emit(ev any) {
 
 // controlCommand is one line from the worker.
 type controlCommand struct {
-	Type   string `json:"type"`
-	ID     uint64 `json:"id"`
-	FIFO   string `json:"fifo,omitempty"`
-	Reason string `json:"reason,omitempty"`
+	Type   string      `json:"type"`
+	ID     uint64      `json:"id"`
+	FIFO   string      `json:"fifo,omitempty"`
+	Reason string      `json:"reason,omitempty"`
+	HLS    *hlsCommand `json:"hls,omitempty"` // admit: also write HLS in Go (hlsmux.go); absent: FFmpeg does
 }
 
 // maxCommandLine bounds one command line; longer lines are skipped.

@@ -35,6 +35,8 @@ type flvWriter struct {
 	metadata bool
 	held     []byte // tags before the header
 	scratch  [11]byte
+	// tee, when set, gets each audio and video tag as it goes into the FLV (the Go HLS writers).
+	tee func(typ uint8, ts uint32, body []byte)
 }
 
 func newFLVWriter(out *bufio.Writer) *flvWriter {
@@ -72,6 +74,9 @@ func (f *flvWriter) tag(typ uint8, ts uint32, body []byte) error {
 	}
 	if len(body) == 0 {
 		return nil // FFmpeg drops empty messages too
+	}
+	if f.tee != nil && typ != tagData {
+		f.tee(typ, ts, body)
 	}
 	if f.started {
 		return f.write(typ, ts, body)

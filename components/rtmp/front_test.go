@@ -519,7 +519,7 @@ type flvTag struct {
 }
 
 // parseFLV reads the tags after the 13-byte header, checking each PreviousTagSize.
-func parseFLV(t *testing.T, b []byte) []flvTag {
+func parseFLV(t testing.TB, b []byte) []flvTag {
 	t.Helper()
 	var tags []flvTag
 	for len(b) > 0 {

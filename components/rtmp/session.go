@@ -140,7 +140,7 @@ func (s *session) run() {
 		fifo.SetWriteDeadline(time.Unix(1, 0))
 	}
 	f.log.Info("publisher admitted", "id", s.id, "fifo", c.FIFO)
-	reason, n := s.pump(fifo)
+	reason, n := s.pump(fifo, c.HLS)
 	f.log.Info("session ended", "id", s.id, "reason", reason, "bytes", n)
 	f.ev.emit(endedEvent{Type: "ended", ID: s.id, Reason: reason, Bytes: n})
 }
@@ -181,12 +181,17 @@ func (c *countWriter) Write(p []byte) (int, error) {
 }
 
 // pump answers the publisher (StreamBegin, NetStream.Publish.Start) and writes its media to the
-// FIFO until it ends; returns why and the FLV bytes written.
-func (s *session) pump(fifo *os.File) (string, int64) {
+// FIFO until it ends, and to the Go HLS writers when hls asks for them; returns why and the FLV
+// bytes written.
+func (s *session) pump(fifo *os.File, hls *hlsCommand) (string, int64) {
 	cfg := s.f.cfg
 	cw := &countWriter{w: fifo}
 	bw := bufio.NewWriterSize(cw, 64*1024)
 	out := newFLVWriter(bw)
+	if sm := s.startMuxer(hls); sm != nil {
+		out.tee = sm.tag
+		defer sm.close()
+	}
 	defer func() {
 		fifo.Close() // FFmpeg sees EOF and ends
 		s.raw.Close()

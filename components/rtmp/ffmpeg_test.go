@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -69,18 +70,13 @@ func (p *captureProxy) bytes() []byte {
 	return append([]byte(nil), p.buf.Bytes()...)
 }
 
-// Real FFmpeg publishes (through a recording proxy); the FIFO's bytes decode as h264 + aac, and
-// what FFmpeg sent before its publish was accepted passes the pre-auth state machine on its own.
-func TestFFmpegPublishesThroughTheFIFO(t *testing.T) {
-	t.Parallel()
-	ffmpeg, ffprobe := tool(t, "ffmpeg"), tool(t, "ffprobe")
-	h := startFront(t)
-	proxy := startCaptureProxy(t, h.rtmp)
+// runFFmpeg starts FFmpeg with args (quiet, no stdin) and returns its wait: nil once it exited
+// well, its error and stderr otherwise, an error if it has not exited within 10 s of the call.
+// Killed at the test's end if still running.
+func runFFmpeg(t *testing.T, args ...string) func() error {
+	t.Helper()
 	var stderr bytes.Buffer
-	cmd := exec.Command(ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error",
-		"-re", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=30", "-f", "lavfi", "-i", "sine",
-		"-c:v", "libx264", "-g", "30", "-c:a", "aac", "-t", "3",
-		"-f", "flv", "rtmp://"+proxy.addr+"/live/"+testKey)
+	cmd := exec.Command(tool(t, "ffmpeg"), append([]string{"-hide_banner", "-nostdin", "-loglevel", "error"}, args...)...)
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -91,6 +87,30 @@ func TestFFmpegPublishesThroughTheFIFO(t *testing.T) {
 		cmd.Process.Kill()
 		<-waited
 	})
+	return func() error {
+		select {
+		case err := <-waited:
+			waited <- err
+			if err != nil {
+				return fmt.Errorf("ffmpeg: %v\n%s", err, stderr.String())
+			}
+			return nil
+		case <-time.After(10 * time.Second):
+			return fmt.Errorf("ffmpeg did not exit")
+		}
+	}
+}
+
+// Real FFmpeg publishes (through a recording proxy); the FIFO's bytes decode as h264 + aac, and
+// what FFmpeg sent before its publish was accepted passes the pre-auth state machine on its own.
+func TestFFmpegPublishesThroughTheFIFO(t *testing.T) {
+	t.Parallel()
+	ffprobe := tool(t, "ffprobe")
+	h := startFront(t)
+	proxy := startCaptureProxy(t, h.rtmp)
+	wait := runFFmpeg(t, "-re", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=30", "-f", "lavfi", "-i", "sine",
+		"-c:v", "libx264", "-g", "30", "-c:a", "aac", "-t", "3",
+		"-f", "flv", "rtmp://"+proxy.addr+"/live/"+testKey)
 
 	ev := h.waitEvent("publish", 15*time.Second)
 	preauth := proxy.bytes() // FFmpeg waits for onStatus: nothing after publish yet
@@ -98,14 +118,8 @@ func TestFFmpegPublishesThroughTheFIFO(t *testing.T) {
 	h.send(map[string]any{"type": "admit", "id": ev.id(), "fifo": fifo.path})
 	end := h.waitEnded(ev.id(), 30*time.Second)
 	got := fifo.waitEOF(t, 5*time.Second)
-	select {
-	case err := <-waited:
-		waited <- err
-		if err != nil {
-			t.Fatalf("ffmpeg: %v\n%s", err, stderr.String())
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("ffmpeg did not exit")
+	if err := wait(); err != nil {
+		t.Fatal(err)
 	}
 	if end.str("reason") != "publisher" || int(end["bytes"].(float64)) != len(got) {
 		t.Fatalf("ended %v; the FIFO got %d bytes", end, len(got))

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,32 +16,8 @@ import (
 // codec, as fast as it encodes, and returns its wait.
 func publishWithFFmpeg(t *testing.T, addr, videoCodec string) func() error {
 	t.Helper()
-	var stderr bytes.Buffer
-	cmd := exec.Command(tool(t, "ffmpeg"), "-hide_banner", "-nostdin", "-loglevel", "error",
-		"-f", "lavfi", "-i", "testsrc=size=320x240:rate=30", "-f", "lavfi", "-i", "sine",
+	return runFFmpeg(t, "-f", "lavfi", "-i", "testsrc=size=320x240:rate=30", "-f", "lavfi", "-i", "sine",
 		"-c:v", videoCodec, "-g", "30", "-c:a", "aac", "-t", "4", "-f", "flv", "rtmp://"+addr+"/live/"+testKey)
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	waited := make(chan error, 1)
-	go func() { waited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-waited
-	})
-	return func() error {
-		select {
-		case err := <-waited:
-			waited <- err
-			if err != nil {
-				return fmt.Errorf("ffmpeg: %v\n%s", err, stderr.String())
-			}
-			return nil
-		case <-time.After(10 * time.Second):
-			return fmt.Errorf("ffmpeg did not exit")
-		}
-	}
 }
 
 // The worker's admit with `hls`: the front writes both HLS flavours in Go (mux/) beside the FIFO,

@@ -1,7 +1,6 @@
 package mux
 
 import (
-	"bufio"
 	"encoding/binary"
 	"fmt"
 	"os"
@@ -32,7 +31,7 @@ type sample struct {
 // then segments starting at keyframes, each a run of fragments (moof + mdat, audio and video in one
 // track set) built by hand into one reused buffer.
 type cmafSegmenter struct {
-	dir        string
+	segmentFile
 	aacFrames  int64
 	aacRate    int64
 	v, a       []sample
@@ -40,17 +39,13 @@ type cmafSegmenter struct {
 	adata      []byte
 	audioNext  int64 // where the next audio sample would start if contiguous, -1 before any
 	seq        uint32
-	file       *os.File
-	w          *bufio.Writer
-	list       *playlist
-	name       string
 	out        []byte
 	startDTS   int64 // first video dts of the session, for the data written so far
 	audioTrack bool
 }
 
 func newCMAFSegmenter(cfg Config, avc *avcConfig, aac *aacConfig, now time.Time) (*cmafSegmenter, error) {
-	s := &cmafSegmenter{dir: cfg.CMAFDir, audioNext: -1}
+	s := &cmafSegmenter{segmentFile: segmentFile{dir: cfg.CMAFDir}, audioNext: -1}
 	init := fmp4.Init{Tracks: []*fmp4.InitTrack{{ID: 1, TimeScale: 90000, Codec: &fmp4.CodecH264{SPS: avc.sps, PPS: avc.pps}}}}
 	if aac != nil {
 		s.audioTrack, s.aacRate, s.aacFrames = true, int64(aac.asc.SampleRate), aac.frames
@@ -72,20 +67,7 @@ func newCMAFSegmenter(cfg Config, avc *avcConfig, aac *aacConfig, now time.Time)
 	return s, nil
 }
 
-func (s *cmafSegmenter) open(int64) error {
-	s.name = s.list.nextName()
-	f, err := create(s.dir, s.name)
-	if err != nil {
-		return fmt.Errorf("mux: %w", err)
-	}
-	s.file = f
-	if s.w == nil {
-		s.w = bufio.NewWriterSize(f, 64<<10)
-	} else {
-		s.w.Reset(f)
-	}
-	return nil
-}
+func (s *cmafSegmenter) open(int64) error { return s.openNext() }
 
 // video takes a frame (90 kHz); a sample's duration is known when the next one comes.
 func (s *cmafSegmenter) video(pts, dts int64, nalus [][]byte, key bool) error {

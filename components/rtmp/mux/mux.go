@@ -13,6 +13,7 @@
 package mux
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"os"
@@ -321,4 +322,30 @@ func segmentName(seq uint64, ext string) string { return fmt.Sprintf("seg-%06d.%
 // create opens a segment file for writing (truncating one a previous session left).
 func create(dir, name string) (*os.File, error) {
 	return os.OpenFile(filepath.Join(dir, name), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+}
+
+// segmentFile is the segment a flavour's segmenter is writing: its name from the playlist, the file
+// and one buffered writer, reused from segment to segment.
+type segmentFile struct {
+	dir  string
+	list *playlist
+	name string
+	file *os.File
+	w    *bufio.Writer
+}
+
+// openNext creates the playlist's next segment file and points the writer at it.
+func (s *segmentFile) openNext() error {
+	s.name = s.list.nextName()
+	f, err := create(s.dir, s.name)
+	if err != nil {
+		return fmt.Errorf("mux: %w", err)
+	}
+	s.file = f
+	if s.w == nil {
+		s.w = bufio.NewWriterSize(f, 64<<10)
+	} else {
+		s.w.Reset(f)
+	}
+	return nil
 }

@@ -1,9 +1,7 @@
 package mux
 
 import (
-	"bufio"
 	"fmt"
-	"os"
 	"time"
 )
 
@@ -191,20 +189,16 @@ var (
 // tsSegmenter writes the ts/ flavour: one PES per frame (audio too: pes_payload_size 0, as the
 // ingest's feed), Annex B video with an AUD first and the SPS/PPS before each IDR, ADTS audio.
 type tsSegmenter struct {
-	dir   string
+	segmentFile
 	avc   *avcConfig
 	aac   *aacConfig
 	tw    *tsWriter
-	file  *os.File
-	w     *bufio.Writer
-	list  *playlist
-	name  string
 	parts [][]byte
 	adts  [7]byte
 }
 
 func newTSSegmenter(cfg Config, avc *avcConfig, aac *aacConfig, now time.Time) (*tsSegmenter, error) {
-	s := &tsSegmenter{dir: cfg.TSDir, avc: avc, aac: aac, tw: newTSWriter(aac != nil)}
+	s := &tsSegmenter{segmentFile: segmentFile{dir: cfg.TSDir}, avc: avc, aac: aac, tw: newTSWriter(aac != nil)}
 	s.list = newPlaylist(cfg, cfg.TSDir, "ts", 3, "", now)
 	if aac != nil {
 		s.adts = aac.adts
@@ -212,17 +206,9 @@ func newTSSegmenter(cfg Config, avc *avcConfig, aac *aacConfig, now time.Time) (
 	return s, nil
 }
 
-func (s *tsSegmenter) open(dts int64) error {
-	s.name = s.list.nextName()
-	f, err := create(s.dir, s.name)
-	if err != nil {
-		return fmt.Errorf("mux: %w", err)
-	}
-	s.file = f
-	if s.w == nil {
-		s.w = bufio.NewWriterSize(f, 64<<10)
-	} else {
-		s.w.Reset(f)
+func (s *tsSegmenter) open(int64) error {
+	if err := s.openNext(); err != nil {
+		return err
 	}
 	s.tw.writeTables()
 	return nil

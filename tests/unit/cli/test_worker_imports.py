@@ -1,8 +1,9 @@
 """What each `streamops worker <role>` imports (cli/worker.py, docs/design/lean-workers.md): started
 through the command line the worker image runs, with a valid configuration of the role, the worker
 made but not run, in a fresh interpreter. No role imports the operator, the other verbs or a custom
-resource's model it does not use; only the ingest imports aiohttp; the standby recorder imports
-neither pydantic nor prometheus-client until `POST /start`, nor OpenSSL while it waits."""
+resource's model it does not use; only the ingest imports aiohttp and prometheus-client (every other
+role writes its /metrics itself: metrics_text.py); the standby recorder imports no pydantic until
+`POST /start`, nor OpenSSL while it waits."""
 
 from __future__ import annotations
 
@@ -81,7 +82,11 @@ ROLES: dict[str, tuple[str, dict[str, Any], tuple[str, ...]]] = {
             "minDurationSeconds": 1,
             "httpPort": 1,
         },
-        ("aiohttp", *crd_models_but("common", "recording")),  # Video (and Rendition: api.livestream_media)
+        (
+            "aiohttp",
+            "prometheus_client",
+            *crd_models_but("common", "recording"),
+        ),  # Video (and Rendition: api.livestream_media)
     ),
     "push": (
         "push",
@@ -91,12 +96,12 @@ ROLES: dict[str, tuple[str, dict[str, Any], tuple[str, ...]]] = {
             "noAudioMode": "drop",
             "httpPort": 1,
         },
-        ("aiohttp", *crd_models_but("common", "restream")),  # its codecs and no-audio modes
+        ("aiohttp", "prometheus_client", *crd_models_but("common", "restream")),  # its codecs and no-audio modes
     ),
     "pushers": (
         "pushers",
         {"stream": "cam", "privateDir": "{tmp}/private", "httpPort": 1},
-        ("aiohttp", *crd_models_but("common", "restream")),  # its targets' codecs and no-audio modes
+        ("aiohttp", "prometheus_client", *crd_models_but("common", "restream")),  # its targets' codecs, no-audio modes
     ),
     "clip": (
         "clip",
@@ -111,9 +116,13 @@ ROLES: dict[str, tuple[str, dict[str, Any], tuple[str, ...]]] = {
             "directory": "ns/c",
             "httpPort": 1,
         },
-        ("aiohttp", *crd_models_but("common", "recording", "clip")),  # Video, ClipMode
+        ("aiohttp", "prometheus_client", *crd_models_but("common", "recording", "clip")),  # Video, ClipMode
     ),
-    "overlay": ("overlay", {"stream": "cam", "overlays": [], "directory": "{tmp}/overlays"}, ("aiohttp", *CRD_MODELS)),
+    "overlay": (
+        "overlay",
+        {"stream": "cam", "overlays": [], "directory": "{tmp}/overlays"},
+        ("aiohttp", "prometheus_client", *CRD_MODELS),
+    ),
     "expire": (
         "expire",
         {"recordingsRoot": "{tmp}", "origins": [{"path": "rec/v-origin.mp4", "expiredAt": "2026-01-01T00:00:00Z"}]},

@@ -15,11 +15,10 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlsplit
 
-from prometheus_client import Counter
-
 from streamops.contract.recorder import Phase, RecorderConfig
 from streamops.media.feed_access import FeedAccess
 from streamops.media.ffmpeg import FfmpegProcess, Progress
+from streamops.media.metrics_text import Count
 from streamops.media.recorder.commands import input_start, part_command
 from streamops.media.recorder.disk import file_size
 from streamops.media.recorder.origin import OriginCapture
@@ -134,7 +133,7 @@ class Capture:
         feed: FeedAccess,
         redact: Redactor,
         clock: Callable[[], datetime],
-        drops: Counter,
+        drops: Count,
     ) -> None:
         self.config = config
         self.out_dir = out_dir

@@ -17,12 +17,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import NamedTuple, Protocol
 
-from prometheus_client import Counter
-
 from streamops.api.recording import DiscardedFragment, Video, VideoOrigin, VideoRendition
 from streamops.contract.recorder import RecorderConfig
 from streamops.contract.worker import utc_seconds
 from streamops.media.ffmpeg import FfmpegProcess, probe_file
+from streamops.media.metrics_text import Count
 from streamops.media.recorder.commands import join_command, repair_command
 from streamops.media.recorder.disk import OutOfSpace, file_size
 from streamops.media.recorder.plan import (
@@ -89,9 +88,9 @@ class VideoUploads(Protocol):
 class FinaliseCounters(NamedTuple):
     """The recorder's metrics finalising counts in."""
 
-    videos: Counter
-    discarded: Counter
-    errors: Counter
+    videos: Count
+    discarded: Count
+    errors: Count
 
 
 class Finaliser:

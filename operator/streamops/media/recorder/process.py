@@ -3,7 +3,7 @@
 A configured recorder records first and serves HTTP (and imports its server) only once its first
 FFmpeg runs or the feed turned out not to be live, so a recorder started on a live feed writes
 within ≈0.5 s; a standby (`standby: true`) serves HTTP at once and waits for `POST /start`,
-without pydantic, prometheus-client or the recorder's modules until then (contract/standby.py)."""
+without pydantic or the recorder's modules until then (contract/standby.py)."""
 
 from __future__ import annotations
 

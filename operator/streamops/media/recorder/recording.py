@@ -18,13 +18,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from prometheus_client import CollectorRegistry
-
+from streamops.contract.metrics import spec
 from streamops.contract.recorder import RELEASE_PATH, Phase, RecorderConfig, RecorderRelease, RecorderStatus
 from streamops.contract.worker import STOP_PATH
 from streamops.contract.worker_credential import CredentialCheck
 from streamops.media.atomic_file import write_atomically
 from streamops.media.feed_access import FeedAccess
+from streamops.media.metrics_text import Count, exposition
 from streamops.media.recorder.capture import Capture
 from streamops.media.recorder.disk import Disk
 from streamops.media.recorder.finalise import FinaliseCounters, Finaliser
@@ -32,7 +32,6 @@ from streamops.media.recorder.plan import recorded_seconds, stored_bytes
 from streamops.media.recorder.state import PARTS_DIR, STATE_FILE, RecorderState, VideoState
 from streamops.media.videos.bucket import Bucket
 from streamops.media.videos.upload import Uploader
-from streamops.media.worker_metrics import counter, read_counter, read_gauge, worker_registry
 from streamops.media.worker_process import utc_now
 from streamops.redaction import Redactor
 
@@ -54,7 +53,6 @@ class Recorder:
         self,
         config: RecorderConfig,
         clock: Callable[[], datetime] = utc_now,
-        registry: CollectorRegistry | None = None,
     ) -> None:
         self.config = config
         self.clock = clock
@@ -89,7 +87,6 @@ class Recorder:
                 backoff_max_seconds=config.upload_backoff_max_seconds,
             )
 
-        self.registry = registry or worker_registry()
         self.disk = Disk(self.out_dir, self.parts_dir, config.min_free_bytes, self)
         self._metrics()
         counters = FinaliseCounters(self.m_videos, self.m_discarded, self.m_errors)
@@ -110,31 +107,30 @@ class Recorder:
         )
 
     def _metrics(self) -> None:
-        """The catalogue's recorder metrics (contract/metrics.py): the upload ones only when uploading."""
-        registry, labels = self.registry, {"stream": self.config.stream, "recording": self.config.recording}
-        read_gauge("streamops_recorder_recording", "recorder", registry, labels, lambda: 1 if self.recording else 0)
-        read_gauge("streamops_recorder_recorded_seconds", "recorder", registry, labels, self._recorded_seconds)
-        self.m_videos = counter("streamops_recorder_videos_total", "recorder", registry).labels(**labels)
-        self.m_discarded = counter("streamops_recorder_discarded_total", "recorder", registry).labels(**labels)
-        self.m_errors = counter("streamops_recorder_errors_total", "recorder", registry).labels(**labels)
-        self.m_drops = counter("streamops_recorder_source_drops_total", "recorder", registry).labels(**labels)
-        uploader = self.uploader
-        if uploader is None:
-            return
-        read_gauge("streamops_recorder_uploads_pending", "recorder", registry, labels, lambda: uploader.pending)
-        read_gauge(
-            "streamops_recorder_upload_lag_seconds",
-            "recorder",
-            registry,
-            labels,
-            lambda: uploader.lag_seconds(self.clock()),
-        )
-        read_counter(
-            "streamops_recorder_uploaded_bytes_total", "recorder", registry, labels, lambda: uploader.bytes_sent
-        )
-        read_counter(
-            "streamops_recorder_upload_failures_total", "recorder", registry, labels, lambda: uploader.failed_attempts
-        )
+        """The catalogue's recorder metrics (contract/metrics.py), kept as plain counts and read when
+        scraped; written by hand (metrics_text.py), without prometheus-client's ≈3 MiB in the process."""
+        self.m_videos, self.m_discarded, self.m_errors, self.m_drops = Count(), Count(), Count(), Count()
+
+    def metrics(self) -> bytes:
+        """/metrics: what prometheus-client wrote for these metrics, in its order (registration):
+        the upload ones only when uploading."""
+        labels = {"stream": self.config.stream, "recording": self.config.recording}
+        values: list[tuple[str, float]] = [
+            ("streamops_recorder_recording", 1 if self.recording else 0),
+            ("streamops_recorder_recorded_seconds", self._recorded_seconds()),
+            ("streamops_recorder_videos_total", self.m_videos.value),
+            ("streamops_recorder_discarded_total", self.m_discarded.value),
+            ("streamops_recorder_errors_total", self.m_errors.value),
+            ("streamops_recorder_source_drops_total", self.m_drops.value),
+        ]
+        if (uploader := self.uploader) is not None:
+            values += [
+                ("streamops_recorder_uploads_pending", uploader.pending),
+                ("streamops_recorder_upload_lag_seconds", uploader.lag_seconds(self.clock())),
+                ("streamops_recorder_uploaded_bytes_total", uploader.bytes_sent),
+                ("streamops_recorder_upload_failures_total", uploader.failed_attempts),
+            ]
+        return exposition([(spec(name, "recorder"), [(labels, value)]) for name, value in values])
 
     # -- telemetry --
 
@@ -168,7 +164,7 @@ class Recorder:
         return self.phase == "recording"
 
     def routes(self) -> dict[tuple[str, str], Route]:
-        from streamops.media.small_http import Reply, registry_metrics, worker_routes
+        from streamops.media.small_http import METRICS_CONTENT_TYPE, Reply, worker_routes
 
         async def stop(_: bytes) -> Reply:
             await self.stop_recording()
@@ -181,7 +177,7 @@ class Recorder:
             return Reply.json(self.status().to_json_dict())
 
         return {
-            **worker_routes(self.status, self.ready, registry_metrics(lambda: self.registry)),
+            **worker_routes(self.status, self.ready, lambda: Reply(200, self.metrics(), METRICS_CONTENT_TYPE)),
             ("POST", STOP_PATH): stop,
             ("POST", RELEASE_PATH): release,
         }

@@ -2,8 +2,8 @@
 and records from the moment `POST /start` brings one (a second `POST /start` with the same
 configuration is answered like the first).
 
-While it waits it holds only the HTTP server: pydantic, prometheus-client (and with it OpenSSL),
-FFmpeg's command builders and the Recorder are imported by the first `POST /start` (≈0.2 s on an
+While it waits it holds only the HTTP server: pydantic, FFmpeg's command builders and the Recorder
+(its /metrics written by hand: no prometheus-client) are imported by the first `POST /start` (≈0.2 s on an
 idle machine, still well inside the ≤ 1 s start; the waiting process is ≈18 MiB instead of ≈39:
 issues 15 and 53, docs/design/lean-workers.md)."""
 
@@ -16,11 +16,9 @@ from typing import TYPE_CHECKING
 from streamops.contract.http import RELEASE_PATH, START_PATH, STOP_PATH
 from streamops.contract.standby import STANDBY_STATUS, StandbySettings
 from streamops.contract.worker_credential import CredentialCheck
-from streamops.media.small_http import Reply, Route, registry_metrics, serve, worker_routes
+from streamops.media.small_http import METRICS_CONTENT_TYPE, Reply, Route, serve, worker_routes
 
 if TYPE_CHECKING:
-    from prometheus_client import CollectorRegistry
-
     from streamops.contract.recorder import RecorderConfig, RecorderStatus
     from streamops.media.recorder.recording import Recorder
 
@@ -33,7 +31,6 @@ class Standby:
 
     def __init__(self, config: StandbySettings) -> None:
         self.config = config
-        self.registry: CollectorRegistry | None = None  # the Recorder's, from POST /start
         self.recorder: Recorder | None = None
         self.recording: asyncio.Task[None] | None = None
         self.exit_now = asyncio.Event()  # started (hand over to the recorder) or terminated
@@ -54,10 +51,8 @@ class Standby:
 
     def start(self, wanted: RecorderConfig) -> None:
         from streamops.media.recorder.recording import Recorder
-        from streamops.media.worker_metrics import worker_registry
 
-        self.registry = worker_registry()
-        recorder = Recorder(wanted, registry=self.registry)
+        recorder = Recorder(wanted)
         self.recorder, self.recording = recorder, asyncio.create_task(recorder.run())
         self.exit_now.set()  # hand over to the recorder's own lifecycle
         log.info("standby recorder started for %s", wanted.directory)
@@ -98,8 +93,10 @@ class Standby:
             assert self.recorder is not None
             return Reply.json(self.recorder.status().to_json_dict())
 
-        # No metrics before POST /start: the Recorder registers them in its registry.
-        routes = worker_routes(self.status, self.ready, registry_metrics(lambda: self.registry))
+        def metrics() -> Reply:  # none before POST /start: then the Recorder's
+            return Reply(200, self.recorder.metrics() if self.recorder else b"", METRICS_CONTENT_TYPE)
+
+        routes = worker_routes(self.status, self.ready, metrics)
         return {**routes, ("POST", START_PATH): start, ("POST", STOP_PATH): stop, ("POST", RELEASE_PATH): release}
 
     async def run(self) -> int:

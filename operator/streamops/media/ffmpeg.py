@@ -102,15 +102,25 @@ def args_file_text(args: Sequence[str]) -> bytes:
 PROGRESS_PIPE = "pipe:PROGRESS"  # replaced by FfmpegProcess with the fd of its progress pipe
 
 
-def command(graph: Any, global_args: Sequence[str] = (), progress: bool = True, loglevel: str = "info") -> list[str]:
+STATS_PERIOD_SECONDS = 0.5  # how often -progress reports, unless a caller asks for another period
+
+
+def command(
+    graph: Any,
+    global_args: Sequence[str] = (),
+    progress: bool = True,
+    loglevel: str = "info",
+    stats_period: float = STATS_PERIOD_SECONDS,
+) -> list[str]:
     """The argv of an ffmpeg-python graph, with global options in front (ffmpeg-python would put
-    them last, where FFmpeg 5.1 may ignore them)."""
+    them last, where FFmpeg 5.1 may ignore them). `stats_period`: seconds between -progress blocks
+    (each one wakes the supervisor that reads them)."""
     argv: list[str] = ffmpeg_python.compile(graph, cmd=FFMPEG)
     # -nostats: the numbers come from -progress; the stats line (ended by \r, every -stats_period)
     # only woke the stderr reader.
     head = [argv[0], "-hide_banner", "-nostdin", "-nostats", "-loglevel", loglevel, "-y"]
     if progress:
-        head += ["-progress", PROGRESS_PIPE, "-stats_period", "0.5"]
+        head += ["-progress", PROGRESS_PIPE, "-stats_period", f"{stats_period:g}"]
     return head + list(global_args) + argv[1:]
 
 

@@ -162,6 +162,7 @@ class Session:
             stdout=self.feed_pipe[1],
             pass_fds=((write_fd,) if write_fd is not None else ()) + tuple(ll_write.values()),
             on_stop=self._unblock_fifo if fifo_input is not None else None,
+            stderr_paced=True,  # its HLS muxers log every file they open: read once a second
         )
 
     def _unblock_fifo(self) -> None:

@@ -10,7 +10,7 @@ import logging
 import os
 import signal
 
-from streamops.media.ffmpeg import FfmpegProcess
+from streamops.media.ffmpeg import PROGRESS_PIPE, FfmpegProcess, Progress
 
 
 def test_a_flood_of_carriage_return_stats_lines_neither_kills_the_reader_nor_blocks_ffmpeg() -> None:
@@ -34,3 +34,29 @@ def test_a_flood_of_carriage_return_stats_lines_neither_kills_the_reader_nor_blo
     rc, process = asyncio.run(run())
     assert rc == 0, process.tail
     assert any(line.startswith("frame=") for line in process.tail), "the stats lines were read as lines"
+
+
+def test_a_paced_stderr_flooded_between_progress_blocks_never_blocks_ffmpeg() -> None:
+    """The ingest's sessions read stderr at each -progress block (FfmpegProcess.stderr_paced): the
+    same flood, now read a block at a time, still never fills the pipe under FFmpeg."""
+    argv = ["ffmpeg", "-hide_banner", "-nostdin", "-stats", "-progress", PROGRESS_PIPE, "-stats_period", "0.0001",
+            "-loglevel", "info", "-f", "lavfi", "-i", "testsrc2=size=32x32:rate=30", "-t", "300",
+            "-c:v", "rawvideo", "-f", "null", "-"]  # fmt: skip
+    blocks: list[Progress] = []
+
+    async def run() -> tuple[int, FfmpegProcess]:
+        process = FfmpegProcess("flood", argv, lambda s: s, logging.getLogger("test"), on_progress=blocks.append)
+        process.stderr_paced = True
+        await process.start()
+        try:
+            rc = await asyncio.wait_for(process.wait(), 60)
+        except TimeoutError:
+            assert process.pid is not None
+            os.kill(process.pid, signal.SIGKILL)
+            raise AssertionError(f"FFmpeg blocked: {list(process.tail)[-3:]}") from None
+        return rc, process
+
+    rc, process = asyncio.run(run())
+    assert rc == 0, process.tail
+    assert blocks and blocks[-1].end and blocks[-1].frame == 9000
+    assert any(line.startswith("frame=") for line in process.tail), "its stderr read to the end"

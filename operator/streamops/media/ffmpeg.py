@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import logging
 import os
 import re
@@ -102,15 +103,25 @@ def args_file_text(args: Sequence[str]) -> bytes:
 PROGRESS_PIPE = "pipe:PROGRESS"  # replaced by FfmpegProcess with the fd of its progress pipe
 
 
-def command(graph: Any, global_args: Sequence[str] = (), progress: bool = True, loglevel: str = "info") -> list[str]:
+STATS_PERIOD_SECONDS = 0.5  # how often -progress reports, unless a caller asks for another period
+
+
+def command(
+    graph: Any,
+    global_args: Sequence[str] = (),
+    progress: bool = True,
+    loglevel: str = "info",
+    stats_period: float = STATS_PERIOD_SECONDS,
+) -> list[str]:
     """The argv of an ffmpeg-python graph, with global options in front (ffmpeg-python would put
-    them last, where FFmpeg 5.1 may ignore them)."""
+    them last, where FFmpeg 5.1 may ignore them). `stats_period`: seconds between -progress blocks
+    (each one wakes the supervisor that reads them)."""
     argv: list[str] = ffmpeg_python.compile(graph, cmd=FFMPEG)
     # -nostats: the numbers come from -progress; the stats line (ended by \r, every -stats_period)
     # only woke the stderr reader.
     head = [argv[0], "-hide_banner", "-nostdin", "-nostats", "-loglevel", loglevel, "-y"]
     if progress:
-        head += ["-progress", PROGRESS_PIPE, "-stats_period", "0.5"]
+        head += ["-progress", PROGRESS_PIPE, "-stats_period", f"{stats_period:g}"]
     return head + list(global_args) + argv[1:]
 
 
@@ -214,6 +225,68 @@ def stderr_lines(rest: bytes, chunk: bytes) -> tuple[list[bytes], bytes]:
     return [p for p in parts if p], rest
 
 
+# A paced stderr pipe (PacedStderr) holds what FFmpeg logs between two progress blocks: 1 MiB is
+# thousands of lines, where a session logs a few a second; pages are allocated as they fill.
+PACED_STDERR_PIPE_BYTES = 1 << 20
+
+
+class PacedStderr:
+    """FFmpeg's stderr read as it comes (its start: the input dump, early errors) until `pace()`,
+    then only when `pace()` is called again (at each -progress block: a wake that comes anyway)
+    and, once `watch()` is called again, as it comes until EOF. `done` resolves at EOF."""
+
+    def __init__(self, fd: int, on_line: Callable[[bytes], None]) -> None:
+        self.fd, self.on_line = fd, on_line
+        self.loop = asyncio.get_running_loop()
+        self.done: asyncio.Future[None] = self.loop.create_future()
+        self.rest = b""
+        self.watching = False
+        os.set_blocking(fd, False)
+        with contextlib.suppress(OSError):  # over the limit: the default 64 KiB, read each second
+            fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PACED_STDERR_PIPE_BYTES)
+        self.watch()
+
+    def watch(self) -> None:
+        if not self.watching and not self.done.done():
+            self.loop.add_reader(self.fd, self.read)
+            self.watching = True
+
+    def pace(self) -> None:
+        """Read what is there, and no more as it comes."""
+        if self.watching:
+            self.loop.remove_reader(self.fd)
+            self.watching = False
+        self.read()
+
+    def read(self) -> None:
+        while not self.done.done():
+            try:
+                chunk = os.read(self.fd, STDERR_READ_BYTES)
+            except BlockingIOError:
+                return
+            except OSError:
+                chunk = b""
+            if not chunk:
+                self.close()
+                return
+            lines, self.rest = stderr_lines(self.rest, chunk)
+            for line in lines:
+                self.on_line(line)
+
+    def close(self) -> None:
+        """At EOF, or when its reader gives up: the unfinished line passed on, the fd closed."""
+        if self.done.done():
+            return
+        if self.watching:
+            self.loop.remove_reader(self.fd)
+            self.watching = False
+        if self.rest:
+            self.on_line(self.rest)
+            self.rest = b""
+        os.close(self.fd)
+        self.done.set_result(None)
+
+
 CREDENTIAL_ENV = frozenset({ACCESS_KEY_ENV, SECRET_KEY_ENV})
 # FFmpeg's http reads these: `no_proxy` would take a host around the egress guard's proxy (an
 # ingest's http pulls go through it: docs/design/egress.md), `http_proxy` send it elsewhere.
@@ -263,26 +336,42 @@ class FfmpegProcess:
     stopping: bool = False  # stop() was called: what it runs for is being taken down
     # Called right after SIGTERM: what lets a process blocked in a system call see it (session.py).
     on_stop: Callable[[], None] | None = None
+    # Its stderr read at each -progress block once the first came, not line by line (PacedStderr):
+    # a session's HLS muxers log each file they open (4 lines a segment), each line a wake.
+    stderr_paced: bool = False
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _paced: PacedStderr | None = None
 
     async def start(self) -> FfmpegProcess:
         read_fd, write_fd = os.pipe() if PROGRESS_PIPE in self.argv else (None, None)
         argv = [f"pipe:{write_fd}" if a == PROGRESS_PIPE else a for a in self.argv]
         self.log.debug("starting %s: %s", self.name, self.redact(" ".join(argv)))
+        err_read, err_write = os.pipe() if self.stderr_paced else (None, None)
         try:
             self.process = await asyncio.create_subprocess_exec(
                 *argv,
                 stdin=self.stdin,
                 stdout=self.stdout,
-                stderr=asyncio.subprocess.PIPE,
+                stderr=err_write if err_write is not None else asyncio.subprocess.PIPE,
                 pass_fds=((write_fd,) if write_fd is not None else ()) + self.pass_fds,
                 start_new_session=True,  # our signals only, never the worker's terminal's
                 env=child_environment(),
             )
+        except BaseException:
+            for fd in (read_fd, err_read):
+                if fd is not None:
+                    os.close(fd)
+            raise
         finally:
             for fd in ((write_fd,) if write_fd is not None else ()) + self.pass_fds:
                 os.close(fd)
-        self._tasks.append(asyncio.create_task(self._read_stderr()))
+            if err_write is not None:
+                os.close(err_write)
+        if err_read is not None:
+            self._paced = PacedStderr(err_read, self._stderr_line)
+            self._tasks.append(asyncio.create_task(self._paced_stderr_ended(self._paced)))
+        else:
+            self._tasks.append(asyncio.create_task(self._read_stderr()))
         if read_fd is not None:
             self._tasks.append(asyncio.create_task(self._read_progress(read_fd)))
         return self
@@ -295,6 +384,13 @@ class FfmpegProcess:
             for raw in lines:
                 self._stderr_line(raw)
         self._stderr_line(rest)
+
+    @staticmethod
+    async def _paced_stderr_ended(paced: PacedStderr) -> None:
+        try:
+            await asyncio.shield(paced.done)
+        finally:
+            paced.close()
 
     def _stderr_line(self, raw: bytes) -> None:
         line = self.redact(raw.decode(errors="replace").rstrip())
@@ -319,9 +415,13 @@ class FfmpegProcess:
                 if key == "progress":
                     if self.on_progress is not None:
                         self.on_progress(Progress.parse(fields))
+                    if self._paced is not None:
+                        self._paced.pace()
                     fields = {}
         finally:
             transport.close()
+            if self._paced is not None:  # no more blocks (it exits): the rest as it comes, to EOF
+                self._paced.watch()
 
     @property
     def pid(self) -> int | None:

@@ -24,6 +24,10 @@ from streamops.media.ingest.rtsp_pull import is_rtsp, rtsp_input_options
 from streamops.media.rendition_encode import rendition_encode
 
 NON_DVR_PLAYLIST_SEGMENTS = 6
+# Seconds between a session's -progress blocks: each one wakes the supervisor, and what they feed
+# (session.LiveMeter's rates over 3 s, the status and metrics read when asked) needs no more than one
+# a second (lean-ingest.md, "A quiet supervisor").
+PROGRESS_SECONDS = 1.0
 
 
 def playlist_segments(dvr: DVR, hls: HLS) -> int:
@@ -326,7 +330,7 @@ def session_command(
         if config.dash:
             manifest = str(session_dir / "dash" / "manifest.mpd")
             outputs.append(ffmpeg_python.output(stream, manifest, **codecs, **dash_options(config), **raw_aac))
-        return command(ffmpeg_python.merge_outputs(*outputs))
+        return command(ffmpeg_python.merge_outputs(*outputs), stats_period=PROGRESS_SECONDS)
     outputs = [ffmpeg_python.output(stream, "pipe:1", **codecs, **feed)]
     # One output holding every rendition's video (v:i) and AAC encode (a:j), each encoded once, teed
     # to its slaves: each rendition's HLS variants, LL-HLS pipe (and the top one's transcoded feed)
@@ -358,7 +362,7 @@ def session_command(
     audios = [stream["a:0?"] for _ in bitrates]
     encode = {**ladder_encodes(ladder, config.hls.segment_seconds), "f": "tee"}
     outputs.append(ffmpeg_python.output(*videos, *audios, "|".join(targets), **encode))
-    return command(ffmpeg_python.merge_outputs(*outputs))
+    return command(ffmpeg_python.merge_outputs(*outputs), stats_period=PROGRESS_SECONDS)
 
 
 # The source's CEA-608 captions as every rendition carries them (libx264 writes the A53 side data the

@@ -9,7 +9,6 @@ Why: docs/design/backup-failover.md (sections 1 and 3).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from typing import Protocol
@@ -21,11 +20,14 @@ from streamops.contract.decimal_text import decimal
 from streamops.contract.ingest import IngestConfig, Role
 from streamops.media.ffmpeg import Progress
 from streamops.media.ingest.backup_link import AUTH_HEADER, FAILBACK_HEADER, uplink_token_valid
-from streamops.media.ingest.failover import Flow, decide
+from streamops.media.ingest.failover import PREPARE_SILENCE_SECONDS, Flow, decide
 from streamops.media.ingest.feed import FeedHub
 from streamops.media.ingest.session import LiveMeter, Session
+from streamops.media.ingest.wakes import until_set
 
-# Decisions driven by time (silence, stability) come at most this late.
+# Decisions driven by time (silence, stability) come at most this late, while time can change one:
+# the backup's media flows or a yield lasts. Else only events change them (a session's start, end,
+# own media resuming) and nothing ticks (lean-ingest.md, "A quiet supervisor").
 TICK_SECONDS = 0.2
 # An uplink that brings nothing for this long is over (the backup froze or its network path died).
 UPLINK_READ_TIMEOUT_SECONDS = 3.0
@@ -92,6 +94,7 @@ class OnAir:
         # Takes no media (a handover's following successor, a released predecessor): the backup is
         # not asked, and an uplink being received ends (its relay writes its last segment).
         self.closed = False
+        self._wake = asyncio.Event()  # run(): time may drive a decision now (the backup flows, a yield)
 
     # --- what the worker reports -------------------------------------------------------------------
     def sending(self, now: float) -> bool:
@@ -108,13 +111,29 @@ class OnAir:
     def serves(self, session: Session | None) -> bool:
         return session is not None and session is self.session
 
+    def wants_backup(self, now: float) -> bool:
+        """IngestStatus.backup_wanted as of `now`: the decision taken again when asked, since
+        nothing ticks it while only the own media flows (its silence makes it true)."""
+        self.update(now)
+        return self.wanted
+
+    def time_driven(self, now: float) -> bool:
+        """Whether the decision can change with time alone. With the backup's media silent and no
+        yield, decide() puts the own media on air when it flows and else keeps what is on air: only
+        events change that (own_started, own_ended, own media resuming, the relay's), and `wanted`
+        is taken again when asked (wants_backup)."""
+        return now < self.yield_until or self.backup.sending(now)
+
     # --- the worker's own sessions ----------------------------------------------------------------
     def own_started(self, now: float) -> None:
         self.own = Flow.started(now)
         self.update(now)
 
     def own_media(self, now: float) -> None:
+        resumed = not self.own.sending(now, PREPARE_SILENCE_SECONDS)
         self.own = self.own.media(now)
+        if resumed:  # may take the air back or stop wanting the backup: at once, not at a tick
+            self.update(now)
 
     def own_ended(self, now: float) -> None:
         self.own = Flow()
@@ -145,10 +164,12 @@ class OnAir:
             self.log.info("the backup ingest's media is on air")
 
     async def run(self, stopping: asyncio.Event) -> None:
+        """Every TICK_SECONDS while time can change the decision, else until an event wakes it."""
         while not stopping.is_set():
-            self.update(time.monotonic())
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stopping.wait(), TICK_SECONDS)
+            now = time.monotonic()
+            self._wake.clear()
+            self.update(now)
+            await until_set((stopping, self._wake), TICK_SECONDS if self.time_driven(now) else None)
 
     # --- the relay session (its SessionEvents) ------------------------------------------------------
     def relay_started(self, session: Session) -> bool:
@@ -158,11 +179,17 @@ class OnAir:
         self.backup = Flow.started(time.monotonic())
         self.log.info("relaying the backup's feed")
         self.update(time.monotonic())
+        self._wake.set()
         return True
 
     def relay_media(self, chunk: bytes) -> None:
         self.relay_feed.publish(chunk)
-        self.backup = self.backup.media(time.monotonic())
+        now = time.monotonic()
+        resumed = not self.backup.sending(now)
+        self.backup = self.backup.media(now)
+        if resumed:  # time drives the decision again
+            self.update(now)
+            self._wake.set()
 
     def relay_transcoded(self, chunk: bytes) -> None:
         self.relay_transcoded_feed.publish(chunk)
@@ -229,6 +256,7 @@ class OnAir:
         now = time.monotonic()
         self.yield_until = now + YIELD_LEASE_SECONDS
         self.update(now)
+        self._wake.set()
         return web.Response(status=202, text=f"the backup's media on air for {YIELD_LEASE_SECONDS:g} s")
 
     async def close(self, closed: bool) -> None:

@@ -9,20 +9,31 @@ import asyncio
 import contextlib
 import logging
 import shutil
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from streamops.contract.ingest import IngestConfig
 from streamops.media.feed_access import FeedAccess
 from streamops.media.ffmpeg import FfmpegProcess
-from streamops.media.ingest.commands import hls_variants, master_playlist, renditions, screenshot_command
+from streamops.media.ingest.commands import (
+    PROGRESS_SECONDS,
+    hls_variants,
+    master_playlist,
+    renditions,
+    screenshot_command,
+)
 from streamops.media.ingest.continuity import Continuity
 from streamops.media.ingest.feed import FeedHub
 from streamops.media.ingest.served_media import ServedMedia
 from streamops.media.ingest.session import LiveMeter, Session
+from streamops.media.ingest.wakes import until_set
 from streamops.redaction import Redactor
 
 CONTINUITY_SECONDS = 0.5  # how often the served HLS timelines read the session's playlists without viewers
+# ... unless the on-air session's progress comes (every commands.PROGRESS_SECONDS): they read them
+# then, at no wake of their own; a progress this late is missing, and the timer takes over.
+PROGRESS_LATE_SECONDS = 2 * PROGRESS_SECONDS
 
 
 class Outputs:
@@ -80,11 +91,13 @@ class Outputs:
     async def continuity_loop(self, stopping: asyncio.Event) -> None:
         """The served timelines take each segment as it is written, viewers or not (go_on_air takes
         a session's last ones at a switch), and earlier sessions' files go as they leave the window."""
+        progress = self.meter.added
         while not stopping.is_set():
+            progress.clear()
             self.continuity.refresh_all()
             self.prune()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stopping.wait(), timeout=CONTINUITY_SECONDS)
+            paced = self.meter.reporting(time.monotonic(), PROGRESS_LATE_SECONDS)
+            await until_set((stopping, progress), PROGRESS_LATE_SECONDS if paced else CONTINUITY_SECONDS)
 
     def write_master_playlists(self, session: Session) -> None:
         """The multivariant playlist of each HLS flavour of a transcoded `session` (none without

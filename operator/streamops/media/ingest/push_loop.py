@@ -62,8 +62,10 @@ class PushListeners:
         assert push is not None
         running: dict[PushProtocol, tuple[Session, asyncio.Task[bool]]] = {}
         stop = asyncio.create_task(stopping.wait())
+        changed = self.sessions.watch()
         try:
             while not stopping.is_set():
+                changed.clear()
                 key = self.read_key()
                 if self.sessions.current is None and not self.closed:
                     for protocol in listener_protocols(push.protocols):
@@ -74,7 +76,17 @@ class PushListeners:
                         await srt[0].process.stop(grace=1)
                 self.sessions.listeners = [session for session, _ in running.values()]
                 tasks = [task for _, task in running.values()]
-                await asyncio.wait([*tasks, stop], timeout=1, return_when=asyncio.FIRST_COMPLETED)
+                # Idle, the listeners are looked after every second (a rotated key, a hold lifted);
+                # a live session needs nothing of this loop until it ends (its task, or `changed` for
+                # one that is not a listener's: WHIP), so it waits without a timer then.
+                idle = self.sessions.current is None
+                woken = asyncio.ensure_future(changed.wait())
+                try:
+                    await asyncio.wait(
+                        [*tasks, stop, woken], timeout=1 if idle else None, return_when=asyncio.FIRST_COMPLETED
+                    )
+                finally:
+                    woken.cancel()
                 for protocol, (_, task) in list(running.items()):
                     if task.done():
                         del running[protocol]

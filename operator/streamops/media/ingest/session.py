@@ -54,6 +54,9 @@ class LiveMeter:
 
     def __init__(self) -> None:
         self.samples: deque[tuple[float, int, int, int]] = deque()
+        # Set at each sample: the on-air session's progress, a wake that comes anyway, paces what
+        # reads its files (outputs.continuity_loop) instead of a timer of its own.
+        self.added = asyncio.Event()
 
     def reset(self) -> None:
         self.samples.clear()
@@ -62,6 +65,11 @@ class LiveMeter:
         self.samples.append((now, progress.frame, progress.out_time_us, feed_bytes))
         while len(self.samples) > 2 and now - self.samples[0][0] > self.WINDOW:
             self.samples.popleft()
+        self.added.set()
+
+    def reporting(self, now: float, within: float) -> bool:
+        """A sample came in the last `within` seconds."""
+        return bool(self.samples) and now - self.samples[-1][0] < within
 
     def rates(self) -> LiveRates:
         if len(self.samples) < 2:
@@ -154,6 +162,7 @@ class Session:
             stdout=self.feed_pipe[1],
             pass_fds=((write_fd,) if write_fd is not None else ()) + tuple(ll_write.values()),
             on_stop=self._unblock_fifo if fifo_input is not None else None,
+            stderr_paced=True,  # its HLS muxers log every file they open: read once a second
         )
 
     def _unblock_fifo(self) -> None:

@@ -7,7 +7,6 @@ Why: docs/design/ingest-robustness.md (displacement, silence watch).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -23,8 +22,11 @@ from streamops.media.ingest.commands import renditions
 from streamops.media.ingest.feed import FeedHub
 from streamops.media.ingest.session import LiveMeter, Session, SessionEvents
 from streamops.media.ingest.session_history import SessionHistory, publish_protocol
+from streamops.media.ingest.wakes import until_set
 from streamops.media.worker_process import utc_now
 from streamops.redaction import Redactor
+
+STOPPED_RECHECK_SECONDS = 0.5  # after ending a silent session: its end is on its way
 
 
 class OwnAir(Protocol):
@@ -65,6 +67,9 @@ class OwnSessions:
         self.finished_at: datetime | None = None
         self.last_media = 0.0
         self.listeners: list[Session] = []  # the idle listeners (push) or the pull's session
+        # Each set when a session starts or ends (`current` changed): what the silence watch and the
+        # push listeners wait for instead of looking every fraction of a second (watch()).
+        self._watchers: list[asyncio.Event] = []
         self.events = SessionEvents(
             on_started=self.started,
             on_media=self.media,
@@ -73,6 +78,16 @@ class OwnSessions:
             on_ended=self.ended,
             on_captions=on_captions,
         )
+
+    def watch(self) -> asyncio.Event:
+        """An event of the caller's own, set whenever `current` changes (the caller clears it)."""
+        event = asyncio.Event()
+        self._watchers.append(event)
+        return event
+
+    def _changed(self) -> None:
+        for event in self._watchers:
+            event.set()
 
     @property
     def live(self) -> bool:
@@ -113,6 +128,7 @@ class OwnSessions:
             self.log.info("%s publisher displaces the silent %s session", session.kind, previous.kind)
             asyncio.get_running_loop().create_task(previous.process.stop(grace=1))
         self.current = session
+        self._changed()
         self.feed.start_session()
         if renditions(self.config):
             self.transcoded_feed.start_session()
@@ -143,6 +159,7 @@ class OwnSessions:
             self.log.info("%s publisher gone (ffmpeg exit %s)", session.kind, rc)
             return
         self.current = None
+        self._changed()
         self.feed.end_session()
         self.transcoded_feed.end_session()
         self.finished_at = utc_now()
@@ -155,12 +172,18 @@ class OwnSessions:
     async def silence_watch(self, stopping: asyncio.Event) -> None:
         """End a session that sends nothing for `publisher_timeout` s, whatever its protocol: the RTMP
         gate and SRT's read timeout cut a silent publisher's connection; this also catches one that
-        sends bytes but no media."""
-        timeout = self.config.publisher_timeout
+        sends bytes but no media. It sleeps until the session's deadline (its last media plus the
+        timeout) and looks again then, not every half second: a sending session costs a wake per
+        timeout, none per batch (lean-ingest.md, "A quiet supervisor")."""
+        timeout, changed = self.config.publisher_timeout, self.watch()
         while not stopping.is_set():
+            changed.clear()
             session = self.current
-            if session is not None and time.monotonic() - self.last_media >= timeout:
-                self.log.warning("%s session sent nothing for %g s: ending it", session.kind, timeout)
-                await session.process.stop(grace=1)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stopping.wait(), timeout=0.5)
+            wait: float | None = None  # no session: until one starts
+            if session is not None:
+                wait = self.last_media + timeout - time.monotonic()
+                if wait <= 0:
+                    self.log.warning("%s session sent nothing for %g s: ending it", session.kind, timeout)
+                    await session.process.stop(grace=1)
+                    wait = STOPPED_RECHECK_SECONDS
+            await until_set((stopping, changed), wait)

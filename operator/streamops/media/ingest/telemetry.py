@@ -154,7 +154,7 @@ class Telemetry:
             pull_failure=None if sessions.live else parts.pull.failure,
             source=sessions.current.kind if sessions.current and sessions.live else None,
             active_ingest=parts.on_air.active_ingest(parts.config.role, time.monotonic()),
-            backup_wanted=parts.on_air.wanted,
+            backup_wanted=parts.on_air.wants_backup(time.monotonic()),
             started_at=sessions.started_at,
             finished_at=sessions.finished_at,
             video_width=facts.width,

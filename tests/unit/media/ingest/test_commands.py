@@ -60,6 +60,15 @@ def test_no_stats_line_on_stderr():
     assert "-nostats" in argv and argv.index("-nostats") < argv.index("-i")
 
 
+def test_progress_comes_once_a_second():
+    """Each -progress block wakes the supervisor; the rates it feeds (LiveMeter, over 3 s) and the
+    status read when asked need no more (issue 53's quiet supervisor), in copy and ladder sessions."""
+    ladder = {"renditions": [{"name": "360p", "height": 360, "videoBitrateKbps": 800}]}
+    for cfg in (config(), config(transcoding=ladder)):
+        argv = session_command(cfg, "rtmp://127.0.0.1:1/live/feed", {"listen": 1}, Path("/m/s"))
+        assert argv[argv.index("-stats_period") + 1] == "1"
+
+
 def test_hls_flags_follow_the_spec():
     text = " ".join(session_command(config(hls={"endListOnStop": False, "mpegts": False}), "x://", {}, Path("/s")))
     assert "omit_endlist" in text and "/s/ts/" not in text

@@ -133,3 +133,44 @@ def test_a_yield_puts_the_backup_on_air_and_a_closed_ingest_asks_for_nothing():
         return (await on_air.yield_air(make_mocked_request("POST", "/handover/yield"))).status
 
     assert asyncio.run(closing()) == 409
+
+
+def test_only_the_backups_media_or_a_yield_make_the_decision_tick():
+    """Issue 53's quiet supervisor: with the own media alone, time changes nothing on air (run()
+    waits for an event); the own media resuming takes the air back at once, and the status asks
+    again whether the backup is wanted."""
+    host = Host(current=session())
+    on_air = OnAir(host, relays=True, log=log)  # type: ignore[arg-type]
+    on_air.own_started(100.0)
+    assert not on_air.time_driven(100.0) and not on_air.time_driven(500.0)
+    assert on_air.wants_backup(101.5) and not on_air.wants_backup(100.5), "taken again when asked"
+    on_air.relay = session()
+    on_air.backup = Flow.started(100.0).media(103.0)
+    assert on_air.time_driven(103.0) and not on_air.time_driven(105.0), "while the backup's media flows"
+    on_air.update(103.0)  # own silent for 3 s: the backup on air
+    assert on_air.role == "backup"
+    on_air.backup = Flow()  # the relay gone silent; nothing ticks any more
+    on_air.update(106.0)
+    assert on_air.role == "backup" and not on_air.time_driven(106.0)
+    on_air.own_media(107.0)  # the own media resumes: back on air at once
+    assert on_air.role == "primary" and host.aired[-1] == (host.current, host.feed)
+    on_air.yield_until = 120.0
+    assert on_air.time_driven(110.0) and not on_air.time_driven(120.0)
+
+
+def test_run_waits_for_an_event_while_time_changes_nothing():
+    async def check() -> None:
+        host = Host(current=session())
+        on_air = OnAir(host, relays=True, log=log)  # type: ignore[arg-type]
+        on_air.own_started(time.monotonic())
+        stopping = asyncio.Event()
+        runs = asyncio.create_task(on_air.run(stopping))
+        try:
+            # A yield wakes it: the backup's media (none here) would go on air at the next tick.
+            response = await on_air.yield_air(make_mocked_request("POST", "/handover/yield"))
+            assert response.status == 202 and on_air.wanted
+        finally:
+            stopping.set()
+            await asyncio.wait_for(runs, timeout=30)
+
+    asyncio.run(check())

@@ -225,3 +225,35 @@ def test_the_silence_watch_leaves_a_sending_session(tmp_path):
         assert cast(Publisher, sending).process.stops == []
 
     running(check)
+
+
+def test_the_silence_watch_sleeps_until_a_session_starts_then_until_its_deadline(tmp_path):
+    """Issue 53's quiet supervisor: no session, no timer; a session that starts wakes the watch,
+    which ends it at its last media plus the timeout, not at a tick of its own."""
+
+    async def check() -> None:
+        o, stopping = own(tmp_path, publisherTimeoutSeconds=1), asyncio.Event()
+        watch = asyncio.create_task(o.sessions.silence_watch(stopping))
+        await asyncio.sleep(0)  # the watch waits, with no session
+        silent = session("rtmp", Process(stopped=stopping.set))
+        assert o.sessions.started(silent) is True
+        o.sessions.last_media = time.monotonic()  # its first media; none after it
+        started = time.monotonic()
+        await asyncio.wait_for(watch, timeout=30)
+        assert cast(Publisher, silent).process.stops == [1]
+        assert time.monotonic() - started >= 1 - 0.01, "not before its timeout"
+
+    running(check)
+
+
+def test_a_session_starting_or_ending_sets_every_watchers_event(tmp_path):
+    async def check() -> None:
+        o, rtmp = own(tmp_path), session("rtmp")
+        first, second = o.sessions.watch(), o.sessions.watch()
+        o.sessions.started(rtmp)
+        assert first.is_set() and second.is_set()
+        first.clear()
+        o.sessions.ended(rtmp, 0)
+        assert first.is_set()
+
+    running(check)

@@ -223,11 +223,26 @@ class Stand:
     scenarios: list[Scenario] = field(default_factory=list)
 
     def begin(self, name: str) -> tuple[Scenario, set[str]]:
+        self.encoder_steady()
         scenario = Scenario(name, time.time())
         scenario.pending_before = condition(self.cluster.get("lst", self.ns, "cam"), "RestartPending")
         scenario.encoder_attempts = -self.encoder.attempts
         self.scenarios.append(scenario)
         return scenario, {p["metadata"]["uid"] for p in ingest_pods(self.cluster, self.ns)}
+
+    def encoder_steady(self) -> None:
+        """Until the encoder's connection has held long enough to count as a success for its backoff
+        (ReconnectingPublisher: `held_seconds`). A cut sooner is a failure in a row, which doubles
+        the next reconnect's delay (0.5 -> 1 -> 2 s): a scenario begun then measured the one before
+        it, 7.9-9.3 s after its reconnect, as a 1-2 s backoff in its own stall (handover.md, Part 4)."""
+        encoder, held = self.encoder, self.encoder.backoff.held_seconds
+
+        def steady() -> bool:
+            current = encoder.current
+            started = current.started_at if current is not None else None
+            return bool(current and current.running and started and time.monotonic() - started >= held)
+
+        eventually(steady, timeout=held + 60, interval=0.2, what=f"the encoder's connection held {held:g} s")
 
     def settle(self, scenario: Scenario, before: set[str]) -> None:
         """Until the ingest is replaced or the operator says it will not be; then two segments more,
@@ -350,9 +365,9 @@ def restored(release: Release) -> Iterator[Release]:
 @pytest.mark.xfail(
     strict=False,
     raises=HandoverNotMet,
-    reason="issue 56 is open: no 404, no reset and one video within 0.11 s in every run since ho-hold and "
-    "rechand, but at load 5-8 one run in three held every bound: stalls of 1.2-1.34 segments and the target "
-    "silent 3.0-3.3 s in the others (docs/design/handover.md, Part 4)",
+    reason="issue 56 is open: with the test's encoder fixed (s14) the viewer's stalls are 0.93-0.98 s, but "
+    "the successor sometimes refuses the encoder's first reconnect (stall 2.4-2.5 s) and the target is silent "
+    "3.3-4.3 s when the pusher moves too (docs/design/handover.md, Part 4)",
 )
 def test_drain_upgrade_and_dvr_edit_hand_a_live_channel_over_without_a_viewer_noticing(
     cluster: LocalCluster, restored: Release, namespace: str, tmp_path: Path
@@ -413,6 +428,11 @@ def test_drain_upgrade_and_dvr_edit_hand_a_live_channel_over_without_a_viewer_no
             summary = json.loads(out)
             print(f"hlsload over the whole run: {json.dumps(summary['per_viewer'])}")
             (tmp_path / "hlsload.json").write_text(json.dumps(summary, indent=1))
+            windows = [
+                {"name": s.name, "began": s.began, "settled": s.settled, "ended": s.ended} for s in stand.scenarios
+            ]
+            samples = {"received": sampler.received, "encoder_down": sampler.encoder_down, "scenarios": windows}
+            (tmp_path / "sampler.json").write_text(json.dumps(samples))
 
             # The upgrade's image reached the busy pusher and recorder by handover too (handover.md
             # Part 5, under the operator's policy alone): a successor in either slot runs the new tag,
@@ -454,6 +474,7 @@ def test_drain_upgrade_and_dvr_edit_hand_a_live_channel_over_without_a_viewer_no
     videos = rec["status"]["videos"]
     assert all((volume / v["path"]).is_file() for v in videos), videos
     problems = [b for s in stand.scenarios for b in s.breaches()] + worker_problems
+    figures: list[str] = []  # what is printed, also written to tmp_path/figures.txt
     if not videos:  # issue 56's "one video": seen once when the stop came in the recorder's handover
         problems.append(f"no video (the Recording's status: {rec['status']})")
     elif len(videos) != 1:
@@ -465,13 +486,19 @@ def test_drain_upgrade_and_dvr_edit_hand_a_live_channel_over_without_a_viewer_no
         path = volume / videos[0]["path"]
         broadcast = (clock_ms(path, last=True) - clock_ms(path, last=False)) / 1000 + 1 / 30
         duration = float(videos[0]["durationSeconds"])
-        print(f"the Recording's one video: {duration:.2f} s for a broadcast of {broadcast:.2f} s "
-              f"(ffprobe: {ffprobe_duration(path):.2f} s)")  # fmt: skip
+        video_line = (f"the Recording's one video: {duration:.2f} s for a broadcast of {broadcast:.2f} s "
+                      f"(ffprobe: {ffprobe_duration(path):.2f} s)")  # fmt: skip
+        print(video_line)
+        figures.append(video_line)
         if abs(duration - broadcast) > VIDEO_SLACK_SECONDS:
             problems.append(f"the video lasts {duration:.2f} s for a broadcast of {broadcast:.2f} s")
-    print("\n".join(["issue 56 figures:", *(s.report() for s in stand.scenarios)]))
+    figures[:0] = ["issue 56 figures:", *(s.report() for s in stand.scenarios)]
     if problems:
-        print("\n".join(["issue 56 bounds broken:", *problems]))
+        figures += ["issue 56 bounds broken:", *problems]
+    print("\n".join(figures))
+    # CI captures what a passing or xfailing test prints: the figures stay beside the logs they come from
+    (tmp_path / "figures.txt").write_text("\n".join(figures) + "\n")
+    if problems:
         raise HandoverNotMet("; ".join(problems))
 
 

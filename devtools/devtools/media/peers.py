@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import IO, Any, Literal, Self
 from urllib.parse import quote, urlsplit
 
+from devtools.media.push_urls import FORMAT_BY_SCHEME, with_srt_linger
 from devtools.netns import entered, nsenter
 from devtools.pki import self_signed
 from devtools.ports import LOOPBACK, free_port, tcp_accepts, udp_bound
@@ -255,20 +256,6 @@ class _Peer(Lifecycle):
 
 # --- synthetic publisher -----------------------------------------------------------------------------
 
-_FORMAT_BY_SCHEME = {"rtmp": "flv", "rtmps": "flv", "srt": "mpegts", "udp": "mpegts", "tcp": "mpegts"}
-
-
-SRT_LINGER_SECONDS = 3
-
-
-def _with_srt_linger(url: str) -> str:
-    """Live-mode SRT drops the unsent tail when the caller closes (linger 0): let it drain instead."""
-    parts = urlsplit(url)
-    if parts.scheme != "srt" or "linger=" in parts.query:
-        return url
-    return parts._replace(query=f"{parts.query}&linger={SRT_LINGER_SECONDS}".lstrip("&")).geturl()
-
-
 # The publisher's clip: a multiple of the GOP (2 s by default) and of the period where video frames
 # and AAC frames line up (16 frames at 30 fps = 25 AAC frames of 1024 samples at 48 kHz, 0.533 s), so
 # a loop continues both streams' timestamps without a gap and keeps keyframes every GOP.
@@ -371,14 +358,14 @@ class Publisher(_Peer):
         super().__init__(log_path, netns=netns)
         self.codec = codec
         self.video = video
-        self.url = _with_srt_linger(url)
+        self.url = with_srt_linger(url)
         self.duration = duration
         self.size = size
         self.rate = rate
         self.gop = max(1, round(rate * gop_seconds))
         self.video_bitrate = video_bitrate
         self.audio = audio
-        self.fmt = fmt or _FORMAT_BY_SCHEME.get(urlsplit(url).scheme)
+        self.fmt = fmt or FORMAT_BY_SCHEME.get(urlsplit(url).scheme)
         self.encode_args = list(encode_args)
         self.output_args = list(output_args)
         # A clip whose length is not whole GOPs would put a keyframe off the GOP's grid at each loop.

@@ -15,6 +15,7 @@ OBS, and every encoder a user points at a stream, tries again; the demo's encode
 from __future__ import annotations
 
 import contextlib
+import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -90,9 +91,17 @@ class ReconnectingPublisher(Lifecycle):
                 self.on_start(publisher)
 
     def _watch(self) -> None:
-        while not self._stopping.wait(0.1):
+        while not self._stopping.is_set():
             publisher = self.current
-            if publisher is None or publisher.running:
+            if publisher is None:
+                self._stopping.wait(0.1)
+                continue
+            if publisher.pid is not None:
+                # Waiting on the process (not a look at it every 0.1 s): OBS starts its reconnect on
+                # the socket's error, and the encoder's exit is that error here.
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    publisher.wait(0.1)
+            if publisher.running:
                 continue
             held = time.monotonic() - (publisher.started_at or time.monotonic())
             self.failures = 1 if held >= self.backoff.held_seconds else self.failures + 1

@@ -228,12 +228,17 @@ def stderr_lines(rest: bytes, chunk: bytes) -> tuple[list[bytes], bytes]:
 # A paced stderr pipe (PacedStderr) holds what FFmpeg logs between two progress blocks: 1 MiB is
 # thousands of lines, where a session logs a few a second; pages are allocated as they fill.
 PACED_STDERR_PIPE_BYTES = 1 << 20
+# No block for this long after the last: its stderr is read as it comes again until the next block. An
+# FFmpeg whose progress and logging share a thread (5.1; 7.1's main thread logs rarely) would wait
+# for good on a full pipe that only the next block would drain (tests/media/test_ffmpeg_process.py).
+PACED_STDERR_LATE_SECONDS = 2.0
 
 
 class PacedStderr:
     """FFmpeg's stderr read as it comes (its start: the input dump, early errors) until `pace()`,
-    then only when `pace()` is called again (at each -progress block: a wake that comes anyway)
-    and, once `watch()` is called again, as it comes until EOF. `done` resolves at EOF."""
+    then only when `pace()` is called again (at each -progress block: a wake that comes anyway), or
+    as it comes again once a block is late (PACED_STDERR_LATE_SECONDS) or `watch()` is called (its
+    progress ended: to EOF). `done` resolves at EOF."""
 
     def __init__(self, fd: int, on_line: Callable[[bytes], None]) -> None:
         self.fd, self.on_line = fd, on_line
@@ -241,6 +246,7 @@ class PacedStderr:
         self.done: asyncio.Future[None] = self.loop.create_future()
         self.rest = b""
         self.watching = False
+        self.late: asyncio.TimerHandle | None = None  # watch() again if no pace() comes in time
         os.set_blocking(fd, False)
         with contextlib.suppress(OSError):  # over the limit: the default 64 KiB, read each second
             fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PACED_STDERR_PIPE_BYTES)
@@ -252,10 +258,14 @@ class PacedStderr:
             self.watching = True
 
     def pace(self) -> None:
-        """Read what is there, and no more as it comes."""
+        """Read what is there, and no more as it comes until PACED_STDERR_LATE_SECONDS pass without
+        the next pace() (a timer re-armed here: no wake of its own while blocks come)."""
         if self.watching:
             self.loop.remove_reader(self.fd)
             self.watching = False
+        if self.late is not None:
+            self.late.cancel()
+        self.late = self.loop.call_later(PACED_STDERR_LATE_SECONDS, self.watch)
         self.read()
 
     def read(self) -> None:
@@ -277,6 +287,8 @@ class PacedStderr:
         """At EOF, or when its reader gives up: the unfinished line passed on, the fd closed."""
         if self.done.done():
             return
+        if self.late is not None:
+            self.late.cancel()
         if self.watching:
             self.loop.remove_reader(self.fd)
             self.watching = False

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
 
 import ffmpeg as ffmpeg_python
+import pytest
+from streamops.media import ffmpeg
 from streamops.media.ffmpeg import (
     MAX_STDERR_LINE,
     PROGRESS_PIPE,
@@ -84,3 +87,27 @@ def test_a_paced_stderr_is_read_at_each_progress_block_and_to_its_end() -> None:
     assert list(process.tail) == ["Input #0, flv", "one", "two", "last, unfinished"]
     assert blocks == [(1, True), (2, False), (3, False)], "as it comes until the first block, then paced"
     assert process._paced is not None and process._paced.done.done() and not process._paced.watching
+
+
+def test_a_paced_stderr_is_read_as_it_comes_again_once_a_block_is_late(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No block PACED_STDERR_LATE_SECONDS after the last: the pipe is watched again, so an FFmpeg
+    whose next block waits behind its own full stderr is never held for good."""
+    monkeypatch.setattr(ffmpeg, "PACED_STDERR_LATE_SECONDS", 0.05)
+
+    async def run() -> list[bytes]:
+        read_fd, write_fd = os.pipe()
+        lines: list[bytes] = []
+        paced = ffmpeg.PacedStderr(read_fd, lines.append)
+        paced.pace()
+        assert not paced.watching, "paced: read at blocks only"
+        os.write(write_fd, b"held back\n")
+        for _ in range(200):  # the timer's watch(), then the reader's read: events, bounded at 10 s
+            if lines:
+                break
+            await asyncio.sleep(0.05)
+        assert paced.watching, "the late block made the pipe watched again"
+        os.close(write_fd)
+        await asyncio.wait_for(paced.done, 10)
+        return lines
+
+    assert asyncio.run(run()) == [b"held back"]

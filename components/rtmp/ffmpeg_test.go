@@ -101,6 +101,21 @@ func runFFmpeg(t *testing.T, args ...string) func() error {
 	}
 }
 
+// endedByItsPublisher waits for session id's end, its FIFO's EOF and FFmpeg's exit (wait), and
+// returns what the FIFO got: the session must have ended with its publisher, having written that.
+func endedByItsPublisher(t *testing.T, h *frontHarness, id uint64, fifo *fifoReader, wait func() error) []byte {
+	t.Helper()
+	end := h.waitEnded(id, 30*time.Second)
+	got := fifo.waitEOF(t, 5*time.Second)
+	if err := wait(); err != nil {
+		t.Fatal(err)
+	}
+	if end.str("reason") != "publisher" || int(end["bytes"].(float64)) != len(got) {
+		t.Fatalf("ended %v; the FIFO got %d bytes", end, len(got))
+	}
+	return got
+}
+
 // Real FFmpeg publishes (through a recording proxy); the FIFO's bytes decode as h264 + aac, and
 // what FFmpeg sent before its publish was accepted passes the pre-auth state machine on its own.
 func TestFFmpegPublishesThroughTheFIFO(t *testing.T) {
@@ -116,14 +131,7 @@ func TestFFmpegPublishesThroughTheFIFO(t *testing.T) {
 	preauth := proxy.bytes() // FFmpeg waits for onStatus: nothing after publish yet
 	fifo := newFIFO(t, h.dir, "ffmpeg.flv")
 	h.send(map[string]any{"type": "admit", "id": ev.id(), "fifo": fifo.path})
-	end := h.waitEnded(ev.id(), 30*time.Second)
-	got := fifo.waitEOF(t, 5*time.Second)
-	if err := wait(); err != nil {
-		t.Fatal(err)
-	}
-	if end.str("reason") != "publisher" || int(end["bytes"].(float64)) != len(got) {
-		t.Fatalf("ended %v; the FIFO got %d bytes", end, len(got))
-	}
+	got := endedByItsPublisher(t, h, ev.id(), fifo, wait)
 	if !bytes.Equal(got[:5], []byte{'F', 'L', 'V', 1, 0x05}) {
 		t.Fatalf("FLV header % x, want audio+video", got[:13])
 	}

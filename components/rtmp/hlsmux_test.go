@@ -40,14 +40,7 @@ func TestAdmitWithHLSWritesSegments(t *testing.T) {
 	h.send(map[string]any{"type": "admit", "id": ev.id(), "fifo": fifo.path, "hls": map[string]any{
 		"ts_dir": dirs["ts"], "cmaf_dir": dirs["cmaf"], "segment_ms": 1000, "list_size": 10,
 		"delete_threshold": 2, "start_number": 1000, "end_list": true}})
-	end := h.waitEnded(ev.id(), 30*time.Second)
-	got := fifo.waitEOF(t, 5*time.Second)
-	if err := wait(); err != nil {
-		t.Fatal(err)
-	}
-	if end.str("reason") != "publisher" || int(end["bytes"].(float64)) != len(got) {
-		t.Fatalf("ended %v; the FIFO got %d bytes", end, len(got))
-	}
+	endedByItsPublisher(t, h, ev.id(), fifo, wait)
 	for _, e := range h.all() {
 		if e.str("type") == "mux" {
 			t.Fatalf("mux event: %v", e)
@@ -114,13 +107,8 @@ func TestAdmitWithHLSReportsAnUnsupportedCodec(t *testing.T) {
 	if m.id() != ev.id() || m["unsupported"] != true || !strings.Contains(m.str("error"), "codec 2") {
 		t.Fatalf("mux event %v", m)
 	}
-	end := h.waitEnded(ev.id(), 30*time.Second)
-	got := fifo.waitEOF(t, 5*time.Second)
-	if err := wait(); err != nil {
-		t.Fatal(err)
-	}
-	if end.str("reason") != "publisher" || int(end["bytes"].(float64)) != len(got) || len(got) < 10000 {
-		t.Fatalf("ended %v; the FIFO got %d bytes", end, len(got))
+	if got := endedByItsPublisher(t, h, ev.id(), fifo, wait); len(got) < 10000 {
+		t.Fatalf("the FIFO got %d bytes", len(got))
 	}
 	n := 0
 	for _, e := range h.all() {

@@ -109,6 +109,13 @@ class Handover:
             }
         )
 
+    def taking_over(self) -> bool:
+        """A successor that caught up and still follows: the operator labels it serving now and
+        asks its predecessor to release next (control/livestream/handover.py), so a publisher that
+        reaches it is the encoder coming back from the predecessor being released, or about to be.
+        It takes media once it has read `released` (polled every RELEASING_POLL_SECONDS)."""
+        return self.phase == "caught-up" and self._task is not None and not self._task.done()
+
     # --- the predecessor ------------------------------------------------------------------------------
     def state(self) -> HandoverState:
         playlists = self.continuity.exported()

@@ -18,7 +18,7 @@ import json
 import logging
 import os
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -60,12 +60,13 @@ class RtmpFront:
     def __init__(
         self,
         config: IngestConfig,
-        admit: Callable[[int, bool], Admission],
+        admit: Callable[[int, bool], Admission | Awaitable[Admission]],
         on_refused: Callable[[str, int], None],
         redact: Redactor,
         log: logging.Logger,
     ) -> None:
-        """`on_refused(reason, count)`: refusals, for the labelled metric."""
+        """`admit`: the answer, or an awaitable of it (a held admission: answered when it is done);
+        `on_refused(reason, count)`: refusals, for the labelled metric."""
         self.config, self.admit, self.on_refused, self.redact, self.log = config, admit, on_refused, redact, log
         self.process: FfmpegProcess | None = None
         self.listening = asyncio.Event()  # its listeners are bound (readiness waits for it)
@@ -74,6 +75,7 @@ class RtmpFront:
         self.tls_error: str | None = None
         self.error: str | None = "not started yet"
         self._peers: dict[int, str] = {}  # admitted publishers' addresses, by the front's session id
+        self._held: set[asyncio.Task[None]] = set()  # admissions answered later (rtmp_sessions.held)
 
     @property
     def refused(self) -> int:
@@ -96,13 +98,13 @@ class RtmpFront:
         if kind == "publish":
             session_id, peer = int(event["id"]), str(event.get("peer"))
             answer = self.admit(session_id, bool(event.get("tls")))
-            if isinstance(answer, Path):
-                self._peers[session_id] = peer
-                self.log.info("RTMP publisher %s accepted", peer)
-                self._send({"type": "admit", "id": session_id, "fifo": str(answer)})
+            if isinstance(answer, Path | str):
+                self._answer(session_id, peer, answer)
             else:
-                self.log.info("refused RTMP publisher %s: %s", peer, REFUSALS.get(answer, answer))
-                self._send({"type": "refuse", "id": session_id, "reason": answer})
+                self.log.info("RTMP publisher %s held: this ingest takes over from a handover's predecessor", peer)
+                task = asyncio.get_running_loop().create_task(self._answer_later(session_id, peer, answer))
+                self._held.add(task)
+                task.add_done_callback(self._held.discard)
         elif kind == "refused":
             reason = str(event.get("reason", "")).replace("-", "_")
             reason = reason if reason in RTMP_REFUSAL_REASONS else "protocol"
@@ -124,6 +126,18 @@ class RtmpFront:
                 self.log.warning("closed RTMP publisher %s: nothing received for %g s", peer, idle)
             else:
                 self.log.info("RTMP publisher %s gone (%s)", peer, event.get("reason"))
+
+    def _answer(self, session_id: int, peer: str, answer: Admission) -> None:
+        if isinstance(answer, Path):
+            self._peers[session_id] = peer
+            self.log.info("RTMP publisher %s accepted", peer)
+            self._send({"type": "admit", "id": session_id, "fifo": str(answer)})
+        else:
+            self.log.info("refused RTMP publisher %s: %s", peer, REFUSALS.get(answer, answer))
+            self._send({"type": "refuse", "id": session_id, "reason": answer})
+
+    async def _answer_later(self, session_id: int, peer: str, held: Awaitable[Admission]) -> None:
+        self._answer(session_id, peer, await held)
 
     def _certificate(self, fingerprint: str | None, error: str | None) -> None:
         if error:
@@ -185,6 +199,8 @@ class RtmpFront:
             )
         finally:
             self.listening.clear()
+            for task in list(self._held):
+                task.cancel()
             if self.process is not None:
                 await self.process.stop(grace=3)
 

@@ -7,9 +7,10 @@ session, displacement), rtmp-front.md.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 
 from streamops.media.ingest.commands import flv_fifo_input
@@ -19,6 +20,12 @@ from streamops.media.ingest.sessions import OwnSessions
 from streamops.redaction import Redactor
 
 STANDBY_LISTEN_SECONDS = 10  # a standby RTMP session whose publisher sends no media is stopped after this
+# A handover successor holds a publisher's admission at most this long for its predecessor's
+# `released` (typically ≤ 1 s after the cut): well under the front's --admit-timeout (5 s), which
+# then turns the publisher away as busy, so that a loaded loop and the pipe still have 2 s to answer.
+ADMIT_HOLD_SECONDS = 3.0
+
+HeldAdmission = Coroutine[None, None, Admission]  # answered later (RtmpFront.on_event runs it)
 
 
 class RtmpSessions:
@@ -30,11 +37,15 @@ class RtmpSessions:
         active: Callable[[], bool],
         redact: Redactor,
         log: logging.Logger,
+        taking_over: Callable[[], bool] = lambda: False,
     ) -> None:
         """`front`: the RTMP front once it runs (None before, and without RTMP); `active`: the
-        stream takes publishers (not deactivated)."""
+        stream takes publishers (not deactivated, not following a handover's predecessor);
+        `taking_over`: not active yet, but about to be (handover.Handover.taking_over)."""
         self.sessions, self.private_dir, self.front, self.active = sessions, private_dir, front, active
-        self.redact, self.log = redact, log
+        self.redact, self.log, self.taking_over = redact, log, taking_over
+        self.hold_seconds = ADMIT_HOLD_SECONDS
+        self._activated = asyncio.Event()  # replaced by each activated(): wakes the held admissions
         self.standby: Session | None = None  # an RTMP session for a publisher arriving while none is idle
         self._standby_tasks: set[asyncio.Task[None]] = set()
 
@@ -44,7 +55,33 @@ class RtmpSessions:
         url, options = flv_fifo_input(fifo)
         return self.sessions.new_session("rtmp", url, options, fifo_input=fifo)
 
-    def admit(self, front_id: int, tls: bool) -> Admission:
+    def admit(self, front_id: int, tls: bool) -> Admission | HeldAdmission:
+        """The RTMP front's question for a publisher whose key matched. A handover successor about
+        to take over holds it (`held`) rather than refusing it `inactive`: the encoder reconnecting
+        from the predecessor just cut is taken on its first try (issue 56: refused, its retry 1 s
+        later cost the viewer 2.4-2.5 s)."""
+        if not self.active() and self.taking_over():
+            return self.held(front_id, tls)
+        return self.admit_now(front_id, tls)
+
+    async def held(self, front_id: int, tls: bool) -> Admission:
+        """The answer once the stream is active (`activated()`), or `inactive` after hold_seconds."""
+        deadline = asyncio.get_running_loop().time() + self.hold_seconds
+        while not self.active():
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0 or not self.taking_over():
+                return "inactive"
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._activated.wait(), left)
+        return self.admit_now(front_id, tls)
+
+    def activated(self) -> None:
+        """The stream may take publishers again (the successor read `released`, or stopped
+        following): the held admissions are answered now."""
+        self._activated.set()
+        self._activated = asyncio.Event()
+
+    def admit_now(self, front_id: int, tls: bool) -> Admission:
         """The RTMP front's question for a publisher whose key matched: the FIFO of the FFmpeg
         session that takes its media, or why not. Only a live, sending session holds the stream. The
         idle listener takes the newcomer; while it is taken (a publisher connecting) or a session is

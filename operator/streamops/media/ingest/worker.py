@@ -117,6 +117,7 @@ class IngestWorker:
             lambda: self.pull.active and not self.releasing and not self.holding,
             self.redact,
             log,
+            taking_over=self._taking_over,
         )
         self.push = PushListeners(
             config, self.sessions, self.rtmp_sessions, self.private_dir, self.read_key, self.redact, log
@@ -240,9 +241,13 @@ class IngestWorker:
             self.on_air.close(True), self._stop_sessions("the stream is handed over to another ingest")
         )
 
+    def _taking_over(self) -> bool:
+        return self.handover.taking_over()
+
     async def hold_media(self, held: bool) -> None:
         """A handover's successor takes no media while it follows its predecessor (a publisher is
-        refused and retries through the Service; a pull waits), so that only one of them numbers
+        refused and retries through the Service, an RTMP one held once it caught up: RtmpSessions.
+        admit; a pull waits), so that only one of them numbers
         new segments; a session it had on air already is stopped and what it served forgotten (the
         predecessor's window replaces it). Taken again once the predecessor released."""
         self.holding = held
@@ -250,6 +255,7 @@ class IngestWorker:
         await self.on_air.close(held or self.releasing)  # nor the backup's feed, while it follows
         if not held:
             self.webrtc.whip.closed = None
+            self.rtmp_sessions.activated()  # a publisher held meanwhile is taken now
             return
         had_own = self.outputs.continuity.dir is not None
         await self._stop_sessions("the stream is being handed over to this ingest")

@@ -159,3 +159,22 @@ def test_a_successor_refuses_a_malformed_key_ring_whole_and_never_shows_a_key(tm
     report = successor.report()
     assert report is not None and report.error is not None and "state refused" in report.error
     assert secret not in report.model_dump_json() and after.spans() == []
+
+
+def test_only_a_successor_that_caught_up_and_still_follows_is_taking_over(tmp_path):
+    async def check() -> None:
+        handover, _ = made(tmp_path)
+        assert not handover.taking_over(), "not a successor"
+        following = asyncio.get_running_loop().create_future()
+        handover._task = asyncio.ensure_future(following)
+        handover.phase = "following"
+        assert not handover.taking_over(), "not caught up: its predecessor is not released before"
+        handover.phase = "caught-up"
+        assert handover.taking_over()
+        following.set_result(None)  # it read `released` (or an own session went on air)
+        await handover._task
+        assert not handover.taking_over()
+        handover.phase = "failed"
+        assert not handover.taking_over()
+
+    asyncio.run(check())

@@ -5,6 +5,7 @@ itself: components/rtmp's Go tests; through the worker: tests/media/test_rtmp_fr
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from pathlib import Path
@@ -96,3 +97,18 @@ def test_listening_and_the_certificate_say_so():
     assert made.fingerprint == "ab" * 32 and made.tls_error == "cannot load /tls/tls.crt: expired"
     made.on_event({"type": "certificate", "sha256": "cd" * 32})
     assert (made.fingerprint, made.tls_error) == ("cd" * 32, None)
+
+
+def test_a_held_admission_is_answered_when_it_is_done():
+    async def check() -> None:
+        decided: asyncio.Future[Path | str] = asyncio.get_running_loop().create_future()
+        made, stdin, _ = front()
+        made.admit = lambda session, tls: decided  # type: ignore[assignment,return-value]
+        made.on_event({"type": "publish", "id": 6, "peer": "203.0.113.9:50000", "tls": False})
+        await asyncio.sleep(0)
+        assert stdin.lines == [], "no answer while held"
+        decided.set_result(Path("/m/.private/session.flv"))
+        await asyncio.wait_for(asyncio.gather(*made._held), timeout=30)
+        assert stdin.lines == [{"type": "admit", "id": 6, "fifo": "/m/.private/session.flv"}]
+
+    asyncio.run(check())

@@ -136,3 +136,66 @@ def test_a_session_that_ends_cuts_its_publisher_at_the_front(tmp_path):
         assert front.closed == [9], "only a session the front handed a publisher to"
 
     running(check)
+
+
+class Stream:
+    """What a handover's successor tells RtmpSessions: active (takes publishers), taking over."""
+
+    def __init__(self) -> None:
+        self.active, self.taking_over = False, True
+
+
+def successor(tmp_path: Path, own: Own, stream: Stream) -> RtmpSessions:
+    return RtmpSessions(
+        cast(OwnSessions, own),
+        tmp_path,
+        lambda: None,
+        lambda: stream.active,
+        Redactor(),
+        logging.getLogger("test"),
+        taking_over=lambda: stream.taking_over,
+    )
+
+
+def test_a_successor_taking_over_holds_a_publisher_until_it_is_active(tmp_path):
+    async def check() -> None:
+        own, stream = Own(), Stream()
+        admission = successor(tmp_path, own, stream)
+        idle = admission.session()
+        own.listeners = [idle]
+        held = admission.admit(5, tls=False)
+        assert not isinstance(held, Path | str), "held, not refused inactive"
+        answer = asyncio.create_task(held)
+        await asyncio.sleep(0)
+        admission.activated()  # woken while still inactive: held on
+        await asyncio.sleep(0)
+        assert not answer.done() and idle.front_id is None
+        stream.active = True  # the successor read `released`
+        admission.activated()
+        assert await asyncio.wait_for(answer, timeout=30) == idle.fifo_input
+        assert idle.front_id == 5
+
+    running(check)
+
+
+def test_a_held_publisher_is_refused_inactive_once_the_bound_passed(tmp_path):
+    async def check() -> None:
+        own, stream = Own(), Stream()
+        admission = successor(tmp_path, own, stream)
+        admission.hold_seconds = 0.2
+        own.listeners = [admission.session()]
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        held = admission.admit(5, tls=False)
+        assert not isinstance(held, Path | str)
+        assert await held == "inactive"
+        assert loop.time() - began >= 0.2, "refused only after the bound"
+        assert own.listeners[0].front_id is None
+
+    running(check)
+
+
+def test_an_inactive_stream_not_taking_over_refuses_at_once(tmp_path):
+    stream = Stream()
+    stream.taking_over = False
+    assert successor(tmp_path, Own(), stream).admit(1, tls=False) == "inactive"

@@ -199,7 +199,7 @@ def run_clock_source(
         fcntl.fcntl(pipe, fcntl.F_SETPIPE_SZ, 4096)
     period = 1.0 / rate
     start = time.monotonic()
-    slot = sent = skipped = 0
+    slot = sent = skipped = last_ms = 0
     try:
         while not stopping and (duration is None or slot * period < duration):
             due = start + slot * period
@@ -211,7 +211,9 @@ def run_clock_source(
                 slot += late
                 skipped += late
                 continue
-            ms = time.time_ns() // 1_000_000
+            # Strictly increasing: a late slot and the next one, both sent at once, fall in one ms
+            # (ci82: two frames burned 1796094303427); a frame's time is its identity downstream.
+            ms = last_ms = max(time.time_ns() // 1_000_000, last_ms + 1)
             frame = memoryview(frames.render(ms, slot))
             while frame:
                 frame = frame[os.write(pipe, frame) :]

@@ -43,6 +43,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -64,10 +65,13 @@ from bench.operator_replay import Replay, capture, replay
 from bench.report_file import loadavg, write_report
 
 RESULTS = ROOT / "bench" / "results" / "operator.md"
-# Nothing binds these (no kubelet): the operator only hands them out. Wide enough for every round.
+# Nothing binds these (no kubelet): the operator only hands them out. Wide enough for every round:
+# a pair takes 8 (the ingest 6, the pusher and the recorder 1 each), a round's objects stay, and the
+# default run's rounds take 12,016; 10,000 ran out in its last round and the operator went into the
+# port seed storm (docs/design/operator-scale.md).
 OPERATOR_ENV = {
     "STREAMOPS_HOST_NETWORK": "true",
-    "STREAMOPS_PORT_RANGE": "10000-19999",
+    "STREAMOPS_PORT_RANGE": "10000-59999",
     "STREAMOPS_WORKER_ADDRESS": "127.0.0.1",
     "STREAMOPS_WORKER_BIND_ADDRESS": "127.0.0.1",
 }
@@ -328,8 +332,9 @@ def run_round(  # noqa: C901 (listed in ruff.toml: split it when next changed)
     n: int, plane: ControlPlane, kubectl: Kubectl, op_kubeconfig: Path, workdir: Path, threads: int, idle: float,
     timeout: float, profile: str | None = None, steady: int = 0, rate: float = 2.0,
     children: tuple[str, ...] = CHILDREN, source: Path | None = None, label: str = "", restart: bool = False,
+    ns: str = "",
 ) -> Round:  # fmt: skip
-    ns = f"bench-{n}{'-' + label if label else ''}"
+    ns = ns or f"bench-{n}{'-' + label if label else ''}"
     kubectl.kubectl("create", "namespace", ns)
     result = Round(n, label=label, children=children, load_before=loadavg())
     api = kubernetes.config.new_client_from_config(config_file=str(plane.kubeconfig))
@@ -382,7 +387,7 @@ def run_round(  # noqa: C901 (listed in ruff.toml: split it when next changed)
     for w in watches:
         w.start()
 
-    operator = operator_process(op_kubeconfig, ns, workdir / f"operator-{n}{label}.log", source)
+    operator = operator_process(op_kubeconfig, ns, workdir / f"operator-{ns}.log", source)
     sampler: Sampler | None = None
     spy: subprocess.Popen[bytes] | None = None
     try:
@@ -390,7 +395,7 @@ def run_round(  # noqa: C901 (listed in ruff.toml: split it when next changed)
         if profile is not None:  # py-spy (not a project dependency): collapsed stacks of CPU (not idle) time per round
             spy = subprocess.Popen(
                 [profile, "record", "-p", str(operator.pid), "-r", "50", "-f", "raw", "--threads", "--nonblocking",
-                 "-o", str(Path(tempfile.gettempdir()) / f"operator-{n}.pyspy.txt")],
+                 "-o", str(Path(tempfile.gettempdir()) / f"operator-{ns}.pyspy.txt")],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
             )  # fmt: skip
         sampler = Sampler(operator.pid)
@@ -501,7 +506,7 @@ def run_round(  # noqa: C901 (listed in ruff.toml: split it when next changed)
             objects = n + steady
             objects *= 1 + len(children)
             operator.stop()
-            operator = operator_process(op_kubeconfig, ns, workdir / f"operator-{n}{label}-restart.log", source)
+            operator = operator_process(op_kubeconfig, ns, workdir / f"operator-{ns}-restart.log", source)
             result.restart_seconds, result.restart_hwm_kb = restarted(operator, objects, idle, timeout)
         result.load_after = loadavg()
         return result
@@ -762,9 +767,18 @@ def main() -> int:
     parser.add_argument(
         "--py-spy",
         default=None,
-        help="py-spy binary: profile each round's operator into $TMPDIR/operator-<n>.pyspy.txt",
+        help="py-spy binary: profile each round's operator into $TMPDIR/operator-<namespace>.pyspy.txt",
+    )
+    parser.add_argument(
+        "--port-range",
+        default=OPERATOR_ENV["STREAMOPS_PORT_RANGE"],
+        help="the host ports the operators hand out (LOW-HIGH); a narrow one shows a full range",
+    )
+    parser.add_argument(
+        "--keep-logs", type=Path, default=None, help="a directory: each round's operator log copied there at the end"
     )
     args = parser.parse_args()
+    OPERATOR_ENV["STREAMOPS_PORT_RANGE"] = args.port_range
     counts = [int(c) for c in args.counts.split(",")]
     children = tuple(c for c in CHILDREN if c in args.children.split(","))
     # SIGTERM (timeout, make interrupted) unwinds like ^C: every finally stops what it started.
@@ -791,21 +805,26 @@ def main() -> int:
             after = operator_source(args.after, workdir) if args.after else None
             # (the replay peer writes a Restream's children only: without Recordings in the burst)
             peer = not args.no_replay and children == ("restream",)
+            seen: Counter[str] = Counter()
             for n, source in ((n, source) for n in counts for source in ((before, after) if before else (after,))):
                 label = args.before if source is not None and source is before else ""
+                # a count given twice (--counts 500,500) runs in a namespace of its own each time
+                base = f"bench-{n}{'-' + label if label else ''}"
+                seen[base] += 1
+                ns = base if seen[base] == 1 else f"{base}-{seen[base]}"
                 print(
                     f"# round {n}{' before ' + label if label else ''}: load {loadavg()}", file=sys.stderr, flush=True
                 )
                 r = run_round(
                     n, plane, kubectl, op_kubeconfig, workdir, args.threads, args.idle, args.timeout, args.py_spy,
-                    args.steady, args.rate, children, source, label, args.restart,
+                    args.steady, args.rate, children, source, label, args.restart, ns,
                 )  # fmt: skip
                 r.after = args.after if source is not None and source is after else ""
                 rounds.append(r)
                 if peer and not label:
                     api = kubernetes.config.new_client_from_config(config_file=str(plane.kubeconfig))
                     try:
-                        burst = [p for p in capture(api, f"bench-{n}") if p.stream["metadata"]["name"].startswith("s")]
+                        burst = [p for p in capture(api, ns) if p.stream["metadata"]["name"].startswith("s")]
                     finally:
                         api.close()
                     r.replay = replay(
@@ -837,6 +856,10 @@ def main() -> int:
                 print("\n".join(logs[-1].read_text(errors="replace").splitlines()[-30:]), file=sys.stderr)
             raise
         finally:
+            if args.keep_logs is not None:
+                args.keep_logs.mkdir(parents=True, exist_ok=True)
+                for log in workdir.glob("operator-*.log"):
+                    shutil.copy(log, args.keep_logs / log.name)
             plane.stop()
     write_report(args.out, text)
     print(text)

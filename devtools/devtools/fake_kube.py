@@ -308,7 +308,8 @@ class FakeKubeApi(KubeApi):
                 and matches_selector(o["metadata"].get("labels") or {}, selector)
             ]
 
-    def list(self, kind: str, label_selector: str) -> list[Manifest]:
+    def list_metadata(self, kind: str, label_selector: str) -> list[Manifest]:
+        """As KubeApi's: each matching object's metadata alone."""
         with self._lock:
             error = self._injected("list", kind, "")
             if error is not None:
@@ -316,7 +317,9 @@ class FakeKubeApi(KubeApi):
                 raise error
             self._log("list", kind, "", "", label_selector)
             return [
-                o for o in self.objects(kind) if matches_selector(o["metadata"].get("labels") or {}, label_selector)
+                {"metadata": o["metadata"]}
+                for o in self.objects(kind)
+                if matches_selector(o["metadata"].get("labels") or {}, label_selector)
             ]
 
     def nodes(self) -> builtins.list[Manifest] | None:

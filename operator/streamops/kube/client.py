@@ -279,9 +279,13 @@ class KubeApi:
         answer = self.request("GET", f"{self._core(kind, namespace)}?{query}")
         return (answer or {}).get("items") or []
 
-    def list(self, kind: str, label_selector: str) -> list[Manifest]:
-        """Objects of a kind in all namespaces (the operator's own, by label)."""
-        answer = self.request("GET", f"/api/v1/{CORE_PLURALS[kind]}?{urlencode({'labelSelector': label_selector})}")
+    def list_metadata(self, kind: str, label_selector: str) -> list[Manifest]:
+        """The metadata of a kind's objects in all namespaces (the operator's own, by label): a
+        PartialObjectMetadataList, each item `{"metadata": ...}` alone. A whole Pod decodes to
+        ≈35 KB of Python objects; listing thousands of them whole is what once took the operator
+        to 1.7 GB (docs/design/operator-scale.md, "The port seed storm")."""
+        path = f"/api/v1/{CORE_PLURALS[kind]}?{urlencode({'labelSelector': label_selector})}"
+        answer = self.request("GET", path, accept=METADATA_LIST)
         return (answer or {}).get("items") or []
 
     def _create(self, path: str, manifest: Manifest) -> Manifest | None:

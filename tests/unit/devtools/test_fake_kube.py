@@ -19,7 +19,7 @@ def pod(name: str = "p", **labels: str) -> dict:
 
 def test_the_fake_overrides_every_method_of_the_adapter_with_its_signature():
     public = [n for n, v in vars(KubeApi).items() if callable(v) and not n.startswith("_")]
-    assert {"get", "list", "create", "patch", "delete", "get_custom", "patch_status", "request"} <= set(public)
+    assert {"get", "list_metadata", "create", "patch", "delete", "get_custom", "patch_status", "request"} <= set(public)
     for name in public:
         assert name in vars(FakeKubeApi), f"KubeApi.{name} would reach the network from the fake"
         fake, real = getattr(FakeKubeApi, name), getattr(KubeApi, name)
@@ -105,7 +105,7 @@ def test_list_by_label_selector():
     api.add(pod("c"))
 
     def names(selector: str) -> list[str]:
-        return [o["metadata"]["name"] for o in api.list("Pod", selector)]
+        return [o["metadata"]["name"] for o in api.list_metadata("Pod", selector)]
 
     assert names("app=x") == ["a"] and names("app") == ["a", "b"] and names("!app") == ["c"]
     assert names("app!=x") == ["b", "c"] and names("app in (x, y),!tier") == ["b"]

@@ -124,12 +124,13 @@ def test_core_objects_are_read_created_and_patched_under_the_servers_prefix(serv
     assert api.create(pod) == {**pod, "status": {}}
     assert api.patch("Pod", "ns", "cam-ingest", {"metadata": {"labels": {"a": "b"}}})
     assert not api.patch("Pod", "ns", "gone", {})
-    assert api.list("Pod", "app=x,tier in (a)") == [pod]
+    assert api.list_metadata("Pod", "app=x,tier in (a)") == [pod]
     (method, path, headers, body) = server.seen[1]
     assert (method, path, body) == ("POST", "/k8s/api/v1/namespaces/ns/pods", pod)
     assert headers["Authorization"] == "Bearer s3cret" and headers["Content-Type"] == "application/json"
     assert server.seen[2][2]["Content-Type"] == MERGE_PATCH
     assert server.seen[4][1] == "/k8s/api/v1/pods?labelSelector=app%3Dx%2Ctier+in+%28a%29"
+    assert server.seen[4][2]["Accept"] == METADATA_LIST, "the metadata alone, not whole Pods"
 
 
 def test_conflicts_and_refusals(server: ApiServer) -> None:

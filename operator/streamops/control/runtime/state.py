@@ -35,6 +35,11 @@ ObjectKey = tuple[str, str, str]  # kind, namespace, name
 # each, bench-operator, 2026-11-23), for ≈3 MB more at the peak.
 API_THREADS = 16
 STATUS_THREADS = 4
+# A full range is learnt from the cluster again at most this often (every reconcile short of ports
+# asks): each seed lists the metadata of every managed Service and Pod in the cluster, and a
+# reconcile per object asking for its own once took the operator to 1.7 GB and a whole core
+# (docs/design/operator-scale.md, "The port seed storm").
+RESEED_SECONDS = 30.0
 P = ParamSpec("P")
 T = TypeVar("T")
 
@@ -69,6 +74,8 @@ class OperatorState:
     _locks: dict[ObjectKey, threading.Lock] = field(default_factory=dict)
     _generations: dict[ObjectKey, int] = field(default_factory=dict)  # spec_changed()
     _guard: threading.Lock = field(default_factory=threading.Lock)
+    _seeding: threading.Lock = field(default_factory=threading.Lock)  # one seed at a time
+    _seeded_at: float | None = None
 
     async def edge_sessions(self, namespace: str, stream: str) -> dict[str, set[str]]:
         """The stream's viewer sessions at its namespace's edge (edge_viewers.py)."""
@@ -221,11 +228,17 @@ class OperatorState:
 
     def seed_ports(self, selector: str) -> None:
         """Learn every allocation from the objects the operator manages (at start, and whenever the
-        range looks exhausted: objects deleted meanwhile gave theirs back)."""
+        range looks exhausted: objects deleted meanwhile gave theirs back). One seed at a time, and
+        not again within RESEED_SECONDS of the last: the reconciles that ask meanwhile (a full
+        range: every one that needs a port) wait for the one in flight and use what it learnt."""
         if self.allocator is None:
             return
-        used: list[int] = []
-        for kind in ("Service", "Pod"):
-            for obj in self.api.list(kind, selector):
-                used.extend(ports_of(obj).values())
-        self.allocator.reset(used)
+        with self._seeding:
+            if self._seeded_at is not None and time.monotonic() - self._seeded_at < RESEED_SECONDS:
+                return
+            used: list[int] = []
+            for kind in ("Service", "Pod"):
+                for obj in self.api.list_metadata(kind, selector):
+                    used.extend(ports_of(obj).values())
+            self.allocator.reset(used)
+            self._seeded_at = time.monotonic()

@@ -52,10 +52,11 @@ NO_TLS = {"record", "push", "pushers", "clip", "overlay", "expire"}
 # imported while `import _hashlib` fails: hashlib and hmac then use CPython's own hash functions
 # (the same digests) and OpenSSL's libcrypto is never mapped. pydantic.types imports `secrets`,
 # which imports hmac and hashlib: ≈3.5 MiB of RSS in each of them (docs/design/lean-workers.md).
-# What they hash: the overlay renderer its switch tokens (an HMAC-SHA-256 of a request), the shared
-# pusher its targets' file names. Not the recorder and clipper: they MD5 every part they upload
-# (as fast either way) and botocore SHA-256s the payload it signs for a plain-HTTP endpoint, where
-# CPython's is ≈5× slower than OpenSSL's (220 vs 1,107 MB/s measured); a TLS bucket maps OpenSSL anyway.
+# What they hash: the shared pusher its targets' file names (a SHA-256 of each id); the others
+# nothing (the overlay renderer imports the switch tokens' HMAC with its contract; the ingest checks
+# them). Not the recorder and clipper: they MD5 every part they upload (as fast either way) and
+# botocore SHA-256s the payload it signs for a plain-HTTP endpoint, where CPython's is ≈5× slower
+# than OpenSSL's (220 vs 1,107 MB/s measured); a TLS bucket maps OpenSSL anyway.
 NO_OPENSSL_HASHES = {"push", "pushers", "overlay", "expire"}
 
 

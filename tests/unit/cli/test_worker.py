@@ -113,8 +113,8 @@ def test_the_roles_without_asyncio_tls_never_ask_it_for_tls() -> None:
 
 
 # A role imported as it runs (cli/worker.py import_role), then what it hashes: with NO_OPENSSL_HASHES,
-# hashlib and hmac are CPython's own and give OpenSSL's digests (this process's); the overlay's switch
-# token made here verifies there and the other way round.
+# hashlib and hmac are CPython's own and give OpenSSL's digests (this process's); the contract's HMAC
+# (the overlay's switch token) made here verifies there and the other way round.
 HASHES = """
 import json, sys
 from streamops.cli.worker import import_role

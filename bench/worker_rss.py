@@ -5,18 +5,20 @@ same run -> bench/results/workers-rss.md (docs/design/lean-workers.md, issue 53)
 Each role is started as the worker image starts it (`python -m streamops worker <role> --config
 FILE`, the media tests' workers and configs: devtools.media), on 127.0.0.1, with no cluster and no
 live feed: the ingest with no publisher, the standby recorder waiting for `POST /start`, a recorder
-and a pusher whose feed is not live yet (a closed port), the overlay renderer with no overlay on, a
+and a pusher whose feed is not live yet (a closed port), the shared pusher with no target yet, the
+overlay renderer with no overlay on, a
 clipper whose DVR playlist cannot be read (it fails and keeps answering /status), and the one-shot
 origin expiry (its peak RSS, ru_maxrss). RSS and PSS are the supervisor's alone (smaps_rollup, not
 its FFmpeg or front), read once two readings 0.25 s apart agree within 64 KiB.
 
 The import chain of each role is measured in a fresh interpreter that runs the same command line
 with the same configuration, `asyncio.run` replaced so the worker is configured but not run:
-`-X importtime` summed by package, and whether pydantic, aiohttp or a custom resource's model
-module (streamops.api.*) is imported. And what a start costs in CPU: the user + system time of a fresh
-interpreter that runs the role's command line until its worker is made (its `start`, not run; the
-probe of tests/unit/cli/test_worker_imports.py), the median of START_RUNS, this tree's and the other's
-taken in turn so both see the same load."""
+`-X importtime` summed by package, and whether pydantic, aiohttp, prometheus-client, OpenSSL's
+`ssl` or `_hashlib`, or a custom resource's model module (streamops.api.*) is imported. And what
+a start costs in CPU: the user + system time of a fresh interpreter that runs the role's command
+line until its worker is made (its `start`, not run; the probe of
+tests/unit/cli/test_worker_imports.py), the median of START_RUNS, this tree's and the other's taken
+in turn so both see the same load."""
 
 from __future__ import annotations
 
@@ -161,6 +163,10 @@ def started(role: str, tree: Path, workdir: Path) -> Iterator[tuple[int, Path, s
         config = {"feedUrl": f"http://127.0.0.1:{closed_port()}/feed", "uri": f"rtmp://127.0.0.1:{closed_port()}/live/x",
                   "noAudioMode": "drop", "httpHost": "127.0.0.1", "httpPort": port}  # fmt: skip
         worker = Worker("push", config, workdir, port, env=env)
+    elif role == "pushers":
+        port = free_port()
+        config = {"stream": "cam", "privateDir": str(workdir / "private"), "httpHost": "127.0.0.1", "httpPort": port}
+        worker = Worker("pushers", config, workdir, port, env=env)
     elif role == "clip":
         now = datetime.now(UTC)
         playlist = f"http://127.0.0.1:{closed_port()}/dvr.m3u8"
@@ -237,7 +243,7 @@ def import_chain(tree: Path, kind: str, config_path: Path) -> tuple[int, dict[st
         by_group[group] = by_group.get(group, 0.0) + float(self_us) / 1000
     modules: list[str] = probe["modules"]
     crd = sorted(m for m in modules if m.startswith("streamops.api."))
-    loaded = [m for m in ("pydantic", "aiohttp", "prometheus_client", "ssl") if m in modules] + crd
+    loaded = [m for m in ("pydantic", "aiohttp", "prometheus_client", "ssl", "_hashlib") if m in modules] + crd
     return probe["rss_kib"] * 1024, by_group, loaded
 
 
@@ -275,7 +281,7 @@ def _fields(line: str) -> tuple[str, str, str, str]:
     return "", self_us, cumulative, name
 
 
-ROLES = ("ingest", "record-standby", "record-active", "push", "clip", "overlay", "expire")
+ROLES = ("ingest", "record-standby", "record-active", "push", "pushers", "clip", "overlay", "expire")
 
 
 def measure(role: str, tree: Path, workdir: Path) -> Measured:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
+from types import ModuleType
 
 WORKERS = {
     "ingest": "streamops.media.ingest.worker",
@@ -44,6 +46,33 @@ NO_TLS_CLIENT = {"ingest"}
 # recorder's 23 MiB of RSS at rest (issue 53: ≤ 20 MiB), `ssl` ≈1.2 MiB of the others' (libcrypto
 # stays there: pydantic's imports load hashlib); docs/design/lean-workers.md.
 NO_TLS = {"record", "push", "pushers", "clip", "overlay", "expire"}
+
+
+# Roles whose Python hashes only a few short messages and speaks no TLS, so their modules are
+# imported while `import _hashlib` fails: hashlib and hmac then use CPython's own hash functions
+# (the same digests) and OpenSSL's libcrypto is never mapped. pydantic.types imports `secrets`,
+# which imports hmac and hashlib: ≈3.5 MiB of RSS in each of them (docs/design/lean-workers.md).
+# What they hash: the shared pusher its targets' file names (a SHA-256 of each id); the others
+# nothing (the overlay renderer imports the switch tokens' HMAC with its contract; the ingest checks
+# them). Not the recorder and clipper: they MD5 every part they upload (as fast either way) and
+# botocore SHA-256s the payload it signs for a plain-HTTP endpoint, where CPython's is ≈5× slower
+# than OpenSSL's (220 vs 1,107 MB/s measured); a TLS bucket maps OpenSSL anyway.
+NO_OPENSSL_HASHES = {"push", "pushers", "overlay", "expire"}
+
+
+def import_role(role: str) -> ModuleType:
+    """The role's module (WORKERS), imported as the role runs: for a role in NO_OPENSSL_HASHES while
+    `import _hashlib` fails, which hashlib and hmac allow (a Python built without OpenSSL): hashlib's
+    constructors and `hashlib.new` are CPython's own for the life of the process, `_hashlib` itself
+    stays importable. As usual when hashlib or hmac is in already (OpenSSL's then)."""
+    name = WORKERS[role]
+    if role not in NO_OPENSSL_HASHES or {"_hashlib", "hashlib", "hmac"} & sys.modules.keys():
+        return importlib.import_module(name)
+    sys.modules["_hashlib"] = None  # type: ignore[assignment]  # `import _hashlib` raises ImportError
+    try:
+        return importlib.import_module(name)
+    finally:
+        del sys.modules["_hashlib"]
 
 
 def import_asyncio(role: str) -> None:
@@ -103,7 +132,6 @@ def worker_command(argv: list[str], prog: str, description: str) -> int:
 
 def run_worker(args: argparse.Namespace) -> int:
     import gc
-    import importlib
 
     # The role's imports (aiohttp, pydantic's models, the contract: ≈58k tracked objects, all kept
     # for the process's life) with no cyclic collection: it ran ≈130 times during the ingest's,
@@ -115,7 +143,7 @@ def run_worker(args: argparse.Namespace) -> int:
         import_asyncio(args.worker)
         if args.worker in NO_TLS_CLIENT:
             import_aiohttp_without_system_certificates()
-        worker = importlib.import_module(WORKERS[args.worker])
+        worker = import_role(args.worker)
         gc.freeze()
     finally:
         gc.enable()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import streamops
-from streamops.cli.worker import NO_TLS, NO_TLS_CLIENT, WORKERS
+from streamops.cli.worker import NO_OPENSSL_HASHES, NO_TLS, NO_TLS_CLIENT, WORKERS
 
 
 @pytest.mark.parametrize("worker", ["ingest", "record", "push"])
@@ -110,3 +110,56 @@ def test_the_roles_without_asyncio_tls_never_ask_it_for_tls() -> None:
         if "ingest" not in p.relative_to(package).parts and re.search(r"\bssl=|start_tls|ssl_handshake", p.read_text())
     )
     assert asking == [], f"asyncio asked for TLS in {asking}: its role cannot be in NO_TLS"
+
+
+# A role imported as it runs (cli/worker.py import_role), then what it hashes: with NO_OPENSSL_HASHES,
+# hashlib and hmac are CPython's own and give OpenSSL's digests (this process's); the contract's HMAC
+# (the overlay's switch token) made here verifies there and the other way round.
+HASHES = """
+import json, sys
+from streamops.cli.worker import import_role
+import_role(sys.argv[1])
+import hashlib, hmac
+from streamops.contract.overlay import switch_token, switch_token_valid
+key, body = b"k" * 32, b'{"enabled": ["score"]}'
+print(json.dumps({
+    "hashlib": hashlib.sha256.__module__,
+    "_hashlib_in": "_hashlib" in sys.modules,
+    "digests": [hashlib.sha256(body).hexdigest(), hashlib.md5(body).hexdigest(),
+                hmac.new(key, body, "sha256").hexdigest()],
+    "made": switch_token(key, "cam", body, float(sys.argv[2])),
+    "verified": switch_token_valid(key, "cam", body, sys.argv[3], float(sys.argv[2])),
+}))
+"""
+
+
+@pytest.mark.parametrize("role", sorted(NO_OPENSSL_HASHES))
+def test_a_role_without_openssl_hashes_as_openssl_does(role: str) -> None:
+    import hashlib
+    import hmac
+
+    from streamops.contract.overlay import switch_token, switch_token_valid
+
+    key, body, now = b"k" * 32, b'{"enabled": ["score"]}', 1_764_547_200.0
+    token = switch_token(key, "cam", body, now)
+    out = subprocess.run(
+        [sys.executable, "-c", HASHES, role, str(now), token], capture_output=True, text=True, check=True, timeout=60
+    )
+    found = json.loads(out.stdout)
+    assert found["hashlib"] == "_sha256" and not found["_hashlib_in"], "imported with OpenSSL's hashlib"
+    assert found["digests"] == [
+        hashlib.sha256(body).hexdigest(),
+        hashlib.md5(body).hexdigest(),
+        hmac.new(key, body, "sha256").hexdigest(),
+    ]
+    assert found["verified"] and switch_token_valid(key, "cam", body, found["made"], now)
+
+
+@pytest.mark.parametrize("role", sorted(set(WORKERS) - NO_OPENSSL_HASHES))
+def test_the_other_roles_hash_with_openssl(role: str) -> None:
+    """The recorder and clipper MD5 every part they upload, botocore SHA-256s a payload it signs
+    (CPython's SHA-256 ≈5× slower than OpenSSL's, docs/design/lean-workers.md): theirs stays OpenSSL's."""
+    script = f"import sys\nfrom streamops.cli.worker import import_role\nimport_role({role!r})\nimport hashlib\n"
+    script += "print(hashlib.sha256.__module__)\n"
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.strip() == "_hashlib"

@@ -3,7 +3,8 @@ through the command line the worker image runs, with a valid configuration of th
 made but not run, in a fresh interpreter. No role imports the operator, the other verbs or a custom
 resource's model it does not use; only the ingest imports aiohttp and prometheus-client (every other
 role writes its /metrics itself: metrics_text.py); the standby recorder imports no pydantic until
-`POST /start`, nor OpenSSL while it waits."""
+`POST /start`, nor OpenSSL while it waits; the pushers, overlay renderer and origin expiry map no
+OpenSSL (their hashlib is CPython's own)."""
 
 from __future__ import annotations
 
@@ -19,10 +20,18 @@ from devtools.ports import free_port
 from devtools.processes import stop_tree
 from devtools.waits import wait_for
 from devtools.worker_start_probe import MADE_ONLY
-from streamops.cli.worker import WORKERS
+from streamops.cli.worker import NO_OPENSSL_HASHES, WORKERS
 
-# The role made, not run (devtools.worker_start_probe), then the modules it loaded.
-PROBE = MADE_ONLY + 'print(json.dumps({"code": code, "modules": sorted(sys.modules)}))\n'
+# The role made, not run (devtools.worker_start_probe), then the modules it loaded and the OpenSSL
+# libraries it mapped.
+PROBE = (
+    MADE_ONLY
+    + """
+maps = open("/proc/self/maps").read().splitlines()
+openssl = sorted({line.split()[-1] for line in maps if "libssl" in line or "libcrypto" in line})
+print(json.dumps({"code": code, "modules": sorted(sys.modules), "openssl": openssl}))
+"""
+)
 
 API = "streamops.api."
 CRD_MODELS = tuple(
@@ -52,6 +61,8 @@ NEVER = (
 
 # OpenSSL's Python modules: libssl and libcrypto, 4–5 MiB of a waiting standby recorder's RSS.
 OPENSSL = ("ssl", "_ssl", "_hashlib", "hmac", "hashlib", "secrets")
+# What maps OpenSSL in a role that has hashlib without it (cli/worker.py NO_OPENSSL_HASHES): ≈3.5 MiB.
+OPENSSL_LIBRARIES = ("ssl", "_ssl", "_hashlib")
 
 
 def crd_models_but(*used: str) -> tuple[str, ...]:
@@ -96,12 +107,12 @@ ROLES: dict[str, tuple[str, dict[str, Any], tuple[str, ...]]] = {
             "noAudioMode": "drop",
             "httpPort": 1,
         },
-        ("aiohttp", "prometheus_client", *crd_models_but("common", "restream")),  # its codecs and no-audio modes
+        ("aiohttp", "prometheus_client", *OPENSSL_LIBRARIES, *crd_models_but("common", "restream")),  # codecs, no-audio
     ),
     "pushers": (
         "pushers",
         {"stream": "cam", "privateDir": "{tmp}/private", "httpPort": 1},
-        ("aiohttp", "prometheus_client", *crd_models_but("common", "restream")),  # its targets' codecs, no-audio modes
+        ("aiohttp", "prometheus_client", *OPENSSL_LIBRARIES, *crd_models_but("common", "restream")),  # codecs, no-audio
     ),
     "clip": (
         "clip",
@@ -121,17 +132,18 @@ ROLES: dict[str, tuple[str, dict[str, Any], tuple[str, ...]]] = {
     "overlay": (
         "overlay",
         {"stream": "cam", "overlays": [], "directory": "{tmp}/overlays"},
-        ("aiohttp", "prometheus_client", *CRD_MODELS),
+        ("aiohttp", "prometheus_client", *OPENSSL_LIBRARIES, *CRD_MODELS),
     ),
     "expire": (
         "expire",
         {"recordingsRoot": "{tmp}", "origins": [{"path": "rec/v-origin.mp4", "expiredAt": "2026-01-01T00:00:00Z"}]},
-        ("aiohttp", "prometheus_client", *CRD_MODELS),
+        ("aiohttp", "prometheus_client", *OPENSSL_LIBRARIES, *CRD_MODELS),
     ),
 }
 
 
-def imported(kind: str, config: dict[str, Any], tmp: Path) -> list[str]:
+def imported(kind: str, config: dict[str, Any], tmp: Path) -> tuple[list[str], list[str]]:
+    """The modules the role made (not run) has loaded, and the OpenSSL libraries it has mapped."""
     path = tmp / f"{kind}.json"
     path.write_text(json.dumps(config).replace("{tmp}", str(tmp)))
     out = subprocess.run(
@@ -139,7 +151,7 @@ def imported(kind: str, config: dict[str, Any], tmp: Path) -> list[str]:
     )
     probe = json.loads(out.stdout.strip().splitlines()[-1])
     assert probe["code"] == 0, out.stderr[-2000:]
-    return list(probe["modules"])
+    return list(probe["modules"]), list(probe["openssl"])
 
 
 def test_every_worker_kind_is_probed():
@@ -150,10 +162,12 @@ def test_every_worker_kind_is_probed():
 @pytest.mark.parametrize("role", sorted(ROLES))
 def test_a_worker_imports_only_what_its_role_uses(role: str, tmp_path: Path) -> None:
     kind, config, forbidden = ROLES[role]
-    modules = imported(kind, config, tmp_path)
+    modules, openssl = imported(kind, config, tmp_path)
     found = sorted(m for m in modules if any(m == f or m.startswith(f + ".") for f in (*forbidden, *NEVER)))
     assert found == [], f"streamops worker {kind} ({role}) imports {found}"
     assert ("aiohttp" in modules) == (role == "ingest"), "the ingest serves HTTP with aiohttp; no other worker"
+    if kind in NO_OPENSSL_HASHES:  # hashlib and hmac are in (pydantic.types imports secrets), CPython's own
+        assert "hashlib" in modules and openssl == [], f"streamops worker {kind} maps {openssl}"
 
 
 def test_a_waiting_standby_recorder_maps_no_openssl(tmp_path: Path) -> None:

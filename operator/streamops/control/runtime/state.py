@@ -38,8 +38,10 @@ STATUS_THREADS = 4
 # A full range is learnt from the cluster again at most this often (every reconcile short of ports
 # asks): each seed lists the metadata of every managed Service and Pod in the cluster, and a
 # reconcile per object asking for its own once took the operator to 1.7 GB and a whole core
-# (docs/design/operator-scale.md, "The port seed storm").
-RESEED_SECONDS = 30.0
+# (docs/design/operator-scale.md, "The port seed storm"). Short, because a deleted ingest Service
+# gives its ports back only through a seed: a reconcile short of them waits this at most, plus
+# its backoff.
+RESEED_SECONDS = 10.0
 P = ParamSpec("P")
 T = TypeVar("T")
 

@@ -36,6 +36,7 @@ class Publisher:
     tls: bool = False
     started: bool = True
     closed_captions: bool = False
+    front_hls: bool = False
     facts: SourceFacts = field(default_factory=lambda: SourceFacts(video_codec="h264", width=1280, height=720))
     packagers: dict[str, LlHlsPackager] = field(default_factory=dict)
 
@@ -80,7 +81,7 @@ def test_a_live_publisher_is_reported_with_what_its_source_is(tmp_path):
         assert (status.live, status.source, status.active_ingest) == (True, "rtmp", "primary")
         assert (status.video_codec, status.video_width, status.video_height) == ("h264", 1280, 720)
         assert status.started_at is not None and status.finished_at is None
-        assert [s.protocol for s in status.sessions] == ["rtmp"]
+        assert [s.protocol for s in status.sessions] == ["rtmp"] and status.hls_writer == "ffmpeg"
         assert metric(w, "streamops_ingest_live") == 1
         assert metric(w, "streamops_ingest_video_width_pixels") == 1280
         assert metric(w, "streamops_ingest_sessions_total") == 1

@@ -89,6 +89,22 @@ def test_a_live_publisher_is_reported_with_what_its_source_is(tmp_path):
     asyncio.run(check())
 
 
+def test_who_writes_the_live_sessions_hls_is_reported(tmp_path):
+    """IngestStatus.hlsWriter: the RTMP front for a session made with hlsWriter front, else FFmpeg;
+    nothing while no session is live."""
+
+    async def check() -> None:
+        w = worker(tmp_path, hlsWriter="front")
+        assert w.status().hls_writer is None
+        session = publish(w)
+        cast(Publisher, session).front_hls = True
+        assert w.status().hls_writer == "front"
+        w.sessions.ended(session, 0)
+        assert w.status().hls_writer is None
+
+    asyncio.run(check())
+
+
 def test_a_pull_failure_is_said_only_while_nothing_is_live(tmp_path):
     async def check() -> None:
         w = worker(tmp_path, source={"pull": {"urls": ["rtmp://origin/live/a"]}})

@@ -135,19 +135,24 @@ def before_tree(rev: str, tmp: Path) -> Path:
     return out / "operator"
 
 
-def ingest_processes(tmp: Path, seconds: float, before: str | None = None) -> dict[str, Cost]:
+def ingest_processes(tmp: Path, seconds: float, before: str | None = None, front_hls: bool = False) -> dict[str, Cost]:
     """The ingest with one feed reader (a pusher into an nginx target), and nginx-rtmp hls on,
-    taking the same publisher clip at the same time; with `before`, that revision's ingest too."""
-    versions = {"": {}} if before is None else {"": {}, f" at {before}": {"PYTHONPATH": str(before_tree(before, tmp))}}
+    taking the same publisher clip at the same time; with `before`, that revision's ingest too;
+    with `front_hls`, one more with IngestConfig.hlsWriter front (the front writes the HLS)."""
+    versions: dict[str, tuple[dict[str, str], dict[str, str]]] = {"": ({}, {})}
+    if before is not None:
+        versions[f" at {before}"] = ({"PYTHONPATH": str(before_tree(before, tmp))}, {})
+    if front_hls:
+        versions[", hlsWriter front"] = ({}, {"hlsWriter": "front"})
     with contextlib.ExitStack() as stack:
         target = stack.enter_context(NginxRtmp(workdir=tmp / "target"))
         nginx = stack.enter_context(NginxRtmp(hls=True, workdir=tmp / "hls"))
         stack.enter_context(Publisher(nginx.rtmp_url(), duration=seconds + 60))
         ingests = {}
-        for i, (label, env) in enumerate(versions.items()):
+        for i, (label, (env, overrides)) in enumerate(versions.items()):
             d = tmp / f"ingest{i}"
             d.mkdir()
-            worker = Ingest(d, screenshots={"enabled": False})
+            worker = Ingest(d, screenshots={"enabled": False}, **overrides)
             worker.env.update(env)
             ingests[label] = worker.start()
             stack.callback(worker.stop)
@@ -352,13 +357,17 @@ def main() -> int:
     parser.add_argument("--before", help="also run the ingest of this revision (e.g. the merge base), same run")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "ingest-cycles.md")
     parser.add_argument("--groups", default="123", help="which groups to run: 1 ingest, 2 FFmpeg, 3 muxers")
+    parser.add_argument(
+        "--front-hls", action="store_true", help="group 1: also an ingest with hlsWriter front, same run"
+    )
     args = parser.parse_args()
     header = ["process", "CPU (% of a core)", "wakes/s", "preempted/s", "peak RSS"]
     lines = [
         "# Where the ingest's cycles go (issue 53)",
         "",
         f"`python -m bench.ingest_cycles --window {args.window:g}"
-        f"{f' --before {args.before}' if args.before else ''}` at {commit()},"
+        f"{f' --before {args.before}' if args.before else ''}{' --front-hls' if args.front_hls else ''}`"
+        f" at {commit()},"
         f" {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPUs. Method and reading:"
         " docs/design/lean-ingest.md, \"Where the ingest's cycles go (issue 53)\". Each group's rows"
         " ran at the same time; the load average (1, 5, 15 min) is given before each group.",
@@ -376,7 +385,10 @@ def main() -> int:
             sub = tmp / str(i)
             sub.mkdir()
             load = loadavg()
-            costs = run(sub, args.window, args.before) if run is ingest_processes else run(sub, args.window)
+            if run is ingest_processes:
+                costs = ingest_processes(sub, args.window, args.before, args.front_hls)
+            else:
+                costs = run(sub, args.window)
             rows = [[name, *cost.cells()] for name, cost in costs.items()]
             lines += ["", f"## {title}", "", f"Load average before: {load}; after: {loadavg()}.", ""]
             lines += markdown_table(header, rows)

@@ -138,6 +138,9 @@ HANDOVER_FILES_PATH = "/handover/files"
 EDGE_HEADER = "X-Streamops-Edge"
 
 Role = IngestRole
+# Who writes an RTMP(S) publisher's HLS files: the session's FFmpeg, or the RTMP front's Go writers
+# (components/rtmp/mux; issue 53, docs/design/lean-ingest.md, "Step 2").
+HlsWriter = Literal["ffmpeg", "front"]
 
 
 class IngestRequestRates(WorkerConfig):
@@ -470,6 +473,13 @@ class IngestConfig(CredentialedConfig):
     )
     overlay_dir: str | None = Field(
         default=None, description="Where the renderer sidecar writes the overlays' PNGs and status.json."
+    )
+    hls_writer: HlsWriter = Field(
+        default="ffmpeg",
+        description="Who writes an RTMP(S) publisher's HLS: ffmpeg (its session's FFmpeg), or front: the RTMP "
+        "front's Go writers, FFmpeg keeping the feed, for a passthrough stream without LL-HLS or DASH (otherwise "
+        "ignored: FFmpeg writes, said once in the log). A publisher whose media they refuse (not H.264 + AAC) is cut "
+        "once and FFmpeg writes from its next session on. Off (ffmpeg) until the parity tests pass with it.",
     )
     path_prefix: str = Field(
         default="",
@@ -836,6 +846,11 @@ class IngestStatus(WorkerStatus):
         default=None,
         description="The overlays switched on (the last OverlaySwitch POSTed to /overlays, kept in the shared "
         "directory's switch.json); None without overlays or before the first switch.",
+    )
+    hls_writer: HlsWriter | None = Field(
+        default=None,
+        description="Who writes the live session's HLS files: ffmpeg, or the RTMP front (IngestConfig.hlsWriter "
+        "front, for what its writers take); None while no session is live, and from older workers.",
     )
     transcoded_qualities: list[str] = Field(
         default_factory=list, description="The renditions this ingest encodes, by name, tallest first; [] passthrough."

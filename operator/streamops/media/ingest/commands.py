@@ -24,6 +24,9 @@ from streamops.media.ingest.rtsp_pull import is_rtsp, rtsp_input_options
 from streamops.media.rendition_encode import rendition_encode
 
 NON_DVR_PLAYLIST_SEGMENTS = 6
+# Segments kept on disk after they leave the playlist (a player that just read it still gets them):
+# FFmpeg's hls_delete_threshold and the RTMP front's delete_threshold alike.
+HLS_DELETE_THRESHOLD = 2
 # Seconds between a session's -progress blocks: each one wakes the supervisor, and what they feed
 # (session.LiveMeter's rates over 3 s, the status and metrics read when asked) needs no more than one
 # a second (lean-ingest.md, "A quiet supervisor").
@@ -46,7 +49,7 @@ def hls_options(config: IngestConfig, segment_type: Literal["fmp4", "mpegts"], d
         "f": "hls",
         "hls_time": hls.segment_seconds,
         "hls_list_size": playlist_segments(config.dvr, hls),
-        "hls_delete_threshold": 2,
+        "hls_delete_threshold": HLS_DELETE_THRESHOLD,
         "hls_flags": flags,
         "hls_segment_type": segment_type,
         # Media sequence numbers from the wall clock (seconds; segments last ≥ 1 s): the playlist of
@@ -60,6 +63,41 @@ def hls_options(config: IngestConfig, segment_type: Literal["fmp4", "mpegts"], d
     else:
         options["hls_segment_filename"] = str(directory / "seg-%06d.ts")
     return options
+
+
+def front_hls_problem(config: IngestConfig) -> str | None:
+    """What the stream asks for that the RTMP front's HLS writers (components/rtmp/mux) do not do,
+    so that its `hlsWriter: front` is ignored and FFmpeg writes (None: they do it all). They write
+    the passthrough's TS and CMAF flavours; the captions' check stays on the feed, which FFmpeg
+    still writes (session.py), and so does the multivariant playlist (renditions only)."""
+    if renditions(config):
+        return "transcoding renditions"
+    if config.hls.low_latency:
+        return "LL-HLS parts"
+    if config.dash:
+        return "DASH"
+    return None
+
+
+def front_writes_hls(config: IngestConfig) -> bool:
+    """The RTMP front writes an RTMP(S) session's HLS instead of its FFmpeg (IngestConfig.hlsWriter)."""
+    return config.hls_writer == "front" and front_hls_problem(config) is None
+
+
+def front_hls(config: IngestConfig, session_dir: Path, start_number: int) -> dict[str, Any]:
+    """`admit`'s `hls` (components/rtmp/README.md): the front's writers with what hls_options gives
+    FFmpeg's — the same directories and names, segment length, window, threshold, ENDLIST — and the
+    epoch seconds as the first number, as `hls_start_number_source epoch` makes FFmpeg's."""
+    hls = config.hls
+    return {
+        "ts_dir": str(session_dir / "ts") if hls.mpegts else "",
+        "cmaf_dir": str(session_dir / "cmaf") if hls.cmaf else "",
+        "segment_ms": round(hls.segment_seconds * 1000),
+        "list_size": playlist_segments(config.dvr, hls),
+        "delete_threshold": HLS_DELETE_THRESHOLD,
+        "start_number": start_number,
+        "end_list": hls.end_list_on_stop,
+    }
 
 
 def hls_variants(config: IngestConfig) -> list[tuple[str, Literal["fmp4", "mpegts"]]]:
@@ -285,12 +323,16 @@ def session_command(
     transcoded_fd: int | None = None,
     ll_fds: dict[str, int] | None = None,
     audio_codec: str = "copy",
+    *,
+    hls: bool = True,
 ) -> list[str]:
     """One session: the input copied to the feed (MPEG-TS on stdout) and, without renditions, to
     HLS (and DASH); with renditions each is encoded once, all in one output teed to their HLS
     variants, DASH (all renditions) and the first one to the transcoded feed. `ll_fds`: the LL-HLS
     packagers' pipes, by rendition. `audio_codec`: what the copied outputs' audio becomes ("aac" for
-    a WHIP publisher's Opus: the feed's readers and HLS take AAC), video staying as it came."""
+    a WHIP publisher's Opus: the feed's readers and HLS take AAC), video staying as it came. `hls`
+    False: no HLS muxer (the RTMP front writes them: front_writes_hls), only for a passthrough."""
+    assert hls or not renditions(config), "the front's HLS writers take a passthrough only"
     ll_fds = ll_fds or {}
     if config.overlays and renditions(config):
         input_options = {"thread_queue_size": SOURCE_THREAD_QUEUE, **input_options}
@@ -317,7 +359,7 @@ def session_command(
         # The LL-HLS pipe and DASH stay outputs of their own: their mp4 muxers refuse the codec
         # tag a tee passes through from an MPEG-TS input (SRT, pulls), where an output clears it.
         slaves = [_tee_target({**feed, "onfail": "abort"}, "pipe:1")]
-        for variant, segment_type in muxed_hls_variants(config):
+        for variant, segment_type in muxed_hls_variants(config) if hls else []:
             directory = session_dir / variant
             options = {**hls_options(config, segment_type, directory), "onfail": "abort"}
             if segment_type == "fmp4" and audio_codec == "copy":

@@ -19,6 +19,7 @@ import logging
 import os
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +33,20 @@ RTMP_FRONT = os.environ.get("STREAMOPS_RTMP", "streamops-rtmp")
 LISTEN_TIMEOUT_SECONDS = 10.0  # start → `listening` (a few ms on a quiet machine)
 EVENT_LINE_BYTES = 1 << 16  # an event line is a few hundred bytes: longer is a broken child
 
-# What the worker answers a `publish`: a FIFO to write FLV into, or why not (a refusal reason).
-Admission = Path | str
+
+@dataclass(frozen=True)
+class HlsAdmission:
+    """A FIFO to write FLV into, and the session's HLS for the front to write too (`admit`'s `hls`:
+    commands.front_hls), FFmpeg writing only the feed."""
+
+    fifo: Path
+    hls: dict[str, Any]
+
+
+# What the worker answers a `publish`: a FIFO to write FLV into (and HLS), or why not (a refusal reason).
+Admission = Path | HlsAdmission | str
+# A `mux` event: the front's HLS writers of a session stopped (its id, the error, `unsupported`).
+MuxFailed = Callable[[int, str, bool], None]
 REFUSALS = {"busy": "the stream already has a live publisher", "inactive": "the stream is inactive"}
 
 
@@ -64,10 +77,13 @@ class RtmpFront:
         on_refused: Callable[[str, int], None],
         redact: Redactor,
         log: logging.Logger,
+        on_mux: MuxFailed | None = None,
     ) -> None:
         """`admit`: the answer, or an awaitable of it (a held admission: answered when it is done);
-        `on_refused(reason, count)`: refusals, for the labelled metric."""
+        `on_refused(reason, count)`: refusals, for the labelled metric; `on_mux`: a session admitted
+        with HLS whose writers stopped (rtmp_sessions.RtmpSessions.mux_failed)."""
         self.config, self.admit, self.on_refused, self.redact, self.log = config, admit, on_refused, redact, log
+        self.on_mux = on_mux
         self.process: FfmpegProcess | None = None
         self.listening = asyncio.Event()  # its listeners are bound (readiness waits for it)
         self.refusals: Counter[str] = Counter()  # by RTMP_REFUSAL_REASONS
@@ -98,7 +114,7 @@ class RtmpFront:
         if kind == "publish":
             session_id, peer = int(event["id"]), str(event.get("peer"))
             answer = self.admit(session_id, bool(event.get("tls")))
-            if isinstance(answer, Path | str):
+            if isinstance(answer, Path | HlsAdmission | str):
                 self._answer(session_id, peer, answer)
             else:
                 self.log.info("RTMP publisher %s held: this ingest takes over from a handover's predecessor", peer)
@@ -119,6 +135,10 @@ class RtmpFront:
             self.listening.set()
         elif kind == "certificate":
             self._certificate(event.get("sha256"), event.get("error"))
+        elif kind == "mux":
+            error = self.redact(str(event.get("error", ""))[:512])
+            if self.on_mux is not None:
+                self.on_mux(int(event.get("id", 0)), error, event.get("unsupported") is True)
         elif kind == "ended":
             peer = self._peers.pop(int(event.get("id", 0)), "?")
             if event.get("reason") == "idle":
@@ -132,6 +152,10 @@ class RtmpFront:
             self._peers[session_id] = peer
             self.log.info("RTMP publisher %s accepted", peer)
             self._send({"type": "admit", "id": session_id, "fifo": str(answer)})
+        elif isinstance(answer, HlsAdmission):
+            self._peers[session_id] = peer
+            self.log.info("RTMP publisher %s accepted (the front writes its HLS)", peer)
+            self._send({"type": "admit", "id": session_id, "fifo": str(answer.fifo), "hls": answer.hls})
         else:
             self.log.info("refused RTMP publisher %s: %s", peer, REFUSALS.get(answer, answer))
             self._send({"type": "refuse", "id": session_id, "reason": answer})

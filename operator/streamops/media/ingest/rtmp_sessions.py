@@ -13,8 +13,8 @@ import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 
-from streamops.media.ingest.commands import flv_fifo_input
-from streamops.media.ingest.rtmp_front import Admission, RtmpFront
+from streamops.media.ingest.commands import flv_fifo_input, front_hls_problem, front_writes_hls
+from streamops.media.ingest.rtmp_front import Admission, HlsAdmission, RtmpFront
 from streamops.media.ingest.session import Session
 from streamops.media.ingest.sessions import OwnSessions
 from streamops.redaction import Redactor
@@ -48,12 +48,22 @@ class RtmpSessions:
         self._activated = asyncio.Event()  # replaced by each activated(): wakes the held admissions
         self.standby: Session | None = None  # an RTMP session for a publisher arriving while none is idle
         self._standby_tasks: set[asyncio.Task[None]] = set()
+        self._stopping: set[asyncio.Task[int | None]] = set()  # sessions ended for their front's HLS writers
+        # The front writes the sessions' HLS (IngestConfig.hlsWriter front), until its writers refuse
+        # a publisher's media: then FFmpeg does, for the worker's life (an encoder's codecs do not
+        # change between its reconnects; trying again would cut every one of them).
+        config = sessions.config
+        self.front_hls = front_writes_hls(config)
+        problem = front_hls_problem(config)
+        if config.hls_writer == "front" and problem is not None:
+            log.info("hlsWriter front ignored: the RTMP front's HLS writers do no %s; FFmpeg writes the HLS", problem)
 
     def session(self) -> Session:
-        """An FFmpeg session that reads FLV from a FIFO of its own, written by the RTMP front."""
+        """An FFmpeg session that reads FLV from a FIFO of its own, written by the RTMP front; with
+        `front_hls`, without HLS outputs (the front writes them: `admit_now`)."""
         fifo = self.private_dir / f"rtmp-{time.monotonic_ns()}.flv"
         url, options = flv_fifo_input(fifo)
-        return self.sessions.new_session("rtmp", url, options, fifo_input=fifo)
+        return self.sessions.new_session("rtmp", url, options, fifo_input=fifo, front_hls=self.front_hls)
 
     def admit(self, front_id: int, tls: bool) -> Admission | HeldAdmission:
         """The RTMP front's question for a publisher whose key matched. A handover successor about
@@ -92,12 +102,42 @@ class RtmpSessions:
         if self.sessions.live:
             return "busy"
         idle = next((s for s in self.sessions.listeners if s.kind == "rtmp" and s.takes_publisher), None)
+        if idle is not None and idle.front_hls != self.front_hls:
+            # Made before the front's writers refused a publisher: it has no HLS outputs of its own.
+            self._stop(idle)
+            idle = None
         session = idle or self._start_standby()
         if session is None:
             return "busy"
         session.front_id, session.tls = front_id, tls
         assert session.fifo_input is not None
+        if session.front_hls:
+            return HlsAdmission(session.fifo_input, session.front_hls_request())
         return session.fifo_input
+
+    def mux_failed(self, front_id: int, error: str, unsupported: bool) -> None:
+        """The front's HLS writers of a session stopped (its `mux` event); the FIFO goes on, but the
+        session has no HLS any more, so it ends as one whose FFmpeg HLS output failed does
+        (run_session then cuts the publisher). `unsupported` (a codec or change they do not take):
+        FFmpeg writes the HLS of every session from now on, so the publisher's reconnect plays."""
+        candidates = (self.sessions.current, self.standby, *self.sessions.listeners)
+        session = next((s for s in candidates if s is not None and s.front_id == front_id and s.front_hls), None)
+        if unsupported and self.front_hls:
+            self.front_hls = False
+            self.log.warning(
+                "the RTMP front's HLS writers do not take this publisher's media (%s): FFmpeg writes the HLS from "
+                "its next session on; this one ends",
+                error,
+            )
+        elif not unsupported:
+            self.log.error("the RTMP front's HLS writing failed (%s): ending the session", error)
+        if session is not None:
+            self._stop(session)
+
+    def _stop(self, session: Session) -> None:
+        task = asyncio.get_running_loop().create_task(session.process.stop(grace=1))
+        self._stopping.add(task)
+        task.add_done_callback(self._stopping.discard)
 
     def _start_standby(self) -> Session | None:
         if self.standby is not None:

@@ -23,6 +23,7 @@ from streamops.media.ffmpeg import FfmpegProcess, Progress, SourceFacts, args_fi
 from streamops.media.ingest.closed_captions import carries_captions
 from streamops.media.ingest.commands import (
     LL_VARIANT,
+    front_hls,
     ll_renditions,
     packager_settings,
     renditions,
@@ -120,12 +121,15 @@ class Session:
         fifo_input: Path | None = None,
         args_file: Path | None = None,
         hidden_options: Sequence[str] = (),
+        front_hls: bool = False,
     ) -> None:
         """`audio_codec`: session_command's (a WHIP publisher's Opus becomes AAC); `fifo_input`: the
         FIFO FFmpeg reads its input from (made here; the RTMP front writes FLV into it); `args_file`:
         the FIFO that hands FFmpeg `-i url` (a URL with credentials: rtsp_pull.py), off its command line,
-        after `hidden_options` (input options that carry a secret: the feed credential's `-headers`)."""
+        after `hidden_options` (input options that carry a secret: the feed credential's `-headers`);
+        `front_hls`: the RTMP front writes its HLS (commands.front_writes_hls), FFmpeg only the feed."""
         self.kind, self.config, self.events = kind, config, events
+        self.front_hls = front_hls
         self.dir = sessions_dir / f"{int(time.time() * 1000)}-{kind}"
         self.facts = SourceFacts()
         self.started = False
@@ -148,7 +152,7 @@ class Session:
         settings = packager_settings(config)
         self.packagers = {name: LlHlsPackager(self.dir / LL_VARIANT / name, settings) for name in ll_renditions(config)}
         ll_write = {name: fds[1] for name, fds in self.ll_pipes.items()}
-        argv = session_command(config, url, options, self.dir, write_fd, ll_write, audio_codec)
+        argv = session_command(config, url, options, self.dir, write_fd, ll_write, audio_codec, hls=not front_hls)
         if args_file is not None:
             argv, hidden = input_through_args_file(argv, url, args_file)
             self.secret_input = (args_file, args_file_text([*hidden_options, *hidden]))
@@ -171,6 +175,14 @@ class Session:
         assert self.fifo_input is not None
         with contextlib.suppress(OSError):  # ENXIO: it is not (or no longer) waiting on it
             os.close(os.open(self.fifo_input, os.O_WRONLY | os.O_NONBLOCK))
+
+    def front_hls_request(self) -> dict[str, Any]:
+        """`admit`'s `hls` for this session's publisher: its directories, made now (a standby's
+        run() may not have started yet, and the front refuses a directory that is not there)."""
+        assert self.front_hls
+        for directory in session_dirs(self.config, self.dir):
+            directory.mkdir(parents=True, exist_ok=True)
+        return front_hls(self.config, self.dir.absolute(), int(time.time()))
 
     @property
     def takes_publisher(self) -> bool:

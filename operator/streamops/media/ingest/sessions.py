@@ -102,6 +102,7 @@ class OwnSessions:
         audio_codec: str = "copy",
         fifo_input: Path | None = None,
         args_file: Path | None = None,
+        front_hls: bool = False,
     ) -> Session:
         return Session(
             kind,
@@ -115,6 +116,7 @@ class OwnSessions:
             audio_codec=audio_codec,
             fifo_input=fifo_input,
             args_file=args_file,
+            front_hls=front_hls,
         )
 
     # --- a session's events ------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol
 
-from streamops.contract.ingest import IngestConfig, IngestStatus, IngestViewers
+from streamops.contract.ingest import HlsWriter, IngestConfig, IngestStatus, IngestViewers
 from streamops.media.ingest.commands import muxed_hls_variants, renditions
 from streamops.media.ingest.handover import Handover
 from streamops.media.ingest.on_air import OnAir
@@ -143,6 +143,13 @@ class Telemetry:
             report = report.model_copy(update={"counts": counts})
         return report
 
+    def hls_writer(self) -> HlsWriter | None:
+        """Who writes the live session's HLS: the RTMP front (Session.front_hls) or its FFmpeg."""
+        sessions = self.parts.sessions
+        if sessions.current is None or not sessions.live:
+            return None
+        return "front" if sessions.current.front_hls else "ffmpeg"
+
     def status(self) -> IngestStatus:
         parts, sessions, rtmp = self.parts, self.parts.sessions, self.parts.rtmp
         rates = self.live_rates()
@@ -174,6 +181,7 @@ class Telemetry:
             webrtc=parts.webrtc.status(),
             viewers=self.viewers(),
             feed_cache_bytes=parts.served.feed.cache_bytes,
+            hls_writer=self.hls_writer(),
             transcoded_qualities=[r.name for r in renditions(parts.config)],
             sessions=sessions.history.report(time.monotonic()),
             overlays=overlay_reports(parts.config, utc_now(), parts.worker_started_at),

@@ -326,7 +326,8 @@ class IngestWorker:
         if push is not None and {"rtmp", "rtmps"} & set(push.protocols) and self.config.stream_key_file:
             self.read_key()  # the key joins the redactor before the front can log a line
             admit, refused = self.rtmp_sessions.admit, self.telemetry.rtmp_refused
-            self.rtmp = RtmpFront(self.config, admit, refused, self.redact, log)
+            mux_failed = self.rtmp_sessions.mux_failed
+            self.rtmp = RtmpFront(self.config, admit, refused, self.redact, log, on_mux=mux_failed)
             loops.append(self.rtmp.run(stopping))
         loops.append(self.on_air.run(stopping))
         loops.append(self.outputs.continuity_loop(stopping))

@@ -10,6 +10,10 @@ from streamops.contract.ingest import IngestConfig
 from streamops.media.ffmpeg import SourceFacts, UnsafeUri, protocol_whitelist
 from streamops.media.ingest.commands import (
     _tee_target,
+    front_hls,
+    front_hls_problem,
+    front_writes_hls,
+    hls_options,
     master_playlist,
     playlist_segments,
     pull_input,
@@ -73,6 +77,60 @@ def test_hls_flags_follow_the_spec():
     text = " ".join(session_command(config(hls={"endListOnStop": False, "mpegts": False}), "x://", {}, Path("/s")))
     assert "omit_endlist" in text and "/s/ts/" not in text
     assert "omit_endlist" not in " ".join(session_command(config(), "x://", {}, Path("/s")))
+
+
+LADDER = {"renditions": [{"name": "360p", "height": 360, "videoBitrateKbps": 800}]}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "problem"),
+    [
+        ({}, None),
+        ({"dvr": {"enabled": True, "durationSeconds": 60}, "hls": {"mpegts": False}}, None),
+        ({"transcoding": LADDER}, "transcoding renditions"),
+        ({"hls": {"latencyMode": "low"}}, "LL-HLS parts"),
+        ({"dash": True}, "DASH"),
+    ],
+)
+def test_the_front_writes_hls_only_for_what_its_writers_do(overrides, problem):
+    """hlsWriter front: the RTMP front's writers (TS, CMAF, a passthrough) write the HLS; a stream
+    asking for more (a ladder, LL-HLS parts, DASH) keeps FFmpeg's, and says why. Off by default."""
+    assert front_hls_problem(config(**overrides)) == problem
+    assert front_writes_hls(config(hlsWriter="front", **overrides)) is (problem is None)
+    assert not front_writes_hls(config(**overrides)) and config().hls_writer == "ffmpeg"
+
+
+@pytest.mark.parametrize(
+    ("dvr", "hls", "list_size"),
+    [({"enabled": False}, {}, 6), ({"enabled": True, "durationSeconds": 60}, {"segmentSeconds": 4, "cmaf": False}, 15)],
+)
+def test_the_fronts_hls_is_what_ffmpegs_hls_muxer_is_given(dvr, hls, list_size):
+    """Same directories and names, segment length, window, threshold and ENDLIST as hls_options;
+    the epoch seconds as the first number (FFmpeg's hls_start_number_source epoch)."""
+    c = config(dvr=dvr, hls={**hls, "endListOnStop": False}, hlsWriter="front")
+    made = front_hls(c, Path("/m/s"), 1764554400)
+    ffmpeg = hls_options(c, "mpegts", Path("/m/s/ts"))
+    assert made == {
+        "ts_dir": "/m/s/ts",
+        "cmaf_dir": "/m/s/cmaf" if c.hls.cmaf else "",
+        "segment_ms": ffmpeg["hls_time"] * 1000,
+        "list_size": ffmpeg["hls_list_size"],
+        "delete_threshold": ffmpeg["hls_delete_threshold"],
+        "start_number": 1764554400,
+        "end_list": False,
+    }
+    assert made["list_size"] == list_size and made["delete_threshold"] == 2
+    assert ffmpeg["hls_segment_filename"] == "/m/s/ts/seg-%06d.ts" and ffmpeg["hls_start_number_source"] == "epoch"
+
+
+def test_with_the_front_writing_hls_ffmpeg_writes_the_feed_alone():
+    """hls False: the tee keeps the feed only (the front writes the playlists); DASH, where asked
+    for, keeps FFmpeg writing everything (front_writes_hls is False then)."""
+    argv = session_command(config(hlsWriter="front"), "/p/rtmp.flv", {"f": "flv"}, Path("/m/s"), hls=False)
+    assert [path for _, path in tee_slaves(tee_argument(argv))] == ["pipe:1"]
+    assert "index.m3u8" not in " ".join(argv) and "hls" not in argv
+    with pytest.raises(AssertionError):
+        session_command(config(transcoding=LADDER), "/p/rtmp.flv", {}, Path("/m/s"), hls=False)
 
 
 @pytest.mark.parametrize(

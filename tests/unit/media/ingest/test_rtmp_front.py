@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from streamops.contract.ingest import IngestConfig
-from streamops.media.ingest.rtmp_front import RTMP_FRONT, RtmpFront, front_command
+from streamops.media.ingest.rtmp_front import RTMP_FRONT, HlsAdmission, RtmpFront, front_command
 from streamops.redaction import Redactor
 
 log = logging.getLogger("test.rtmp_front")
@@ -72,6 +72,22 @@ def test_a_publish_is_admitted_to_a_sessions_fifo_or_refused_with_the_reason(adm
     made.process.process.returncode = 0  # type: ignore[union-attr]
     made.close(5)  # an exited front is told nothing
     assert len(stdin.lines) == 2
+
+
+def test_a_publisher_whose_hls_the_front_writes_is_admitted_with_hls_and_its_mux_events_reach_the_worker():
+    """IngestConfig.hlsWriter front: `admit` carries `hls` (components/rtmp/README.md); a `mux`
+    event goes to the worker's callback, its error redacted (a path could carry the key)."""
+    hls = {"ts_dir": "/m/s/ts", "cmaf_dir": "", "segment_ms": 2000, "list_size": 6, "delete_threshold": 2,
+           "start_number": 1764554400, "end_list": True}  # fmt: skip
+    made, stdin, _ = front(HlsAdmission(Path("/m/.private/session.flv"), hls))
+    failed: list[tuple[int, str, bool]] = []
+    made.on_mux = lambda session, error, unsupported: failed.append((session, error, unsupported))
+    made.redact = Redactor(["s3cret-key"])
+    made.on_event({"type": "publish", "id": 4, "peer": "203.0.113.9:50000", "tls": False})
+    assert stdin.lines == [{"type": "admit", "id": 4, "fifo": "/m/.private/session.flv", "hls": hls}]
+    made.on_event({"type": "mux", "id": 4, "error": "mux: unsupported: FLV video codec 2", "unsupported": True})
+    made.on_event({"type": "mux", "id": 5, "error": "open /m/s3cret-key/ts: no space left"})
+    assert failed == [(4, "mux: unsupported: FLV video codec 2", True), (5, "open /m/***/ts: no space left", False)]
 
 
 def test_refusals_count_by_known_reason_and_their_reported_count():

@@ -11,7 +11,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, cast
 
-from streamops.media.ingest.rtmp_front import RtmpFront
+from streamops.contract.ingest import IngestConfig
+from streamops.media.ingest.rtmp_front import HlsAdmission, RtmpFront
 from streamops.media.ingest.rtmp_sessions import RtmpSessions
 from streamops.media.ingest.session import Session
 from streamops.media.ingest.sessions import OwnSessions
@@ -28,10 +29,11 @@ class Process:
 
 
 class Publisher:
-    """What RtmpSessions reads of a Session: its FIFO, the front's id, and run()."""
+    """What RtmpSessions reads of a Session: its FIFO, the front's id, and run(); whether the front
+    writes its HLS, and what `admit` then asks of it."""
 
-    def __init__(self, kind: str, fifo_input: Path | None) -> None:
-        self.kind, self.fifo_input = kind, fifo_input
+    def __init__(self, kind: str, fifo_input: Path | None, front_hls: bool = False) -> None:
+        self.kind, self.fifo_input, self.front_hls = kind, fifo_input, front_hls
         self.front_id: int | None = None
         self.tls = self.started = self.ended = False
         self.done = asyncio.Event()
@@ -40,6 +42,9 @@ class Publisher:
     @property
     def takes_publisher(self) -> bool:
         return self.fifo_input is not None and self.front_id is None and not self.ended
+
+    def front_hls_request(self) -> dict[str, Any]:
+        return {"ts_dir": f"/m/{self.fifo_input}/ts"}
 
     async def run(self) -> bool:
         await self.done.wait()
@@ -50,13 +55,17 @@ class Publisher:
 class Own:
     """What RtmpSessions uses of OwnSessions."""
 
-    def __init__(self) -> None:
+    def __init__(self, **config: Any) -> None:
+        self.config = IngestConfig.model_validate({"stream": "cam", "source": {"push": {}}, **config})
         self.live = False
+        self.current: Session | None = None
         self.listeners: list[Session] = []
         self.made: list[Publisher] = []
 
-    def new_session(self, kind: str, url: str, options: dict[str, Any], fifo_input: Path | None = None) -> Session:
-        self.made.append(made := Publisher(kind, fifo_input))
+    def new_session(
+        self, kind: str, url: str, options: dict[str, Any], fifo_input: Path | None = None, front_hls: bool = False
+    ) -> Session:
+        self.made.append(made := Publisher(kind, fifo_input, front_hls))
         return cast(Session, made)
 
 
@@ -199,3 +208,69 @@ def test_an_inactive_stream_not_taking_over_refuses_at_once(tmp_path):
     stream = Stream()
     stream.taking_over = False
     assert successor(tmp_path, Own(), stream).admit(1, tls=False) == "inactive"
+
+
+def test_with_the_front_writing_hls_a_publisher_is_admitted_with_it_until_its_media_is_refused(tmp_path, caplog):
+    """hlsWriter front: the listener's FFmpeg writes no HLS and `admit` asks the front to. A `mux`
+    event with `unsupported` (a codec its writers do not take) ends the session (the publisher is
+    cut, as by a failing FFmpeg HLS output) and FFmpeg writes the HLS from the next session on: a
+    listener made before is not handed a publisher."""
+
+    async def check() -> None:
+        own, front = Own(hlsWriter="front"), Front()
+        admission = rtmp_sessions(tmp_path, own, front=front)
+        idle = admission.session()
+        own.listeners = [idle]
+        assert idle.front_hls, "its FFmpeg writes the feed alone"
+        answer = admission.admit(3, tls=False)
+        assert answer == HlsAdmission(idle.fifo_input, {"ts_dir": f"/m/{idle.fifo_input}/ts"})  # type: ignore[arg-type]
+        own.current = idle
+        running = asyncio.create_task(admission.run_session(idle))
+        admission.mux_failed(4, "another session's", unsupported=False)
+        await asyncio.sleep(0)
+        assert not running.done() and admission.front_hls, "another session's error ends nothing here"
+        admission.mux_failed(3, "mux: unsupported: FLV video codec 2", unsupported=True)
+        await asyncio.wait_for(running, timeout=30)
+        assert front.closed == [3] and not admission.front_hls
+        assert caplog.text.count("do not take this publisher's media (mux: unsupported: FLV video codec 2)") == 1
+        own.current = None
+        assert not admission.session().front_hls, "the next sessions' FFmpeg writes the HLS"
+        stale = cast(Session, Publisher("rtmp", tmp_path / "stale.flv", front_hls=True))
+        own.listeners = [stale]
+        fifo = admission.admit(5, tls=False)
+        standby = admission.standby
+        assert standby is not None and fifo == standby.fifo_input and not standby.front_hls
+        await asyncio.sleep(0)  # its stop's task
+        assert cast(Publisher, stale).done.is_set() and stale.front_id is None, "the stale listener is stopped"
+        await standby.process.stop()
+        await asyncio.wait_for(asyncio.gather(*admission._standby_tasks), timeout=30)
+
+    running(check)
+
+
+def test_a_failing_hls_writer_ends_its_session_and_the_front_keeps_writing_the_next(tmp_path):
+    """A `mux` event without `unsupported` (a file error, malformed media) ends the session as a
+    failing FFmpeg HLS output does; the next publisher's HLS is the front's again."""
+
+    async def check() -> None:
+        own, front = Own(hlsWriter="front"), Front()
+        admission = rtmp_sessions(tmp_path, own, front=front)
+        idle = admission.session()
+        own.listeners = [idle]
+        assert isinstance(admission.admit(3, tls=False), HlsAdmission)
+        own.current = idle
+        admission.mux_failed(3, "write /m/s/ts/seg-000001.ts: no space left on device", unsupported=False)
+        assert await asyncio.wait_for(admission.run_session(idle), timeout=30) is False
+        assert front.closed == [3] and admission.front_hls and admission.session().front_hls
+
+    running(check)
+
+
+def test_a_stream_asking_for_what_the_fronts_writers_do_not_do_keeps_ffmpegs_hls(tmp_path, caplog):
+    own = Own(hlsWriter="front", dash=True)
+    with caplog.at_level(logging.INFO):
+        admission = rtmp_sessions(tmp_path, own)
+    assert not admission.front_hls and not admission.session().front_hls
+    assert "hlsWriter front ignored: the RTMP front's HLS writers do no DASH" in caplog.text
+    own.listeners = list(own.made)  # type: ignore[arg-type]
+    assert isinstance(admission.admit(1, tls=False), Path)

@@ -36,6 +36,7 @@ class Publisher:
     tls: bool = False
     started: bool = True
     closed_captions: bool = False
+    front_hls: bool = False
     facts: SourceFacts = field(default_factory=lambda: SourceFacts(video_codec="h264", width=1280, height=720))
     packagers: dict[str, LlHlsPackager] = field(default_factory=dict)
 
@@ -80,10 +81,26 @@ def test_a_live_publisher_is_reported_with_what_its_source_is(tmp_path):
         assert (status.live, status.source, status.active_ingest) == (True, "rtmp", "primary")
         assert (status.video_codec, status.video_width, status.video_height) == ("h264", 1280, 720)
         assert status.started_at is not None and status.finished_at is None
-        assert [s.protocol for s in status.sessions] == ["rtmp"]
+        assert [s.protocol for s in status.sessions] == ["rtmp"] and status.hls_writer == "ffmpeg"
         assert metric(w, "streamops_ingest_live") == 1
         assert metric(w, "streamops_ingest_video_width_pixels") == 1280
         assert metric(w, "streamops_ingest_sessions_total") == 1
+
+    asyncio.run(check())
+
+
+def test_who_writes_the_live_sessions_hls_is_reported(tmp_path):
+    """IngestStatus.hlsWriter: the RTMP front for a session made with hlsWriter front, else FFmpeg;
+    nothing while no session is live."""
+
+    async def check() -> None:
+        w = worker(tmp_path, hlsWriter="front")
+        assert w.status().hls_writer is None
+        session = publish(w)
+        cast(Publisher, session).front_hls = True
+        assert w.status().hls_writer == "front"
+        w.sessions.ended(session, 0)
+        assert w.status().hls_writer is None
 
     asyncio.run(check())
 

@@ -117,7 +117,7 @@ class IngestWorker:
             lambda: self.pull.active and not self.releasing and not self.holding,
             self.redact,
             log,
-            taking_over=self._taking_over,
+            taking_over=self.taking_over,
         )
         self.push = PushListeners(
             config, self.sessions, self.rtmp_sessions, self.private_dir, self.read_key, self.redact, log
@@ -241,7 +241,7 @@ class IngestWorker:
             self.on_air.close(True), self._stop_sessions("the stream is handed over to another ingest")
         )
 
-    def _taking_over(self) -> bool:
+    def taking_over(self) -> bool:
         return self.handover.taking_over()
 
     async def hold_media(self, held: bool) -> None:
@@ -254,8 +254,8 @@ class IngestWorker:
         self.push.closed = self.pull.held = held or self.releasing
         await self.on_air.close(held or self.releasing)  # nor the backup's feed, while it follows
         if not held:
-            self.webrtc.whip.closed = None
-            self.rtmp_sessions.activated()  # a publisher held meanwhile is taken now
+            self.webrtc.whip.reopen()  # an offer held meanwhile goes on now
+            self.rtmp_sessions.activated()  # and a publisher held meanwhile is taken now
             return
         had_own = self.outputs.continuity.dir is not None
         await self._stop_sessions("the stream is being handed over to this ingest")

@@ -10,6 +10,7 @@ Why: docs/design/webrtc.md ("The ingest worker").
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from streamops.contract.ingest import IngestConfig
+from streamops.media.ingest.rtmp_sessions import ADMIT_HOLD_SECONDS
 from streamops.media.ingest.session import Session
 from streamops.media.ingest.webrtc.admission import (
     OFFER,
@@ -52,6 +54,10 @@ class WhipHost(Protocol):
 
     def read_key(self) -> bytes | None: ...
 
+    def taking_over(self) -> bool:
+        """A handover's successor about to take media (handover.Handover.taking_over)."""
+        ...
+
     def new_session(
         self,
         kind: str,
@@ -82,6 +88,8 @@ class WhipIngest:
         self._lock = asyncio.Lock()  # one offer, DELETE or teardown at a time
         self._tasks: set[asyncio.Task[None]] = set()
         self.closed: str | None = None  # why no WHIP publisher is taken (close())
+        self.hold_seconds = ADMIT_HOLD_SECONDS
+        self._reopened = asyncio.Event()  # replaced by each reopen(): wakes the held offers
 
     def _refuse(self, refusal: Refusal) -> ControlReply:
         self.refused(refusal.reason, f"{refusal.status} {refusal.message}")
@@ -98,9 +106,9 @@ class WhipIngest:
         config = self.host.config
         if refusal := whip_refusal(config, authorization, self.host.read_key(), self._live_kind()):
             return self._refuse(refusal)
-        if self.closed is not None:
+        if self.closed is not None and not await self._held():
             self.refused(UNAVAILABLE, f"503 {self.closed}")
-            return ControlReply.text(503, self.closed, {"Retry-After": "1"})
+            return ControlReply.text(503, self.closed or "", {"Retry-After": "1"})
         async with self._lock:
             if refusal := whip_refusal(config, authorization, self.host.read_key(), self._live_kind()):
                 return self._refuse(refusal)  # someone went live while we waited
@@ -138,6 +146,27 @@ class WhipIngest:
         if not self.component.running:
             return ControlReply.text(404, "no such WHIP session")
         return await self.component.client.delete(resource)
+
+    async def _held(self) -> bool:
+        """A handover's successor about to take over holds an offer (as RtmpSessions.held does an
+        RTMP publisher) rather than answering 503: the encoder coming back from its predecessor's
+        cut is taken on its first try, not after its Retry-After. True once publishers are taken
+        again (reopen()) within hold_seconds; False at once anywhere else (a released predecessor)."""
+        deadline = asyncio.get_running_loop().time() + self.hold_seconds
+        while self.closed is not None:
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0 or not self.host.taking_over():
+                return False
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._reopened.wait(), left)
+        return True
+
+    def reopen(self) -> None:
+        """Publishers are taken again (a handover's successor read `released`, or stopped following):
+        the held offers go on now."""
+        self.closed = None
+        self._reopened.set()
+        self._reopened = asyncio.Event()
 
     async def close(self, why: str) -> None:
         """Take no WHIP publisher any more (503 with Retry-After: a handover's predecessor, whose

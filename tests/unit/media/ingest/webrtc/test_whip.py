@@ -51,9 +51,13 @@ class Host:
     live: bool = False
     current: Any = None
     sessions: list[tuple[Any, ...]] = field(default_factory=list)
+    taking: bool = False  # a handover's successor about to take over
 
     def read_key(self) -> bytes | None:
         return KEY
+
+    def taking_over(self) -> bool:
+        return self.taking
 
     def new_session(
         self, kind: str, url: str, options: dict[str, Any], secret_input: Any = None, audio_codec: str = "copy"
@@ -140,5 +144,41 @@ def test_delete_ends_our_session_and_passes_any_other_to_the_component():
         ingest.component.running = False
         assert (await ingest.delete(BEARER, "/whip/other")).status == 404
         assert ingest.authorized(BEARER) and not ingest.authorized("Bearer wrong")
+
+    asyncio.run(scenario())
+
+
+def test_a_successor_taking_over_holds_an_offer_until_it_takes_publishers_again():
+    """Issue 56: the encoder coming back from its predecessor's cut reaches the successor before it
+    read `released`; its offer waits (as an RTMP publisher's admission does) and goes on once the
+    successor takes publishers, rather than a 503 and a retry after Retry-After."""
+
+    async def scenario() -> None:
+        host = Host(taking=True)
+        ingest, client, refused = whip(host)
+        await ingest.close("the stream is being handed over to this ingest")  # hold_media(True)
+        offer = asyncio.create_task(ingest.publish(BEARER, b"v=0", "application/sdp"))
+        await asyncio.sleep(0.05)
+        assert not offer.done() and client.calls == [], "held, the component not asked yet"
+        ingest.reopen()  # hold_media(False): the predecessor released
+        reply = await offer
+        assert reply.status == 201 and refused == [] and client.calls[0][0] == "post"
+        await ingest.stop()
+
+    asyncio.run(scenario())
+
+
+def test_a_held_offer_is_refused_at_the_end_of_the_hold_and_a_released_predecessor_at_once():
+    async def scenario() -> None:
+        host = Host(taking=True)
+        ingest, client, refused = whip(host)
+        ingest.hold_seconds = 0.05
+        await ingest.close("the stream is being handed over to this ingest")
+        reply = await ingest.publish(BEARER, b"v=0", "application/sdp")
+        assert (reply.status, reply.headers) == (503, {"Retry-After": "1"}) and client.calls == []
+        host.taking = False  # a predecessor that released: no successor's hold
+        ingest.hold_seconds = 60.0
+        reply = await asyncio.wait_for(ingest.publish(BEARER, b"v=0", "application/sdp"), 5)
+        assert reply.status == 503 and [r for r, _ in refused] == [UNAVAILABLE, UNAVAILABLE]
 
     asyncio.run(scenario())

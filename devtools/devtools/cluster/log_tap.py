@@ -82,18 +82,17 @@ class LogTap:
                 meta = pod["metadata"]
                 started = any(c.get("state", {}).get("running") or c.get("state", {}).get("terminated")
                               for c in pod.get("status", {}).get("containerStatuses", []))  # fmt: skip
-                if meta["uid"] in self._followed or not started:
+                if not started:
                     continue
-                self._followed.add(meta["uid"])
                 argv = ["logs", "-f", "--timestamps", "--all-containers", "--prefix", "-n", namespace,
                         f"pod/{meta['name']}"]  # fmt: skip
                 if since is not None:
                     argv.append(f"--since-time={time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(since))}")
-                out = (self.directory / f"{meta['name']}-{meta['uid'][:8]}.log").open("wb")
-                with self._lock:
-                    if self._stop.is_set():
-                        out.close()
-                        return
+                with self._lock:  # (the thread and pods() both poll: one follower a Pod)
+                    if self._stop.is_set() or meta["uid"] in self._followed:
+                        continue
+                    self._followed.add(meta["uid"])
+                    out = (self.directory / f"{meta['name']}-{meta['uid'][:8]}.log").open("wb")
                     self._procs.append((self._kubectl(argv, out), out))
 
     def stop(self) -> None:

@@ -37,15 +37,20 @@ import pytest
 from devtools.catalog import recording, restream
 from devtools.cluster.kubectl import condition
 from devtools.cluster.local_cluster import LocalCluster
+from devtools.cluster.log_tap import LogTap
 from devtools.cluster.network import OUTSIDE_IP
 from devtools.cluster.release import CHART, Release
+from devtools.cluster.release import NAMESPACE as OPERATOR_NAMESPACE
+from devtools.cluster.release import RELEASE as OPERATOR_RELEASE
 from devtools.media.clock_source import ClockEncoder, video_clock_ms
 from devtools.media.peers import NginxRtmp, ffprobe_duration
 from devtools.media.reconnecting_publisher import ReconnectingPublisher
 from devtools.media.viewer_log import Figures, longest_gap, read_log
+from devtools.ports import LOOPBACK
 from devtools.publish import check, crane
 from devtools.waits import WaitTimeout, eventually
 
+from devtools import netns
 from tests.multinode.test_playback_plane import hlsload_on_lan
 from tests.multinode.test_streaming import ingest_node, rtmp_url, start_stream, timing
 
@@ -58,6 +63,12 @@ STREAM = {
     "dvr": {"enabled": True, "durationSeconds": DVR_SECONDS},
 }
 INGEST = "app.kubernetes.io/instance=cam,app.kubernetes.io/component=ingest"
+# What logs/ keeps of the ingest role's routing, a line per change (LogTap.watch): each Pod's
+# serving label, readiness and deletion (the EndpointSlices' changes are in the operator's log).
+SERVING = (
+    "{.metadata.name} serving={.metadata.labels.streaming\\.streamops\\.dev/serving} "
+    'ready={.status.conditions[?(@.type=="Ready")].status} deleting={.metadata.deletionTimestamp}{"\\n"}'
+)
 # Issue 56's bounds: a viewer sees no 404, no reset, no stall over one segment; the target resumes
 # within 3 s; the video's duration is the broadcast's within 1 s.
 TARGET_RESUME_SECONDS = 3.0
@@ -349,6 +360,15 @@ def playlist_window(cluster: LocalCluster, url: str) -> tuple[int, int] | None:
     return sequence, text.count("#EXTINF:")
 
 
+def kube_proxy_metrics(node_netns: str) -> str:
+    """A node's kube-proxy's own figures (its metrics, read in the node's network namespace): how long
+    an EndpointSlice change took to reach its rules (`kubeproxy_network_programming_duration_seconds`)
+    and its syncs'. The handover's release waits for them (handover.md, "The encoder's reconnect")."""
+    argv = ["curl", "-s", "--max-time", "5", f"http://{LOOPBACK}:10249/metrics"]
+    out = subprocess.run(netns.nsenter(node_netns, argv), capture_output=True, text=True, timeout=10, check=False)
+    return "".join(line + "\n" for line in out.stdout.splitlines() if line.startswith("kubeproxy_"))
+
+
 def clock_ms(video: Path, last: bool) -> int:
     return video_clock_ms(video, CLOCK_SIZE, last)
 
@@ -365,9 +385,9 @@ def restored(release: Release) -> Iterator[Release]:
 @pytest.mark.xfail(
     strict=False,
     raises=HandoverNotMet,
-    reason="issue 56 is open: with the test's encoder fixed (s14) the viewer's stalls are 0.93-0.98 s, but "
-    "the successor sometimes refuses the encoder's first reconnect (stall 2.4-2.5 s) and the target is silent "
-    "3.3-4.3 s when the pusher moves too (docs/design/handover.md, Part 4)",
+    reason="issue 56 is open: the encoder's reconnect now reaches the successor on its first try (s15), but "
+    "the target is silent 3.3-5 s when the pusher moves too, and at load 16 the test's own encoder restarts "
+    "slowly enough to stall the viewer over a segment (docs/design/handover.md, Part 4)",
 )
 def test_drain_upgrade_and_dvr_edit_hand_a_live_channel_over_without_a_viewer_noticing(
     cluster: LocalCluster, restored: Release, namespace: str, tmp_path: Path
@@ -378,11 +398,26 @@ def test_drain_upgrade_and_dvr_edit_hand_a_live_channel_over_without_a_viewer_no
     volume = cluster.recordings_volume(ns, here.name)  # the recorder runs beside it, on `here`
     stream = start_stream(cluster, ns, on=there.name, **STREAM)
     url = rtmp_url(cluster, ns, stream)
-    encoder = ReconnectingPublisher(
-        lambda: ClockEncoder(url, gop_seconds=SEGMENT_SECONDS, preset="ultrafast", netns=cluster.network.outside,
-                             log_path=tmp_path / f"clock-{time.monotonic_ns()}.log")
-    )  # fmt: skip
-    with NginxRtmp(workdir=tmp_path / "nginx", address=OUTSIDE_IP, netns=cluster.network.outside) as target:
+    # Unix times of each encoder's launch and of its first frame handed to FFmpeg (its clock-*.log
+    # says how it went): a reconnect's stall splits into the backoff, the start and the admission.
+    encoder_launches: list[float] = []
+    encoder_starts: list[float] = []
+
+    def clock_encoder() -> ClockEncoder:
+        encoder_launches.append(time.time())
+        return ClockEncoder(url, gop_seconds=SEGMENT_SECONDS, preset="ultrafast", netns=cluster.network.outside,
+                            log_path=tmp_path / f"clock-{time.monotonic_ns()}.log")  # fmt: skip
+
+    encoder = ReconnectingPublisher(clock_encoder, on_start=lambda _: encoder_starts.append(time.time()))
+    # The Pods' and the operator's logs and the ingest's routing, kept in tmp_path/logs even on a pass:
+    # a handover deletes its predecessor and its log with it.
+    with (
+        LogTap(cluster, tmp_path / "logs") as tap,
+        NginxRtmp(workdir=tmp_path / "nginx", address=OUTSIDE_IP, netns=cluster.network.outside) as target,
+    ):
+        tap.pods(ns, "app.kubernetes.io/instance=cam")
+        tap.pods(OPERATOR_NAMESPACE, f"app.kubernetes.io/instance={OPERATOR_RELEASE}", since=time.time())
+        tap.watch("pods", ns, INGEST, SERVING, "ingest-pods")
         sampler = Sampler(target, encoder)
         try:
             encoder.start()
@@ -425,13 +460,17 @@ def test_drain_upgrade_and_dvr_edit_hand_a_live_channel_over_without_a_viewer_no
                     viewer.send_signal(signal.SIGINT)  # hlsload ends its window there and prints its summary
                 out, _ = viewer.communicate(timeout=60)
             stand.finish()
+            for node in cluster.network.nodes:  # how long each node's kube-proxy took to apply a change
+                (tmp_path / "logs" / f"kube-proxy-{node.name}.metrics").write_text(kube_proxy_metrics(node.netns))
             summary = json.loads(out)
             print(f"hlsload over the whole run: {json.dumps(summary['per_viewer'])}")
             (tmp_path / "hlsload.json").write_text(json.dumps(summary, indent=1))
             windows = [
                 {"name": s.name, "began": s.began, "settled": s.settled, "ended": s.ended} for s in stand.scenarios
             ]
-            samples = {"received": sampler.received, "encoder_down": sampler.encoder_down, "scenarios": windows}
+            samples = {"received": sampler.received, "encoder_down": sampler.encoder_down,
+                       "encoder_launches": encoder_launches, "encoder_starts": encoder_starts,
+                       "scenarios": windows}  # fmt: skip
             (tmp_path / "sampler.json").write_text(json.dumps(samples))
 
             # The upgrade's image reached the busy pusher and recorder by handover too (handover.md

@@ -666,6 +666,12 @@ class HandoverPlaylist(WorkerConfig):
     next_number: int | None = Field(default=None, ge=0, description="The number its next segment gets.")
     next_part: int | None = Field(default=None, ge=0, description="LL-HLS: the number its next part gets.")
     ended: bool = False
+    first_listed: int | None = Field(
+        default=None,
+        ge=0,
+        description="The first segment its served playlist lists; those before it are kept for players that "
+        "read it earlier, never listed again (a successor with a larger window would take the media sequence back).",
+    )
 
     @model_validator(mode="after")
     def _numbers_go_on(self) -> HandoverPlaylist:

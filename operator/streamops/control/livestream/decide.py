@@ -137,6 +137,7 @@ class LiveStreamObserved:
     # The Pod in each role's other slot (a handover's successor or predecessor) and its /status.
     others: dict[Role, PodObservation] = field(default_factory=dict)
     other_telemetry: dict[Role, IngestStatus] = field(default_factory=dict)
+    other_endpoints: dict[Role, EndpointObservation] = field(default_factory=dict)  # ... as its Service lists it
 
 
 @dataclass(frozen=True)
@@ -222,6 +223,11 @@ def handover_steps(
         facts.monotonic,
         facts.in_flight,
         memory.handover,
+        routes={
+            role: (observed.endpoints[role].served, observed.other_endpoints[role].served)
+            for role in observed.others
+            if role in observed.services and role in observed.endpoints and role in observed.other_endpoints
+        },
     )
     return [*early, *steps], states, replace(memory, handover=kept)
 

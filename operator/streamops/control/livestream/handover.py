@@ -5,7 +5,10 @@ plan_successor); from there on:
 
 1. the successor is Ready: POST HandoverFollow to it (its predecessor's internal face);
 2. it says caught-up: it is labelled serving (the Services then have both: never none);
-3. the predecessor loses the label, records when (handed-over-at), and is asked to release;
+3. the predecessor loses the label and records when (handed-over-at); it is asked to release once
+   the role's Service routes to the successor alone (its EndpointSlices, then ROUTE_SYNC_SECONDS for
+   each node's kube-proxy; at most ROUTE_WAIT_SECONDS): the encoder, cut by the release, reconnects
+   within a second and must reach the successor, not the released predecessor, which refuses it;
 4. it says released and the successor on-air, or RELEASE_SECONDS passed: it is deleted, and a
    Normal Event HandedOver names both Pods and the difference.
 
@@ -72,6 +75,14 @@ RELEASE_SECONDS = 30.0  # a predecessor goes this long after it stopped serving,
 # A planned switchover's backup is on air within this long of the first yield, or the handover goes
 # on without it (the ordinary sequence: the primary's encoder reconnects to the successor).
 SWITCH_SECONDS = 15.0
+# The release cuts the encoder, which reconnects within a second (OBS: its socket's error, then its
+# backoff) through the Service. The EndpointSlices the operator watches drop the predecessor a moment
+# after its label goes; each node's kube-proxy applies that after its minimum sync period (1 s by
+# default, since its last sync: the successor's endpoint added a tick before) and its sync. A
+# reconnect before then may reach the released predecessor, which refuses it, and the encoder's next
+# try comes after its backoff (issue 56: 2 of 3 handovers in a loaded run, stalls of 2.6 s).
+ROUTE_SYNC_SECONDS = 2.0  # from the slices routing to the successor alone to the release
+ROUTE_WAIT_SECONDS = 5.0  # from handed-over-at: released then whatever the slices say
 HANDING_OVER = "HandingOver"  # the condition, True only while a handover is under way
 
 Step = Literal["Starting", "Following", "Waiting", "SwitchingToBackup", "MovingService", "Releasing"]
@@ -129,6 +140,10 @@ class RoleView:
     backup_live: bool = False  # (the primary) its backup ingest's own publisher sends: a planned switchover
     with_backup: bool = False  # (the primary) the stream has a backup ingest Pod (live or not)
     other_role_busy: bool = False  # the other role's handover is past its successor's catching up: wait
+    # Whether the role's Service's EndpointSlices have a ready endpoint for the serving Pod and for the
+    # other one (endpoint_slices.observe_endpoint); None: no Service of the role is observed.
+    serving_routed: bool | None = None
+    other_routed: bool = False
 
 
 def handover(
@@ -286,7 +301,6 @@ def _predecessor_step(
         view.role, "MovingService", predecessor.name, successor.name, successor.handover_for, switched
     )
     actions: list[HandoverAction] = []
-    keys: list[str] = []
     report = view.other_report
     if switched and (report is None or report.release is None):
         actions, memory = _yield(view.role, predecessor, stream, monotonic, in_flight, memory)
@@ -294,21 +308,45 @@ def _predecessor_step(
         key = f"unserve/{predecessor.uid}"
         if due(memory, key, monotonic):
             actions.append(PatchPod(predecessor, release_patch(now)))
-            keys.append(key)
-    else:
-        state = replace(state, step="Releasing")
-        released = report is not None and report.release == "released"
-        on_air = view.serving_report is not None and view.serving_report.phase == "on-air"
-        # A switchover ends once the successor's own media is back on air (switched back).
-        back = not _switching(view) or view.serving_air == "primary"
-        waited = (now - predecessor.handed_over_at).total_seconds()
-        if (released and on_air and back) or waited >= RELEASE_SECONDS:
-            return _finish(view.role, predecessor, successor, released and on_air, (switched, back), memory)
+            return actions, state, sent(memory, [key], monotonic)
+        return actions, state, memory
     slot, key = f"handover/{view.role}", f"release/{predecessor.uid}"
-    if (report is None or report.release is None) and slot not in in_flight and due(memory, key, monotonic):
+    asked = report is not None and report.release is not None  # releasing, or released
+    if asked or key in memory.sent:
+        state = replace(state, step="Releasing")
+    released = report is not None and report.release == "released"
+    on_air = view.serving_report is not None and view.serving_report.phase == "on-air"
+    # A switchover ends once the successor's own media is back on air (switched back).
+    back = not _switching(view) or view.serving_air == "primary"
+    waited = (now - predecessor.handed_over_at).total_seconds()
+    if (released and on_air and back) or waited >= RELEASE_SECONDS:
+        return _finish(view.role, predecessor, successor, released and on_air, (switched, back), memory)
+    if asked:
+        return actions, state, memory
+    routed, memory = _routed_to_successor(view, predecessor, now, monotonic, memory)
+    if routed and slot not in in_flight and due(memory, key, monotonic):
         actions.append(WorkerRequest(predecessor, "POST", HANDOVER_RELEASE_PATH, stream, slot))
-        keys.append(key)
-    return actions, state, sent(memory, keys, monotonic) if keys else memory
+        return actions, replace(state, step="Releasing"), sent(memory, [key], monotonic)
+    return actions, state, memory
+
+
+def _routed_to_successor(
+    view: RoleView, predecessor: PodObservation, now: datetime, monotonic: float, memory: HandoverMemory
+) -> tuple[bool, HandoverMemory]:
+    """Whether the predecessor may release (ROUTE_SYNC_SECONDS): the role's Service routes to the
+    successor alone, as its EndpointSlices say, since ROUTE_SYNC_SECONDS (each node's kube-proxy has
+    applied them by then), or ROUTE_WAIT_SECONDS passed since the label moved. At once when no
+    Service of the role is observed (nothing routes publishers)."""
+    if view.serving_routed is None:
+        return True, memory
+    key = f"routed/{predecessor.uid}"
+    if view.serving_routed and not view.other_routed:
+        if key not in memory.sent:  # (sent() would move the time on)
+            memory = sent(memory, [key], monotonic)
+        if monotonic - memory.sent[key] >= ROUTE_SYNC_SECONDS:
+            return True, memory
+    assert predecessor.handed_over_at is not None
+    return (now - predecessor.handed_over_at).total_seconds() >= ROUTE_WAIT_SECONDS, memory
 
 
 def _finish(
@@ -380,9 +418,13 @@ def handovers(
     monotonic: float,
     in_flight: frozenset[str],
     memory: HandoverMemory,
+    routes: Mapping[Role, tuple[bool, bool]] | None = None,
 ) -> tuple[list[HandoverAction], dict[Role, HandoverState], HandoverMemory]:
     """Each role with a Pod in its other slot: its step, its state. The primary's first: of two roles
-    whose successors caught up at once, it goes first (a planned switchover needs its backup live)."""
+    whose successors caught up at once, it goes first (a planned switchover needs its backup live).
+    `routes`: whether each role's Service routes to its serving Pod and to the other one (its
+    EndpointSlices; a role without an observed Service is left out)."""
+    routes = routes or {}
     actions: list[HandoverAction] = []
     states: dict[Role, HandoverState] = {}
     views: dict[Role, RoleView] = {}
@@ -399,6 +441,8 @@ def handovers(
             theirs.air,
             backup_live=role == "primary" and backup.live,
             with_backup=role == "primary" and "backup" in pods,
+            serving_routed=routes[role][0] if role in routes else None,
+            other_routed=routes[role][1] if role in routes else False,
         )
     for role, view in views.items():
         peer = views.get("backup" if role == "primary" else "primary")

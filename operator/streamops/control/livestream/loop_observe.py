@@ -101,6 +101,7 @@ class LiveStreamReads:
             members,
             others,
             other_telemetry,
+            observed_endpoints(indexes, namespace, name, others),
         )
 
 

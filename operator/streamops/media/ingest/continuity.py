@@ -386,6 +386,7 @@ class Continuity:
                 discontinuity_sequence=last.discontinuity_sequence if last else 0,
                 init_uri=last.init_uri if last else None,
                 ended=False,
+                first_listed=p.first_listed,
             )
             if p.low_latency:
                 self.ll[p.rendition] = adopted
@@ -603,4 +604,5 @@ def exported(
         next_number=timeline.next_number,
         next_part=next_part,
         ended=timeline.ended,
+        first_listed=timeline.listed[0].number if timeline.listed else None,
     )

@@ -74,11 +74,17 @@ class Timeline:
     discontinuity_sequence: int = 0  # of the segments appended now
     init_uri: str | None = None  # the current source's (begin() may name it: an LL-HLS packager's)
     ended: bool = False  # the current source's playlist ended
+    # A handover's successor lists nothing before the first segment its predecessor listed: the
+    # segments before it are the predecessor's grace (kept, never listed again), which a larger
+    # window here (a DVR edit) would list once more, taking the media sequence back (issue 56).
+    first_listed: int | None = None
 
     @property
     def listed(self) -> tuple[ServedSegment, ...]:
         """The segments of the window (the served playlist's)."""
-        return self.segments[-self.window :] if self.window else ()
+        listed = self.segments[-self.window :] if self.window else ()
+        floor = self.first_listed
+        return listed if floor is None else tuple(s for s in listed if s.number >= floor)
 
     def path_of(self, uri: str) -> str | None:
         for s in reversed(self.segments):

@@ -20,6 +20,8 @@ from streamops.control.livestream.decide import LiveStreamMemory, handover_decis
 from streamops.control.livestream.handover import (
     CATCH_UP_SECONDS,
     RELEASE_SECONDS,
+    ROUTE_SYNC_SECONDS,
+    ROUTE_WAIT_SECONDS,
     SWITCH_SECONDS,
     HandoverState,
     RoleView,
@@ -137,12 +139,47 @@ def test_a_caught_up_successor_takes_the_serving_label(
 def test_then_the_predecessor_leaves_the_services_and_is_asked_to_release() -> None:
     # Both labelled: the successor serves (handover_marks.serving_index), the predecessor is `other`.
     actions, state, _ = step(SERVING_NEW, OLD)
-    patch, release = actions
+    [patch] = actions
     assert isinstance(patch, PatchPod) and patch.pod == OLD
     assert patch.patch["metadata"]["labels"] == {SERVING_LABEL: None, RELEASING_LABEL: "true"}
     assert patch.patch["metadata"]["annotations"] == {HANDED_OVER_AT_ANNOTATION: "2026-11-29T18:00:00Z"}
-    assert isinstance(release, WorkerRequest) and (release.pod, release.path) == (OLD, HANDOVER_RELEASE_PATH)
     assert state == "MovingService"
+    # Once the patch shows (no Service of the role observed: nothing to wait for), the release.
+    [release], state, _ = step(SERVING_NEW, HANDED)
+    assert isinstance(release, WorkerRequest) and (release.pod, release.path) == (HANDED, HANDOVER_RELEASE_PATH)
+    assert state == "Releasing"
+
+
+def routed_step(
+    serving_routed: bool, other_routed: bool, monotonic: float, memory: HandoverMemory, waited: float = 1.0
+) -> tuple[list[object], str | None, HandoverMemory]:
+    predecessor = replace(HANDED, handed_over_at=NOW - timedelta(seconds=waited))
+    view = RoleView("primary", SERVING_NEW, predecessor, serving_routed=serving_routed, other_routed=other_routed)
+    actions, state, kept = handover(view, "cam", NOW, monotonic, frozenset(), memory)
+    return list(actions), (state.step if state else None), kept
+
+
+def test_the_release_waits_until_the_service_routes_to_the_successor_alone_on_every_node() -> None:
+    """The release cuts the encoder, which reconnects within a second through the Service: while a
+    node's kube-proxy still routes to the predecessor, the reconnect reaches it and is refused (issue
+    56's multinode runs: 2 of 3 handovers, the encoder's next try after its backoff, a 2.6 s stall)."""
+    # The slices still list the predecessor (or not the successor yet): the Services are moving.
+    assert routed_step(True, True, 100.0, NO_MEMORY)[:2] == ([], "MovingService")
+    assert routed_step(False, False, 100.0, NO_MEMORY)[:2] == ([], "MovingService")
+    # The successor alone: each node's kube-proxy applies it within its sync period, then the release.
+    actions, state, memory = routed_step(True, False, 100.0, NO_MEMORY)
+    assert (actions, state) == ([], "MovingService")
+    actions, state, memory = routed_step(True, False, 100.0 + ROUTE_SYNC_SECONDS - 0.1, memory)
+    assert (actions, state) == ([], "MovingService"), "the first sight is the one that counts"
+    [release], state, _ = routed_step(True, False, 100.0 + ROUTE_SYNC_SECONDS, memory)
+    assert isinstance(release, WorkerRequest) and release.path == HANDOVER_RELEASE_PATH and state == "Releasing"
+    # Slices that never say so (a watch behind): released after the bound from handed-over-at.
+    [release], state, _ = routed_step(True, True, 100.0, NO_MEMORY, waited=ROUTE_WAIT_SECONDS)
+    assert isinstance(release, WorkerRequest) and state == "Releasing"
+    # Asked already (releasing): not again, and the deletion's bound still counts.
+    releasing = HandoverReport(release="releasing")
+    view = RoleView("primary", SERVING_NEW, HANDED, None, releasing, serving_routed=True, other_routed=True)
+    assert handover(view, "cam", NOW, 100.0, frozenset(), NO_MEMORY)[0] == []
 
 
 def test_a_released_predecessor_is_deleted_once_the_successor_is_on_air() -> None:
@@ -330,8 +367,15 @@ def test_the_predecessor_of_a_switchover_goes_once_the_successor_switched_back()
 
 def test_a_predecessor_switched_to_the_backup_keeps_its_lease_until_it_releases() -> None:
     actions, _, _ = switch(SERVING_NEW, OLD, "primary", "backup", other_report=None)
-    assert [type(a).__name__ for a in actions] == ["WorkerRequest", "PatchPod", "WorkerRequest"]
-    assert is_yield(actions[0]) and isinstance(actions[2], WorkerRequest) and actions[2].path == HANDOVER_RELEASE_PATH
+    assert [type(a).__name__ for a in actions] == ["WorkerRequest", "PatchPod"]
+    assert is_yield(actions[0])
+    # the patch shown: the lease renewed, the release asked for (the renewal due again after RESEND_SECONDS)
+    actions, _, _ = switch(SERVING_NEW, HANDED, "primary", "backup", other_report=None)
+    assert [type(a).__name__ for a in actions] == ["WorkerRequest", "WorkerRequest"]
+    assert [(a.pod, a.path) for a in actions if isinstance(a, WorkerRequest)] == [
+        (HANDED, HANDOVER_YIELD_PATH),
+        (HANDED, HANDOVER_RELEASE_PATH),
+    ]
 
 
 def test_the_two_roles_never_move_their_services_at_once() -> None:

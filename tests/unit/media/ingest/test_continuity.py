@@ -77,6 +77,39 @@ def test_a_successor_serves_the_same_playlist_then_continues_it(tmp_path):
     asyncio.run(scenario())
 
 
+def test_a_successor_with_a_larger_window_lists_nothing_its_predecessor_no_longer_listed(tmp_path):
+    """A DVR edit that grows the window (issue 56's multinode (c), 60 -> 90 s) on a channel live
+    longer than the old window: the exported state also holds the 2 segments kept beyond the window
+    (files a player that read the playlist just before may still fetch), which the successor's larger
+    window listed again: EXT-X-MEDIA-SEQUENCE went back from the predecessor's (a reset to a player)."""
+
+    async def scenario() -> None:
+        predecessor = continuity()
+        predecessor.go_on_air(session(tmp_path / "p", "a", 500, 0), {})
+        session(tmp_path / "p", "a", 500, WINDOW + 4)  # 10 written: 504-509 listed, 502-503 kept
+        state = HandoverState.model_validate_json(HandoverState(playlists=predecessor.exported()).to_json())
+        dvr = {"enabled": True, "durationSeconds": 60}
+        successor = Continuity(
+            CONFIG.model_copy(update={"dvr": type(CONFIG.dvr).model_validate(dvr)}),
+            ServedMedia(FeedHub(), FeedHub()),
+            log,
+        )
+        assert successor.window > WINDOW + 2
+        successor.adopt(state.playlists, tmp_path / "mirror")
+        before, after = predecessor.playlist(KEY), successor.playlist(KEY)
+        assert before is not None and after is not None
+        assert "#EXT-X-MEDIA-SEQUENCE:504\n" in before[0]
+        assert after[0] == before[0], "the same window, not 2 segments more"
+        assert successor.file(KEY, "seg-502.ts") is not None, "the kept ones are still served as files"
+        successor.go_on_air(session(tmp_path / "s", "own", 1764460000, 0), {})
+        session(tmp_path / "s", "own", 1764460000, 3)
+        text, _ = successor.playlist(KEY) or ("", 0.0)
+        assert "#EXT-X-MEDIA-SEQUENCE:504\n" in text, "then the window grows from there"
+        assert [line for line in text.splitlines() if line.startswith("seg-")][-1] == "seg-512.ts"
+
+    asyncio.run(scenario())
+
+
 def test_a_released_predecessor_never_ends_its_playlists(tmp_path):
     served = continuity()
     served.go_on_air(session(tmp_path, "a", 1, 0), {})

@@ -58,15 +58,15 @@ class LogTap:
 
     def watch(self, plural: str, namespace: str, selector: str, jsonpath: str, name: str) -> None:
         """`kubectl get -w` of those objects, one `-o jsonpath` line per change, to `<name>.log`."""
-        argv = ["get", plural, "-n", namespace, "-l", selector, "-w", "-o", f"jsonpath={jsonpath}"]
+        kubectl_args = ["get", plural, "-n", namespace, "-l", selector, "-w", "-o", f"jsonpath={jsonpath}"]
         out = (self.directory / f"{name}.log").open("wb")
-        proc = self._kubectl(argv, subprocess.PIPE)
+        proc = self._kubectl(kubectl_args, subprocess.PIPE)
         with self._lock:
             self._procs.append((proc, out))
         threading.Thread(target=_stamp, args=(proc, out), name=f"log-tap-{name}", daemon=True).start()
 
-    def _kubectl(self, argv: list[str], stdout: int | IO[bytes]) -> subprocess.Popen[bytes]:
-        command = [self.cluster.binary, "--kubeconfig", str(self.cluster.kubeconfig), *argv]
+    def _kubectl(self, kubectl_args: list[str], stdout: int | IO[bytes]) -> subprocess.Popen[bytes]:
+        command = [self.cluster.binary, "--kubeconfig", str(self.cluster.kubeconfig), *kubectl_args]
         return subprocess.Popen(command, stdout=stdout, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
 
     def _run(self) -> None:
@@ -84,16 +84,16 @@ class LogTap:
                               for c in pod.get("status", {}).get("containerStatuses", []))  # fmt: skip
                 if not started:
                     continue
-                argv = ["logs", "-f", "--timestamps", "--all-containers", "--prefix", "-n", namespace,
+                kubectl_args = ["logs", "-f", "--timestamps", "--all-containers", "--prefix", "-n", namespace,
                         f"pod/{meta['name']}"]  # fmt: skip
                 if since is not None:
-                    argv.append(f"--since-time={time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(since))}")
+                    kubectl_args.append(f"--since-time={time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(since))}")
                 with self._lock:  # (the thread and pods() both poll: one follower a Pod)
                     if self._stop.is_set() or meta["uid"] in self._followed:
                         continue
                     self._followed.add(meta["uid"])
                     out = (self.directory / f"{meta['name']}-{meta['uid'][:8]}.log").open("wb")
-                    self._procs.append((self._kubectl(argv, out), out))
+                    self._procs.append((self._kubectl(kubectl_args, out), out))
 
     def stop(self) -> None:
         self._stop.set()

@@ -105,8 +105,9 @@ class ClockPublisher(_Peer):
         log_path: str | os.PathLike[str] | None = None,
         netns: str | None = None,
         start_timeout: float = 15.0,
+        weighs_a_machine: bool = False,
     ) -> None:
-        super().__init__(log_path, netns=netns)
+        super().__init__(log_path, netns=netns, weighs_a_machine=weighs_a_machine)
         self.output = os.fspath(output)
         self.duration = duration
         self.size = size

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import IO, Any, Literal, Self
 from urllib.parse import quote, urlsplit
 
+from devtools.cpu_weight import machine_nice, set_autogroup_nice
 from devtools.media.push_urls import FORMAT_BY_SCHEME, with_srt_linger
 from devtools.netns import entered, nsenter
 from devtools.pki import self_signed
@@ -105,10 +106,20 @@ class _Peer(Lifecycle):
 
     stop_signal = signal.SIGTERM
 
-    def __init__(self, log_path: str | os.PathLike[str] | None = None, *, netns: str | None = None) -> None:
-        """`netns`: run in that network namespace (a client or server on the local cluster's LAN)."""
+    def __init__(
+        self,
+        log_path: str | os.PathLike[str] | None = None,
+        *,
+        netns: str | None = None,
+        weighs_a_machine: bool = False,
+    ) -> None:
+        """`netns`: run in that network namespace (a client or server on the local cluster's LAN);
+        `weighs_a_machine`: its session weighs the host's cores (devtools.cpu_weight), as each node of
+        the local cluster does: a peer that stands for a machine of its own on the LAN (an encoder),
+        whose start a loaded host would otherwise slow as no real one is."""
         self._log_path = Path(log_path) if log_path is not None else None
         self.netns = netns
+        self.weighs_a_machine = weighs_a_machine
         self.started_at: float | None = None  # time.monotonic() right before launch
         self._proc: subprocess.Popen[bytes] | None = None
         self._files: list[IO[bytes]] = []
@@ -154,6 +165,8 @@ class _Peer(Lifecycle):
             self._proc = subprocess.Popen(
                 argv, stdin=subprocess.DEVNULL, stdout=stdout, stderr=log, start_new_session=True
             )
+            if self.weighs_a_machine:
+                set_autogroup_nice(machine_nice(), self._proc.pid)
             self._ready()
         except BaseException:
             self.stop()

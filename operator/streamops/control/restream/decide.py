@@ -171,8 +171,9 @@ def hand_over(observed: RestreamObserved, outcome: RestreamOutcome, memory: Rest
     if pod is None or successor is None:
         return [], memory
     pair = PusherPair(pod, successor, observed.running, observed.successor_running)
+    moving = observed.stream is not None and observed.stream.handing_over
     actions, _, handover = pusher_handover(
-        pair, outcome.targets, observed.stream_ref, facts.now, facts.monotonic, facts.in_flight, memory.handover
+        pair, outcome.targets, observed.stream_ref, facts.now, facts.monotonic, facts.in_flight, memory.handover, moving
     )
     return list(actions), replace(memory, handover=handover)
 

@@ -3,9 +3,14 @@ Part 5): pure, from what a Restream's status loop observed of the stream's two p
 predecessor, and the successor the reconcile made in the other slot, annotated successor-of its
 uid) and of each one's /status (the set of targets it runs).
 
-1. the successor is Ready: the predecessor is sent the empty set (PUT /targets): its FFmpegs close
+1. the successor is Ready and no ingest of the stream is being handed over (its LiveStream's
+   HandingOver condition): the predecessor is sent the empty set (PUT /targets): its FFmpegs close
    their publishes (a target takes one publisher per key: nginx-rtmp answers a second one
-   "NetStream.Publish.BadName: Already publishing", so the successor cannot connect first);
+   "NetStream.Publish.BadName: Already publishing", so the successor cannot connect first). Not
+   while the ingest moves: the successor reads the feed through the ingest's internal Service,
+   which then routes to the ingest's successor, whose feed has no media until the encoder is back
+   on it; released then, the targets were off air 5.9 s (a drain moving both, issue 56's multinode
+   run, s15), where the two handovers one after the other cost each a gap of its own;
 2. the predecessor runs no target: the successor is sent the stream's set;
 3. the successor runs the set: the predecessor is deleted, a Normal Event HandedOver.
 
@@ -45,7 +50,7 @@ from streamops.control.workers.pod_observation import PodObservation
 CONNECT_SECONDS = 120.0  # ... and runs the stream's set within this long of its creation
 HANDOVER_SLOT = "handover"  # the WorkerRequest slot of the handover's PUT /targets
 
-Step = Literal["Starting", "Releasing", "Connecting"]
+Step = Literal["Starting", "WaitingForIngest", "Releasing", "Connecting"]
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,7 @@ class PusherHandoverState:
     def message(self) -> str:
         doing = {
             "Starting": f"{self.successor} is starting",
+            "WaitingForIngest": f"{self.predecessor} keeps its targets while the stream's ingest is handed over",
             "Releasing": f"{self.predecessor} lets its targets go",
             "Connecting": f"{self.successor} connects the targets",
         }[self.step]
@@ -86,8 +92,11 @@ def pusher_handover(
     monotonic: float,
     in_flight: frozenset[str],
     memory: HandoverMemory,
+    ingest_moving: bool = False,
 ) -> tuple[list[HandoverAction], PusherHandoverState, HandoverMemory]:
-    """The step now (the module's docstring), the state for status and logs, the memory."""
+    """The step now (the module's docstring), the state for status and logs, the memory.
+    `ingest_moving`: an ingest of the stream is being handed over (the predecessor is not released
+    meanwhile)."""
     old, new = pair.predecessor, pair.successor
     state = PusherHandoverState("Starting", old.name, new.name, new.handover_for)
     age = (now - new.created_at).total_seconds() if new.created_at else 0.0
@@ -106,6 +115,8 @@ def pusher_handover(
     if not new.ready or wanted is None:
         return [], state, memory
     released = pair.predecessor_set is not None and not pair.predecessor_set.targets
+    if not released and not connected and ingest_moving and f"release/{old.uid}" not in memory.sent:
+        return [], replace(state, step="WaitingForIngest"), memory
     if not released and not connected:
         state = replace(state, step="Releasing")
         key = f"release/{old.uid}"

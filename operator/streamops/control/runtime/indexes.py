@@ -34,6 +34,9 @@ class StreamFacts:
     player_url: str | None = None  # status.playback.playerUrl: a Broadcast's page sits beside it
     hls_url: str | None = None  # status.playback.hlsCmafUrl, else hlsMpegtsUrl: what a Broadcast's page plays
     signed: bool = False  # spec.playback.access is signed: a Broadcast's page needs its token
+    # status's HandingOver condition is True: an ingest of the stream is being handed over (its feed
+    # moves to the successor with it), so its pusher's own handover waits (restream/handover.py).
+    handing_over: bool = False
 
     @property
     def playback_base(self) -> str | None:
@@ -193,6 +196,10 @@ def stream_entry(body: Body) -> dict[ObjectRef, StreamFacts]:
         player_url=_text(playback.get("playerUrl")),
         hls_url=_text(playback.get("hlsCmafUrl")) or _text(playback.get("hlsMpegtsUrl")),
         signed=(spec_playback.get("access") if isinstance(spec_playback, Mapping) else None) == "signed",
+        handing_over=any(
+            isinstance(c, Mapping) and c.get("type") == "HandingOver" and c.get("status") == "True"
+            for c in status.get("conditions") or ()
+        ),
     )
     return {(meta.get("namespace") or "", meta.get("name") or ""): facts}
 

@@ -71,6 +71,28 @@ def test_a_ready_successor_first_has_the_predecessor_let_its_targets_go() -> Non
     assert step(PusherPair(OLD, NEW, None, NONE))[0] == [], "the predecessor's set not read yet: nothing sent"
 
 
+def test_while_the_streams_ingest_is_handed_over_the_predecessor_keeps_its_targets() -> None:
+    """The successor reads the feed through the ingest's internal Service, which routes to the
+    ingest's successor while it moves, a feed without media until the encoder is back on it:
+    released then, a drain moving both kept the target off air 5.9 s (s15's multinode run)."""
+    pair = PusherPair(OLD, NEW, RUNNING, NONE)
+
+    def moving(memory: HandoverMemory | None = None) -> tuple[list[Any], str, HandoverMemory]:
+        actions, state, after = pusher_handover(
+            pair, WANTED, "cam", NOW, 100.0, frozenset(), memory or HandoverMemory(), ingest_moving=True
+        )
+        return actions, state.step, after
+
+    assert moving()[:2] == ([], "WaitingForIngest")
+    [release], state, memory = step(pair)  # the ingest's handover over: released
+    assert state == "Releasing" and put_to(release) == ("cam-pusher", {"targets": []})
+    assert moving(memory)[1] == "Releasing", "a release sent is seen through, whatever the ingest does"
+    actions, state, _ = pusher_handover(
+        PusherPair(OLD, NEW, NONE, NONE), WANTED, "cam", NOW, 100.0, frozenset(), HandoverMemory(), ingest_moving=True
+    )
+    assert state.step == "Connecting" and len(actions) == 1, "a predecessor that let go: its targets go on"
+
+
 def test_once_the_predecessor_runs_no_target_the_successor_is_sent_the_set() -> None:
     actions, state, _ = step(PusherPair(OLD, NEW, NONE, NONE))
     [connect] = actions

@@ -180,7 +180,10 @@ def test_index_entries_are_small_facts():
     assert observed.status_url == "http://127.0.0.1:30001/status"
     assert worker_pod_entry({"metadata": {"name": "x"}}) == {}
     s = stream_entry({"metadata": {"namespace": "media", "name": "cam", "uid": "u"}, "status": {"live": True}})
-    assert s[("media", "cam")].live is True
+    assert s[("media", "cam")].live is True and not s[("media", "cam")].handing_over
+    conditions = [{"type": "Ready", "status": "True"}, {"type": "HandingOver", "status": "True", "reason": "Following"}]
+    moving = stream_entry({"metadata": {"namespace": "media", "name": "cam"}, "status": {"conditions": conditions}})
+    assert moving[("media", "cam")].handing_over, "an ingest handed over: the pusher's handover waits"
     body = {
         "metadata": {"namespace": "media", "name": "rec"},
         "spec": {"streamRef": {"name": "cam"}},

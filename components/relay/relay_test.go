@@ -465,3 +465,41 @@ func TestAJoiningTargetStartsFromTheFeedsLastKeyframe(t *testing.T) {
 		t.Fatalf("after a GOP too big to keep the joiner starts at %v, want the next keyframe at 3 s", first.frames[0].dts)
 	}
 }
+
+// endedLog is an event log that notes, as the "ended" line is written, whether the target's
+// connection was closed by then.
+type endedLog struct {
+	eventLog
+	target atomic.Pointer[target]
+	atEnd  atomic.Int32 // 1: closed when "ended" was said, 2: still open
+}
+
+func (l *endedLog) Write(p []byte) (int, error) {
+	if t := l.target.Load(); t != nil && bytes.Contains(p, []byte(`"event":"ended"`)) {
+		l.atEnd.Store(2)
+		if raw, err := t.socket.Load().SyscallConn(); err == nil && raw.Control(func(uintptr) {}) != nil {
+			l.atEnd.Store(1)
+		}
+	}
+	return l.eventLog.Write(p)
+}
+
+// A closed run's connection is closed before its "ended" is said: the pusher answers a release
+// (PUT /targets) on that event, and a handover's successor then publishes the same key.
+func TestARunsConnectionIsClosedBeforeItsEndIsSaid(t *testing.T) {
+	feedSrv := serveFeed(t, tsFeed(t, 6), 5*time.Second)
+	log := &endedLog{}
+	r := newRelay(&events{out: log})
+	r.rejoin = 0
+	a := startTarget(t, false)
+	r.handle(openCmd("a", feedSrv.URL+"/feed.ts", a.addr(), "key-a"))
+	log.wait(t, "a connected", func(e event) bool { return e.ID == "a" && e.Event == "connected" }, 10*time.Second)
+	r.mu.Lock()
+	log.target.Store(r.targets["a"])
+	r.mu.Unlock()
+	r.handle(command{Op: "close", ID: "a"})
+	e := log.wait(t, "a ended", func(e event) bool { return e.ID == "a" && e.Event == "ended" }, 10*time.Second)
+	if e.Reason != "closed" || log.atEnd.Load() != 1 {
+		t.Fatalf("ended %q with the connection closed: %v (1: closed, 2: still open)", e.Reason, log.atEnd.Load())
+	}
+}

@@ -55,6 +55,11 @@ type batch struct {
 const (
 	batchSpan  = 200 * time.Millisecond
 	batchBytes = 64 << 10
+	// The batches since the feed's last keyframe are kept for a target that joins (gop): it starts
+	// from that keyframe at once, not at the next one, up to a GOP later (a pusher's handover, or a
+	// Restream added while live: 2 s of a 2 s GOP). A GOP bigger than this is not kept (that joiner
+	// waits for the next keyframe, as before); half a target's queue, so the replay fits in it.
+	gopBytes = queueBytes / 2
 )
 
 // frame is one RTMP message made once and shared by every target (never mutated after publish).
@@ -81,7 +86,9 @@ type feed struct {
 	ready chan struct{} // closed once the first keyframe's configuration is known, or at the end
 
 	cfg     *streamConfig
-	pending batch // frames not offered yet
+	pending batch    // frames not offered yet
+	gop     []*batch // under mu: the batches offered since the last keyframe (nil: none, or too big)
+	gopSize int      // their bytes
 	td      mpegts.TimeDecoder
 	gen     uint64        // sessions read so far, less one: the frames' gen (written by run's goroutine under mu)
 	decodes atomic.Uint64 // non-fatal decode errors (skipped)
@@ -166,6 +173,7 @@ func (f *feed) rejoinAfterEnd() (again bool, err error) {
 	ended := time.Now()
 	f.mu.Lock()
 	f.gen++
+	f.gop, f.gopSize = nil, 0 // a joiner starts from the next session's first keyframe
 	for t, joined := range f.subs {
 		if joined {
 			t.skipping = true // under the feed's lock, as offer reads it
@@ -370,6 +378,7 @@ func (f *feed) flush() {
 	f.pending = batch{}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.keep(b)
 	for t, joined := range f.subs {
 		if joined {
 			t.offer(b)
@@ -377,7 +386,22 @@ func (f *feed) flush() {
 	}
 }
 
-// join adds a target; false when the feed already ended (the caller opens a new one).
+// keep adds an offered batch to the GOP a joining target starts from (under mu): a keyframe's
+// batch starts it afresh (a new slice: targets' queues may still hold the old one's batches).
+func (f *feed) keep(b *batch) {
+	if b.key {
+		f.gop, f.gopSize = nil, 0
+	} else if f.gop == nil {
+		return // no keyframe yet, or the GOP outgrew gopBytes: the next keyframe starts one
+	}
+	f.gop, f.gopSize = append(f.gop, b), f.gopSize+b.size
+	if f.gopSize > gopBytes {
+		f.gop, f.gopSize = nil, 0
+	}
+}
+
+// join adds a target, offered the feed's current GOP first (it starts at its keyframe); false
+// when the feed already ended (the caller opens a new one).
 func (f *feed) join(t *target) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -385,6 +409,9 @@ func (f *feed) join(t *target) bool {
 		return false
 	}
 	f.subs[t] = true
+	for _, b := range f.gop {
+		t.offer(b)
+	}
 	return true
 }
 

@@ -427,3 +427,79 @@ func TestAFeedsNextSessionGoesOnTheOpenTargetConnectionWithItsClockRebased(t *te
 		t.Fatalf("the second session starts %s after the first's last frame, want the gap (≥ %s)", jump, pause)
 	}
 }
+
+// A target that joins a running feed starts at the feed's last keyframe (the batches offered since
+// it), not at the next one a GOP later; a GOP too big to keep is not replayed (it waits, as before).
+func TestAJoiningTargetStartsFromTheFeedsLastKeyframe(t *testing.T) {
+	f := newFeed("http://127.0.0.1:1/feed", "", 0)
+	frames := func(from time.Duration, key bool, size int) {
+		for i := time.Duration(0); i < 10; i++ { // 1 s of frames: batches of 200 ms
+			f.add(&frame{video: true, key: key && i == 0, dts: from + i*100*time.Millisecond, size: size})
+		}
+	}
+	frames(0, true, 1000)
+	frames(time.Second, true, 1000) // the feed's last keyframe at 1 s
+	f.flush()
+	joiner := newTarget(command{ID: "late"}, nil)
+	if !f.join(joiner) {
+		t.Fatal("the feed ended")
+	}
+	if n := len(joiner.queue); n != 5 {
+		t.Fatalf("%d batches replayed, want the 5 since the keyframe at 1 s", n)
+	}
+	if first := <-joiner.queue; !first.key || first.frames[0].dts != time.Second {
+		t.Fatalf("the replay starts at %v (key %v), want the keyframe at 1 s", first.frames[0].dts, first.key)
+	}
+
+	// A GOP over gopBytes is dropped: the next joiner gets nothing until the next keyframe.
+	frames(2*time.Second, true, gopBytes/8)
+	f.flush()
+	big := newTarget(command{ID: "big"}, nil)
+	f.join(big)
+	if n := len(big.queue); n != 0 {
+		t.Fatalf("%d batches of a GOP over %d bytes replayed, want none", n, gopBytes)
+	}
+	frames(3*time.Second, true, 1000)
+	f.flush()
+	if first := <-big.queue; !first.key || first.frames[0].dts != 3*time.Second {
+		t.Fatalf("after a GOP too big to keep the joiner starts at %v, want the next keyframe at 3 s", first.frames[0].dts)
+	}
+}
+
+// endedLog is an event log that notes, as the "ended" line is written, whether the target's
+// connection was closed by then.
+type endedLog struct {
+	eventLog
+	target atomic.Pointer[target]
+	atEnd  atomic.Int32 // 1: closed when "ended" was said, 2: still open
+}
+
+func (l *endedLog) Write(p []byte) (int, error) {
+	if t := l.target.Load(); t != nil && bytes.Contains(p, []byte(`"event":"ended"`)) {
+		l.atEnd.Store(2)
+		if raw, err := t.socket.Load().SyscallConn(); err == nil && raw.Control(func(uintptr) {}) != nil {
+			l.atEnd.Store(1)
+		}
+	}
+	return l.eventLog.Write(p)
+}
+
+// A closed run's connection is closed before its "ended" is said: the pusher answers a release
+// (PUT /targets) on that event, and a handover's successor then publishes the same key.
+func TestARunsConnectionIsClosedBeforeItsEndIsSaid(t *testing.T) {
+	feedSrv := serveFeed(t, tsFeed(t, 6), 5*time.Second)
+	log := &endedLog{}
+	r := newRelay(&events{out: log})
+	r.rejoin = 0
+	a := startTarget(t, false)
+	r.handle(openCmd("a", feedSrv.URL+"/feed.ts", a.addr(), "key-a"))
+	log.wait(t, "a connected", func(e event) bool { return e.ID == "a" && e.Event == "connected" }, 10*time.Second)
+	r.mu.Lock()
+	log.target.Store(r.targets["a"])
+	r.mu.Unlock()
+	r.handle(command{Op: "close", ID: "a"})
+	e := log.wait(t, "a ended", func(e event) bool { return e.ID == "a" && e.Event == "ended" }, 10*time.Second)
+	if e.Reason != "closed" || log.atEnd.Load() != 1 {
+		t.Fatalf("ended %q with the connection closed: %v (1: closed, 2: still open)", e.Reason, log.atEnd.Load())
+	}
+}

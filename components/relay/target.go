@@ -252,11 +252,15 @@ func (t *target) run() {
 		<-t.ctx.Done()
 		conn.Close()
 	}()
+	// The connection is closed before "ended" says so: a shared pusher answers a release (PUT
+	// /targets) once its publishes are gone, and a handover's successor then publishes the key.
 	if !f.join(t) {
+		conn.Close()
 		t.endFor(nil)
 		return
 	}
 	err = t.writeLoop(conn, client, &wmu, readErr)
+	conn.Close()
 	t.endFor(err)
 }
 

@@ -122,14 +122,16 @@ def pusher_handover(
         key = f"release/{old.uid}"
         if pair.predecessor_set is None or HANDOVER_SLOT in in_flight or not due(memory, key, monotonic):
             return [], state, memory
-        request = WorkerRequest(old, "PUT", TARGETS_PATH, stream, HANDOVER_SLOT, PusherTargets().body())
+        # Answered once its targets' connections closed (media/pusher/worker.py): its answer wakes
+        # the loop, which reads it afresh and sends the successor the set in that tick.
+        request = WorkerRequest(old, "PUT", TARGETS_PATH, stream, HANDOVER_SLOT, PusherTargets().body(), wake=True)
         return [request], state, sent(memory, [key], monotonic)
     state = replace(state, step="Connecting")
     if not connected:
         key = f"connect/{new.uid}"
         if pair.successor_set is None or HANDOVER_SLOT in in_flight or not due(memory, key, monotonic):
             return [], state, memory
-        request = WorkerRequest(new, "PUT", TARGETS_PATH, stream, HANDOVER_SLOT, wanted.body())
+        request = WorkerRequest(new, "PUT", TARGETS_PATH, stream, HANDOVER_SLOT, wanted.body(), wake=True)
         return [request], state, sent(memory, [key], monotonic)
     key = f"handed-over/{old.uid}"
     if key in memory.done:

@@ -42,14 +42,21 @@ class RestreamTick(KindTick[RestreamOutcome, RestreamObserved, RestreamMemory]):
             (namespace, stream_ref), lambda: SharedTelemetry(TelemetryReader(PusherSetStatus))
         )
         reading = loop.outcome is not None and not facts.reconcile_due
-        running = await state.read_worker(self.readers, pod, namespace, stream_ref) if reading else None
+        answered = loop.answered.get  # a handover's request answered: the Pod is read afresh
+        running = None
+        if reading:
+            running = await state.read_worker(
+                self.readers, pod, namespace, stream_ref, answered(pod.uid) if pod else None
+            )
         successor_running = None
         if successor is not None:
             self.successor_readers = state.shared_telemetry(
                 (namespace, f"{stream_ref}/successor"), lambda: SharedTelemetry(TelemetryReader(PusherSetStatus))
             )
             if reading:
-                successor_running = await state.read_worker(self.successor_readers, successor, namespace, stream_ref)
+                successor_running = await state.read_worker(
+                    self.successor_readers, successor, namespace, stream_ref, answered(successor.uid)
+                )
         stream = indexed_stream(self.indexes.streams, namespace, stream_ref)
         uid = loop.body.metadata.uid or ""
         return RestreamObserved(

@@ -91,6 +91,10 @@ class WorkerRequest:
     stream: str
     slot: str
     body: bytes = field(default=b"", repr=False)
+    # Its answer wakes the loop, whose next read of the Pod's /status is not one made before the
+    # answer: a step that waits for the worker to have taken the request (a pusher's release in a
+    # handover) follows at once rather than a tick or two later.
+    wake: bool = False
 
 
 @dataclass(frozen=True)

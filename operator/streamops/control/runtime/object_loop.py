@@ -155,6 +155,7 @@ class ObjectLoop(Generic[OutcomeT]):
         self.again = False  # an action asks for the next tick at once (tick.py's Wake)
         self.hurried = False  # the last tick came at once: the next waits, whatever is asked
         self.sending: dict[str, asyncio.Task[None]] = {}  # worker requests in flight, by slot
+        self.answered: dict[str, float] = {}  # Pod uid → when a waking request to it was answered (monotonic)
         self.force_deleted: set[str] = set()  # uids of lost Pods deleted for good (the index may lag)
         # The client fields its Events carry as annotations: its own spec's (LiveStream, Restream),
         # or what its loop sets (a Recording: its stream's).

@@ -100,13 +100,22 @@ class OperatorState:
         return await self._credentials.headers(namespace, stream)
 
     async def read_worker(
-        self, reader: TelemetryReader[S] | SharedTelemetry[S], pod: PodObservation | None, namespace: str, stream: str
+        self,
+        reader: TelemetryReader[S] | SharedTelemetry[S],
+        pod: PodObservation | None,
+        namespace: str,
+        stream: str,
+        not_before: float | None = None,
     ) -> S | None:
-        """`reader`'s read of the Pod's /status, presenting the stream's worker credential."""
+        """`reader`'s read of the Pod's /status, presenting the stream's worker credential; a shared
+        reader's read made before `not_before` is not handed out again (SharedTelemetry.read)."""
         if self.client is None:
             return None
         headers = await self.worker_headers(namespace, stream) if pod is not None else {}
-        data = await reader.read(self.client, pod, headers)
+        if isinstance(reader, SharedTelemetry):
+            data = await reader.read(self.client, pod, headers, not_before)
+        else:
+            data = await reader.read(self.client, pod, headers)
         if reader.refused:
             self.worker_refused(namespace, stream)
         return data

@@ -17,7 +17,7 @@ import contextlib
 import logging
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
@@ -128,7 +128,16 @@ async def request(loop: ObjectLoop[Any], action: WorkerRequest) -> None:
     if client is None or action.slot in loop.in_flight():
         return
     headers = await loop.state.worker_headers(loop.namespace, action.stream)
-    loop.send(action.slot, worker_request(client, action.pod, action.method, action.path, action.body, headers))
+    sent = worker_request(client, action.pod, action.method, action.path, action.body, headers)
+    loop.send(action.slot, answered_then_woken(loop, action.pod.uid, sent) if action.wake else sent)
+
+
+async def answered_then_woken(loop: ObjectLoop[Any], pod_uid: str, sent: Coroutine[Any, Any, None]) -> None:
+    """The request, then the loop woken with the answer's time noted (WorkerRequest.wake)."""
+    await sent
+    recent = list(loop.answered.items())[-7:]  # a few Pods are enough: uids never repeat
+    loop.answered = {**dict(recent), pod_uid: time.monotonic()}
+    loop.woken.set()
 
 
 async def force_delete(loop: ObjectLoop[Any], name: str, uid: str, node: str | None, event: str) -> None:

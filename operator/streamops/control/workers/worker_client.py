@@ -100,11 +100,18 @@ class SharedTelemetry(Generic[S]):
         return self.reader.refused
 
     async def read(
-        self, client: aiohttp.ClientSession, pod: PodObservation | None, headers: Mapping[str, str] | None = None
+        self,
+        client: aiohttp.ClientSession,
+        pod: PodObservation | None,
+        headers: Mapping[str, str] | None = None,
+        not_before: float | None = None,
     ) -> S | None:
+        """`not_before` (monotonic): a read made before it is not handed out again (the Pod
+        answered a request since: tick.py's WorkerRequest.wake)."""
         async with self.lock:
             same_pod = pod is not None and pod.uid == self.reader.pod_uid
-            if same_pod and time.monotonic() - self.at < self.fresh_for:
+            recent = time.monotonic() - self.at < self.fresh_for and (not_before is None or self.at >= not_before)
+            if same_pod and recent:
                 return self.reader.data
             data = await self.reader.read(client, pod, headers)
             self.at = time.monotonic()

@@ -75,6 +75,9 @@ STOP_WAKE: dict[str, object] = {"event": "stopping"}  # put in a relay run's eve
 FEED_PROBE_TIMEOUT_SECONDS = 5.0  # connect, answer and the PMT (it comes first)
 FEED_PROBE_BYTES = 256 * 1024  # PAT and PMT come first; give up on a feed that shows neither by then
 FEED_OPENED = "Input #0"  # FFmpeg's dump of the opened feed: it connects to the target next
+# A run asked to close: the relay closes its connection at once (a blocked write returns); under
+# the operator's request timeout (worker_client.POST_TIMEOUT_SECONDS, 2 s), so its PUT is answered.
+RELAY_CLOSE_SECONDS = 1.0
 # While the feed's video is a codec the target does not take: how often the feed is read again, so
 # that the publisher's next session in a codec it takes is pushed (each read: a PAT and a PMT).
 CODEC_POLL_SECONDS = 3.0
@@ -411,6 +414,7 @@ class Pusher:
             stop.cancel()
             if not run.ended:
                 self.relay.close(run)
+                await _closed(run)
             self._run = None
         if killed_for:
             return Outcome.TARGET_FAILED, delivery.uptime(), killed_for
@@ -501,6 +505,17 @@ class Pusher:
             return Outcome.TARGET_FAILED, delivery.uptime(), killed_for
         outcome = classify_exit(rc, proc.tail, self.config.feed_url)
         return outcome, delivery.uptime(), telling_error(list(proc.tail), self.config.uri, rc)
+
+
+async def _closed(run: RelayRun) -> None:
+    """Until the relay says the run ended (it closed the target's connection), at most
+    RELAY_CLOSE_SECONDS: a target stopped is let go when its stop returns, so that a shared
+    pusher's `PUT /targets` answers once its publishes are gone (a handover's successor, sent the
+    set on that answer, is not refused "already publishing": docs/design/handover.md)."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(RELAY_CLOSE_SECONDS):
+            while not run.ended:
+                await run.events.get()
 
 
 def _relay_socket(event: dict[str, object]) -> TcpCounters | None:

@@ -54,6 +54,7 @@ def step(
 def put_to(action: Any) -> tuple[str, dict[str, Any]]:
     assert isinstance(action, WorkerRequest) and action.method == "PUT" and action.path == TARGETS_PATH
     assert action.slot == HANDOVER_SLOT
+    assert action.wake, "its answer wakes the loop, which reads the Pod afresh: the next step follows at once"
     return action.pod.name, json.loads(action.body)
 
 
@@ -100,6 +101,15 @@ def test_once_the_predecessor_runs_no_target_the_successor_is_sent_the_set() -> 
     assert state == "Connecting" and name == "cam-pusher-b" and [t["id"] for t in body["targets"]] == ["r1"]
     assert body["targets"][0]["streamKey"] == "k", "the whole set, keys included"
     assert step(PusherPair(OLD, NEW, NONE, None))[0] == [], "the successor's set not read yet"
+
+
+def test_the_successor_is_sent_the_set_in_the_tick_the_release_answer_wakes() -> None:
+    """No tick between the two steps: the release's answer (given once the predecessor's
+    connections closed) wakes the loop, whose read of the predecessor shows no target."""
+    [release], _, memory = step(PusherPair(OLD, NEW, RUNNING, NONE))
+    assert put_to(release)[0] == "cam-pusher"
+    [connect], state, _ = step(PusherPair(OLD, NEW, NONE, NONE), memory, at=0.05)
+    assert state == "Connecting" and put_to(connect)[0] == "cam-pusher-b"
 
 
 def test_once_the_successor_runs_the_set_the_predecessor_goes_and_it_is_said_once() -> None:

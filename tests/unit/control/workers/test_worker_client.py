@@ -50,3 +50,25 @@ def test_the_loops_of_a_shared_pod_take_one_read_a_round_between_them():
     first_round, total, found = asyncio.run(scenario())
     assert (first_round, total) == (1, 2), "ten loops at once: one request; the next round: one more"
     assert all(found), "each loop finds its target in the one answer"
+
+
+def test_a_read_made_before_the_pod_answered_a_request_is_not_handed_out_again():
+    async def scenario() -> tuple[int, int]:
+        worker = Worker()
+        port = await worker.start()
+        pod = PodObservation(
+            name="cam-pusher", exists=True, uid="pod-1", phase="Running", ip="127.0.0.1", http_port=port
+        )
+        shared = SharedTelemetry(TelemetryReader(PusherSetStatus), fresh_for=30.0)
+        async with http_client() as client:
+            await shared.read(client, pod)
+            answered = shared.at + 1e-6  # the Pod answered a request (a release) after that read
+            await shared.read(client, pod, not_before=shared.at)  # the read is not older: handed out
+            same_round = worker.requests
+            await shared.read(client, pod, not_before=answered)
+        assert worker.server is not None
+        worker.server.close()
+        return same_round, worker.requests
+
+    same_round, total = asyncio.run(scenario())
+    assert (same_round, total) == (1, 2), "a read older than the answer: read again, however fresh"

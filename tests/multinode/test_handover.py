@@ -82,7 +82,7 @@ NEXT_FIELD = "nextVersionNote"  # the next chart version's new optional LiveStre
 
 
 class HandoverNotMet(AssertionError):
-    """The figures break issue 56's bounds (the xfail until the feature lands expects only this)."""
+    """The figures break issue 56's bounds (every figure is printed before it is raised)."""
 
 
 @dataclass
@@ -382,13 +382,6 @@ def restored(release: Release) -> Iterator[Release]:
         release.upgrade()
 
 
-@pytest.mark.xfail(
-    strict=False,
-    raises=HandoverNotMet,
-    reason="issue 56 is open: the encoder's reconnect now reaches the successor on its first try (s15), but "
-    "the target is silent 3.3-5 s when the pusher moves too, and at load 16 the test's own encoder restarts "
-    "slowly enough to stall the viewer over a segment (docs/design/handover.md, Part 4)",
-)
 def test_drain_upgrade_and_dvr_edit_hand_a_live_channel_over_without_a_viewer_noticing(
     cluster: LocalCluster, restored: Release, namespace: str, tmp_path: Path
 ) -> None:

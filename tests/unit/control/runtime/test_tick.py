@@ -20,6 +20,8 @@ from streamops.control.workers.pod_observation import PodObservation
 from streamops.control.workers.worker_client import http_client
 from streamops.control.workers.worker_credentials import WorkerCredentials
 
+from tests.unit.control.loopback_worker import LoopbackWorker
+
 
 class Own:
     """A kind's own action."""
@@ -95,36 +97,13 @@ def test_a_kinds_own_action_goes_to_its_tick_and_a_tick_without_wake_still_waits
     scenario(test)
 
 
-class Answering:
-    """A worker's control API on 127.0.0.1: answers each request 200, counting them."""
-
-    def __init__(self) -> None:
-        self.requests = 0
-        self.server: asyncio.Server | None = None
-
-    async def start(self) -> int:
-        self.server = await asyncio.start_server(self._answer, "127.0.0.1", 0)
-        return int(self.server.sockets[0].getsockname()[1])
-
-    async def _answer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        head = await reader.readuntil(b"\r\n\r\n")
-        length = next(
-            (int(h.split(b":")[1]) for h in head.split(b"\r\n") if h.lower().startswith(b"content-length")), 0
-        )
-        await reader.readexactly(length)
-        self.requests += 1
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}")
-        await writer.drain()
-        writer.close()
-
-
 def test_a_waking_requests_answer_wakes_the_loop_and_dates_the_pods_next_read():
     """A pusher's release in a handover (WorkerRequest.wake): the tick after its answer comes at
     once (not the next 0.5 s tick), and notes when the Pod answered, so that its /status is read
     afresh (SharedTelemetry's not_before); a request without wake leaves the loop asleep."""
 
     async def test(loop: ObjectLoop[SpecOutcome]) -> None:
-        worker = Answering()
+        worker = LoopbackWorker()
         port = await worker.start()
         pod = PodObservation(
             name="cam-pusher", exists=True, uid="pod-1", phase="Running", ip="127.0.0.1", http_port=port
@@ -147,7 +126,6 @@ def test_a_waking_requests_answer_wakes_the_loop_and_dates_the_pods_next_read():
             await loop.sending["targets"]
             assert worker.requests == 2 and not loop.woken.is_set(), "an ordinary send wakes nothing"
             loop.state.client = None
-        assert worker.server is not None
-        worker.server.close()
+        worker.close()
 
     scenario(test)

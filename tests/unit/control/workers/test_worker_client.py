@@ -9,30 +9,14 @@ from streamops.contract.pusher import PusherSetStatus
 from streamops.control.workers.pod_observation import PodObservation
 from streamops.control.workers.worker_client import SharedTelemetry, TelemetryReader, http_client
 
+from tests.unit.control.loopback_worker import LoopbackWorker
 
-class Worker:
-    """A /status on 127.0.0.1 that counts the requests it answered."""
-
-    def __init__(self) -> None:
-        self.requests = 0
-        self.server: asyncio.Server | None = None
-
-    async def start(self) -> int:
-        self.server = await asyncio.start_server(self._answer, "127.0.0.1", 0)
-        return int(self.server.sockets[0].getsockname()[1])
-
-    async def _answer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.readuntil(b"\r\n\r\n")
-        self.requests += 1
-        body = b'{"targets": [{"id": "uid-a", "name": "a", "version": "1", "live": true, "state": "live"}]}'
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body))
-        await writer.drain()
-        writer.close()
+TARGETS = b'{"targets": [{"id": "uid-a", "name": "a", "version": "1", "live": true, "state": "live"}]}'
 
 
 def test_the_loops_of_a_shared_pod_take_one_read_a_round_between_them():
     async def scenario() -> tuple[int, int, list[bool]]:
-        worker = Worker()
+        worker = LoopbackWorker(TARGETS)
         port = await worker.start()
         pod = PodObservation(
             name="cam-pusher", exists=True, uid="pod-1", phase="Running", ip="127.0.0.1", http_port=port
@@ -43,8 +27,7 @@ def test_the_loops_of_a_shared_pod_take_one_read_a_round_between_them():
             first_round = worker.requests
             shared.at -= 60  # the next round
             await shared.read(client, pod)
-        assert worker.server is not None
-        worker.server.close()
+        worker.close()
         return first_round, worker.requests, [a is not None and a.of("uid-a") is not None for a in answers]
 
     first_round, total, found = asyncio.run(scenario())
@@ -54,7 +37,7 @@ def test_the_loops_of_a_shared_pod_take_one_read_a_round_between_them():
 
 def test_a_read_made_before_the_pod_answered_a_request_is_not_handed_out_again():
     async def scenario() -> tuple[int, int]:
-        worker = Worker()
+        worker = LoopbackWorker(TARGETS)
         port = await worker.start()
         pod = PodObservation(
             name="cam-pusher", exists=True, uid="pod-1", phase="Running", ip="127.0.0.1", http_port=port
@@ -66,8 +49,7 @@ def test_a_read_made_before_the_pod_answered_a_request_is_not_handed_out_again()
             await shared.read(client, pod, not_before=shared.at)  # the read is not older: handed out
             same_round = worker.requests
             await shared.read(client, pod, not_before=answered)
-        assert worker.server is not None
-        worker.server.close()
+        worker.close()
         return same_round, worker.requests
 
     same_round, total = asyncio.run(scenario())

@@ -1,7 +1,7 @@
 """HLS written by the RTMP front (IngestConfig.hlsWriter front; issue 53, docs/design/lean-ingest.md):
 a real ingest worker, its real front (components/rtmp with mux/) and FFmpeg, published to by FFmpeg.
 The session's FFmpeg writes only the feed; the front writes the TS and CMAF playlists and segments,
-which ffprobe decodes, numbered from the epoch seconds across sessions, within the DVR window. A
+which ffprobe decodes, numbered from the epoch seconds across sessions, within the playlist window. A
 codec the front's writers refuse (Enhanced RTMP HEVC, as OBS sends it) cuts that publisher once,
 and its reconnect plays from FFmpeg's HLS."""
 
@@ -16,10 +16,13 @@ from devtools.media.peers import Publisher
 from devtools.media.workers import Ingest
 from devtools.processes import command_line, proc_tree
 from devtools.waits import wait_for
+from streamops.media.ingest.commands import NON_DVR_PLAYLIST_SEGMENTS
 
 SEGMENT_SECONDS = 1  # one per keyframe of a 1 s GOP
-DVR_SECONDS = 30  # the API's shortest DVR window
-WINDOW = DVR_SECONDS // SEGMENT_SECONDS  # segments listed (playlist_segments)
+# Segments listed without DVR (playlist_segments): the same list size the front is given as a DVR
+# window's (front_hls, tests/unit/media/ingest), in 10 s of real-time media rather than the API's
+# shortest DVR window's 34 (the suite's time budget).
+WINDOW = NON_DVR_PLAYLIST_SEGMENTS
 # Segments ffprobe decodes at the end of each flavour's window: the writer is the same for every
 # one (the Go tests decode each of theirs), and a decode costs ≈ 0.1 CPU-s.
 DECODED = 4
@@ -88,11 +91,11 @@ def ffmpeg_outputs(ingest: Ingest) -> list[str]:
 
 
 def front_ingest(ingest_factory) -> Ingest:
-    dvr = {"enabled": True, "durationSeconds": DVR_SECONDS}
+    dvr = {"enabled": False}
     return ingest_factory(hlsWriter="front", hls={"segmentSeconds": SEGMENT_SECONDS}, dvr=dvr)
 
 
-def test_the_front_writes_both_flavours_numbered_across_sessions_within_the_dvr_window(ingest_factory, tmp_path):
+def test_the_front_writes_both_flavours_numbered_across_sessions_within_the_window(ingest_factory, tmp_path):
     ingest = front_ingest(ingest_factory)
     seconds = WINDOW + 4  # one-second segments: WINDOW listed, the oldest deleted past the threshold (2)
     publisher = Publisher(
@@ -108,7 +111,7 @@ def test_the_front_writes_both_flavours_numbered_across_sessions_within_the_dvr_
     ts = wait_for(lambda: (p := written(first, "ts")).ended and p, timeout=10, what="the TS playlist's ENDLIST")
     cmaf = written(first, "cmaf")
     assert cmaf.ended and cmaf.numbers == ts.numbers and [d for _, d in cmaf.segments] == [d for _, d in ts.segments]
-    assert len(ts.segments) == WINDOW, "the DVR window"
+    assert len(ts.segments) == WINDOW, "the window"
     on_disk = sorted(p.name for p in (first / "ts").glob("seg-*.ts"))
     assert len(on_disk) <= WINDOW + 2 and on_disk[-WINDOW:] == [n for n, _ in ts.segments], on_disk
     assert ts.sequence >= 1_700_000_000 and ts.sequence > int(first.name.split("-")[0]) // 1000, "epoch numbers"

@@ -26,6 +26,7 @@ from types import TracebackType
 from typing import IO, Self
 
 from devtools.cluster.kubectl import Kubectl
+from devtools.processes import stop_tree
 
 POLL_SECONDS = 0.5
 
@@ -102,13 +103,7 @@ class LogTap:
         with self._lock:
             procs, self._procs = self._procs, []
         for proc, out in procs:
-            if proc.poll() is None:
-                proc.terminate()  # by its own handle: only what this tap started
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=5)
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(timeout=5)
+            stop_tree(proc, timeout=5, group=False)  # by its own handle: only what this tap started
             out.close()
 
 

@@ -14,14 +14,17 @@ from tests.unit.control.loopback_worker import LoopbackWorker
 TARGETS = b'{"targets": [{"id": "uid-a", "name": "a", "version": "1", "live": true, "state": "live"}]}'
 
 
+async def shared_pusher() -> tuple[LoopbackWorker, PodObservation, SharedTelemetry[PusherSetStatus]]:
+    """A shared pusher's /status on 127.0.0.1, its Pod, and the one reader its loops share."""
+    worker = LoopbackWorker(TARGETS)
+    port = await worker.start()
+    pod = PodObservation(name="cam-pusher", exists=True, uid="pod-1", phase="Running", ip="127.0.0.1", http_port=port)
+    return worker, pod, SharedTelemetry(TelemetryReader(PusherSetStatus), fresh_for=30.0)
+
+
 def test_the_loops_of_a_shared_pod_take_one_read_a_round_between_them():
     async def scenario() -> tuple[int, int, list[bool]]:
-        worker = LoopbackWorker(TARGETS)
-        port = await worker.start()
-        pod = PodObservation(
-            name="cam-pusher", exists=True, uid="pod-1", phase="Running", ip="127.0.0.1", http_port=port
-        )
-        shared = SharedTelemetry(TelemetryReader(PusherSetStatus), fresh_for=30.0)
+        worker, pod, shared = await shared_pusher()
         async with http_client() as client:
             answers = await asyncio.gather(*(shared.read(client, pod) for _ in range(10)))
             first_round = worker.requests
@@ -37,12 +40,7 @@ def test_the_loops_of_a_shared_pod_take_one_read_a_round_between_them():
 
 def test_a_read_made_before_the_pod_answered_a_request_is_not_handed_out_again():
     async def scenario() -> tuple[int, int]:
-        worker = LoopbackWorker(TARGETS)
-        port = await worker.start()
-        pod = PodObservation(
-            name="cam-pusher", exists=True, uid="pod-1", phase="Running", ip="127.0.0.1", http_port=port
-        )
-        shared = SharedTelemetry(TelemetryReader(PusherSetStatus), fresh_for=30.0)
+        worker, pod, shared = await shared_pusher()
         async with http_client() as client:
             await shared.read(client, pod)
             answered = shared.at + 1e-6  # the Pod answered a request (a release) after that read

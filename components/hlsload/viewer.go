@@ -56,6 +56,12 @@ type viewer struct {
 	resets       int
 	reset        bool // the last playlist was a reset (rejoinIfReset takes it)
 	rejoins      int
+	// One listed item (a part or segment already in the playlist) fetched at a time, as hls.js
+	// loads fragments: a viewer behind catches up part after part, not with every missed part at
+	// once (100 viewers behind one address 2 s behind held ≈ 1,200 requests at once, past the
+	// ingest's 300 per address: docs/design/playback.md, "A crowd behind one address"). The
+	// preload-hinted part and the blocking reload go beside it: 3 at once at most.
+	listed chan struct{}
 }
 
 func newViewer(id int, cfg *Config) *viewer {
@@ -77,6 +83,7 @@ func newViewer(id int, cfg *Config) *viewer {
 		requests: map[string]map[string]int{},
 		errs:     map[string]int{},
 		log:      cfg.log,
+		listed:   make(chan struct{}, 1),
 	}
 }
 
@@ -297,6 +304,17 @@ func (v *viewer) track(fetchCtx context.Context, kind string, n, msn int64, uri 
 	v.fetches.Add(1)
 	go func() {
 		defer v.fetches.Done()
+		if !hint {
+			select {
+			case v.listed <- struct{}{}:
+				defer func() { <-v.listed }()
+			case <-fetchCtx.Done():
+				v.mu.Lock()
+				it.state = failed
+				v.mu.Unlock()
+				return
+			}
+		}
 		_, at, entry, err := v.get(fetchCtx, kind, target, false)
 		if entry != nil {
 			entry.MSN = &msn

@@ -11,8 +11,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,7 +35,12 @@ const (
 	// targets' open connections. Under the supervisor's watchdog (STALL_SECONDS, 8 s).
 	feedRejoin = 5 * time.Second
 	rejoinPoll = 100 * time.Millisecond
+	slowAsk    = time.Second // a rejoin's try that took longer is said (stderr: the pusher's log)
 )
+
+// diag is what the relay says besides its events, on stderr: the pusher logs it (rare lines: a
+// feed's session boundaries and slow tries, never a key or credential).
+var diag = log.New(os.Stderr, "", 0)
 
 var errFeedEnded = errors.New("the feed ended")
 
@@ -128,10 +135,13 @@ func (r *idleReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// feedHosts keeps the feed hosts' addresses (resolve.go): a rejoin's polls look the name up once.
+var feedHosts = newHostCache(&net.Dialer{Timeout: feedConnect})
+
 var feedClient = &http.Client{
 	Transport: &http.Transport{
 		Proxy:                  nil, // the ingest is reached directly, never through an environment's proxy
-		DialContext:            (&net.Dialer{Timeout: feedConnect}).DialContext,
+		DialContext:            feedHosts.DialContext,
 		ResponseHeaderTimeout:  feedConnect,
 		MaxResponseHeaderBytes: 64 << 10,
 		DisableCompression:     true,
@@ -142,7 +152,7 @@ var feedClient = &http.Client{
 // run reads the feed until it ends or is no longer wanted; every target riding it then ends. A
 // response that ended after media is a session's end: the feed is asked again (rejoinAfterEnd).
 func (f *feed) run() {
-	err := f.read()
+	err := f.read(nil)
 	for again := true; again && errors.Is(err, errFeedEnded) && f.rejoin > 0 && f.ctx.Err() == nil; {
 		again, err = f.rejoinAfterEnd()
 	}
@@ -180,24 +190,33 @@ func (f *feed) rejoinAfterEnd() (again bool, err error) {
 		}
 	}
 	f.mu.Unlock()
-	for {
+	for tries := 1; ; tries++ {
 		select {
 		case <-f.ctx.Done():
 			return false, errFeedEnded
 		case <-time.After(rejoinPoll):
 		}
-		err = f.read()
+		asked := time.Now()
+		err = f.read(func() {
+			diag.Printf("feed %s: its session ended; the next came %.1f s later (%d tries)", f.url, time.Since(ended).Seconds(), tries)
+		})
 		var bad *feedError
 		if !errors.As(err, &bad) || !bad.notLive {
 			return true, err // a session came (and ended, or failed), or the feed is no longer wanted
 		}
+		if spent := time.Since(asked); spent > slowAsk {
+			diag.Printf("feed %s: one try took %.1f s (%v)", f.url, spent.Seconds(), err)
+		}
 		if time.Since(ended) >= f.rejoin {
+			diag.Printf("feed %s: no next session within %v (%d tries, the last: %v)", f.url, f.rejoin, tries, err)
 			return false, errFeedEnded // the window passed: the feed ended, as before
 		}
 	}
 }
 
-func (f *feed) read() error {
+// read reads one response of the feed to its end; onProgram (nil: nothing) is called once its
+// program is known.
+func (f *feed) read(onProgram func()) error {
 	req, err := http.NewRequestWithContext(f.ctx, http.MethodGet, f.url, nil)
 	if err != nil {
 		return &feedError{why: "the feed URL is not usable"}
@@ -222,7 +241,12 @@ func (f *feed) read() error {
 	defer close(done)
 	go f.watchIdle(in, done)
 	f.td = mpegts.TimeDecoder{} // a session's timestamps start anywhere
-	err = f.demux(in, func() { in.budget = -1 })
+	err = f.demux(in, func() {
+		in.budget = -1
+		if onProgram != nil {
+			onProgram()
+		}
+	})
 	var bad *feedError
 	if in.read == 0 && errors.As(err, &bad) {
 		bad.notLive = true // 200, then the end at once: that session ended as we asked

@@ -383,8 +383,11 @@ func TestAFeedsNextSessionGoesOnTheOpenTargetConnectionWithItsClockRebased(t *te
 	r := newRelay(&events{out: log})
 	r.rejoin = 2 * time.Second
 	target := startTarget(t, false)
+	// The feed by name, as a Pod reads it (the Service's DNS name): looked up once for the first
+	// session and every try of the rejoin (resolve.go).
+	lookups := countLookups(t, "feed.relay.test", "127.0.0.1")
 	began := time.Now()
-	r.handle(openCmd("a", feedSrv.URL+"/feed.ts", target.addr(), "key-a"))
+	r.handle(openCmd("a", strings.Replace(feedSrv.URL, "127.0.0.1", "feed.relay.test", 1)+"/feed.ts", target.addr(), "key-a"))
 	e := log.wait(t, "a ended", func(e event) bool { return e.ID == "a" && e.Event == "ended" }, 30*time.Second)
 	if e.Reason != "feed-ended" {
 		t.Fatalf("ended %+v, want feed-ended once the rejoin window passed", e)
@@ -394,6 +397,9 @@ func TestAFeedsNextSessionGoesOnTheOpenTargetConnectionWithItsClockRebased(t *te
 	}
 	if n := feedSrv.served.Load(); n != 2 {
 		t.Fatalf("the feed served %d sessions, want 2", n)
+	}
+	if n := lookups.Load(); n != 1 {
+		t.Fatalf("the feed's name was looked up %d times, want once", n)
 	}
 	connecting := 0
 	for _, e := range log.all() {

@@ -39,7 +39,6 @@ from streamops.contract.edge import EDGE_NAME
 
 from tests.multinode.test_playback_plane import (
     SEGMENT_SECONDS,
-    edge_ready,
     hlsload_on_lan,
     lan_request,
     live_stream_with_edge,
@@ -247,7 +246,14 @@ def test_the_edge_scales_out_under_viewers_and_back_in_without_losing_them(
             "the audience, through scale-out and scale-in",
             lambda: what_the_viewers_saw(audience_stats, audience_log, t0, events),
         )
-        edge_ready(cluster, ns, replicas.last)
+        # Every replica the HPA keeps is Ready: as many as it wants now, which may be fewer than the
+        # scale-in above saw (it goes on scaling in, 3 -> 2 seen in ci87, after the last sample).
+        cluster.wait_status(
+            "deployments", ns, EDGE_NAME,
+            lambda o: (o.get("status") or {}).get("readyReplicas", 0) >= (o.get("spec") or {}).get("replicas", 0)
+            >= MIN_REPLICAS,
+            "every edge replica the HPA keeps Ready", timeout=180,
+        )  # fmt: skip
     finally:
         # Also after a failure: the replicas, CPU and the HPA's reasons over time are what explains it.
         print("\nthe edge's replicas (changes):", *replicas.changes(), sep="\n  ")

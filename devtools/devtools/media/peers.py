@@ -553,9 +553,10 @@ http {{
 
         wait_for(up, self.start_timeout, 0.05, f"nginx-rtmp on {self.address}:{self.rtmp_port}")
 
-    def stat(self) -> ET.Element:
+    def stat(self, timeout: float = 5) -> ET.Element:
         """The rtmp_stat XML document."""
-        with self._where(), urllib.request.urlopen(f"http://{self.address}:{self.http_port}/stat", timeout=5) as resp:
+        url = f"http://{self.address}:{self.http_port}/stat"
+        with self._where(), urllib.request.urlopen(url, timeout=timeout) as resp:
             return ET.fromstring(resp.read())
 
     def publishing(self, app: str | None = None) -> set[str]:

@@ -38,16 +38,19 @@ def codec_refusal(codec: str | None, accepted: Sequence[str], target_uri: str) -
 
 
 # After the feed's session ended (a publisher's reconnect, a backup switch, an ingest handed over:
-# issue 56) the next one comes within seconds: the feed is asked this often for that long, then at
-# the idle pace (a pusher's FFmpeg run republishes as soon as it answers; the relay rejoins by itself).
+# issue 56), and after a target's start (a Restream added while live, a pusher's handover whose
+# successor may meet the ingest's own handover: ci86's 6.1 s, handover.md Part 4), the next session
+# comes within seconds: the feed is asked this often for that long, then at the idle pace (a
+# pusher's FFmpeg run republishes as soon as it answers; the relay rejoins by itself).
 REJOIN_POLL_SECONDS = 0.2
 REJOIN_SECONDS = 5.0
 
 
-def feed_poll_seconds(source_ended_at: float | None, now: float, idle_seconds: float) -> float:
+def feed_poll_seconds(rejoin_since: float | None, now: float, idle_seconds: float) -> float:
     """How long to wait before asking the feed again: `REJOIN_POLL_SECONDS` within `REJOIN_SECONDS`
-    of the last session's end (monotonic seconds; None: none ended), else `idle_seconds`."""
-    if source_ended_at is not None and 0 <= now - source_ended_at < REJOIN_SECONDS:
+    of `rejoin_since` (monotonic seconds: the last session's end or the target's start; None:
+    neither), else `idle_seconds`."""
+    if rejoin_since is not None and 0 <= now - rejoin_since < REJOIN_SECONDS:
         return min(REJOIN_POLL_SECONDS, idle_seconds)
     return idle_seconds
 

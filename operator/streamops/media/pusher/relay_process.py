@@ -26,6 +26,11 @@ GONE = {"event": "ended", "reason": "target-failed", "error": "the relay process
 log = logging.getLogger("streamops.pusher")
 
 
+def _said(line: str) -> None:
+    """What the relay says besides its events (a feed's session boundaries, slow tries): logged."""
+    log.info("relay: %s", line)
+
+
 class RelayRun:
     """One run of one target in the relay: its events in order, the last an `ended`."""
 
@@ -65,6 +70,7 @@ class RelayProcess:
                 log,
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
+                on_stderr=_said,
             )
             await proc.start()
             self.process = proc

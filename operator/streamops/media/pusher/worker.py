@@ -151,7 +151,11 @@ class Pusher:
         self.started_at: datetime | None = None  # the current live period began
         self._attempts = 0  # connections to the target so far (`reconnects` counts all but the first)
         self._run_base = 0  # bytes_sent before the current run
-        self._source_ended_at: float | None = None  # time.monotonic() when a run last ended with its feed
+        # time.monotonic() since when a feed not live is asked at the rejoin pace (plan.feed_poll_seconds):
+        # the target's start (a Restream added while live, a handover's successor taking its targets:
+        # the feed answers within seconds, maybe from an ingest being handed over too), and each time
+        # a run ended with its feed.
+        self._rejoin_since: float | None = time.monotonic()
         self._delivery = Delivery()
         self._target_socket = TargetSocket()
         self._tcp_target = config.uri.split("://", 1)[0] in TCP_SCHEMES
@@ -331,11 +335,11 @@ class Pusher:
             await self._back_off(uptime)
         elif outcome is not Outcome.STOPPED:
             if outcome is Outcome.SOURCE_ENDED:
-                self._source_ended_at = time.monotonic()
+                self._rejoin_since = time.monotonic()
             self.backoff.link_was_up(uptime)
             log.info("%s: %s", self.config.name, outcome.value)
             if outcome is Outcome.SOURCE_UNAVAILABLE:
-                await self._sleep(FEED_POLL_SECONDS)
+                await self._sleep(feed_poll_seconds(self._rejoin_since, time.monotonic(), FEED_POLL_SECONDS))
 
     async def _back_off(self, uptime: float) -> None:
         self.backoff.link_was_up(uptime)
@@ -360,7 +364,7 @@ class Pusher:
                     return pmt
                 # 200 and no byte: that session ended while we looked; wait for the next
             self._set_state("waiting-for-source")  # a refused session, if any, is over
-            await self._sleep(feed_poll_seconds(self._source_ended_at, time.monotonic(), FEED_POLL_SECONDS))
+            await self._sleep(feed_poll_seconds(self._rejoin_since, time.monotonic(), FEED_POLL_SECONDS))
         return None
 
     async def _relay_once(self, destination: PinnedMedia, key: str | None) -> tuple[Outcome, float, str]:

@@ -5,9 +5,11 @@ every open run as a target failure."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 from pathlib import Path
 
+import pytest
 from streamops.egress.media_destinations import PinnedMedia
 from streamops.media.pusher.relay_command import relay_open
 from streamops.media.pusher.relay_process import RelayProcess
@@ -29,6 +31,9 @@ for line in sys.stdin:
         sys.stdout.write(split.pop(c["id"]) + "\\n" + "\\n".join(rest) + "\\n")
         sys.stdout.flush()
     elif c["op"] == "open":
+        if c["app"] == "said":
+            said = "feed http://ingest/feed: its session ended; the next came 0.9 s later (8 tries)"
+            print(said, file=sys.stderr, flush=True)
         for e in ("connecting", "connected", "sent"):
             print(json.dumps({{"id": c["id"], "event": e, "bytes": 1000}}), flush=True)
     else:
@@ -109,3 +114,22 @@ def test_a_relay_that_exits_ends_every_open_run(tmp_path: Path) -> None:
             await relay.stop()
 
     asyncio.run(scenario())
+
+
+def test_what_the_relay_says_on_stderr_is_logged(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A feed's session boundaries and slow tries (the relay's stderr) reach the pusher's log."""
+
+    async def scenario() -> None:
+        relay = fake_relay(tmp_path)
+        try:
+            run = await relay.open(command(relay.new_run_id("a"), "said"))  # type: ignore[arg-type]
+            await events_until(run, "sent")
+            while not any("the next came" in r.getMessage() for r in caplog.records):
+                await asyncio.sleep(0.01)
+        finally:
+            await relay.stop()
+
+    with caplog.at_level(logging.INFO, logger="streamops.pusher"):
+        asyncio.run(asyncio.wait_for(scenario(), 10))
+    [said] = [r for r in caplog.records if "the next came" in r.getMessage()]
+    assert said.levelno == logging.INFO and said.getMessage().startswith("relay: feed http://ingest/feed: its session")

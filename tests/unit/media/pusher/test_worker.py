@@ -14,7 +14,7 @@ from devtools.waits import eventually_async
 from streamops.contract.pusher import PusherConfig
 from streamops.media.mpegts import PAT_PID, PAT_TABLE_ID, PMT_TABLE_ID, SYNC, TS_PACKET
 from streamops.media.pusher import worker
-from streamops.media.pusher.plan import Outcome
+from streamops.media.pusher.plan import REJOIN_POLL_SECONDS, REJOIN_SECONDS, Outcome
 from streamops.media.pusher.worker import Pusher
 
 H264, HEVC, AAC, PRIVATE = 0x1B, 0x24, 0x0F, 0x06
@@ -171,3 +171,31 @@ def test_a_feed_without_a_pmt_is_pushed_as_before():
             return pushes
 
     assert asyncio.run(scenario()) == [False], "unknown tracks: no silence added, the codec unknown"
+
+
+@pytest.mark.parametrize("started_ago, pace", [(0.0, REJOIN_POLL_SECONDS), (REJOIN_SECONDS + 1, 1.0)])
+def test_a_target_just_started_asks_a_feed_not_live_at_the_rejoin_pace(
+    monkeypatch: pytest.MonkeyPatch, started_ago: float, pace: float
+) -> None:
+    """A target starts when its stream is live, mostly (a Restream added while live, a pusher's
+    handover successor): a feed not live then (an ingest being handed over at that moment) is live
+    again within seconds, so it is asked every REJOIN_POLL_SECONDS for REJOIN_SECONDS, as after a
+    session's end; later at the idle pace. ci86 (issue 56) lost a second a poll there."""
+    monkeypatch.setattr(worker, "FEED_POLL_SECONDS", 1.0)
+
+    async def scenario() -> None:
+        async with Ingest() as ingest:
+            pusher, _ = pusher_of(ingest.url, [])
+            pusher._rejoin_since -= started_ago  # type: ignore[operator]
+            slept: list[float] = []
+
+            async def sleep(seconds: float) -> None:
+                slept.append(seconds)
+                if len(slept) == 3:
+                    pusher.stop()
+
+            pusher._sleep = sleep  # type: ignore[method-assign]
+            await pusher._wait_for_feed()
+            assert ingest.requests == 3 and slept == [pace] * 3
+
+    asyncio.run(scenario())
